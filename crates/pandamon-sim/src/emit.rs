@@ -1,0 +1,2108 @@
+//! Turns a [`Plan`] into the rows of every PanDA table as they stand at the plan's `now`.
+
+use crate::plan::{JobPlan, Outcome, Plan, Stage, TaskKind, TaskPlan};
+use crate::rng::Rng;
+use crate::world::{FAILURE_MODES, HARVESTERS, OTHER_ERRORS, Queue, RELEASES, failure_category};
+use chrono::{DateTime, NaiveDateTime};
+use pandamon_model::{ErrorComponent, JobStatus, JobTable};
+use pandamon_store::{Batch, Value};
+use std::collections::HashMap;
+
+/// Jobs final for longer than this live in the archive table instead of `jobsarchived4`.
+pub const ARCHIVE_AFTER_SECS: i64 = 3 * 86_400;
+
+pub fn ts(t: i64) -> NaiveDateTime {
+    DateTime::from_timestamp(t, 0)
+        .map(|d| d.naive_utc())
+        .unwrap_or_default()
+}
+
+/// Collects rows per table and hands full batches to a sink.
+pub struct Tables<'s> {
+    open: HashMap<&'static str, Batch>,
+    sink: &'s mut dyn FnMut(Batch),
+}
+
+impl<'s> Tables<'s> {
+    pub fn new(sink: &'s mut dyn FnMut(Batch)) -> Tables<'s> {
+        Tables {
+            open: HashMap::new(),
+            sink,
+        }
+    }
+
+    /// Builds a row for `table` with `fill`, then queues it.
+    pub fn row(&mut self, table: &'static str, fill: impl FnOnce(&Batch, &mut Vec<Value>)) {
+        let batch = self.open.entry(table).or_insert_with(|| Batch::new(table));
+        let mut row = batch.blank();
+        fill(batch, &mut row);
+        batch.push(row);
+        let limit = (200_000 / batch.table.columns.len()).max(500);
+        if batch.len() >= limit {
+            let full = std::mem::replace(batch, Batch::new(table));
+            (self.sink)(full);
+        }
+    }
+
+    pub fn flush(&mut self) {
+        let mut names: Vec<&'static str> = self.open.keys().copied().collect();
+        names.sort();
+        for name in names {
+            if let Some(batch) = self.open.remove(name)
+                && !batch.is_empty()
+            {
+                (self.sink)(batch);
+            }
+        }
+    }
+}
+
+/// What a job looks like at `now`.
+pub struct JobState {
+    pub status: JobStatus,
+    pub table: JobTable,
+    pub modified: i64,
+    pub state_changed: i64,
+}
+
+pub fn job_status(job: &JobPlan, stage: Stage) -> JobStatus {
+    match stage {
+        Stage::Pending => JobStatus::Pending,
+        Stage::Defined => JobStatus::Defined,
+        Stage::Assigned => JobStatus::Assigned,
+        Stage::Activated => JobStatus::Activated,
+        Stage::Sent => JobStatus::Sent,
+        Stage::Starting => JobStatus::Starting,
+        Stage::Running => JobStatus::Running,
+        Stage::Holding => JobStatus::Holding,
+        Stage::Transferring => JobStatus::Transferring,
+        Stage::Final => match job.outcome {
+            Outcome::Finished => JobStatus::Finished,
+            Outcome::Failed(_) => JobStatus::Failed,
+            Outcome::Cancelled => JobStatus::Cancelled,
+            Outcome::Closed => JobStatus::Closed,
+        },
+    }
+}
+
+pub fn job_state(job: &JobPlan, now: i64) -> Option<JobState> {
+    let stage = job.stage_at(now)?;
+    let status = job_status(job, stage);
+    let state_changed = job.times[stage as usize];
+    let table = if status.is_final() && now - state_changed > ARCHIVE_AFTER_SECS {
+        JobTable::Archive
+    } else {
+        status.live_table()
+    };
+    // Running jobs get pilot heartbeats every 30 minutes.
+    let modified = if stage == Stage::Running {
+        state_changed + ((now - state_changed) / 1_800) * 1_800
+    } else {
+        state_changed
+    };
+    Some(JobState {
+        status,
+        table,
+        modified,
+        state_changed,
+    })
+}
+
+/// Status of a task's input file group at `now`, from the latest existing attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileState {
+    Ready,
+    Running,
+    Finished,
+    Failed,
+}
+
+pub struct TaskState {
+    pub status: &'static str,
+    pub modified: i64,
+    pub end: Option<i64>,
+    pub files: Vec<(FileState, Option<u32>)>,
+    pub n_finished: i64,
+    pub n_failed: i64,
+    pub n_used: i64,
+    pub jobs_final: i64,
+    pub jobs_failed: i64,
+    pub history: Vec<(i64, &'static str)>,
+}
+
+pub fn task_state(plan: &Plan, task: &TaskPlan) -> TaskState {
+    let now = plan.now;
+    let groups = task.planned_jobs as usize;
+    let mut files: Vec<(FileState, Option<u32>)> = vec![(FileState::Ready, None); groups];
+    let mut modified = task.created;
+    let mut jobs_final = 0;
+    let mut jobs_failed = 0;
+    let mut any_active = false;
+    let mut all_scouts = true;
+    let mut last_final = task.created;
+    for &j in &task.jobs {
+        let job = &plan.jobs[j as usize];
+        let Some(state) = job_state(job, now) else {
+            continue;
+        };
+        modified = modified.max(state.modified);
+        if state.status.is_final() {
+            jobs_final += 1;
+            last_final = last_final.max(state.state_changed);
+            if state.status == JobStatus::Failed {
+                jobs_failed += 1;
+            }
+        } else {
+            any_active = true;
+        }
+        if !job.scout {
+            all_scouts = false;
+        }
+        let latest = job
+            .retry
+            .is_none_or(|r| plan.jobs[r as usize].created() > now);
+        if !latest {
+            continue;
+        }
+        let group = (job.first_file / task.files_per_job.max(1)) as usize;
+        let file_state = match state.status {
+            JobStatus::Finished => FileState::Finished,
+            JobStatus::Failed | JobStatus::Closed if job.retry.is_none() => FileState::Failed,
+            JobStatus::Failed | JobStatus::Closed | JobStatus::Cancelled => FileState::Ready,
+            _ => FileState::Running,
+        };
+        if group < files.len() {
+            files[group] = (file_state, Some(j));
+        }
+    }
+    let per = task.files_per_job as i64;
+    let count = |s: FileState| files.iter().filter(|f| f.0 == s).count() as i64 * per;
+    let n_finished = count(FileState::Finished);
+    let n_failed = count(FileState::Failed);
+    let n_used = n_finished + n_failed + count(FileState::Running);
+    let mut history = vec![
+        (task.created, "registered"),
+        (task.created + 5, "defined"),
+        (task.created + 30, "assigning"),
+    ];
+    let existing = task
+        .jobs
+        .iter()
+        .filter(|&&j| plan.jobs[j as usize].created() <= now)
+        .count();
+    let (status, end) = if let Some(abort) = task.aborted_at.filter(|&a| a <= now) {
+        (("aborted"), Some(abort))
+    } else if let Some(staging) = &task.staging {
+        history.push((staging.created, "staging"));
+        if staging.cancelled {
+            ("aborted", Some(staging.started + 3_600))
+        } else if staging.done.is_none_or(|d| d > now) || task.first_job_at > now {
+            ("staging", None)
+        } else {
+            running_status(task, &files, existing, any_active, all_scouts, last_final)
+        }
+    } else if task.first_job_at > now {
+        (
+            if now - task.created < 60 {
+                "registered"
+            } else {
+                "ready"
+            },
+            None,
+        )
+    } else {
+        running_status(task, &files, existing, any_active, all_scouts, last_final)
+    };
+    if task.first_job_at <= now && !matches!(status, "staging" | "registered") {
+        history.push((task.first_job_at.max(task.created + 60), "ready"));
+        if task.kind == TaskKind::Production && task.planned_jobs > 10 {
+            history.push((task.first_job_at + 1, "scouting"));
+        }
+        if status != "scouting" && existing > 0 {
+            history.push((task.first_job_at + 2, "running"));
+        }
+    }
+    if let Some(end) = end {
+        history.push((end, status));
+    }
+    history.retain(|(t, _)| *t <= now);
+    TaskState {
+        status,
+        modified: modified.max(end.unwrap_or(0)).min(now),
+        end,
+        files,
+        n_finished,
+        n_failed,
+        n_used,
+        jobs_final,
+        jobs_failed,
+        history,
+    }
+}
+
+fn running_status(
+    task: &TaskPlan,
+    files: &[(FileState, Option<u32>)],
+    existing: usize,
+    any_active: bool,
+    all_scouts: bool,
+    last_final: i64,
+) -> (&'static str, Option<i64>) {
+    let all_final = files
+        .iter()
+        .all(|f| matches!(f.0, FileState::Finished | FileState::Failed));
+    if existing > 0 && all_final && !any_active {
+        let failed = files.iter().filter(|f| f.0 == FileState::Failed).count();
+        let status = if failed == 0 {
+            "done"
+        } else if failed == files.len() {
+            "failed"
+        } else {
+            "finished"
+        };
+        (status, Some(last_final + 300))
+    } else if task.kind == TaskKind::Production && all_scouts && task.planned_jobs > 10 {
+        ("scouting", None)
+    } else {
+        ("running", None)
+    }
+}
+
+/// Writes the whole plan as rows into `tables`; `progress` is told how many jobs are done.
+pub fn emit(plan: &Plan, tables: &mut Tables<'_>, progress: &mut dyn FnMut(u64)) {
+    let mut rng = Rng::new(plan.now as u64 ^ 0x5EED);
+    emit_world(plan, tables, &mut rng);
+    let mut workers = WorkerBook::default();
+    let mut share_stats: HashMap<
+        (String, i64, &'static str, u16, &'static str, String),
+        ShareStat,
+    > = HashMap::new();
+    let mut dataset_id: i64 = 100_000_000;
+    let mut file_id: i64 = 30_000_000_000;
+    let mut row_id: i64 = 9_000_000_000;
+    let mut done: u64 = 0;
+    let now = plan.now;
+    for task in &plan.tasks {
+        let state = task_state(plan, task);
+        emit_task(plan, task, &state, tables);
+        // Datasets and their file contents.
+        let input_id = dataset_id;
+        dataset_id += 3;
+        emit_datasets(plan, task, &state, input_id, tables);
+        for (group, (file_state, job)) in state.files.iter().enumerate() {
+            for k in 0..task.files_per_job {
+                let n = group as u32 * task.files_per_job + k;
+                let fid = file_id + n as i64;
+                tables.row("jedi_dataset_contents", |b, r| {
+                    b.set(r, "jeditaskid", task.id);
+                    b.set(r, "datasetid", input_id);
+                    b.set(r, "fileid", fid);
+                    b.set(r, "creationdate", ts(task.created));
+                    b.set(r, "lfn", input_lfn(task, n));
+                    b.set(r, "guid", guid(task.id, n as i64));
+                    b.set(r, "type", "input");
+                    b.set(
+                        r,
+                        "status",
+                        match (file_state, &task.staging) {
+                            (FileState::Ready, Some(_)) if state.status == "staging" => "staging",
+                            (FileState::Ready, _) => "ready",
+                            (FileState::Running, _) => "running",
+                            (FileState::Finished, _) => "finished",
+                            (FileState::Failed, _) => "failed",
+                        },
+                    );
+                    b.set(
+                        r,
+                        "fsize",
+                        1_500_000_000i64 + (n as i64 * 7_919) % 900_000_000,
+                    );
+                    b.set(
+                        r,
+                        "checksum",
+                        format!("ad:{:08x}", (fid as u64).wrapping_mul(2_654_435_761) as u32),
+                    );
+                    b.set(r, "scope", task.project);
+                    b.set(r, "nevents", task.events_per_file);
+                    b.set(r, "keeptrack", 1i64);
+                    b.set(r, "maxattempt", task.maxattempt as i64);
+                    b.set(r, "maxfailure", 3i64);
+                    b.set(r, "ramcount", 0i64);
+                    if let Some(j) = job {
+                        let jp = &plan.jobs[*j as usize];
+                        b.set(r, "pandaid", jp.pandaid);
+                        b.set(r, "attemptnr", jp.attempt as i64);
+                        b.set(r, "lastattempttime", ts(jp.created()));
+                        b.set(
+                            r,
+                            "failedattempt",
+                            jp.attempt as i64 - 1 + i64::from(*file_state == FileState::Failed),
+                        );
+                    } else {
+                        b.set(r, "attemptnr", 0i64);
+                        b.set(r, "failedattempt", 0i64);
+                    }
+                    b.set(r, "startevent", 0i64);
+                    b.set(r, "endevent", task.events_per_file - 1);
+                    b.set(r, "firstevent", 1i64);
+                });
+            }
+        }
+        file_id += task.n_files as i64 + 16;
+        for &j in &task.jobs {
+            let job = &plan.jobs[j as usize];
+            let Some(js) = job_state(job, now) else {
+                continue;
+            };
+            let queue = &plan.world.queues[job.queue as usize];
+            let worker = workers.assign(plan, job, queue, &js, &mut rng);
+            emit_job(
+                plan,
+                task,
+                job,
+                &js,
+                queue,
+                worker.as_ref(),
+                input_id,
+                file_id,
+                &mut row_id,
+                tables,
+            );
+            if js.table == JobTable::Active {
+                let key = (
+                    task.share.to_string(),
+                    task.workqueue_id,
+                    task.resource_type,
+                    job.queue,
+                    js.status.as_str(),
+                    task.nucleus.clone(),
+                );
+                let stat = share_stats.entry(key).or_default();
+                stat.njobs += 1;
+                stat.maxpriority = stat.maxpriority.max(job_priority(task, job));
+                stat.hs += (queue.corepower * task.corecount.max(1) as f64) as i64;
+                stat.mem += task.ramcount;
+            }
+            done += 1;
+            if done.is_multiple_of(10_000) {
+                progress(done);
+            }
+        }
+    }
+    workers.emit(plan, tables, &mut rng);
+    emit_share_stats(plan, share_stats, tables);
+    emit_idds(plan, tables, &mut rng);
+    emit_carousel(plan, tables);
+    progress(done);
+    tables.flush();
+}
+
+#[derive(Default)]
+struct ShareStat {
+    njobs: i64,
+    maxpriority: i64,
+    hs: i64,
+    mem: i64,
+}
+
+fn job_priority(task: &TaskPlan, job: &JobPlan) -> i64 {
+    match task.kind {
+        TaskKind::Production => {
+            task.priority + if job.scout { 10 } else { 0 } - (job.attempt as i64 - 1) * 5
+        }
+        TaskKind::Analysis => 1_000 - (job.pandaid % 97) * 3,
+    }
+}
+
+fn guid(task: i64, n: i64) -> String {
+    let x = (task as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (n as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    let y = x.rotate_left(29).wrapping_mul(0x1656_67B1_9E37_79F9);
+    format!(
+        "{:08X}-{:04X}-{:04X}-{:04X}-{:012X}",
+        (x >> 32) as u32,
+        (x >> 16) as u16,
+        x as u16,
+        (y >> 48) as u16,
+        y & 0xFFFF_FFFF_FFFF
+    )
+}
+
+fn dataset_base(name: &str) -> &str {
+    name.split_once(':').map(|(_, n)| n).unwrap_or(name)
+}
+
+fn input_lfn(task: &TaskPlan, n: u32) -> String {
+    format!(
+        "{}.{:08}._{:06}.pool.root.1",
+        task.input_type,
+        task.id - 1_000,
+        n + 1
+    )
+}
+
+fn emit_world(plan: &Plan, tables: &mut Tables<'_>, rng: &mut Rng) {
+    let now = plan.now;
+    let world = &plan.world;
+    for q in &world.queues {
+        let data = q.json(HARVESTERS[q.harvester], world.nucleus_of_cloud(q.cloud));
+        tables.row("schedconfig_json", |b, r| {
+            b.set(r, "panda_queue", q.name.clone());
+            b.set(r, "data", data.to_string());
+            b.set(r, "last_update", ts(now - 600));
+        });
+    }
+    for (name, min, max, minram, maxram) in [
+        ("SCORE", 1, 1, 0, 2_000),
+        ("MCORE", 2, 0, 0, 2_000),
+        ("SCORE_HIMEM", 1, 1, 2_001, 0),
+        ("MCORE_HIMEM", 2, 0, 2_001, 0),
+    ] {
+        tables.row("resource_types", |b, r| {
+            b.set(r, "resource_name", name);
+            b.set(r, "mincore", min as i64);
+            b.set(
+                r,
+                "maxcore",
+                if max == 0 {
+                    Value::Null
+                } else {
+                    Value::Int(max)
+                },
+            );
+            b.set(
+                r,
+                "minrampercore",
+                if minram == 0 {
+                    Value::Null
+                } else {
+                    Value::Int(minram)
+                },
+            );
+            b.set(
+                r,
+                "maxrampercore",
+                if maxram == 0 {
+                    Value::Null
+                } else {
+                    Value::Int(maxram)
+                },
+            );
+        });
+    }
+    // The error catalogue: every code the simulator uses, with a category.
+    let mut id = 1i64;
+    let mut seen = std::collections::HashSet::new();
+    let mut describe = |tables: &mut Tables<'_>,
+                        component: &str,
+                        code: i64,
+                        acronym: &str,
+                        diag: &str,
+                        category: i16| {
+        if !seen.insert((component.to_string(), code)) {
+            return;
+        }
+        let component = ErrorComponent::parse(component)
+            .map(|c| c.name())
+            .unwrap_or("pilot");
+        let description = format!(
+            "{acronym}: {diag}. Reported by the {component} component with code {code}; see the job logs for the full context."
+        );
+        tables.row("error_descriptions", |b, r| {
+            b.set(r, "id", id);
+            b.set(r, "component", component);
+            b.set(r, "code", code);
+            b.set(r, "acronym", acronym.to_string());
+            b.set(r, "diagnostics", diag.chars().take(250).collect::<String>());
+            b.set(r, "description", description);
+            b.set(r, "category", category as i64);
+        });
+        id += 1;
+    };
+    for mode in FAILURE_MODES {
+        let (category, acronym) = failure_category(mode);
+        for (component, code, diag) in mode.errors {
+            let diag = if diag.is_empty() {
+                "Transformation exit code"
+            } else {
+                diag
+            };
+            describe(tables, component, *code, acronym, diag, category);
+        }
+    }
+    for (component, code, acronym, diag, category) in OTHER_ERRORS {
+        describe(tables, component, *code, acronym, diag, *category);
+    }
+    for (i, name) in HARVESTERS.iter().enumerate() {
+        tables.row("harvester_instances", |b, r| {
+            b.set(r, "harvester_id", *name);
+            b.set(r, "description", format!("harvester instance {name}"));
+            b.set(r, "starttime", ts(now - 86_400 * (3 + i as i64)));
+            b.set(r, "owner", "atlas-adc-harvester");
+            b.set(r, "hostname", format!("aipanda{:03}.cern.ch", 170 + i));
+            b.set(r, "lastupdate", ts(now - rng.range(5, 300)));
+            b.set(r, "sw_version", format!("0.5.{}", 10 + i % 3));
+            b.set(r, "commit_stamp", format!("{}", rng.hex(40)));
+        });
+        for d in 0..20 {
+            let level = *rng.pick(&["INFO", "INFO", "WARNING", "ERROR"]);
+            let module = *rng.pick(&[
+                "submitter",
+                "monitor",
+                "sweeper",
+                "propagator",
+                "cred_manager",
+            ]);
+            tables.row("harvester_dialogs", |b, r| {
+                b.set(r, "harvester_id", *name);
+                b.set(r, "diagid", d as i64 + 1);
+                b.set(r, "modulename", module);
+                b.set(r, "identifier", format!("{module}-{}", rng.range(1, 9)));
+                b.set(r, "creationtime", ts(now - rng.range(0, 6 * 86_400)));
+                b.set(r, "messagelevel", level);
+                b.set(
+                    r,
+                    "diagmessage",
+                    match level {
+                        "ERROR" => format!(
+                            "failed to submit workers to {}: condor_submit timed out",
+                            plan.world.queues[rng.index(plan.world.queues.len())].name
+                        ),
+                        "WARNING" => "proxy lifetime below 48 hours, renewing".to_string(),
+                        _ => format!("cycle done: {} workers updated", rng.range(10, 5_000)),
+                    },
+                );
+            });
+        }
+    }
+    for s in &world.shares {
+        tables.row("global_shares", |b, r| {
+            b.set(r, "name", s.name);
+            b.set(r, "value", s.value);
+            b.set(r, "parent", s.parent);
+            b.set(r, "prodsourcelabel", s.prodsourcelabel);
+            b.set(r, "processingtype", s.processingtype);
+            b.set(r, "vo", "atlas");
+            b.set(r, "queue_id", s.queue_id);
+            b.set(r, "throttled", "N");
+            b.set(r, "rtype", "grid");
+        });
+    }
+    for q in world
+        .queues
+        .iter()
+        .filter(|q| q.status == "online")
+        .take(40)
+    {
+        for (gshare, rt) in [("MC Simulation Full", "MCORE"), ("User Analysis", "SCORE")] {
+            tables.row("harvester_slots", |b, r| {
+                b.set(r, "pandaqueuename", q.name.clone());
+                b.set(r, "gshare", gshare);
+                b.set(r, "resourcetype", rt);
+                b.set(r, "numslots", (q.weight * 100.0) as i64 + 10);
+                b.set(r, "modificationtime", ts(now - 3_600));
+                b.set(r, "expirationtime", ts(now + 86_400));
+            });
+        }
+    }
+}
+
+fn emit_task(plan: &Plan, task: &TaskPlan, state: &TaskState, tables: &mut Tables<'_>) {
+    let (release, cmtconfig) = RELEASES[task.release];
+    let progress = if task.n_files > 0 {
+        (100 * state.n_finished / task.n_files as i64).min(100)
+    } else {
+        0
+    };
+    let failurerate = if state.jobs_final > 0 {
+        100 * state.jobs_failed / state.jobs_final
+    } else {
+        0
+    };
+    let start = task
+        .jobs
+        .iter()
+        .map(|&j| &plan.jobs[j as usize])
+        .filter_map(|j| {
+            let t = j.times[Stage::Running as usize];
+            (t != 0 && t <= plan.now).then_some(t)
+        })
+        .min();
+    tables.row("jedi_tasks", |b, r| {
+        b.set(r, "jeditaskid", task.id);
+        b.set(r, "taskname", task.name.clone());
+        b.set(r, "status", state.status);
+        b.set(r, "superstatus", state.status);
+        b.set(r, "username", task.username.clone());
+        b.set(r, "creationdate", ts(task.created));
+        b.set(r, "modificationtime", ts(state.modified));
+        b.set(r, "realmodificationtime", ts(state.modified));
+        b.set(
+            r,
+            "statechangetime",
+            ts(state.history.last().map_or(task.created, |h| h.0)),
+        );
+        b.set(
+            r,
+            "reqid",
+            if task.reqid > 0 {
+                Value::Int(task.reqid)
+            } else {
+                Value::Null
+            },
+        );
+        b.set(r, "cloud", "WORLD");
+        b.set(r, "nucleus", task.nucleus.clone());
+        b.set(r, "starttime", start.map(ts));
+        b.set(r, "endtime", state.end.map(ts));
+        b.set(r, "prodsourcelabel", task.prodsourcelabel());
+        b.set(r, "workinggroup", task.workinggroup);
+        b.set(r, "vo", "atlas");
+        b.set(r, "corecount", task.corecount);
+        b.set(
+            r,
+            "tasktype",
+            match task.kind {
+                TaskKind::Production => "prod",
+                TaskKind::Analysis => "anal",
+            },
+        );
+        b.set(r, "processingtype", task.processingtype);
+        b.set(r, "taskpriority", task.priority);
+        b.set(r, "currentpriority", task.priority);
+        b.set(r, "architecture", cmtconfig);
+        b.set(
+            r,
+            "transuses",
+            format!("Atlas-{}", release.split(',').nth(1).unwrap_or("")),
+        );
+        b.set(r, "transhome", release.replace(',', "-"));
+        b.set(r, "transpath", task.transformation);
+        b.set(
+            r,
+            "splitrule",
+            if task.kind == TaskKind::Production {
+                "NG=1,SE=1,NI=1,RT=1"
+            } else {
+                "NF=1,RT=1"
+            },
+        );
+        b.set(
+            r,
+            "walltime",
+            (task.walltime_median / task.events_per_file.max(1) as f64 * 1_000.0) as i64,
+        );
+        b.set(r, "walltimeunit", "mSPerEvent");
+        b.set(r, "ramcount", task.ramcount);
+        b.set(r, "ramunit", "MBPerCore");
+        b.set(r, "outdiskcount", 500i64);
+        b.set(r, "outdiskunit", "kB");
+        b.set(r, "workdiskcount", 8_000i64);
+        b.set(r, "workdiskunit", "MB");
+        b.set(r, "workqueue_id", task.workqueue_id);
+        b.set(r, "progress", progress);
+        b.set(r, "failurerate", failurerate);
+        b.set(r, "parent_tid", task.parent_tid);
+        b.set(r, "eventservice", i64::from(task.eventservice));
+        b.set(
+            r,
+            "campaign",
+            if task.campaign.is_empty() {
+                Value::Null
+            } else {
+                Value::from(task.campaign)
+            },
+        );
+        b.set(r, "gshare", task.share);
+        b.set(r, "resource_type", task.resource_type);
+        b.set(r, "cputime", 100i64);
+        b.set(r, "cputimeunit", "HS06sPerEvent");
+        b.set(r, "cpuefficiency", 90i64);
+        b.set(r, "basewalltime", 600i64);
+        b.set(r, "attemptnr", 0i64);
+        b.set(
+            r,
+            "container_name",
+            "/cvmfs/atlas.cern.ch/repo/containers/fs/singularity/x86_64-el9",
+        );
+        b.set(
+            r,
+            "job_label",
+            if task.kind == TaskKind::Analysis {
+                "user"
+            } else {
+                "managed"
+            },
+        );
+        b.set(
+            r,
+            "framework",
+            if task.kind == TaskKind::Analysis {
+                "panda-client"
+            } else {
+                "prodsys"
+            },
+        );
+        b.set(r, "amiflag", 1i64);
+        if state.status == "aborted" {
+            b.set(r, "oldstatus", "running");
+            b.set(r, "errordialog", "task aborted by the owner");
+        } else if state.status == "failed" {
+            b.set(
+                r,
+                "errordialog",
+                "all input files failed; see the job errors",
+            );
+        }
+    });
+    let params = serde_json::json!({
+        "taskName": task.name,
+        "userName": task.username,
+        "vo": "atlas",
+        "prodSourceLabel": task.prodsourcelabel(),
+        "processingType": task.processingtype,
+        "taskType": if task.kind == TaskKind::Production { "prod" } else { "anal" },
+        "coreCount": task.corecount,
+        "ramCount": task.ramcount,
+        "nFilesPerJob": task.files_per_job,
+        "nEventsPerInputFile": task.events_per_file,
+        "maxAttempt": task.maxattempt,
+        "transPath": task.transformation,
+        "architecture": RELEASES[task.release].1,
+        "cloud": "WORLD",
+        "taskPriority": task.priority,
+        "campaign": task.campaign,
+        "log": {"dataset": task.log_dataset, "type": "template", "param_type": "log"},
+        "jobParameters": [{"type": "constant", "value": "--maxEvents=${MAXEVENTS} --skipEvents=${SKIPEVENTS}"}],
+    });
+    tables.row("jedi_taskparams", |b, r| {
+        b.set(r, "jeditaskid", task.id);
+        b.set(r, "taskparams", params.to_string());
+    });
+    for (t, status) in &state.history {
+        tables.row("tasks_statuslog", |b, r| {
+            b.set(r, "jeditaskid", task.id);
+            b.set(r, "modificationtime", ts(*t));
+            b.set(r, "status", *status);
+            b.set(r, "modificationhost", "aipanda081.cern.ch");
+            b.set(r, "attemptnr", 0i64);
+        });
+    }
+}
+
+fn emit_datasets(
+    plan: &Plan,
+    task: &TaskPlan,
+    state: &TaskState,
+    input_id: i64,
+    tables: &mut Tables<'_>,
+) {
+    let finished_jobs = task
+        .jobs
+        .iter()
+        .filter(|&&j| {
+            job_state(&plan.jobs[j as usize], plan.now)
+                .is_some_and(|s| s.status == JobStatus::Finished)
+        })
+        .count() as i64;
+    let events = task.events_per_file;
+    let datasets = [
+        (
+            input_id,
+            task.input_dataset.as_str(),
+            "input",
+            task.n_files as i64,
+            state.n_finished,
+            state.n_failed,
+            state.n_used,
+        ),
+        (
+            input_id + 1,
+            task.output_dataset.as_str(),
+            "output",
+            finished_jobs,
+            finished_jobs,
+            0,
+            finished_jobs,
+        ),
+        (
+            input_id + 2,
+            task.log_dataset.as_str(),
+            "log",
+            finished_jobs,
+            finished_jobs,
+            0,
+            finished_jobs,
+        ),
+    ];
+    for (id, name, kind, nfiles, finished, failed, used) in datasets {
+        tables.row("jedi_datasets", |b, r| {
+            b.set(r, "jeditaskid", task.id);
+            b.set(r, "datasetid", id);
+            b.set(r, "datasetname", name.to_string());
+            b.set(r, "type", kind);
+            b.set(r, "creationtime", ts(task.created));
+            b.set(r, "modificationtime", ts(state.modified));
+            b.set(r, "vo", "atlas");
+            b.set(r, "cloud", "WORLD");
+            b.set(
+                r,
+                "status",
+                match (kind, state.status) {
+                    (_, "done" | "finished" | "failed") => "done",
+                    ("input", _) => "ready",
+                    _ => "defined",
+                },
+            );
+            b.set(r, "state", if kind == "input" { "closed" } else { "open" });
+            b.set(r, "nfiles", nfiles);
+            b.set(r, "nfilestobeused", nfiles);
+            b.set(r, "nfilesused", used);
+            b.set(r, "nfilesonhold", 0i64);
+            b.set(r, "nfilesfinished", finished);
+            b.set(r, "nfilesfailed", failed);
+            b.set(r, "nfileswaiting", 0i64);
+            b.set(r, "nfilesmissing", 0i64);
+            if kind == "input" {
+                b.set(r, "nevents", nfiles * events);
+                b.set(r, "neventstobeused", nfiles * events);
+                b.set(r, "neventsused", used * events);
+                b.set(r, "streamname", "IN");
+                b.set(r, "containername", format!("{}/", dataset_base(name)));
+            } else {
+                b.set(r, "provenanceid", input_id);
+                b.set(
+                    r,
+                    "streamname",
+                    if kind == "log" { "LOG0" } else { "OUTPUT0" },
+                );
+                b.set(r, "storagetoken", "ATLASDATADISK");
+                b.set(r, "destination", format!("{}_DATADISK", task.nucleus));
+            }
+        });
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn emit_job(
+    plan: &Plan,
+    task: &TaskPlan,
+    job: &JobPlan,
+    js: &JobState,
+    queue: &Queue,
+    worker: Option<&WorkerRef>,
+    input_dataset_id: i64,
+    task_file_base: i64,
+    row_id: &mut i64,
+    tables: &mut Tables<'_>,
+) {
+    let now = plan.now;
+    let (release, cmtconfig) = RELEASES[task.release];
+    let analysis = task.kind == TaskKind::Analysis;
+    let table = js.table.name();
+    let reached = |s: Stage| {
+        let t = job.times[s as usize];
+        (t != 0 && t <= now).then_some(t)
+    };
+    let started = reached(Stage::Running);
+    let ended = js.status.is_final().then_some(js.state_changed);
+    let ran = match (started, ended) {
+        (Some(s), Some(e)) => Some((e - s).max(1)),
+        (Some(s), None) => Some((now - s).max(1)),
+        _ => None,
+    };
+    let cores = task.corecount.max(1);
+    let n_in = job.n_files as i64;
+    let events = if js.status == JobStatus::Finished {
+        n_in * task.events_per_file
+    } else {
+        0
+    };
+    let final_modified = if js.status.is_final() {
+        Value::Time(ts(js.modified))
+    } else {
+        Value::Null
+    };
+    let jobname = if analysis {
+        format!(
+            "{}.${}",
+            task.name.trim_end_matches('/'),
+            job.pandaid % 100_000
+        )
+    } else {
+        format!("{}.{}", task.name, job.pandaid)
+    };
+    let user = task.user_index.map(|u| &plan.world.users[u]);
+    tables.row(table, |b, r| {
+        b.set(r, "pandaid", job.pandaid);
+        b.set(
+            r,
+            "jobdefinitionid",
+            task.id * 10 + (job.first_file as i64 / 1_000),
+        );
+        b.set(
+            r,
+            "schedulerid",
+            format!("harvester-{}", HARVESTERS[queue.harvester]),
+        );
+        b.set(r, "creationtime", ts(job.created()));
+        b.set(r, "creationhost", "aipanda183.cern.ch");
+        b.set(r, "modificationtime", ts(js.modified));
+        b.set(
+            r,
+            "modificationhost",
+            match worker {
+                Some(w) if started.is_some() => Value::from(w.node.clone()),
+                _ => Value::from("aipanda062.cern.ch"),
+            },
+        );
+        b.set(
+            r,
+            "atlasrelease",
+            format!("Atlas-{}", release.split(',').nth(1).unwrap_or("")),
+        );
+        b.set(r, "transformation", task.transformation);
+        b.set(
+            r,
+            "homepackage",
+            if analysis {
+                format!("AnalysisTransforms-{}", release.replace(',', "_"))
+            } else {
+                release.replace(',', "/")
+            },
+        );
+        b.set(r, "prodserieslabel", "pandatest");
+        b.set(r, "prodsourcelabel", task.prodsourcelabel());
+        b.set(
+            r,
+            "produserid",
+            match user {
+                Some(u) => format!(
+                    "/DC=ch/DC=cern/OU=Organic Units/OU=Users/CN={}/CN={}",
+                    u.nickname, u.name
+                ),
+                None => {
+                    "/DC=ch/DC=cern/OU=Organic Units/OU=Users/CN=atlpilo1/CN=Robot: ATLAS Pilot1"
+                        .to_string()
+                }
+            },
+        );
+        let priority = job_priority(task, job);
+        b.set(r, "assignedpriority", priority);
+        b.set(r, "currentpriority", priority);
+        b.set(r, "attemptnr", job.attempt as i64);
+        b.set(r, "maxattempt", task.maxattempt as i64);
+        b.set(r, "jobstatus", js.status.as_str());
+        b.set(r, "jobname", jobname.clone());
+        b.set(r, "maxcpucount", (task.walltime_median * 3.0) as i64);
+        b.set(r, "maxcpuunit", "HS06sPerEvent");
+        b.set(r, "maxdiskcount", 8_000 * cores);
+        b.set(r, "maxdiskunit", "MB  ");
+        b.set(r, "minramcount", task.ramcount * cores);
+        b.set(r, "minramunit", "MB");
+        b.set(r, "starttime", started.map(ts));
+        b.set(r, "endtime", ended.map(ts));
+        b.set(
+            r,
+            "cpuconsumptiontime",
+            ran.map_or(0, |w| w * cores * 85 / 100),
+        );
+        b.set(r, "cpuconsumptionunit", "s");
+        if js.status == JobStatus::Cancelled {
+            b.set(r, "commandtopilot", "tobekilled");
+        }
+        b.set(r, "computingsite", queue.name.clone());
+        b.set(r, "computingelement", queue.ce.clone());
+        b.set(r, "proddblock", task.input_dataset.clone());
+        b.set(
+            r,
+            "dispatchdblock",
+            format!(
+                "panda.{}.{}_dis{}",
+                task.id,
+                job.queue,
+                job.pandaid % 10_000
+            ),
+        );
+        b.set(
+            r,
+            "destinationdblock",
+            format!(
+                "{}_sub{:07}",
+                dataset_base(&task.output_dataset),
+                job.pandaid % 10_000_000
+            ),
+        );
+        b.set(r, "destinationse", format!("nucleus:{}", task.nucleus));
+        b.set(r, "nevents", events);
+        b.set(r, "grid", queue.cloud);
+        b.set(r, "cloud", queue.cloud);
+        b.set(r, "cpuconversion", 1.0);
+        b.set(r, "taskid", task.id);
+        b.set(r, "cmtconfig", cmtconfig);
+        b.set(r, "statechangetime", ts(js.state_changed));
+        b.set(r, "lockedby", "jedi");
+        b.set(r, "relocationflag", 1i64);
+        b.set(r, "jobexecutionid", 0i64);
+        b.set(r, "vo", "atlas");
+        b.set(r, "workinggroup", task.workinggroup);
+        b.set(r, "processingtype", task.processingtype);
+        b.set(r, "produsername", task.username.clone());
+        b.set(r, "ninputfiles", n_in);
+        b.set(r, "countrygroup", user.map(|u| u.country.to_lowercase()));
+        b.set(
+            r,
+            "batchid",
+            worker
+                .filter(|_| reached(Stage::Sent).is_some())
+                .map(|w| w.batchid.clone()),
+        );
+        b.set(
+            r,
+            "parentid",
+            job.parent.map(|p| plan.jobs[p as usize].pandaid),
+        );
+        let mut handling: Vec<&str> = Vec::new();
+        if job.scout {
+            handling.push("sj");
+        }
+        if task.eventservice {
+            handling.push("es");
+        }
+        if job.attempt > 1
+            && matches!(
+                job.parent.map(|p| plan.jobs[p as usize].outcome),
+                Some(Outcome::Closed)
+            )
+        {
+            handling.push("rb");
+        }
+        if !handling.is_empty() {
+            b.set(r, "specialhandling", handling.join(","));
+        }
+        b.set(
+            r,
+            "jobsetid",
+            if analysis {
+                Value::Int(task.id % 100_000)
+            } else {
+                Value::Null
+            },
+        );
+        b.set(r, "corecount", cores);
+        b.set(r, "ninputdatafiles", n_in);
+        b.set(r, "inputfiletype", task.input_type);
+        b.set(r, "inputfileproject", task.project);
+        b.set(r, "inputfilebytes", n_in * 1_800_000_000);
+        b.set(
+            r,
+            "noutputdatafiles",
+            i64::from(js.status == JobStatus::Finished),
+        );
+        b.set(
+            r,
+            "outputfilebytes",
+            if js.status == JobStatus::Finished {
+                400_000_000 + job.pandaid % 100_000_000
+            } else {
+                0
+            },
+        );
+        b.set(r, "workqueue_id", task.workqueue_id);
+        b.set(r, "jeditaskid", task.id);
+        b.set(
+            r,
+            "reqid",
+            if task.reqid > 0 {
+                Value::Int(task.reqid)
+            } else {
+                Value::Null
+            },
+        );
+        b.set(r, "nucleus", task.nucleus.clone());
+        b.set(r, "eventservice", i64::from(task.eventservice));
+        b.set(r, "failedattempt", 0i64);
+        b.set(r, "gshare", task.share);
+        b.set(r, "hs06", (queue.corepower * cores as f64) as i64);
+        b.set(r, "resource_type", task.resource_type);
+        b.set(r, "maxwalltime", (task.walltime_median * 4.0) as i64);
+        b.set(
+            r,
+            "container_name",
+            "/cvmfs/atlas.cern.ch/repo/containers/fs/singularity/x86_64-el9",
+        );
+        b.set(r, "job_label", if analysis { "user" } else { "managed" });
+        b.set(r, "outputfiletype", task.output_type);
+        b.set(
+            r,
+            "cpu_architecture_level",
+            if queue.kind == crate::world::QueueKind::Hpc {
+                "x86-64-v4"
+            } else {
+                "x86-64-v3"
+            },
+        );
+        if let Some(wall) = ran {
+            let rss = task.ramcount * cores * 1_000 * (60 + job.pandaid % 35) / 100;
+            b.set(r, "actualcorecount", cores);
+            b.set(r, "meancorecount", cores as f64);
+            b.set(r, "maxrss", rss);
+            b.set(r, "maxpss", rss * 95 / 100);
+            b.set(r, "maxvmem", rss * 2);
+            b.set(r, "maxswap", 0i64);
+            b.set(r, "avgrss", rss * 80 / 100);
+            b.set(r, "avgpss", rss * 76 / 100);
+            b.set(r, "avgvmem", rss * 16 / 10);
+            b.set(r, "avgswap", 0i64);
+            b.set(r, "totrchar", n_in * 1_900_000_000);
+            b.set(r, "totwchar", 450_000_000i64);
+            b.set(r, "totrbytes", n_in * 1_700_000_000);
+            b.set(r, "totwbytes", 420_000_000i64);
+            b.set(r, "raterchar", n_in * 1_900_000_000 / wall);
+            b.set(r, "ratewchar", 450_000_000 / wall);
+            b.set(r, "raterbytes", n_in * 1_700_000_000 / wall);
+            b.set(r, "ratewbytes", 420_000_000 / wall);
+            b.set(r, "diskio", (n_in * 1_700_000 + 420_000) / wall);
+            b.set(r, "memory_leak", job.pandaid % 50);
+            b.set(r, "memory_leak_x2", ((job.pandaid % 1000) as f64) / 100.0);
+            b.set(
+                r,
+                "jobmetrics",
+                format!(
+                    "coreCount={cores} nEvents={events} dbTime=0.82 dbData=128000 workDirSize={}",
+                    2_000_000 * n_in
+                ),
+            );
+            if js.status.is_final() {
+                let hs06sec = (wall as f64 * queue.corepower * cores as f64 * 0.85) as i64;
+                b.set(r, "hs06sec", hs06sec);
+                let kwh = wall as f64 * cores as f64 * 10.0 / 3_600_000.0;
+                b.set(r, "gco2_regional", (kwh * 180.0 * 100.0).round() / 100.0);
+                b.set(r, "gco2_global", (kwh * 420.0 * 100.0).round() / 100.0);
+            }
+            b.set(
+                r,
+                "pilotid",
+                format!(
+                    "{}|PR|PICARD|3.9.2.41",
+                    worker.map_or("", |w| w.stdout.as_str())
+                ),
+            );
+            b.set(
+                r,
+                "pilottiming",
+                format!("{}|60|{}|12|30", 15 + job.pandaid % 40, wall),
+            );
+        }
+        // Errors.
+        b.set(
+            r,
+            "transexitcode",
+            match js.status {
+                JobStatus::Finished => Value::from("0"),
+                _ => Value::Null,
+            },
+        );
+        match (js.status, job.outcome) {
+            (JobStatus::Failed, Outcome::Failed(mode)) => {
+                for (component, code, diag) in FAILURE_MODES[mode as usize].errors {
+                    let Some(c) = ErrorComponent::parse(component) else {
+                        continue;
+                    };
+                    if c == ErrorComponent::Transform {
+                        b.set(r, c.code_column(), code.to_string());
+                    } else {
+                        b.set(r, c.code_column(), *code);
+                        if let Some(diag_col) = c.diag_column() {
+                            b.set(r, diag_col, diag.to_string());
+                        }
+                    }
+                }
+            }
+            (JobStatus::Cancelled, _) => {
+                b.set(r, "taskbuffererrorcode", 100i64);
+                b.set(
+                    r,
+                    "taskbuffererrordiag",
+                    format!("killed by {}", task.username),
+                );
+            }
+            (JobStatus::Closed, _) => {
+                b.set(r, "taskbuffererrorcode", 105i64);
+                b.set(
+                    r,
+                    "taskbuffererrordiag",
+                    "reassigned by rebrokerage: queue had no free slots for 3600 sec",
+                );
+            }
+            _ => {}
+        }
+    });
+    // Status log.
+    for stage in crate::plan::STAGES {
+        if let Some(t) = reached(stage) {
+            let status = job_status(job, stage);
+            tables.row("jobs_statuslog", |b, r| {
+                b.set(r, "pandaid", job.pandaid);
+                b.set(r, "modificationtime", ts(t));
+                b.set(r, "jobstatus", status.as_str());
+                b.set(r, "prodsourcelabel", task.prodsourcelabel());
+                b.set(r, "cloud", queue.cloud);
+                b.set(r, "computingsite", queue.name.clone());
+                b.set(r, "modificationhost", "aipanda062.cern.ch");
+            });
+        }
+    }
+    // Files: inputs, an output for finished jobs, and the log.
+    let file_mod = final_modified.clone();
+    let n_out = i64::from(js.status == JobStatus::Finished);
+    for k in 0..(n_in + n_out + 1) {
+        let (kind, lfn, dataset, status, fileid, datasetid) = if k < n_in {
+            let n = job.first_file + k as u32;
+            (
+                "input",
+                input_lfn(task, n),
+                task.input_dataset.clone(),
+                if js.status.is_final() {
+                    "ready"
+                } else if started.is_some() {
+                    "ready"
+                } else {
+                    "defined"
+                },
+                Value::Int(task_file_base - task.n_files as i64 - 16 + n as i64),
+                Value::Int(input_dataset_id),
+            )
+        } else if k < n_in + n_out {
+            (
+                "output",
+                format!(
+                    "{}.{:08}._{:06}.pool.root.1",
+                    task.output_type,
+                    task.id - 1_000,
+                    job.first_file + 1
+                ),
+                task.output_dataset.clone(),
+                "ready",
+                Value::Null,
+                Value::Int(input_dataset_id + 1),
+            )
+        } else {
+            (
+                "log",
+                format!(
+                    "log.{:08}._{:06}.job.log.tgz.{}",
+                    task.id - 1_000,
+                    job.first_file + 1,
+                    job.attempt
+                ),
+                task.log_dataset.clone(),
+                match js.status {
+                    JobStatus::Finished | JobStatus::Failed => "ready",
+                    s if s.is_final() => "failed",
+                    _ => "unknown",
+                },
+                Value::Null,
+                Value::Int(input_dataset_id + 2),
+            )
+        };
+        *row_id += 1;
+        let rid = *row_id;
+        tables.row("filestable4", |b, r| {
+            b.set(r, "row_id", rid);
+            b.set(r, "pandaid", job.pandaid);
+            b.set(r, "modificationtime", file_mod.clone());
+            b.set(r, "guid", guid(job.pandaid, k));
+            b.set(r, "lfn", lfn);
+            b.set(r, "type", kind);
+            b.set(r, "dataset", dataset_base(&dataset).to_string());
+            b.set(r, "status", status);
+            b.set(r, "proddblock", task.input_dataset.clone());
+            b.set(
+                r,
+                "destinationdblock",
+                format!(
+                    "{}_sub{:07}",
+                    dataset_base(&task.output_dataset),
+                    job.pandaid % 10_000_000
+                ),
+            );
+            b.set(r, "destinationse", format!("{}_DATADISK", task.nucleus));
+            b.set(
+                r,
+                "fsize",
+                if kind == "log" {
+                    2_500_000 + job.pandaid % 1_000_000
+                } else {
+                    1_800_000_000
+                },
+            );
+            b.set(
+                r,
+                "checksum",
+                format!(
+                    "ad:{:08x}",
+                    (job.pandaid as u64)
+                        .wrapping_mul(2_654_435_761)
+                        .wrapping_add(k as u64) as u32
+                ),
+            );
+            b.set(r, "scope", if analysis { "user" } else { task.project });
+            b.set(r, "jeditaskid", task.id);
+            b.set(r, "datasetid", datasetid);
+            b.set(r, "fileid", fileid);
+            b.set(r, "attemptnr", job.attempt as i64);
+        });
+    }
+    let params = format!(
+        "--inputFile={} --outputFile={}.{}.pool.root --maxEvents={} --skipEvents=0 --randomSeed={} --jobNumber={} --AMITag={}",
+        input_lfn(task, job.first_file),
+        task.output_type,
+        job.pandaid,
+        n_in * task.events_per_file,
+        job.pandaid % 1_000_003,
+        job.first_file + 1,
+        task.name.rsplit('.').next().unwrap_or("")
+    );
+    tables.row("jobparamstable", |b, r| {
+        b.set(r, "pandaid", job.pandaid);
+        b.set(r, "modificationtime", final_modified.clone());
+        b.set(r, "jobparameters", params);
+    });
+    if js.status == JobStatus::Finished {
+        let meta = format!(
+            "{{\"files\":{{\"output\":[{{\"subFiles\":[{{\"name\":\"{}.{}.pool.root\",\"nentries\":{events}}}]}}]}},\"exitCode\":0,\"exitMsg\":\"OK\"}}",
+            task.output_type, job.pandaid
+        );
+        tables.row("metatable", |b, r| {
+            b.set(r, "pandaid", job.pandaid);
+            b.set(r, "modificationtime", final_modified);
+            b.set(r, "metadata", meta);
+        });
+    }
+    if let Some(parent) = job.parent {
+        let mut origin = parent;
+        while let Some(p) = plan.jobs[origin as usize].parent {
+            origin = p;
+        }
+        let relation = if matches!(plan.jobs[parent as usize].outcome, Outcome::Closed) {
+            "rebrokerage"
+        } else {
+            "retry"
+        };
+        tables.row("jedi_job_retry_history", |b, r| {
+            b.set(r, "jeditaskid", task.id);
+            b.set(r, "oldpandaid", plan.jobs[parent as usize].pandaid);
+            b.set(r, "newpandaid", job.pandaid);
+            b.set(r, "originpandaid", plan.jobs[origin as usize].pandaid);
+            b.set(r, "relationtype", relation);
+            b.set(r, "ins_utc_tstamp", ts(job.created()));
+        });
+    }
+}
+
+/// A worker as seen by the jobs it ran.
+pub struct WorkerRef {
+    pub workerid: i64,
+    pub harvester: usize,
+    pub batchid: String,
+    pub node: String,
+    pub stdout: String,
+}
+
+struct WorkerRow {
+    harvester: usize,
+    workerid: i64,
+    queue: u16,
+    submit: i64,
+    start: Option<i64>,
+    end: Option<i64>,
+    status: &'static str,
+    resource_type: &'static str,
+    jobtype: &'static str,
+    ncore: i64,
+    njobs: i64,
+    pandaids: Vec<i64>,
+    last: i64,
+    batchid: String,
+    node: String,
+    errorcode: i64,
+    diag: Option<&'static str>,
+    /// Whether one of its jobs is still before a final state.
+    active: bool,
+}
+
+/// Harvester workers: pilots take one to a few consecutive jobs of a queue.
+#[derive(Default)]
+struct WorkerBook {
+    rows: Vec<WorkerRow>,
+    /// Open worker per (queue, resource type, job type): index into rows and jobs it may still take.
+    open: HashMap<(u16, &'static str, &'static str), (usize, u32)>,
+    next_id: Vec<i64>,
+}
+
+impl WorkerBook {
+    fn assign(
+        &mut self,
+        plan: &Plan,
+        job: &JobPlan,
+        queue: &Queue,
+        js: &JobState,
+        rng: &mut Rng,
+    ) -> Option<WorkerRef> {
+        let sent = job.times[Stage::Sent as usize];
+        if sent == 0 || sent > plan.now {
+            return None;
+        }
+        let task = &plan.tasks[job.task as usize];
+        let jobtype = if task.kind == TaskKind::Analysis {
+            "user"
+        } else {
+            "managed"
+        };
+        let key = (job.queue, task.resource_type, jobtype);
+        let end = js.status.is_final().then_some(js.state_changed);
+        let rows = &self.rows;
+        let reuse = match self.open.get_mut(&key) {
+            Some((index, left))
+                if *left > 0
+                    && rows[*index].start.is_some_and(|s| s <= sent)
+                    && sent - rows[*index].last < 6 * 3_600 =>
+            {
+                *left -= 1;
+                Some(*index)
+            }
+            _ => None,
+        };
+        let index = match reuse {
+            Some(i) => i,
+            None => {
+                if self.next_id.is_empty() {
+                    self.next_id = vec![1_000_000; HARVESTERS.len()];
+                }
+                let id = self.next_id[queue.harvester];
+                self.next_id[queue.harvester] += 1;
+                let submit = sent - rng.lognormal(900.0, 0.8) as i64;
+                self.rows.push(WorkerRow {
+                    harvester: queue.harvester,
+                    workerid: id,
+                    queue: job.queue,
+                    submit,
+                    start: Some(sent - rng.range(5, 60)),
+                    end: None,
+                    status: "running",
+                    resource_type: task.resource_type,
+                    jobtype,
+                    ncore: task.corecount.max(1),
+                    njobs: 0,
+                    pandaids: Vec::new(),
+                    last: sent,
+                    batchid: format!("{}.{}", 8_000_000 + id % 1_000_000, rng.range(0, 9)),
+                    node: format!("wn{:04}.{}", rng.range(1, 2_000), queue.site.to_lowercase()),
+                    errorcode: 0,
+                    diag: None,
+                    active: false,
+                });
+                let index = self.rows.len() - 1;
+                self.open.insert(key, (index, rng.range(0, 4) as u32));
+                index
+            }
+        };
+        let row = &mut self.rows[index];
+        row.njobs += 1;
+        row.pandaids.push(job.pandaid);
+        match end {
+            Some(e) => {
+                row.end = Some(row.end.map_or(e, |x: i64| x.max(e)));
+                if matches!(job.outcome, Outcome::Failed(m) if FAILURE_MODES[m as usize].name == "sigterm" || FAILURE_MODES[m as usize].name == "batch-time-limit")
+                {
+                    row.errorcode = 137;
+                    row.diag =
+                        Some("batch system killed the worker: exceeded wall time or got SIGTERM");
+                }
+            }
+            None => row.active = true,
+        }
+        row.last = row.last.max(js.modified);
+        Some(WorkerRef {
+            workerid: row.workerid,
+            harvester: row.harvester,
+            batchid: row.batchid.clone(),
+            node: row.node.clone(),
+            stdout: format!(
+                "https://{}/condor_logs/{}/{}.out",
+                HARVESTERS[row.harvester].to_lowercase(),
+                row.workerid / 1000,
+                row.workerid
+            ),
+        })
+    }
+
+    fn emit(mut self, plan: &Plan, tables: &mut Tables<'_>, rng: &mut Rng) {
+        let now = plan.now;
+        // Workers whose every job is final have ended; the others are still running.
+        for row in &mut self.rows {
+            if row.active {
+                row.end = None;
+                row.status = "running";
+            } else if row.end.is_some() {
+                let end = row.end.unwrap_or(now) + rng.range(30, 300);
+                if end <= now {
+                    row.end = Some(end);
+                    row.last = end;
+                    row.status = if row.errorcode != 0 {
+                        "failed"
+                    } else {
+                        "finished"
+                    };
+                } else {
+                    row.end = None;
+                    row.status = "running";
+                }
+            }
+        }
+        // Extra workers that never ran a job: queued, idle, missed, failed to start.
+        let extra = self.rows.len() / 6;
+        for _ in 0..extra {
+            let q = rng.index(plan.world.queues.len());
+            let queue = &plan.world.queues[q];
+            if self.next_id.is_empty() {
+                self.next_id = vec![1_000_000; HARVESTERS.len()];
+            }
+            let id = self.next_id[queue.harvester];
+            self.next_id[queue.harvester] += 1;
+            let submit = now - rng.range(60, (now - plan.start).max(120));
+            let status = *rng.pick(&[
+                "submitted",
+                "submitted",
+                "idle",
+                "missed",
+                "failed",
+                "cancelled",
+                "finished",
+            ]);
+            let ended = !matches!(status, "submitted" | "idle");
+            let end = ended.then(|| (submit + rng.range(60, 7_200)).min(now));
+            self.rows.push(WorkerRow {
+                harvester: queue.harvester,
+                workerid: id,
+                queue: q as u16,
+                submit,
+                start: (status != "submitted" && status != "missed")
+                    .then_some(submit + rng.range(30, 600))
+                    .map(|s| s.min(now)),
+                end,
+                status,
+                resource_type: if queue.corecount > 1 {
+                    "MCORE"
+                } else {
+                    "SCORE"
+                },
+                jobtype: "managed",
+                ncore: queue.corecount.max(1),
+                njobs: 0,
+                pandaids: Vec::new(),
+                last: end.unwrap_or(now - rng.range(0, 600)),
+                batchid: format!("{}.0", 8_000_000 + id % 1_000_000),
+                node: format!("wn{:04}.{}", rng.range(1, 2_000), queue.site.to_lowercase()),
+                errorcode: if status == "failed" { 1 } else { 0 },
+                diag: match status {
+                    "failed" => Some("worker failed to start: pilot wrapper exited with code 1"),
+                    "missed" => Some("worker disappeared from the batch system"),
+                    _ => None,
+                },
+                active: false,
+            });
+        }
+        let mut stats: HashMap<(usize, u16, &'static str, &'static str, &'static str), i64> =
+            HashMap::new();
+        for row in &self.rows {
+            let queue = &plan.world.queues[row.queue as usize];
+            let harvester = HARVESTERS[row.harvester];
+            if !matches!(row.status, "finished" | "failed" | "cancelled" | "missed") {
+                *stats
+                    .entry((
+                        row.harvester,
+                        row.queue,
+                        row.resource_type,
+                        row.status,
+                        row.jobtype,
+                    ))
+                    .or_default() += 1;
+            }
+            let last = ts(row.last.min(now));
+            tables.row("harvester_workers", |b, r| {
+                b.set(r, "harvesterid", harvester);
+                b.set(r, "workerid", row.workerid);
+                b.set(r, "lastupdate", last);
+                b.set(r, "status", row.status);
+                b.set(r, "batchid", row.batchid.clone());
+                b.set(r, "nodeid", row.start.map(|_| row.node.clone()));
+                b.set(r, "queuename", queue.name.clone());
+                b.set(r, "computingsite", queue.name.clone());
+                b.set(r, "submittime", ts(row.submit));
+                b.set(r, "starttime", row.start.map(ts));
+                b.set(r, "endtime", row.end.map(ts));
+                b.set(r, "ncore", row.ncore);
+                b.set(r, "errorcode", row.errorcode);
+                b.set(r, "diagmessage", row.diag);
+                let base = format!(
+                    "https://{}/condor_logs/{}/{}",
+                    harvester.to_lowercase(),
+                    row.workerid / 1000,
+                    row.workerid
+                );
+                b.set(r, "stdout", format!("{base}.out"));
+                b.set(r, "stderr", format!("{base}.err"));
+                b.set(r, "batchlog", format!("{base}.log"));
+                b.set(r, "resourcetype", row.resource_type);
+                b.set(r, "computingelement", queue.ce.clone());
+                b.set(r, "njobs", row.njobs);
+                b.set(
+                    r,
+                    "submissionhost",
+                    format!("{}-submit01", harvester.to_lowercase()),
+                );
+                b.set(
+                    r,
+                    "harvesterhost",
+                    format!("aipanda{:03}.cern.ch", 170 + row.harvester),
+                );
+                b.set(r, "jobtype", row.jobtype);
+                b.set(r, "minramcount", row.ncore * 2_000);
+                b.set(
+                    r,
+                    "nativestatus",
+                    match row.status {
+                        "running" => "running",
+                        "submitted" | "idle" => "idle",
+                        "finished" => "completed",
+                        _ => "removed",
+                    },
+                );
+                b.set(
+                    r,
+                    "nativeexitcode",
+                    if row.end.is_some() {
+                        Value::Int(row.errorcode)
+                    } else {
+                        Value::Null
+                    },
+                );
+                if row.start.is_some() {
+                    b.set(
+                        r,
+                        "pilotstatus",
+                        match row.status {
+                            "running" => "running",
+                            "finished" => "finished",
+                            _ => "failed",
+                        },
+                    );
+                    b.set(r, "pilotstarttime", row.start.map(|s| ts(s + 20)));
+                    b.set(r, "pilotendtime", row.end.map(|e| ts(e - 10)));
+                    b.set(r, "pilotstatussynctime", last);
+                }
+            });
+            for pandaid in &row.pandaids {
+                tables.row("harvester_rel_jobs_workers", |b, r| {
+                    b.set(r, "harvesterid", harvester);
+                    b.set(r, "workerid", row.workerid);
+                    b.set(r, "pandaid", *pandaid);
+                    b.set(r, "lastupdate", last);
+                });
+            }
+        }
+        let mut keys: Vec<_> = stats.into_iter().collect();
+        keys.sort();
+        for ((h, q, rt, status, jobtype), n) in keys {
+            tables.row("harvester_worker_stats", |b, r| {
+                b.set(r, "harvester_id", HARVESTERS[h]);
+                b.set(
+                    r,
+                    "computingsite",
+                    plan.world.queues[q as usize].name.clone(),
+                );
+                b.set(r, "resourcetype", rt);
+                b.set(r, "status", status);
+                b.set(r, "jobtype", jobtype);
+                b.set(r, "n_workers", n);
+                b.set(r, "lastupdate", ts(now - 60));
+            });
+        }
+    }
+}
+
+fn emit_share_stats(
+    plan: &Plan,
+    stats: HashMap<(String, i64, &'static str, u16, &'static str, String), ShareStat>,
+    tables: &mut Tables<'_>,
+) {
+    let mut rows: Vec<_> = stats.into_iter().collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    for ((gshare, wq, rt, queue, status, nucleus), s) in rows {
+        tables.row("jobs_share_stats", |b, r| {
+            b.set(r, "ts", ts(plan.now));
+            b.set(r, "gshare", gshare);
+            b.set(
+                r,
+                "computingsite",
+                plan.world.queues[queue as usize].name.clone(),
+            );
+            b.set(r, "jobstatus", status);
+            b.set(r, "maxpriority", s.maxpriority);
+            b.set(r, "prorated_diskio_avg", 0.0);
+            b.set(
+                r,
+                "prorated_mem_avg",
+                (s.mem as f64 / s.njobs.max(1) as f64 * 100.0).round() / 100.0,
+            );
+            b.set(r, "njobs", s.njobs);
+            b.set(r, "hs", s.hs);
+            b.set(r, "vo", "atlas");
+            b.set(r, "workqueue_id", wq);
+            b.set(r, "resource_type", rt);
+            b.set(r, "nucleus", nucleus);
+        });
+    }
+}
+
+/// iDDS: some analysis tasks run as workflows whose steps form a DAG.
+fn emit_idds(plan: &Plan, tables: &mut Tables<'_>, rng: &mut Rng) {
+    let candidates: Vec<&TaskPlan> = plan
+        .tasks
+        .iter()
+        .filter(|t| t.kind == TaskKind::Analysis && t.n_files <= 200 && !t.jobs.is_empty())
+        .collect();
+    let n_requests = (candidates.len() / 25).clamp(1, 400);
+    let mut cursor = 0usize;
+    let mut transform_id = 500_000i64;
+    let mut coll_id = 900_000i64;
+    let mut processing_id = 700_000i64;
+    let mut content_id = 10_000_000i64;
+    for r_index in 0..n_requests {
+        let size = rng.range(2, 6) as usize;
+        if cursor + size > candidates.len() {
+            break;
+        }
+        let members = &candidates[cursor..cursor + size];
+        cursor += size;
+        let request_id = 100_000 + r_index as i64;
+        let first = members[0];
+        let user = first
+            .user_index
+            .map(|u| plan.world.users[u].nickname.clone())
+            .unwrap_or_default();
+        let states: Vec<TaskState> = members.iter().map(|t| task_state(plan, t)).collect();
+        let statuses: Vec<i64> = states.iter().map(|s| idds_status(s.status)).collect();
+        let request_status = if statuses.iter().all(|&s| s == 3) {
+            3
+        } else if statuses.iter().all(|&s| matches!(s, 3 | 4 | 5 | 9)) {
+            if statuses.contains(&5) && !statuses.contains(&3) {
+                5
+            } else {
+                4
+            }
+        } else {
+            2
+        };
+        let created = ts(members.iter().map(|t| t.created).min().unwrap_or(plan.now));
+        let updated = ts(states.iter().map(|s| s.modified).max().unwrap_or(plan.now));
+        let finished = statuses.iter().filter(|&&s| s == 3).count() as i64;
+        let failed = statuses.iter().filter(|&&s| s == 5).count() as i64;
+        tables.row("requests", |b, r| {
+            b.set(r, "request_id", request_id);
+            b.set(r, "scope", "workflow");
+            b.set(r, "name", format!("user.{user}.workflow.{request_id}"));
+            b.set(r, "requester", "panda");
+            b.set(r, "request_type", 8i64);
+            b.set(r, "username", user.chars().take(20).collect::<String>());
+            b.set(r, "transform_tag", "workflow");
+            b.set(r, "workload_id", first.id);
+            b.set(r, "priority", 0i64);
+            b.set(r, "status", request_status);
+            b.set(r, "substatus", 0i64);
+            b.set(r, "locking", 0i64);
+            b.set(r, "total_transforms", members.len() as i64);
+            b.set(r, "finished_transforms", finished);
+            b.set(r, "failed_transforms", failed);
+            b.set(
+                r,
+                "processing_transforms",
+                members.len() as i64 - finished - failed,
+            );
+            b.set(r, "subfinished_transforms", 0i64);
+            b.set(r, "created_at", created);
+            b.set(r, "updated_at", updated);
+            b.set(r, "campaign", "WorkflowRun");
+            b.set(
+                r,
+                "request_metadata",
+                serde_json::json!({"workflow_type": "DAG", "steps": members.len()}).to_string(),
+            );
+        });
+        let mut ids = Vec::new();
+        for (i, (task, state)) in members.iter().zip(&states).enumerate() {
+            let tid = transform_id;
+            transform_id += 1;
+            ids.push(tid);
+            // Each step depends on one earlier step: a DAG rooted at the first.
+            let parent = (i > 0).then(|| ids[rng.index(i)]);
+            let status = statuses[i];
+            tables.row("transforms", |b, r| {
+                b.set(r, "transform_id", tid);
+                b.set(r, "request_id", request_id);
+                b.set(r, "workload_id", task.id);
+                b.set(r, "transform_type", 6i64);
+                b.set(r, "transform_tag", "work");
+                b.set(r, "internal_id", format!("{:04}", i + 1));
+                b.set(r, "priority", 0i64);
+                b.set(r, "status", status);
+                b.set(r, "substatus", 0i64);
+                b.set(r, "locking", 0i64);
+                b.set(r, "retries", 0i64);
+                b.set(r, "parent_transform_id", parent);
+                b.set(
+                    r,
+                    "parent_internal_id",
+                    parent.map(|p| format!("{:04}", p - ids[0] + 1)),
+                );
+                b.set(r, "created_at", ts(task.created));
+                b.set(r, "updated_at", ts(state.modified));
+                b.set(r, "started_at", ts(task.first_job_at.min(plan.now)));
+                b.set(r, "finished_at", state.end.map(ts));
+                b.set(
+                    r,
+                    "name",
+                    task.name
+                        .trim_end_matches('/')
+                        .chars()
+                        .take(255)
+                        .collect::<String>(),
+                );
+            });
+            let pid = processing_id;
+            processing_id += 1;
+            tables.row("processings", |b, r| {
+                b.set(r, "processing_id", pid);
+                b.set(r, "transform_id", tid);
+                b.set(r, "request_id", request_id);
+                b.set(r, "workload_id", task.id);
+                b.set(r, "processing_type", 6i64);
+                b.set(
+                    r,
+                    "status",
+                    match status {
+                        3 => 4,
+                        5 => 5,
+                        9 => 14,
+                        _ => 3,
+                    },
+                );
+                b.set(r, "substatus", 0i64);
+                b.set(r, "locking", 0i64);
+                b.set(r, "submitter", "panda");
+                b.set(r, "submitted_id", task.id);
+                b.set(r, "created_at", ts(task.created));
+                b.set(r, "updated_at", ts(state.modified));
+                b.set(r, "submitted_at", ts(task.created + 60));
+                b.set(r, "finished_at", state.end.map(ts));
+            });
+            let total = task.n_files as i64;
+            let running = state.n_used - state.n_finished - state.n_failed;
+            for (relation, name, processed, processing, failed) in [
+                (
+                    0i64,
+                    &task.input_dataset,
+                    state.n_finished,
+                    running,
+                    state.n_failed,
+                ),
+                (
+                    1i64,
+                    &task.output_dataset,
+                    state.n_finished,
+                    running,
+                    state.n_failed,
+                ),
+            ] {
+                let cid = coll_id;
+                coll_id += 1;
+                let (scope, cname) = name.split_once(':').unwrap_or(("user", name.as_str()));
+                tables.row("collections", |b, r| {
+                    b.set(r, "coll_id", cid);
+                    b.set(r, "request_id", request_id);
+                    b.set(r, "workload_id", task.id);
+                    b.set(r, "transform_id", tid);
+                    b.set(r, "coll_type", 1i64);
+                    b.set(r, "relation_type", relation);
+                    b.set(r, "scope", scope.chars().take(25).collect::<String>());
+                    b.set(r, "name", cname.chars().take(255).collect::<String>());
+                    b.set(
+                        r,
+                        "status",
+                        if processed + failed >= total { 4i64 } else { 2 },
+                    );
+                    b.set(r, "substatus", 0i64);
+                    b.set(r, "locking", 0i64);
+                    b.set(r, "total_files", total);
+                    b.set(r, "new_files", total - processed - processing - failed);
+                    b.set(r, "processed_files", processed);
+                    b.set(r, "processing_files", processing);
+                    b.set(r, "failed_files", failed);
+                    b.set(r, "missing_files", 0i64);
+                    b.set(r, "created_at", ts(task.created));
+                    b.set(r, "updated_at", ts(state.modified));
+                });
+                if relation == 1 {
+                    for (n, (file_state, _)) in state.files.iter().enumerate() {
+                        for k in 0..task.files_per_job {
+                            content_id += 1;
+                            let content = content_id;
+                            tables.row("contents", |b, r| {
+                                b.set(r, "content_id", content);
+                                b.set(r, "transform_id", tid);
+                                b.set(r, "coll_id", cid);
+                                b.set(r, "request_id", request_id);
+                                b.set(r, "workload_id", task.id);
+                                b.set(r, "map_id", (n as u32 * task.files_per_job + k) as i64 + 1);
+                                b.set(r, "scope", scope.chars().take(25).collect::<String>());
+                                b.set(
+                                    r,
+                                    "name",
+                                    format!(
+                                        "{}._{:06}.root",
+                                        cname,
+                                        n as u32 * task.files_per_job + k + 1
+                                    ),
+                                );
+                                b.set(r, "min_id", 0i64);
+                                b.set(r, "max_id", task.events_per_file);
+                                b.set(r, "content_type", 0i64);
+                                b.set(r, "content_relation_type", 1i64);
+                                b.set(
+                                    r,
+                                    "status",
+                                    match file_state {
+                                        FileState::Finished => 2i64,
+                                        FileState::Failed => 4,
+                                        FileState::Running => 1,
+                                        FileState::Ready => 0,
+                                    },
+                                );
+                                b.set(r, "substatus", 0i64);
+                                b.set(r, "locking", 0i64);
+                                b.set(r, "created_at", ts(task.created));
+                                b.set(r, "updated_at", ts(state.modified));
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// iDDS transform status for a JEDI task status.
+fn idds_status(task_status: &str) -> i64 {
+    match task_status {
+        "done" => 3,
+        "finished" => 4,
+        "failed" | "broken" => 5,
+        "aborted" => 9,
+        "registered" | "defined" | "ready" => 1,
+        _ => 2,
+    }
+}
+
+fn emit_carousel(plan: &Plan, tables: &mut Tables<'_>) {
+    let now = plan.now;
+    for task in &plan.tasks {
+        let Some(s) = &task.staging else { continue };
+        if s.created > now {
+            continue;
+        }
+        let total = task.n_files as i64;
+        let dataset_size = total * 1_800_000_000;
+        let (status, staged, last_staged, end) = if s.cancelled {
+            ("cancelled", 0, None, Some(s.started + 3_600))
+        } else if s.started > now {
+            ("queued", 0, None, None)
+        } else if let Some((fraction, stopped)) = s.stalled_at {
+            let staged_until = stopped.min(now);
+            let f = fraction
+                * ((staged_until - s.started) as f64 / (stopped - s.started).max(1) as f64);
+            (
+                "staging",
+                (total as f64 * f) as i64,
+                Some(staged_until),
+                None,
+            )
+        } else if let Some(done) = s.done {
+            if done <= now {
+                ("done", total, Some(done), Some(done))
+            } else {
+                let f = (now - s.started) as f64 / (done - s.started).max(1) as f64;
+                ("staging", (total as f64 * f) as i64, Some(now - 300), None)
+            }
+        } else {
+            ("staging", 0, None, None)
+        };
+        let end_ok = end.filter(|&e| e <= now);
+        tables.row("data_carousel_requests", |b, r| {
+            b.set(r, "request_id", s.request_id);
+            b.set(r, "dataset", task.input_dataset.clone());
+            b.set(r, "source_rse", s.source_rse.clone());
+            b.set(r, "destination_rse", s.destination_rse.clone());
+            b.set(
+                r,
+                "ddm_rule_id",
+                format!(
+                    "{:032x}",
+                    (s.request_id as u128).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835)
+                ),
+            );
+            b.set(r, "status", status);
+            b.set(r, "total_files", total);
+            b.set(r, "staged_files", staged);
+            b.set(r, "dataset_size", dataset_size);
+            b.set(
+                r,
+                "staged_size",
+                if total > 0 {
+                    dataset_size * staged / total
+                } else {
+                    0
+                },
+            );
+            b.set(r, "creation_time", ts(s.created));
+            b.set(r, "start_time", (s.started <= now).then(|| ts(s.started)));
+            b.set(r, "end_time", end_ok.map(ts));
+            b.set(
+                r,
+                "modification_time",
+                ts(last_staged.or(end_ok).unwrap_or(s.created).min(now)),
+            );
+            b.set(r, "check_time", ts(now - 600));
+            b.set(r, "source_tape", s.tape.clone());
+            b.set(
+                r,
+                "parameters",
+                serde_json::json!({
+                    "task_id": task.id,
+                    "task_gshare": task.share,
+                    "task_type": "prod",
+                    "task_user": task.username,
+                    "to_pin": false,
+                    "remove_when_done": true,
+                })
+                .to_string(),
+            );
+            b.set(r, "last_staged_time", last_staged.map(ts));
+        });
+        tables.row("data_carousel_relations", |b, r| {
+            b.set(r, "request_id", s.request_id);
+            b.set(r, "task_id", task.id);
+        });
+    }
+}

@@ -1,0 +1,372 @@
+//! Simulator invariants, checked with independent SQL on every backend, before and after live
+//! evolution; and the same seed giving the same database everywhere.
+
+use pandamon_model::SimulatorReport;
+use pandamon_sim::live::{Live, LiveConfig};
+use pandamon_sim::{Silent, SimConfig};
+use pandamon_store::{Catalog, Db, schema, with_pool};
+use pandamon_testkit::{Backend, TestDb, on_every_backend};
+use sqlx::AssertSqlSafe;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+const NOW: i64 = 1_790_000_000;
+
+fn config(jobs: u64) -> SimConfig {
+    SimConfig {
+        jobs,
+        seed: 11,
+        days: 3.0,
+        now: NOW,
+    }
+}
+
+/// Rewrites `{table}` to the qualified table name and `"col"` quoting for the dialect.
+fn sql(db: &Db, text: &str) -> String {
+    let mut out = text.to_string();
+    for table in &Catalog::get().tables {
+        out = out.replace(&format!("{{{}}}", table.name), &db.qualified(table));
+    }
+    out
+}
+
+async fn count(db: &Db, text: &str) -> i64 {
+    db.scalar_i64(&sql(db, text))
+        .await
+        .unwrap_or_else(|e| panic!("{text}: {e}"))
+}
+
+async fn strings(db: &Db, text: &str) -> Vec<String> {
+    let q = sql(db, text);
+    with_pool!(db, pool => sqlx::query_scalar::<_, String>(AssertSqlSafe(q.clone())).fetch_all(pool).await.unwrap_or_else(|e| panic!("{q}: {e}")))
+}
+
+const ALL_JOBS: &str = "SELECT pandaid, jobstatus, jeditaskid, parentid, computingsite FROM {jobsdefined4} \
+    UNION ALL SELECT pandaid, jobstatus, jeditaskid, parentid, computingsite FROM {jobsactive4} \
+    UNION ALL SELECT pandaid, jobstatus, jeditaskid, parentid, computingsite FROM {jobsarchived4} \
+    UNION ALL SELECT pandaid, jobstatus, jeditaskid, parentid, computingsite FROM {jobsarchived}";
+
+async fn check_invariants(db: &Db) {
+    let total = count(db, &format!("SELECT COUNT(*) FROM ({ALL_JOBS}) j")).await;
+    assert!(total > 0);
+    // Every job in exactly one job table.
+    let distinct = count(
+        db,
+        &format!("SELECT COUNT(DISTINCT pandaid) FROM ({ALL_JOBS}) j"),
+    )
+    .await;
+    assert_eq!(distinct, total, "a pandaid is in more than one job table");
+    // Status consistent with its table.
+    for (table, allowed) in [
+        ("jobsdefined4", "'pending','defined','assigned','waiting'"),
+        (
+            "jobsactive4",
+            "'activated','throttled','sent','starting','running','holding','transferring','merging'",
+        ),
+        ("jobsarchived4", "'finished','failed','cancelled','closed'"),
+        ("jobsarchived", "'finished','failed','cancelled','closed'"),
+    ] {
+        let wrong = count(
+            db,
+            &format!("SELECT COUNT(*) FROM {{{table}}} WHERE jobstatus NOT IN ({allowed})"),
+        )
+        .await;
+        assert_eq!(wrong, 0, "{table} holds jobs in a status it must not");
+    }
+    // Retries are linked: every job with a parent has a history row and the parent failed.
+    let unlinked = count(
+        db,
+        &format!(
+            "SELECT COUNT(*) FROM ({ALL_JOBS}) j WHERE j.parentid IS NOT NULL AND NOT EXISTS \
+             (SELECT 1 FROM {{jedi_job_retry_history}} h WHERE h.oldpandaid = j.parentid AND h.newpandaid = j.pandaid)"
+        ),
+    )
+    .await;
+    assert_eq!(unlinked, 0, "retries without a retry-history row");
+    let bad_parent = count(
+        db,
+        &format!(
+            "SELECT COUNT(*) FROM ({ALL_JOBS}) j WHERE j.parentid IS NOT NULL AND NOT EXISTS \
+             (SELECT 1 FROM ({ALL_JOBS}) p WHERE p.pandaid = j.parentid AND p.jobstatus IN ('failed', 'closed'))"
+        ),
+    )
+    .await;
+    assert_eq!(bad_parent, 0, "retries whose parent did not fail");
+    assert!(count(db, "SELECT COUNT(*) FROM {jedi_job_retry_history}").await > 0);
+    // Input dataset counters match the file contents.
+    for (counter, status) in [
+        ("nfilesfinished", "'finished'"),
+        ("nfilesfailed", "'failed'"),
+    ] {
+        let mismatched = count(
+            db,
+            &format!(
+                "SELECT COUNT(*) FROM {{jedi_datasets}} d WHERE d.type = 'input' AND COALESCE(d.{counter}, 0) <> \
+                 (SELECT COUNT(*) FROM {{jedi_dataset_contents}} c WHERE c.jeditaskid = d.jeditaskid \
+                  AND c.datasetid = d.datasetid AND c.status IN ({status}))"
+            ),
+        )
+        .await;
+        assert_eq!(
+            mismatched, 0,
+            "input datasets whose {counter} disagrees with their files"
+        );
+    }
+    let nfiles = count(
+        db,
+        "SELECT COUNT(*) FROM {jedi_datasets} d WHERE d.type = 'input' AND d.nfiles <> \
+         (SELECT COUNT(*) FROM {jedi_dataset_contents} c WHERE c.jeditaskid = d.jeditaskid AND c.datasetid = d.datasetid)",
+    )
+    .await;
+    assert_eq!(
+        nfiles, 0,
+        "input datasets whose nfiles disagrees with their files"
+    );
+    let used = count(
+        db,
+        "SELECT COUNT(*) FROM {jedi_datasets} d WHERE d.type = 'input' AND d.nfilesused <> \
+         (SELECT COUNT(*) FROM {jedi_dataset_contents} c WHERE c.jeditaskid = d.jeditaskid AND c.datasetid = d.datasetid \
+          AND c.status IN ('running', 'finished', 'failed'))",
+    )
+    .await;
+    assert_eq!(
+        used, 0,
+        "input datasets whose nfilesused disagrees with their files"
+    );
+    // A file is finished exactly when the job that last read it finished; running files belong
+    // to jobs that are not final.
+    let finished_wrong = count(
+        db,
+        &format!(
+            "SELECT COUNT(*) FROM {{jedi_dataset_contents}} c WHERE c.status = 'finished' AND NOT EXISTS \
+             (SELECT 1 FROM ({ALL_JOBS}) j WHERE j.pandaid = c.pandaid AND j.jobstatus = 'finished')"
+        ),
+    )
+    .await;
+    assert_eq!(finished_wrong, 0, "finished files whose job did not finish");
+    let running_wrong = count(
+        db,
+        "SELECT COUNT(*) FROM {jedi_dataset_contents} c WHERE c.status = 'running' AND NOT EXISTS \
+         (SELECT 1 FROM {jobsdefined4} j WHERE j.pandaid = c.pandaid) AND NOT EXISTS \
+         (SELECT 1 FROM {jobsactive4} j WHERE j.pandaid = c.pandaid)",
+    )
+    .await;
+    assert_eq!(running_wrong, 0, "running files whose job is not active");
+    // Output datasets count the finished jobs of their task.
+    let outputs = count(
+        db,
+        &format!(
+            "SELECT COUNT(*) FROM {{jedi_datasets}} d WHERE d.type = 'output' AND d.nfilesfinished <> \
+             (SELECT COUNT(*) FROM ({ALL_JOBS}) j WHERE j.jeditaskid = d.jeditaskid AND j.jobstatus = 'finished')"
+        ),
+    )
+    .await;
+    assert_eq!(
+        outputs, 0,
+        "output datasets whose count disagrees with finished jobs"
+    );
+    // Final tasks have no work left.
+    let open_final = count(
+        db,
+        "SELECT COUNT(*) FROM {jedi_tasks} t WHERE t.status IN ('done', 'finished', 'failed') AND EXISTS \
+         (SELECT 1 FROM {jedi_dataset_contents} c WHERE c.jeditaskid = t.jeditaskid AND c.status IN ('ready', 'running'))",
+    )
+    .await;
+    assert_eq!(open_final, 0, "final tasks with files still to process");
+    // Every job runs at a queue described in schedconfig_json, and links to a task.
+    let unknown_sites = count(
+        db,
+        &format!(
+            "SELECT COUNT(*) FROM ({ALL_JOBS}) j WHERE NOT EXISTS (SELECT 1 FROM {{schedconfig_json}} s WHERE s.panda_queue = j.computingsite)"
+        ),
+    )
+    .await;
+    assert_eq!(unknown_sites, 0);
+    let orphans = count(
+        db,
+        &format!("SELECT COUNT(*) FROM ({ALL_JOBS}) j WHERE NOT EXISTS (SELECT 1 FROM {{jedi_tasks}} t WHERE t.jeditaskid = j.jeditaskid)"),
+    )
+    .await;
+    assert_eq!(orphans, 0);
+    // Harvester workers linked to jobs exist.
+    let links = count(
+        db,
+        "SELECT COUNT(*) FROM {harvester_rel_jobs_workers} r WHERE NOT EXISTS (SELECT 1 FROM {harvester_workers} w \
+         WHERE w.harvesterid = r.harvesterid AND w.workerid = r.workerid)",
+    )
+    .await;
+    assert_eq!(links, 0, "job-worker links to missing workers");
+}
+
+async fn simulated_database_keeps_its_invariants_live(test: &TestDb) {
+    let db = test.connect().await;
+    schema::init(&db, false).await.unwrap();
+    let (summary, _) = pandamon_sim::simulate(&db, config(3_000), Box::new(Silent))
+        .await
+        .unwrap();
+    assert_eq!(
+        summary.jobs as i64,
+        count(&db, &format!("SELECT COUNT(*) FROM ({ALL_JOBS}) j")).await
+    );
+    assert!(
+        (3_000..4_500).contains(&summary.jobs),
+        "{} jobs",
+        summary.jobs
+    );
+    check_invariants(&db).await;
+    // Realistic shapes: every lifecycle table has rows, failures carry error codes.
+    for table in [
+        "jobs_statuslog",
+        "filestable4",
+        "jobparamstable",
+        "harvester_workers",
+        "global_shares",
+        "error_descriptions",
+        "schedconfig_json",
+        "requests",
+        "transforms",
+        "collections",
+        "tasks_statuslog",
+    ] {
+        assert!(
+            count(&db, &format!("SELECT COUNT(*) FROM {{{table}}}")).await > 0,
+            "{table} is empty"
+        );
+    }
+    let failed_without_code = count(
+        &db,
+        "SELECT COUNT(*) FROM {jobsarchived4} WHERE jobstatus = 'failed' AND piloterrorcode = 0 AND exeerrorcode = 0 \
+         AND ddmerrorcode = 0 AND jobdispatchererrorcode = 0 AND taskbuffererrorcode = 0 AND superrorcode = 0 AND brokerageerrorcode = 0",
+    )
+    .await;
+    assert_eq!(failed_without_code, 0);
+    // Live evolution keeps the invariants: run it hard for a few seconds.
+    let report = Arc::new(RwLock::new(SimulatorReport::default()));
+    let live_config = LiveConfig {
+        rate: 40.0,
+        tick: Duration::from_millis(250),
+        seed: 3,
+    };
+    let mut live = Live::start(db.clone(), live_config, report).await.unwrap();
+    assert!(live.in_flight() > 0);
+    let before = count(&db, &format!("SELECT COUNT(*) FROM ({ALL_JOBS}) j")).await;
+    let mut created = 0;
+    let mut moved = 0;
+    for _ in 0..12 {
+        let (c, m) = live.tick().await.unwrap();
+        created += c;
+        moved += m;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(created > 0, "live mode created no jobs");
+    assert!(moved > 0, "live mode moved no jobs");
+    assert_eq!(
+        count(&db, &format!("SELECT COUNT(*) FROM ({ALL_JOBS}) j")).await,
+        before + created as i64
+    );
+    check_invariants(&db).await;
+    db.close().await;
+}
+on_every_backend!(simulated_database_keeps_its_invariants_live);
+
+/// A digest of the workload: counts of every table and the key columns of every job.
+async fn digest(db: &Db) -> Vec<String> {
+    let mut out = Vec::new();
+    for table in &Catalog::get().tables {
+        if table.name == "pandadb_version" {
+            continue;
+        }
+        out.push(format!(
+            "{} {}",
+            table.name,
+            count(db, &format!("SELECT COUNT(*) FROM {{{}}}", table.name)).await
+        ));
+    }
+    let cast = match db.dialect() {
+        pandamon_store::Dialect::MySql => "CHAR",
+        _ => "VARCHAR(40)",
+    };
+    for table in [
+        "jobsdefined4",
+        "jobsactive4",
+        "jobsarchived4",
+        "jobsarchived",
+    ] {
+        out.extend(
+            strings(
+                db,
+                &format!(
+                    "SELECT {c}(CAST(pandaid AS {cast}), ' ', jobstatus, ' ', computingsite, ' ', CAST(attemptnr AS {cast}), ' ', \
+                     CAST(piloterrorcode AS {cast}), ' ', COALESCE(CAST(parentid AS {cast}), '-')) FROM {{{table}}} ORDER BY pandaid",
+                    c = if db.dialect() == pandamon_store::Dialect::Sqlite { "concat" } else { "CONCAT" }
+                ),
+            )
+            .await,
+        );
+    }
+    out.extend(strings(db, "SELECT CONCAT(CAST(jeditaskid AS VARCHAR(40)), ' ', status, ' ', taskname) FROM {jedi_tasks} ORDER BY jeditaskid".replace("VARCHAR(40)", cast).as_str()).await);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_seed_gives_the_same_database_on_every_backend() {
+    let mut digests = Vec::new();
+    for backend in [Backend::Sqlite, Backend::Postgres, Backend::MySql] {
+        let test = TestDb::new(backend, "same_seed").await;
+        let db = test.connect().await;
+        schema::init(&db, false).await.unwrap();
+        pandamon_sim::simulate(&db, config(1_500), Box::new(Silent))
+            .await
+            .unwrap();
+        digests.push((backend, digest(&db).await));
+        db.close().await;
+        test.cleanup().await;
+    }
+    let (first_backend, first) = &digests[0];
+    assert!(first.len() > 1_500);
+    for (backend, other) in &digests[1..] {
+        assert_eq!(first.len(), other.len(), "{first_backend:?} vs {backend:?}");
+        for (a, b) in first.iter().zip(other) {
+            assert_eq!(a, b, "{first_backend:?} vs {backend:?}");
+        }
+    }
+    // And a different seed gives a different workload.
+    let test = TestDb::new(Backend::Sqlite, "other_seed").await;
+    let db = test.connect().await;
+    schema::init(&db, false).await.unwrap();
+    pandamon_sim::simulate(
+        &db,
+        SimConfig {
+            seed: 12,
+            ..config(1_500)
+        },
+        Box::new(Silent),
+    )
+    .await
+    .unwrap();
+    assert_ne!(&digest(&db).await, first);
+    db.close().await;
+    test.cleanup().await;
+}
+
+#[tokio::test]
+async fn simulate_refuses_a_database_it_did_not_create() {
+    let test = TestDb::new(Backend::Sqlite, "not_owned").await;
+    let db = test.connect().await;
+    let err = pandamon_sim::simulate(&db, config(10), Box::new(Silent))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("schema init"), "{err}");
+    let err = pandamon_sim::simulate(
+        &db,
+        SimConfig {
+            jobs: 0,
+            ..config(10)
+        },
+        Box::new(Silent),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("--jobs"), "{err}");
+    test.cleanup().await;
+}

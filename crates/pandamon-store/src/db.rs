@@ -1,0 +1,309 @@
+//! Connections: one concrete sqlx pool per dialect behind [`Db`], the schema names a PanDA
+//! database uses, and the few dialect facts (quoting, placeholders) SQL builders need.
+
+use crate::catalog::{SchemaRole, Table};
+use crate::error::{Result, StoreError};
+use serde::{Deserialize, Serialize};
+use sqlx::AssertSqlSafe;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// SQL dialects pandamon speaks. Oracle is rendered as text only (no server to test against).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    Postgres,
+    MySql,
+    Sqlite,
+}
+
+impl Dialect {
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "postgres",
+            Dialect::MySql => "mysql",
+            Dialect::Sqlite => "sqlite",
+        }
+    }
+
+    /// Quotes an identifier. Identifiers come from the catalogue or validated config, never
+    /// from a request.
+    pub fn quote(self, ident: &str) -> String {
+        match self {
+            Dialect::MySql => format!("`{ident}`"),
+            _ => format!("\"{ident}\""),
+        }
+    }
+
+    /// The placeholder for the `n`-th (1-based) bound parameter.
+    pub fn placeholder(self, n: usize) -> String {
+        match self {
+            Dialect::Postgres => format!("${n}"),
+            _ => "?".to_string(),
+        }
+    }
+
+    /// Largest number of bound parameters one statement may carry.
+    pub fn max_params(self) -> usize {
+        match self {
+            Dialect::Postgres => 32_767,
+            Dialect::MySql => 60_000,
+            Dialect::Sqlite => 30_000,
+        }
+    }
+}
+
+/// PostgreSQL schema names. The defaults are the DOMA (Rubin, sPHENIX) deployment names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Schemas {
+    pub panda: String,
+    pub arch: String,
+    pub idds: String,
+}
+
+impl std::default::Default for Schemas {
+    fn default() -> Self {
+        Schemas {
+            panda: "doma_panda".into(),
+            arch: "doma_pandaarch".into(),
+            idds: "doma_idds".into(),
+        }
+    }
+}
+
+impl Schemas {
+    pub fn validate(&self) -> Result<()> {
+        for name in [&self.panda, &self.arch, &self.idds] {
+            let ok = !name.is_empty()
+                && name.len() <= 63
+                && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !ok {
+                return Err(StoreError::BadSchemaName(name.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn for_role(&self, role: SchemaRole) -> &str {
+        match role {
+            SchemaRole::Panda => &self.panda,
+            SchemaRole::Arch => &self.arch,
+            SchemaRole::Idds => &self.idds,
+        }
+    }
+}
+
+/// How a connection will be used: the simulator wants fast unsafe writes on SQLite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Serve,
+    Load,
+}
+
+/// A connected PanDA database.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pub pool: Pool,
+    pub schemas: Schemas,
+    /// The url with any password removed, for messages and `/healthz`.
+    pub display_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum Pool {
+    Pg(PgPool),
+    MySql(MySqlPool),
+    Sqlite(SqlitePool),
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool of `$db`; the body must compile for
+/// all three sqlx drivers.
+#[macro_export]
+macro_rules! with_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match &$db.pool {
+            $crate::db::Pool::Pg($pool) => $body,
+            $crate::db::Pool::MySql($pool) => $body,
+            $crate::db::Pool::Sqlite($pool) => $body,
+        }
+    };
+}
+
+/// Recognises the dialect of a database url, without connecting.
+pub fn dialect_of(url: &str) -> Result<Dialect> {
+    let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or("");
+    match scheme {
+        "postgres" | "postgresql" => Ok(Dialect::Postgres),
+        "mysql" | "mariadb" => Ok(Dialect::MySql),
+        "sqlite" => Ok(Dialect::Sqlite),
+        _ => Err(StoreError::UnknownScheme(redact(url))),
+    }
+}
+
+/// Removes a password from a url.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, tail) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}@{host}{tail}")
+        }
+        None => url.to_string(),
+    }
+}
+
+impl Db {
+    /// Connects to `url`. Fails with a clear message when the server cannot be reached.
+    pub async fn connect(url: &str, schemas: Schemas, purpose: Purpose) -> Result<Db> {
+        schemas.validate()?;
+        let dialect = dialect_of(url)?;
+        let display_url = redact(url);
+        let connect_error = |e: sqlx::Error, target: String| StoreError::Connect {
+            backend: dialect.name(),
+            target,
+            detail: e.to_string().to_lowercase(),
+        };
+        let pool = match dialect {
+            Dialect::Postgres => {
+                let mut options = PgConnectOptions::from_str(url)
+                    .map_err(|e| connect_error(e, display_url.clone()))?
+                    .options([("timezone", "UTC")]);
+                if purpose == Purpose::Load {
+                    // Bulk loads are re-runnable: losing the last commits on a crash is fine.
+                    options = options.options([("synchronous_commit", "off")]);
+                }
+                let target = format!("{}:{}", options.get_host(), options.get_port());
+                let pool = PgPoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await
+                    .map_err(|e| connect_error(e, target))?;
+                Pool::Pg(pool)
+            }
+            Dialect::MySql => {
+                let url = url.replacen("mariadb://", "mysql://", 1);
+                let options = MySqlConnectOptions::from_str(&url)
+                    .map_err(|e| connect_error(e, display_url.clone()))?
+                    .timezone(Some("+00:00".to_string()))
+                    .charset("utf8mb4");
+                let pool = MySqlPoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await
+                    .map_err(|e| connect_error(e, display_url.clone()))?;
+                Pool::MySql(pool)
+            }
+            Dialect::Sqlite => {
+                let options = SqliteConnectOptions::from_str(url)
+                    .map_err(|e| connect_error(e, display_url.clone()))?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .busy_timeout(Duration::from_secs(30))
+                    .synchronous(match purpose {
+                        Purpose::Load => SqliteSynchronous::Off,
+                        Purpose::Serve => SqliteSynchronous::Normal,
+                    });
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(options)
+                    .await
+                    .map_err(|e| connect_error(e, display_url.clone()))?;
+                Pool::Sqlite(pool)
+            }
+        };
+        Ok(Db {
+            pool,
+            schemas,
+            display_url,
+        })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self.pool {
+            Pool::Pg(_) => Dialect::Postgres,
+            Pool::MySql(_) => Dialect::MySql,
+            Pool::Sqlite(_) => Dialect::Sqlite,
+        }
+    }
+
+    /// The table's name as SQL, schema-qualified on PostgreSQL.
+    pub fn qualified(&self, table: &Table) -> String {
+        self.qualified_name(table.role, &table.name)
+    }
+
+    pub fn qualified_name(&self, role: SchemaRole, name: &str) -> String {
+        let d = self.dialect();
+        match d {
+            Dialect::Postgres => {
+                format!("{}.{}", d.quote(self.schemas.for_role(role)), d.quote(name))
+            }
+            _ => d.quote(name),
+        }
+    }
+
+    /// Runs one statement without parameters.
+    pub async fn execute(&self, sql: &str) -> Result<u64> {
+        let affected = with_pool!(self, pool => sqlx::query(AssertSqlSafe(sql)).execute(pool).await?.rows_affected());
+        Ok(affected)
+    }
+
+    /// Runs a query returning one `i64` (e.g. a count); NULL reads as 0.
+    pub async fn scalar_i64(&self, sql: &str) -> Result<i64> {
+        let value: Option<i64> =
+            with_pool!(self, pool => sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(pool).await?);
+        Ok(value.unwrap_or(0))
+    }
+
+    pub async fn close(&self) {
+        with_pool!(self, pool => pool.close().await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_recognised_and_redacted() {
+        assert_eq!(dialect_of("postgres://u@h/db").unwrap(), Dialect::Postgres);
+        assert_eq!(
+            dialect_of("postgresql://u@h/db").unwrap(),
+            Dialect::Postgres
+        );
+        assert_eq!(dialect_of("mariadb://root@h/db").unwrap(), Dialect::MySql);
+        assert_eq!(dialect_of("sqlite://demo.db").unwrap(), Dialect::Sqlite);
+        let err = dialect_of("oracle://u:secret@h/db").unwrap_err();
+        assert!(err.to_string().contains("unknown database url"), "{err}");
+        assert!(!err.to_string().contains("secret"), "{err}");
+        assert_eq!(redact("postgres://u:pw@h:5/db"), "postgres://u@h:5/db");
+        assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
+    }
+
+    #[test]
+    fn schema_names_are_validated() {
+        assert!(Schemas::default().validate().is_ok());
+        let bad = Schemas {
+            panda: "x; drop table".into(),
+            ..Schemas::default()
+        };
+        assert!(matches!(bad.validate(), Err(StoreError::BadSchemaName(_))));
+    }
+}

@@ -1,0 +1,80 @@
+//! The store's error type. Messages are lowercase and say what to do; only the web layer turns
+//! an error into an HTTP status, through [`StoreError::kind`].
+
+use thiserror::Error;
+
+/// What kind of failure an error is, for callers that map errors to HTTP or exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The caller asked for something invalid (bad URL, bad flag value).
+    Invalid,
+    /// The database cannot be reached.
+    Unavailable,
+    /// The database is reachable but not in the state required (no schema, foreign schema).
+    State,
+    /// Anything else: a bug or an unexpected database answer.
+    Internal,
+}
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error(
+        "unknown database url '{0}': use postgres://user@host/db, mysql://user@host/db or sqlite://path"
+    )]
+    UnknownScheme(String),
+    #[error("invalid schema name '{0}': use lowercase letters, digits and '_'")]
+    BadSchemaName(String),
+    #[error(
+        "cannot connect to {backend} at {target}: {detail}; is the server running and the url right?"
+    )]
+    Connect {
+        backend: &'static str,
+        target: String,
+        detail: String,
+    },
+    #[error(
+        "the database holds PanDA tables that pandamon did not create ({tables}); refusing to touch them: pass --force to drop and recreate them"
+    )]
+    ForeignSchema { tables: String },
+    #[error(
+        "no pandamon-created PanDA schema in this database: run `pandamon schema init --db URL` first"
+    )]
+    NotOwned,
+    #[error(
+        "the PanDA tables are missing ({tables}): run `pandamon schema init --db URL`, or check the schema names in pandamon.toml"
+    )]
+    MissingTables { tables: String },
+    /// Not a `source`: sqlx's message already carries its cause, and chains would repeat it.
+    #[error("database error: {0}")]
+    Sql(sqlx::Error),
+    #[error("catalogue error at line {line}: {message}")]
+    Catalog { line: usize, message: String },
+}
+
+impl StoreError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            StoreError::UnknownScheme(_) | StoreError::BadSchemaName(_) => ErrorKind::Invalid,
+            StoreError::Connect { .. } => ErrorKind::Unavailable,
+            StoreError::ForeignSchema { .. }
+            | StoreError::NotOwned
+            | StoreError::MissingTables { .. } => ErrorKind::State,
+            StoreError::Sql(e) => match e {
+                sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_) => ErrorKind::Unavailable,
+                _ => ErrorKind::Internal,
+            },
+            StoreError::Catalog { .. } => ErrorKind::Internal,
+        }
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Sql(e)
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,20 @@
+//! Database access for pandamon: connections per dialect, the PanDA table catalogue and its DDL,
+//! bulk loading for the simulator, and read queries.
+//!
+//! Architecture invariant: every value reaches SQL as a bound parameter or through `COPY`;
+//! identifiers come only from the catalogue or validated configuration. This crate knows nothing
+//! about HTTP.
+
+pub mod catalog;
+pub mod db;
+pub mod error;
+pub mod load;
+pub mod schema;
+pub mod status;
+pub mod write;
+
+pub use catalog::{Catalog, SchemaRole, Table};
+pub use db::{Db, Dialect, Pool, Purpose, Schemas, dialect_of, redact};
+pub use error::{ErrorKind, Result, StoreError};
+pub use load::{Batch, Value};
+pub use write::Statement;

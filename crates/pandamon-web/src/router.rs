@@ -1,0 +1,16 @@
+//! The whole URL space of pandamon, in one place.
+
+use crate::state::AppState;
+use crate::status;
+use axum::Router;
+use axum::routing::get;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(status::show_status))
+        .route("/status/", get(status::show_status))
+        .route("/healthz", get(status::healthz))
+        .route("/static/pandamon.css", get(status::stylesheet))
+        .fallback(status::not_found)
+        .with_state(state)
+}

@@ -1,0 +1,181 @@
+//! Configuration: one file (`pandamon.toml`) plus `PANDAMON_*` environment variables, with
+//! command-line flags on top. Precedence: flag > environment > file > default.
+
+use anyhow::{Context, bail};
+use pandamon_store::Schemas;
+use serde::Deserialize;
+use std::path::Path;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FileConfig {
+    pub database: DatabaseConfig,
+    pub server: ServerConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub url: Option<String>,
+    pub schemas: Schemas,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: Option<String>,
+}
+
+/// The settings every command resolves before it runs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub db_url: Option<String>,
+    pub schemas: Schemas,
+    pub listen: Option<String>,
+}
+
+pub const DEFAULT_CONFIG: &str = "pandamon.toml";
+
+/// Environment variables pandamon reads, in one place.
+pub mod env {
+    pub const DB: &str = "PANDAMON_DB";
+    pub const LISTEN: &str = "PANDAMON_LISTEN";
+    pub const CONFIG: &str = "PANDAMON_CONFIG";
+    pub const SCHEMA_PANDA: &str = "PANDAMON_SCHEMA_PANDA";
+    pub const SCHEMA_ARCH: &str = "PANDAMON_SCHEMA_ARCH";
+    pub const SCHEMA_IDDS: &str = "PANDAMON_SCHEMA_IDDS";
+    pub const LOG: &str = "PANDAMON_LOG";
+}
+
+/// Loads the config file (an explicit path must exist; the default one may be absent), then
+/// applies the environment, then the flags.
+pub fn load(
+    explicit: Option<&Path>,
+    db_flag: Option<&str>,
+    listen_flag: Option<&str>,
+    getenv: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<Settings> {
+    let explicit = explicit
+        .map(Path::to_path_buf)
+        .or_else(|| getenv(env::CONFIG).map(Into::into));
+    let file = match &explicit {
+        Some(path) => read_file(path)?,
+        None if Path::new(DEFAULT_CONFIG).exists() => read_file(Path::new(DEFAULT_CONFIG))?,
+        None => FileConfig::default(),
+    };
+    let mut schemas = file.database.schemas;
+    if let Some(v) = getenv(env::SCHEMA_PANDA) {
+        schemas.panda = v;
+    }
+    if let Some(v) = getenv(env::SCHEMA_ARCH) {
+        schemas.arch = v;
+    }
+    if let Some(v) = getenv(env::SCHEMA_IDDS) {
+        schemas.idds = v;
+    }
+    schemas.validate().context(
+        "check [database.schemas] in the config file or the PANDAMON_SCHEMA_* variables",
+    )?;
+    Ok(Settings {
+        db_url: db_flag
+            .map(str::to_string)
+            .or_else(|| getenv(env::DB))
+            .or(file.database.url),
+        listen: listen_flag
+            .map(str::to_string)
+            .or_else(|| getenv(env::LISTEN))
+            .or(file.server.listen),
+        schemas,
+    })
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    match toml::from_str(&text) {
+        Ok(config) => Ok(config),
+        Err(e) => bail!(
+            "config file {} is not valid: {}",
+            path.display(),
+            e.message().to_lowercase()
+        ),
+    }
+}
+
+impl Settings {
+    pub fn require_db(&self) -> anyhow::Result<&str> {
+        match self.db_url.as_deref() {
+            Some(url) => Ok(url),
+            None => bail!(
+                "no database given: pass --db URL, set {} or put url under [database] in {}",
+                env::DB,
+                DEFAULT_CONFIG
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn flags_beat_environment_beat_file() {
+        let dir = std::env::temp_dir().join(format!("pandamon-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("p.toml");
+        std::fs::write(
+            &path,
+            "[database]\nurl = \"sqlite://file.db\"\n[database.schemas]\npanda = \"atlas_panda\"\n[server]\nlisten = \"0.0.0.0:1\"\n",
+        )
+        .unwrap();
+        let s = load(Some(&path), None, None, no_env).unwrap();
+        assert_eq!(s.db_url.as_deref(), Some("sqlite://file.db"));
+        assert_eq!(s.schemas.panda, "atlas_panda");
+        assert_eq!(s.schemas.arch, "doma_pandaarch");
+        let env: HashMap<&str, &str> =
+            [(env::DB, "sqlite://env.db"), (env::LISTEN, "127.0.0.1:2")].into();
+        let getenv = |k: &str| env.get(k).map(|v| v.to_string());
+        let s = load(Some(&path), None, None, getenv).unwrap();
+        assert_eq!(s.db_url.as_deref(), Some("sqlite://env.db"));
+        assert_eq!(s.listen.as_deref(), Some("127.0.0.1:2"));
+        let s = load(
+            Some(&path),
+            Some("sqlite://flag.db"),
+            Some("127.0.0.1:3"),
+            getenv,
+        )
+        .unwrap();
+        assert_eq!(s.db_url.as_deref(), Some("sqlite://flag.db"));
+        assert_eq!(s.listen.as_deref(), Some("127.0.0.1:3"));
+    }
+
+    #[test]
+    fn bad_config_is_a_clear_error() {
+        let dir = std::env::temp_dir().join(format!("pandamon-config-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bad.toml");
+        std::fs::write(&path, "[database]\nurll = 1\n").unwrap();
+        let err = load(Some(&path), None, None, no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("is not valid") && err.contains("urll"),
+            "{err}"
+        );
+        let err = load(Some(&dir.join("missing.toml")), None, None, no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cannot read config file"), "{err}");
+        let env = |k: &str| (k == env::SCHEMA_PANDA).then(|| "Bad-Name".to_string());
+        let err = format!("{:#}", load(None, None, None, env).unwrap_err());
+        assert!(err.contains("invalid schema name"), "{err}");
+        let s = load(None, None, None, no_env).unwrap();
+        assert!(s.require_db().unwrap_err().to_string().contains("--db"));
+    }
+}

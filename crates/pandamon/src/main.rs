@@ -1,0 +1,390 @@
+//! `pandamon`: the PanDA monitor. Subcommands create a PanDA schema, simulate a workload, run the
+//! one-command demo and serve the monitor.
+
+mod config;
+
+/// The simulator allocates many short-lived rows from two threads; glibc's arenas contend.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use config::Settings;
+use pandamon_model::SimulatorReport;
+use pandamon_sim::live::{Live, LiveConfig};
+use pandamon_sim::{Progress, SimConfig};
+use pandamon_store::schema::{self, InitOutcome};
+use pandamon_store::{Db, Purpose};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "pandamon",
+    version,
+    about = "The PanDA monitor, rebuilt in Rust"
+)]
+struct Cli {
+    /// Config file (default: ./pandamon.toml when present; env PANDAMON_CONFIG).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create or check the PanDA schema in a database.
+    Schema {
+        #[command(subcommand)]
+        action: SchemaAction,
+    },
+    /// Fill a pandamon-created database with a simulated ATLAS-like workload.
+    Simulate(SimulateArgs),
+    /// Run the demo: an embedded SQLite database with a live simulated workload, served on 127.0.0.1:8080.
+    Demo(DemoArgs),
+    /// Serve the monitor for a PanDA database.
+    Serve(ServeArgs),
+}
+
+#[derive(Subcommand)]
+enum SchemaAction {
+    /// Create the PanDA tables the monitor reads (idempotent on a database pandamon created).
+    Init {
+        /// Database url: postgres://user@host/db, mysql://user@host/db or sqlite://path.
+        #[arg(long)]
+        db: Option<String>,
+        /// Drop and recreate PanDA tables that pandamon did not create.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Args)]
+struct SimulateArgs {
+    /// Database url (must have been created by `pandamon schema init`).
+    #[arg(long)]
+    db: Option<String>,
+    /// Number of jobs that exist at the end of the simulated history.
+    #[arg(long, default_value_t = 100_000)]
+    jobs: u64,
+    /// Random seed: the same seed gives the same workload.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Days of history ending now.
+    #[arg(long, default_value_t = 3.0)]
+    days: f64,
+    /// End of the history as unix seconds (default: now). Pins the output for reproducibility.
+    #[arg(long)]
+    now: Option<i64>,
+    /// Keep the workload moving in real time after writing the history.
+    #[arg(long)]
+    live: bool,
+    /// New jobs per second in live mode.
+    #[arg(long, default_value_t = 2.0)]
+    rate: f64,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// SQLite file for the demo database (reused on the next run).
+    #[arg(long, default_value = "pandamon-demo.db")]
+    file: PathBuf,
+    /// Address to serve on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Jobs in the demo history.
+    #[arg(long, default_value_t = 200_000)]
+    jobs: u64,
+    /// Throw the existing demo database away and simulate a new one.
+    #[arg(long)]
+    fresh: bool,
+    /// New jobs per second while the demo runs.
+    #[arg(long, default_value_t = 1.0)]
+    rate: f64,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Database url (env PANDAMON_DB).
+    #[arg(long)]
+    db: Option<String>,
+    /// Address to listen on (env PANDAMON_LISTEN; default 127.0.0.1:8080).
+    #[arg(long)]
+    listen: Option<String>,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = runtime.block_on(run(cli)) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env(config::env::LOG)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let getenv = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    match cli.command {
+        Command::Schema {
+            action: SchemaAction::Init { db, force },
+        } => {
+            let settings = config::load(cli.config.as_deref(), db.as_deref(), None, getenv)?;
+            let db = connect(&settings, Purpose::Load).await?;
+            let outcome = schema::init(&db, force).await?;
+            match outcome {
+                InitOutcome::Created => println!("created the PanDA schema in {}", db.display_url),
+                InitOutcome::AlreadyOwned => {
+                    println!("the PanDA schema in {} is up to date", db.display_url)
+                }
+                InitOutcome::Replaced { dropped } => println!(
+                    "dropped {dropped} existing PanDA tables and created the schema in {}",
+                    db.display_url
+                ),
+            }
+            Ok(())
+        }
+        Command::Simulate(args) => {
+            let settings = config::load(cli.config.as_deref(), args.db.as_deref(), None, getenv)?;
+            let db = connect(&settings, Purpose::Load).await?;
+            let now = args.now.unwrap_or_else(|| chrono::Utc::now().timestamp());
+            let config = SimConfig {
+                jobs: args.jobs,
+                seed: args.seed,
+                days: args.days,
+                now,
+            };
+            config.validate()?;
+            let (summary, _) = pandamon_sim::simulate(&db, config, progress_bar()).await?;
+            print_summary(&summary);
+            if args.live {
+                let report = Arc::new(RwLock::new(SimulatorReport::default()));
+                let live = start_live(&db, args.rate, args.seed, report).await?;
+                println!(
+                    "live simulation running at {} jobs/s; press ctrl-c to stop",
+                    args.rate
+                );
+                let (tx, rx) = tokio::sync::watch::channel(false);
+                let task = tokio::spawn(live.run(rx));
+                shutdown_signal().await;
+                let _ = tx.send(true);
+                let _ = task.await;
+                println!("stopped");
+            }
+            Ok(())
+        }
+        Command::Demo(args) => demo(args).await,
+        Command::Serve(args) => {
+            let settings = config::load(
+                cli.config.as_deref(),
+                args.db.as_deref(),
+                args.listen.as_deref(),
+                getenv,
+            )?;
+            let db = connect(&settings, Purpose::Serve).await?;
+            let required: Vec<&str> = pandamon_model::JobTable::ALL
+                .iter()
+                .map(|t| t.name())
+                .collect();
+            schema::ensure_tables(&db, &required).await?;
+            let listen = settings
+                .listen
+                .clone()
+                .unwrap_or_else(|| "127.0.0.1:8080".into());
+            serve(db, &listen, None).await
+        }
+    }
+}
+
+async fn connect(settings: &Settings, purpose: Purpose) -> anyhow::Result<Db> {
+    let url = settings.require_db()?;
+    Ok(Db::connect(url, settings.schemas.clone(), purpose).await?)
+}
+
+async fn start_live(
+    db: &Db,
+    rate: f64,
+    seed: u64,
+    report: Arc<RwLock<SimulatorReport>>,
+) -> anyhow::Result<Live> {
+    let config = LiveConfig {
+        rate,
+        tick: Duration::from_secs(1),
+        seed,
+    };
+    Ok(Live::start(db.clone(), config, report).await?)
+}
+
+async fn serve(db: Db, listen: &str, live: Option<pandamon_web::LiveHandle>) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| {
+            format!("cannot listen on {listen}: is the address free? choose another with --listen")
+        })?;
+    let address = listener.local_addr()?;
+    println!(
+        "pandamon is serving {} at http://{address}/",
+        db.display_url
+    );
+    let state = pandamon_web::AppState::new(db, live);
+    pandamon_web::serve(listener, state, shutdown_signal()).await?;
+    println!("stopped");
+    Ok(())
+}
+
+async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    if args.fresh && args.file.exists() {
+        for suffix in ["", "-wal", "-shm"] {
+            let path = PathBuf::from(format!("{}{suffix}", args.file.display()));
+            if path.exists() {
+                std::fs::remove_file(&path)
+                    .with_context(|| format!("cannot remove {}", path.display()))?;
+            }
+        }
+    }
+    let url = format!("sqlite://{}", args.file.display());
+    let settings = Settings {
+        db_url: Some(url),
+        schemas: pandamon_store::Schemas::default(),
+        listen: Some(args.listen.clone()),
+    };
+    let db = connect(&settings, Purpose::Load).await?;
+    let existing = schema::existing_tables(&db).await?;
+    let owned = schema::is_owned(&db).await?;
+    if !existing.is_empty() && !owned {
+        bail!(
+            "{} holds PanDA tables pandamon did not create; choose another file with --file",
+            args.file.display()
+        );
+    }
+    let jobs = if owned {
+        db.table_counts(&[
+            "jobsdefined4",
+            "jobsactive4",
+            "jobsarchived4",
+            "jobsarchived",
+        ])
+        .await?
+        .iter()
+        .map(|c| c.rows)
+        .sum::<i64>()
+    } else {
+        0
+    };
+    const SEED: u64 = 2026;
+    if jobs == 0 {
+        println!("creating the demo database {}", args.file.display());
+        schema::init(&db, false).await?;
+        let config = SimConfig {
+            jobs: args.jobs,
+            seed: SEED,
+            days: 3.0,
+            now: chrono::Utc::now().timestamp(),
+        };
+        let (summary, _) = pandamon_sim::simulate(&db, config, progress_bar()).await?;
+        print_summary(&summary);
+    } else {
+        println!(
+            "reusing the demo database {} ({jobs} jobs; --fresh starts over)",
+            args.file.display()
+        );
+    }
+    let report = Arc::new(RwLock::new(SimulatorReport::default()));
+    let live = start_live(&db, args.rate, SEED, report.clone()).await?;
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let live_task = tokio::spawn(live.run(rx));
+    let result = serve(db, &args.listen, Some(report)).await;
+    let _ = tx.send(true);
+    let _ = live_task.await;
+    result
+}
+
+fn print_summary(summary: &pandamon_sim::SimSummary) {
+    println!(
+        "simulated {} jobs in {} tasks in {:.1} s",
+        summary.jobs, summary.tasks, summary.seconds
+    );
+    let rows: u64 = summary.rows.values().sum();
+    println!("wrote {rows} rows into {} tables", summary.rows.len());
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}
+
+/// A progress bar on a terminal, log lines otherwise.
+struct Bar(Option<indicatif::ProgressBar>, u64);
+
+impl Progress for Bar {
+    fn start(&mut self, total: u64) {
+        self.1 = total;
+        if std::io::stderr().is_terminal() {
+            let bar = indicatif::ProgressBar::new(total);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{spinner} simulating [{bar:40}] {pos}/{len} jobs {per_sec} eta {eta}",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            self.0 = Some(bar);
+        } else {
+            tracing::info!(jobs = total, "simulating");
+        }
+    }
+    fn advance(&mut self, done: u64) {
+        match &self.0 {
+            Some(bar) => bar.set_position(done),
+            None if done.is_multiple_of(100_000) => {
+                tracing::info!(done, total = self.1, "simulating")
+            }
+            None => {}
+        }
+    }
+    fn finish(&mut self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn progress_bar() -> Box<dyn Progress> {
+    Box::new(Bar(None, 0))
+}

@@ -1,0 +1,207 @@
+//! The binary as a user meets it: clear one-line errors for bad input, and the demo and
+//! `serve` starting, answering and stopping cleanly on a signal.
+
+use pandamon_testkit::{Backend, TestDb};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn pandamon(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_pandamon"))
+        .args(args)
+        .env_remove("PANDAMON_DB")
+        .env_remove("PANDAMON_CONFIG")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("pandamon runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+fn assert_clean_error(stderr: &str, needle: &str) {
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error")).collect();
+    assert_eq!(lines.len(), 1, "one error line expected: {stderr}");
+    assert!(lines[0].contains(needle), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bad_input_gets_one_clear_line_and_a_nonzero_exit() {
+    let (code, _, err) = pandamon(&["schema", "init", "--db", "oracle://u@h/db"]);
+    assert_eq!(code, 1);
+    assert_clean_error(&err, "unknown database url");
+    let (code, _, err) = pandamon(&["serve", "--db", "postgres://postgres@127.0.0.1:1/x"]);
+    assert_eq!(code, 1);
+    assert_clean_error(&err, "cannot connect to postgres at 127.0.0.1:1");
+    let (code, _, err) = pandamon(&["simulate"]);
+    assert_eq!(code, 1);
+    assert_clean_error(&err, "no database given");
+    let (code, _, err) = pandamon(&["simulate", "--db", "sqlite://x.db", "--jobs", "many"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("invalid value 'many'"), "{err}");
+    let (code, _, err) = pandamon(&["simulate", "--db", "sqlite://x.db", "--days", "-1"]);
+    assert_eq!(code, 1);
+    assert_clean_error(&err, "--days");
+    let (code, _, err) = pandamon(&["frobnicate"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unrecognized subcommand"), "{err}");
+}
+
+#[tokio::test]
+async fn serve_and_simulate_refuse_a_database_without_the_schema() {
+    let test = TestDb::new(Backend::Sqlite, "cli_noschema").await;
+    let (code, _, err) = pandamon(&["serve", "--db", &test.url]);
+    assert_eq!(code, 1);
+    assert_clean_error(&err, "pandamon schema init");
+    let (code, _, err) = pandamon(&["simulate", "--db", &test.url, "--jobs", "10"]);
+    assert_eq!(code, 1);
+    assert_clean_error(&err, "schema init");
+    test.cleanup().await;
+}
+
+fn http_get(address: &str, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(address).expect("server accepts");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let code = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (code, body)
+}
+
+/// Starts pandamon, waits for its "serving ... at http://ADDR/" line, returns the address.
+fn start(args: &[&str]) -> (std::process::Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pandamon"))
+        .args(args)
+        .env_remove("PANDAMON_DB")
+        .current_dir(std::env::temp_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("pandamon starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        assert!(Instant::now() < deadline, "pandamon did not start serving");
+        let line = lines.next().expect("pandamon printed its url").unwrap();
+        if let Some(url) = line.split("at http://").nth(1) {
+            let address = url.trim_end_matches('/').to_string();
+            std::thread::spawn(move || for _ in lines {});
+            return (child, address);
+        }
+    }
+}
+
+fn interrupt_and_wait(mut child: std::process::Child) {
+    let pid = child.id().to_string();
+    let status = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "pandamon exited with {status}");
+            return;
+        }
+        assert!(Instant::now() < deadline, "pandamon did not stop on SIGINT");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_creates_serves_goes_live_and_stops_on_ctrl_c() {
+    let dir = std::env::temp_dir().join(format!("pandamon-demo-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("demo.db");
+    let file_arg = file.display().to_string();
+    let (child, address) = start(&[
+        "demo",
+        "--file",
+        &file_arg,
+        "--listen",
+        "127.0.0.1:0",
+        "--jobs",
+        "2000",
+        "--rate",
+        "20",
+    ]);
+    let (code, body) = http_get(&address, "/healthz");
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"reachable\":true"), "{body}");
+    let (code, body) = http_get(&address, "/");
+    assert_eq!(code, 200);
+    assert!(body.contains("Jobs per table and status"));
+    // The live simulator reports progress on the status page.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, json) = http_get(&address, "/?json");
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        if value["live"]["running"] == true
+            && value["live"]["jobs_created"].as_u64().unwrap_or(0) > 0
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "live simulator never created a job: {json}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    interrupt_and_wait(child);
+    // The second run reuses the database instead of simulating again.
+    let (child, address) = start(&[
+        "demo",
+        "--file",
+        &file_arg,
+        "--listen",
+        "127.0.0.1:0",
+        "--rate",
+        "0",
+    ]);
+    let (code, _) = http_get(&address, "/healthz");
+    assert_eq!(code, 200);
+    interrupt_and_wait(child);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_answers_for_a_postgres_database() {
+    let test = TestDb::new(Backend::Postgres, "cli_serve").await;
+    let (code, out, err) = pandamon(&["schema", "init", "--db", &test.url]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("created the PanDA schema"));
+    let (code, out, _) = pandamon(&["schema", "init", "--db", &test.url]);
+    assert_eq!(code, 0);
+    assert!(out.contains("up to date"));
+    let (code, _, err) = pandamon(&[
+        "simulate", "--db", &test.url, "--jobs", "500", "--seed", "3",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (child, address) = start(&["serve", "--db", &test.url, "--listen", "127.0.0.1:0"]);
+    let (code, body) = http_get(&address, "/healthz");
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"dialect\":\"postgres\""), "{body}");
+    interrupt_and_wait(child);
+    test.cleanup().await;
+}
