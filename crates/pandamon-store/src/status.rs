@@ -26,7 +26,8 @@ pub struct StatusCount {
 impl Db {
     /// Checks that the database answers.
     pub async fn ping(&self) -> Result<()> {
-        self.scalar_i64("SELECT 1").await.map(|_| ())
+        with_pool!(self, pool => { sqlx::query("SELECT 1").execute(pool).await?; });
+        Ok(())
     }
 
     /// Row counts of the given catalogue tables, in the order given.

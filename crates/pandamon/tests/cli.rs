@@ -46,7 +46,7 @@ fn bad_input_gets_one_clear_line_and_a_nonzero_exit() {
     let (code, _, err) = pandamon(&["simulate", "--db", "sqlite://x.db", "--jobs", "many"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("invalid value 'many'"), "{err}");
-    let (code, _, err) = pandamon(&["simulate", "--db", "sqlite://x.db", "--days", "-1"]);
+    let (code, _, err) = pandamon(&["simulate", "--db", "sqlite://x.db", "--days", "0"]);
     assert_eq!(code, 1);
     assert_clean_error(&err, "--days");
     let (code, _, err) = pandamon(&["frobnicate"]);
