@@ -542,7 +542,7 @@ fn emit_world(plan: &Plan, tables: &mut Tables<'_>, rng: &mut Rng) {
             b.set(r, "hostname", format!("aipanda{:03}.cern.ch", 170 + i));
             b.set(r, "lastupdate", ts(now - rng.range(5, 300)));
             b.set(r, "sw_version", format!("0.5.{}", 10 + i % 3));
-            b.set(r, "commit_stamp", format!("{}", rng.hex(40)));
+            b.set(r, "commit_stamp", rng.hex(40));
         });
         for d in 0..20 {
             let level = *rng.pick(&["INFO", "INFO", "WARNING", "ERROR"]);
@@ -1263,9 +1263,7 @@ fn emit_job(
                 "input",
                 input_lfn(task, n),
                 task.input_dataset.clone(),
-                if js.status.is_final() {
-                    "ready"
-                } else if started.is_some() {
+                if js.status.is_final() || started.is_some() {
                     "ready"
                 } else {
                     "defined"

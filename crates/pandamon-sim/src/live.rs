@@ -382,7 +382,7 @@ impl Live {
                 sorted[self.rng.index(sorted.len())]
             }
         };
-        let Some(task) = self.tasks.get(&task_id).cloned().or_else(|| None) else {
+        let Some(task) = self.tasks.get(&task_id).cloned() else {
             return Ok(false);
         };
         let d = self.db.dialect();

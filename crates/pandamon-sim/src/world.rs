@@ -5,7 +5,9 @@ use crate::rng::{Rng, cumulative, zipf_weights};
 
 /// ATLAS-like clouds (regions) with their sites: (site, tier level, country). The first site of a
 /// cloud is its Tier-1.
-const CLOUDS: &[(&str, &[(&str, u8, &str)])] = &[
+/// (site, tier level, country).
+type SiteSpec = (&'static str, u8, &'static str);
+const CLOUDS: &[(&str, &[SiteSpec])] = &[
     (
         "CERN",
         &[
@@ -271,7 +273,15 @@ pub struct Share {
 }
 
 /// Three levels: type of work, activity, leaf shares that tag tasks and jobs.
-pub const SHARES: &[(&str, Option<&str>, i64, Option<&str>, Option<&str>)] = &[
+/// (name, parent, value, prodsourcelabel regexp, processingtype regexp).
+pub type ShareSpec = (
+    &'static str,
+    Option<&'static str>,
+    i64,
+    Option<&'static str>,
+    Option<&'static str>,
+);
+pub const SHARES: &[ShareSpec] = &[
     ("Production", None, 80, Some("managed"), None),
     ("Analysis", None, 17, Some("user"), None),
     ("Test", None, 3, Some("prod_test|ptest"), None),

@@ -90,17 +90,31 @@ fn http_get(address: &str, path: &str) -> (u16, String) {
     (code, body)
 }
 
+/// A running pandamon process, killed if a test fails before it stops it.
+struct Running(Option<std::process::Child>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Starts pandamon, waits for its "serving ... at http://ADDR/" line, returns the address.
-fn start(args: &[&str]) -> (std::process::Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pandamon"))
-        .args(args)
-        .env_remove("PANDAMON_DB")
-        .current_dir(std::env::temp_dir())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("pandamon starts");
-    let stdout = child.stdout.take().unwrap();
+fn start(args: &[&str]) -> (Running, String) {
+    let mut running = Running(Some(
+        Command::new(env!("CARGO_BIN_EXE_pandamon"))
+            .args(args)
+            .env_remove("PANDAMON_DB")
+            .current_dir(std::env::temp_dir())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("pandamon starts"),
+    ));
+    let stdout = running.0.as_mut().and_then(|c| c.stdout.take()).unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
@@ -109,12 +123,13 @@ fn start(args: &[&str]) -> (std::process::Child, String) {
         if let Some(url) = line.split("at http://").nth(1) {
             let address = url.trim_end_matches('/').to_string();
             std::thread::spawn(move || for _ in lines {});
-            return (child, address);
+            return (running, address);
         }
     }
 }
 
-fn interrupt_and_wait(mut child: std::process::Child) {
+fn interrupt_and_wait(mut running: Running) {
+    let mut child = running.0.take().expect("process is running");
     let pid = child.id().to_string();
     let status = Command::new("kill").args(["-INT", &pid]).status().unwrap();
     assert!(status.success());
@@ -124,7 +139,11 @@ fn interrupt_and_wait(mut child: std::process::Child) {
             assert!(status.success(), "pandamon exited with {status}");
             return;
         }
-        assert!(Instant::now() < deadline, "pandamon did not stop on SIGINT");
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("pandamon did not stop on SIGINT");
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
 }
