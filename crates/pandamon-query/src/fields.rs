@@ -1,0 +1,235 @@
+//! The job attributes a selection can name: the URL parameter, the job column behind it and how
+//! its values are read.
+
+/// How a field's values are parsed and compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Text: exact match, `*` wildcards (case-insensitive), `|` OR, `,` AND, `!` NOT.
+    Text,
+    /// Text matched as a case-insensitive substring (bigmon's `icontains` fields).
+    Contains,
+    /// Integers: `|` or `,` lists, `!` NOT, `Not specified`.
+    Int,
+    /// A status list: `|` or `,` both mean OR.
+    Status,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field {
+    /// The URL parameter (bigmon's name).
+    pub param: &'static str,
+    /// The job column.
+    pub column: &'static str,
+    pub kind: Kind,
+    /// Naming this field selects specific jobs: the default time window is lifted.
+    pub lifts_window: bool,
+}
+
+const fn f(param: &'static str, column: &'static str, kind: Kind) -> Field {
+    Field {
+        param,
+        column,
+        kind,
+        lifts_window: false,
+    }
+}
+
+const fn id(param: &'static str, column: &'static str, kind: Kind) -> Field {
+    Field {
+        param,
+        column,
+        kind,
+        lifts_window: true,
+    }
+}
+
+/// Every filterable job attribute. Parameters are matched case-insensitively.
+pub const JOB_FIELDS: &[Field] = &[
+    id("pandaid", "pandaid", Kind::Int),
+    id("jeditaskid", "jeditaskid", Kind::Int),
+    id("taskid", "jeditaskid", Kind::Int),
+    id("reqid", "reqid", Kind::Int),
+    id("jobname", "jobname", Kind::Text),
+    id("jobsetid", "jobsetid", Kind::Int),
+    id("parentid", "parentid", Kind::Int),
+    f("batchid", "batchid", Kind::Text),
+    f("jobstatus", "jobstatus", Kind::Status),
+    f("computingsite", "computingsite", Kind::Text),
+    f("site", "computingsite", Kind::Text),
+    f("computingelement", "computingelement", Kind::Text),
+    f("cloud", "cloud", Kind::Text),
+    f("region", "cloud", Kind::Text),
+    f("nucleus", "nucleus", Kind::Text),
+    f("prodsourcelabel", "prodsourcelabel", Kind::Text),
+    f("produsername", "produsername", Kind::Contains),
+    f("user", "produsername", Kind::Contains),
+    f("username", "produsername", Kind::Contains),
+    f("workinggroup", "workinggroup", Kind::Text),
+    f("processingtype", "processingtype", Kind::Text),
+    f("transformation", "transformation", Kind::Contains),
+    f("homepackage", "homepackage", Kind::Text),
+    f("atlasrelease", "atlasrelease", Kind::Text),
+    f("cmtconfig", "cmtconfig", Kind::Text),
+    f("gshare", "gshare", Kind::Text),
+    f("resourcetype", "resource_type", Kind::Text),
+    f("resource_type", "resource_type", Kind::Text),
+    f("specialhandling", "specialhandling", Kind::Contains),
+    f("schedulerid", "schedulerid", Kind::Text),
+    f("container_name", "container_name", Kind::Text),
+    f("inputfileproject", "inputfileproject", Kind::Text),
+    f("inputfiletype", "inputfiletype", Kind::Text),
+    f("outputfiletype", "outputfiletype", Kind::Text),
+    f("jobsubstatus", "jobsubstatus", Kind::Text),
+    f("destinationse", "destinationse", Kind::Text),
+    f("modificationhost", "modificationhost", Kind::Text),
+    f("proddblock", "proddblock", Kind::Text),
+    f("destinationdblock", "destinationdblock", Kind::Text),
+    f("job_label", "job_label", Kind::Text),
+    f("attemptnr", "attemptnr", Kind::Int),
+    f("maxattempt", "maxattempt", Kind::Int),
+    f("corecount", "corecount", Kind::Int),
+    f("actualcorecount", "actualcorecount", Kind::Int),
+    f("priority", "currentpriority", Kind::Int),
+    f("currentpriority", "currentpriority", Kind::Int),
+    f("workqueue_id", "workqueue_id", Kind::Int),
+    f("eventservice", "eventservice", Kind::Int),
+    f("noutputdatafiles", "noutputdatafiles", Kind::Int),
+    f("piloterrorcode", "piloterrorcode", Kind::Int),
+    f("exeerrorcode", "exeerrorcode", Kind::Int),
+    f("ddmerrorcode", "ddmerrorcode", Kind::Int),
+    f("brokerageerrorcode", "brokerageerrorcode", Kind::Int),
+    f(
+        "jobdispatchererrorcode",
+        "jobdispatchererrorcode",
+        Kind::Int,
+    ),
+    f("taskbuffererrorcode", "taskbuffererrorcode", Kind::Int),
+    f("superrorcode", "superrorcode", Kind::Int),
+    f("transexitcode", "transexitcode", Kind::Text),
+];
+
+/// Numeric range parameters `<param>=lo:hi` (also `lo-hi`).
+pub const RANGE_FIELDS: &[(&str, &str)] = &[
+    ("priorityrange", "currentpriority"),
+    ("jobsetrange", "jobsetid"),
+    ("neventsrange", "nevents"),
+    ("attemptnrrange", "attemptnr"),
+];
+
+/// Time columns a window or a `<column>range=from|to` can apply to.
+pub const TIME_COLUMNS: &[&str] = &[
+    "modificationtime",
+    "creationtime",
+    "starttime",
+    "endtime",
+    "statechangetime",
+];
+
+/// Parameters that shape the answer rather than filter the jobs.
+pub const PRESENTATION_PARAMS: &[&str] = &[
+    "json",
+    "timestamp",
+    "_",
+    "sortby",
+    "limit",
+    "display_limit",
+    "page",
+    "fields",
+    "outputs",
+    "mode",
+    "datasets",
+    "extra",
+    "hours",
+    "days",
+    "date_from",
+    "date_to",
+    "earlierthan",
+    "earlierthandays",
+    "jobtype",
+    "durationmin",
+];
+
+pub fn field(param: &str) -> Option<&'static Field> {
+    JOB_FIELDS.iter().find(|f| f.param == param)
+}
+
+/// Columns a JSON `fields=` projection may name.
+pub const JOB_COLUMNS_FOR_JSON: &[&str] = &[
+    "pandaid",
+    "jeditaskid",
+    "reqid",
+    "jobname",
+    "jobstatus",
+    "jobsubstatus",
+    "computingsite",
+    "computingelement",
+    "cloud",
+    "nucleus",
+    "prodsourcelabel",
+    "produsername",
+    "workinggroup",
+    "processingtype",
+    "transformation",
+    "homepackage",
+    "atlasrelease",
+    "cmtconfig",
+    "gshare",
+    "resource_type",
+    "currentpriority",
+    "assignedpriority",
+    "attemptnr",
+    "maxattempt",
+    "parentid",
+    "jobsetid",
+    "creationtime",
+    "modificationtime",
+    "statechangetime",
+    "starttime",
+    "endtime",
+    "corecount",
+    "actualcorecount",
+    "minramcount",
+    "maxrss",
+    "maxpss",
+    "cpuconsumptiontime",
+    "hs06",
+    "hs06sec",
+    "nevents",
+    "ninputdatafiles",
+    "noutputdatafiles",
+    "inputfilebytes",
+    "outputfilebytes",
+    "eventservice",
+    "specialhandling",
+    "batchid",
+    "schedulerid",
+    "pilotid",
+    "container_name",
+    "inputfileproject",
+    "inputfiletype",
+    "outputfiletype",
+    "destinationse",
+    "proddblock",
+    "destinationdblock",
+    "transexitcode",
+    "piloterrorcode",
+    "piloterrordiag",
+    "exeerrorcode",
+    "exeerrordiag",
+    "superrorcode",
+    "superrordiag",
+    "ddmerrorcode",
+    "ddmerrordiag",
+    "brokerageerrorcode",
+    "brokerageerrordiag",
+    "jobdispatchererrorcode",
+    "jobdispatchererrordiag",
+    "taskbuffererrorcode",
+    "taskbuffererrordiag",
+    "gco2_global",
+    "gco2_regional",
+    "job_label",
+    "modificationhost",
+    "workqueue_id",
+    "maxwalltime",
+];

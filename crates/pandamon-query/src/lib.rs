@@ -1,0 +1,847 @@
+//! The selection language of bigmon URLs, parsed once into a typed [`Selection`] that compiles to
+//! SQL for every dialect (values always bound) and evaluates on in-memory jobs with the same
+//! meaning.
+//!
+//! Architecture invariant: nothing from a request reaches SQL text. Column names come from
+//! [`fields`]; every value becomes a bound parameter.
+
+pub mod fields;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use fields::{Field, Kind, TIME_COLUMNS};
+use pandamon_store::Value;
+use std::fmt;
+
+/// A request parameter that cannot be understood: becomes HTTP 400 naming the parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryError {
+    pub param: String,
+    pub message: String,
+}
+
+impl fmt::Display for QueryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid value for parameter '{}': {}",
+            self.param, self.message
+        )
+    }
+}
+
+impl std::error::Error for QueryError {}
+
+fn invalid(param: &str, message: impl Into<String>) -> QueryError {
+    QueryError {
+        param: param.to_string(),
+        message: message.into(),
+    }
+}
+
+/// SQL dialects a selection compiles to. Oracle is rendered for review and golden tests only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqlDialect {
+    Postgres,
+    MySql,
+    Sqlite,
+    Oracle,
+}
+
+impl From<pandamon_store::Dialect> for SqlDialect {
+    fn from(d: pandamon_store::Dialect) -> Self {
+        match d {
+            pandamon_store::Dialect::Postgres => SqlDialect::Postgres,
+            pandamon_store::Dialect::MySql => SqlDialect::MySql,
+            pandamon_store::Dialect::Sqlite => SqlDialect::Sqlite,
+        }
+    }
+}
+
+impl SqlDialect {
+    fn quote(self, ident: &str) -> String {
+        match self {
+            SqlDialect::MySql => format!("`{ident}`"),
+            SqlDialect::Oracle => ident.to_uppercase(),
+            _ => format!("\"{ident}\""),
+        }
+    }
+
+    fn placeholder(self, n: usize) -> String {
+        match self {
+            SqlDialect::Postgres => format!("${n}"),
+            SqlDialect::Oracle => format!(":{n}"),
+            _ => "?".into(),
+        }
+    }
+}
+
+/// One term of a text condition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Term {
+    /// Equal to the value.
+    Exact(String),
+    /// Matches a pattern with `*` wildcards, case-insensitively.
+    Pattern(String),
+    /// `Not specified`: NULL or empty.
+    NotSpecified,
+    /// `*` alone: any non-empty value.
+    Any,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Clause {
+    pub negated: bool,
+    pub term: Term,
+}
+
+/// One condition of a selection; a selection is their conjunction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cond {
+    /// OR over groups, AND within a group.
+    Text {
+        column: &'static str,
+        groups: Vec<Vec<Clause>>,
+    },
+    /// In (or, negated, not in) a list of integers; `not_specified` also matches NULL.
+    Int {
+        column: &'static str,
+        values: Vec<i64>,
+        negated: bool,
+        not_specified: bool,
+    },
+    /// Inclusive numeric range; either end may be open.
+    Range {
+        column: &'static str,
+        lo: Option<i64>,
+        hi: Option<i64>,
+    },
+    /// Inclusive time range in unix seconds.
+    Time {
+        column: &'static str,
+        from: i64,
+        to: i64,
+    },
+    /// Run time in minutes (end, or now for running jobs, minus start) within [lo, hi].
+    Duration { lo: i64, hi: i64, now: i64 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sort {
+    pub column: &'static str,
+    pub descending: bool,
+}
+
+/// Sort keys bigmon accepts in `sortby=<key>-ascending|descending`.
+pub const SORT_KEYS: &[(&str, &str)] = &[
+    ("time", "modificationtime"),
+    ("create", "creationtime"),
+    ("statetime", "statechangetime"),
+    ("start", "starttime"),
+    ("end", "endtime"),
+    ("priority", "currentpriority"),
+    ("attemptnr", "attemptnr"),
+    ("pandaid", "pandaid"),
+];
+
+pub const MAX_LIMIT: u64 = 10_000_000;
+pub const MAX_DISPLAY_LIMIT: u64 = 10_000;
+pub const DEFAULT_DISPLAY_LIMIT: u64 = 100;
+
+/// What the URL asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selection {
+    pub conds: Vec<Cond>,
+    /// The time window on `modificationtime`, if any (also in `conds`).
+    pub window: Option<(i64, i64)>,
+    pub sort: Sort,
+    pub limit: Option<u64>,
+    pub display_limit: u64,
+    pub page: u64,
+    pub fields: Option<Vec<String>>,
+    /// Parameters that were ignored, with why; shown on the page.
+    pub notes: Vec<String>,
+    pub now: i64,
+}
+
+/// Defaults that differ between views.
+#[derive(Debug, Clone, Copy)]
+pub struct Defaults {
+    /// The window when the URL names no time and no id: 12 h for jobs.
+    pub window_hours: i64,
+    pub now: i64,
+}
+
+fn parse_time(param: &str, text: &str) -> Result<i64, QueryError> {
+    let text = text.trim();
+    for format in [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
+            return Ok(t.and_utc().timestamp());
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(d
+            .and_hms_opt(0, 0, 0)
+            .map_or(0, |t| t.and_utc().timestamp()));
+    }
+    Err(invalid(
+        param,
+        "expected a date YYYY-MM-DD or a time YYYY-MM-DDTHH:MM[:SS] (UTC)",
+    ))
+}
+
+fn parse_positive(param: &str, text: &str, max: i64) -> Result<i64, QueryError> {
+    match text.trim().parse::<i64>() {
+        Ok(n) if n >= 0 && n <= max => Ok(n),
+        Ok(_) => Err(invalid(
+            param,
+            format!("expected a whole number from 0 to {max}"),
+        )),
+        Err(_) => Err(invalid(param, "expected a whole number")),
+    }
+}
+
+fn is_not_specified(text: &str) -> bool {
+    text.trim().eq_ignore_ascii_case("not specified")
+}
+
+fn parse_int_list(param: &str, column: &'static str, text: &str) -> Result<Cond, QueryError> {
+    let (negated, body) = match text.trim().strip_prefix('!') {
+        Some(rest) => (true, rest),
+        None => (false, text.trim()),
+    };
+    let mut values = Vec::new();
+    let mut not_specified = false;
+    for part in body
+        .split(['|', ','])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        if is_not_specified(part) {
+            not_specified = true;
+            continue;
+        }
+        match part.parse::<i64>() {
+            Ok(v) => values.push(v),
+            Err(_) => {
+                return Err(invalid(
+                    param,
+                    "expected an integer or a list like 1|2|3 (or 'Not specified')",
+                ));
+            }
+        }
+    }
+    if values.is_empty() && !not_specified {
+        return Err(invalid(param, "expected at least one integer"));
+    }
+    Ok(Cond::Int {
+        column,
+        values,
+        negated,
+        not_specified,
+    })
+}
+
+fn parse_text(param: &str, field: &Field, text: &str) -> Result<Cond, QueryError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(invalid(param, "empty value"));
+    }
+    let or_separator: &[char] = if field.kind == Kind::Status {
+        &['|', ',']
+    } else {
+        &['|']
+    };
+    let mut groups = Vec::new();
+    for alternative in text.split(or_separator) {
+        let mut group = Vec::new();
+        let parts: Vec<&str> = if field.kind == Kind::Status {
+            vec![alternative]
+        } else {
+            alternative.split(',').collect()
+        };
+        for part in parts {
+            let part = part.trim();
+            if part.is_empty() {
+                continue;
+            }
+            let (negated, value) = match part.strip_prefix('!') {
+                Some(rest) => (true, rest.trim()),
+                None => (false, part),
+            };
+            let term = if is_not_specified(value) {
+                Term::NotSpecified
+            } else if value == "*" {
+                Term::Any
+            } else if field.kind == Kind::Contains {
+                Term::Pattern(format!("*{}*", value.trim_matches('*')))
+            } else if value.contains('*') {
+                Term::Pattern(value.to_string())
+            } else {
+                Term::Exact(value.to_string())
+            };
+            group.push(Clause { negated, term });
+        }
+        if !group.is_empty() {
+            groups.push(group);
+        }
+    }
+    if groups.is_empty() {
+        return Err(invalid(param, "empty value"));
+    }
+    Ok(Cond::Text {
+        column: field.column,
+        groups,
+    })
+}
+
+fn parse_range(param: &str, text: &str) -> Result<(Option<i64>, Option<i64>), QueryError> {
+    let text = text.trim();
+    let (lo, hi) = text
+        .split_once(':')
+        .or_else(|| {
+            // `a-b` (not a leading minus).
+            text.char_indices()
+                .skip(1)
+                .find(|(_, c)| *c == '-')
+                .map(|(i, _)| (&text[..i], &text[i + 1..]))
+        })
+        .ok_or_else(|| invalid(param, "expected a range lo:hi (either end may be empty)"))?;
+    let end = |s: &str| -> Result<Option<i64>, QueryError> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Ok(None);
+        }
+        s.parse::<i64>()
+            .map(Some)
+            .map_err(|_| invalid(param, "expected a range of integers lo:hi"))
+    };
+    let (lo, hi) = (end(lo)?, end(hi)?);
+    if let (Some(a), Some(b)) = (lo, hi)
+        && a > b
+    {
+        return Err(invalid(param, "the lower end is above the upper end"));
+    }
+    Ok((lo, hi))
+}
+
+impl Selection {
+    /// Parses request parameters (names are matched case-insensitively).
+    pub fn parse<'a>(
+        params: impl IntoIterator<Item = (&'a str, &'a str)>,
+        defaults: Defaults,
+    ) -> Result<Selection, QueryError> {
+        let now = defaults.now;
+        let mut conds = Vec::new();
+        let mut notes = Vec::new();
+        let mut lifts_window = false;
+        let mut hours: Option<i64> = None;
+        let mut date_from: Option<i64> = None;
+        let mut date_to: Option<i64> = None;
+        let mut earlier: Option<i64> = None;
+        let mut explicit_time_range = false;
+        let mut sort = Sort {
+            column: "modificationtime",
+            descending: true,
+        };
+        let mut limit = None;
+        let mut display_limit = DEFAULT_DISPLAY_LIMIT;
+        let mut page = 1;
+        let mut fields_projection = None;
+        for (raw_name, value) in params {
+            let name = raw_name.trim().to_ascii_lowercase();
+            let name = name.as_str();
+            if value.contains('%') && !matches!(name, "date_from" | "date_to") {
+                return Err(invalid(name, "'%' is not a wildcard here: use '*'"));
+            }
+            if let Some(field) = fields::field(name) {
+                lifts_window |= field.lifts_window;
+                conds.push(match field.kind {
+                    Kind::Int => parse_int_list(name, field.column, value)?,
+                    _ => parse_text(name, field, value)?,
+                });
+                continue;
+            }
+            if let Some((_, column)) = fields::RANGE_FIELDS.iter().find(|(p, _)| *p == name) {
+                let (lo, hi) = parse_range(name, value)?;
+                conds.push(Cond::Range { column, lo, hi });
+                continue;
+            }
+            if let Some(column) = name
+                .strip_suffix("range")
+                .and_then(|c| TIME_COLUMNS.iter().find(|t| **t == c))
+            {
+                let (a, b) = value.split_once('|').ok_or_else(|| {
+                    invalid(name, "expected from|to, each YYYY-MM-DD[THH:MM[:SS]]")
+                })?;
+                let (from, to) = (parse_time(name, a)?, parse_time(name, b)?);
+                if from > to {
+                    return Err(invalid(name, "the start is after the end"));
+                }
+                conds.push(Cond::Time { column, from, to });
+                explicit_time_range = true;
+                continue;
+            }
+            match name {
+                "hours" => hours = Some(parse_positive(name, value, 24 * 3_650)?.max(1)),
+                "days" => hours = Some(parse_positive(name, value, 3_650)?.max(1) * 24),
+                "date_from" => date_from = Some(parse_time(name, value)?),
+                "date_to" => date_to = Some(parse_time(name, value)?),
+                "earlierthan" => earlier = Some(parse_positive(name, value, 24 * 3_650)? * 3_600),
+                "earlierthandays" => earlier = Some(parse_positive(name, value, 3_650)? * 86_400),
+                "limit" => {
+                    let n = parse_positive(name, value, MAX_LIMIT as i64)?;
+                    limit = Some(n.max(1) as u64);
+                }
+                "display_limit" => {
+                    display_limit =
+                        parse_positive(name, value, MAX_DISPLAY_LIMIT as i64)?.max(1) as u64;
+                }
+                "page" => page = parse_positive(name, value, 1_000_000)?.max(1) as u64,
+                "sortby" => sort = parse_sort(value)?,
+                "fields" => {
+                    let list: Vec<String> = value
+                        .split(',')
+                        .map(|s| s.trim().to_ascii_lowercase())
+                        .filter(|s| !s.is_empty())
+                        .collect();
+                    if let Some(bad) = list
+                        .iter()
+                        .find(|f| !fields::JOB_COLUMNS_FOR_JSON.contains(&f.as_str()))
+                    {
+                        return Err(invalid(name, format!("unknown field '{bad}'")));
+                    }
+                    fields_projection = Some(list);
+                }
+                "jobtype" => conds.extend(parse_jobtype(value)?),
+                "durationmin" => {
+                    let (lo, hi) = parse_range(name, value)?;
+                    conds.push(Cond::Duration {
+                        lo: lo.unwrap_or(0),
+                        hi: hi.unwrap_or(i64::MAX / 120),
+                        now,
+                    });
+                }
+                n if fields::PRESENTATION_PARAMS.contains(&n) => {}
+                _ => notes.push(format!(
+                    "parameter '{raw_name}' is not known here and was ignored"
+                )),
+            }
+        }
+        if let (Some(a), Some(b)) = (date_from, date_to)
+            && a > b
+        {
+            return Err(invalid("date_from", "date_from is after date_to"));
+        }
+        // The window: explicit dates, else hours/days, else the default unless an id lifts it.
+        let window_hours = hours.unwrap_or(defaults.window_hours);
+        let named_window =
+            hours.is_some() || date_from.is_some() || date_to.is_some() || earlier.is_some();
+        let window = if date_from.is_some() || date_to.is_some() {
+            let to = date_to.unwrap_or(now);
+            Some((date_from.unwrap_or(to - window_hours * 3_600), to))
+        } else if named_window || (!lifts_window && !explicit_time_range) {
+            let to = now - earlier.unwrap_or(0);
+            Some((to - window_hours * 3_600, to))
+        } else {
+            None
+        };
+        if let Some((from, to)) = window {
+            conds.push(Cond::Time {
+                column: "modificationtime",
+                from,
+                to,
+            });
+        }
+        Ok(Selection {
+            conds,
+            window,
+            sort,
+            limit,
+            display_limit,
+            page,
+            fields: fields_projection,
+            notes,
+            now,
+        })
+    }
+
+    /// Whether the window reaches into the long-term archive (more than two days back), as bigmon
+    /// decides whether to read `jobsarchived`.
+    pub fn needs_archive(&self) -> bool {
+        match self.window {
+            Some((from, _)) => self.now - from > 2 * 86_400,
+            None => true,
+        }
+    }
+
+    /// The WHERE clause (without `WHERE`) and its parameters, numbered from `first_param`.
+    pub fn where_sql(&self, dialect: SqlDialect, first_param: usize) -> (String, Vec<Value>) {
+        let mut builder = SqlBuilder {
+            dialect,
+            params: Vec::new(),
+            first: first_param,
+        };
+        let parts: Vec<String> = self.conds.iter().map(|c| builder.cond(c)).collect();
+        let sql = if parts.is_empty() {
+            "1 = 1".to_string()
+        } else {
+            parts.join(" AND ")
+        };
+        (sql, builder.params)
+    }
+
+    /// `ORDER BY` body for the selection's sort, with pandaid as the tie-breaker.
+    pub fn order_sql(&self, dialect: SqlDialect) -> String {
+        let dir = if self.sort.descending { "DESC" } else { "ASC" };
+        let mut sql = format!("{} {dir}", dialect.quote(self.sort.column));
+        if self.sort.column != "pandaid" {
+            sql.push_str(&format!(", {} {dir}", dialect.quote("pandaid")));
+        }
+        sql
+    }
+
+    /// Evaluates the selection on one job, with the same meaning as the SQL.
+    pub fn matches(&self, job: &impl JobView) -> bool {
+        self.conds.iter().all(|c| eval(c, job))
+    }
+}
+
+fn parse_sort(value: &str) -> Result<Sort, QueryError> {
+    let value = value.trim().to_ascii_lowercase();
+    let (key, descending) = if let Some(k) = value.strip_suffix("-descending") {
+        (k, true)
+    } else if let Some(k) = value.strip_suffix("-ascending") {
+        (k, false)
+    } else {
+        (value.as_str(), true)
+    };
+    match SORT_KEYS.iter().find(|(k, _)| *k == key) {
+        Some((_, column)) => Ok(Sort { column, descending }),
+        None => Err(invalid(
+            "sortby",
+            format!(
+                "unknown sort key '{key}'; use one of {} with -ascending or -descending",
+                SORT_KEYS
+                    .iter()
+                    .map(|(k, _)| *k)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+    }
+}
+
+fn parse_jobtype(value: &str) -> Result<Vec<Cond>, QueryError> {
+    let labels = |list: &[&str]| Cond::Text {
+        column: "prodsourcelabel",
+        groups: list
+            .iter()
+            .map(|l| {
+                vec![Clause {
+                    negated: false,
+                    term: Term::Exact(l.to_string()),
+                }]
+            })
+            .collect(),
+    };
+    Ok(match value.trim().to_ascii_lowercase().as_str() {
+        "analysis" => vec![labels(&["user", "panda"])],
+        "production" | "prod" => vec![labels(&["managed"])],
+        "groupproduction" => vec![
+            labels(&["managed"]),
+            Cond::Text {
+                column: "workinggroup",
+                groups: vec![vec![Clause {
+                    negated: false,
+                    term: Term::Pattern("GP_*".into()),
+                }]],
+            },
+        ],
+        "test" => vec![labels(&[
+            "prod_test",
+            "ptest",
+            "install",
+            "rc_test",
+            "rc_test2",
+            "rc_alrb",
+        ])],
+        "eventservice" => vec![Cond::Int {
+            column: "eventservice",
+            values: vec![1],
+            negated: false,
+            not_specified: false,
+        }],
+        "esmerge" => vec![Cond::Int {
+            column: "eventservice",
+            values: vec![2],
+            negated: false,
+            not_specified: false,
+        }],
+        other => {
+            return Err(invalid(
+                "jobtype",
+                format!(
+                    "unknown job type '{other}'; use analysis, production, groupproduction, test, eventservice or esmerge"
+                ),
+            ));
+        }
+    })
+}
+
+/// Escapes a `*` pattern for `LIKE ... ESCAPE '!'`.
+fn like_pattern(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 4);
+    for c in pattern.chars() {
+        match c {
+            '*' => out.push('%'),
+            '%' | '_' | '!' => {
+                out.push('!');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out.to_uppercase()
+}
+
+struct SqlBuilder {
+    dialect: SqlDialect,
+    params: Vec<Value>,
+    first: usize,
+}
+
+impl SqlBuilder {
+    fn bind(&mut self, value: Value) -> String {
+        self.params.push(value);
+        self.dialect.placeholder(self.first + self.params.len() - 1)
+    }
+
+    fn time_value(&mut self, t: i64) -> String {
+        let value = chrono::DateTime::from_timestamp(t, 0)
+            .map_or(Value::Null, |d| Value::Time(d.naive_utc()));
+        let p = self.bind(value);
+        match self.dialect {
+            SqlDialect::Postgres => format!("CAST({p} AS TIMESTAMP)"),
+            _ => p,
+        }
+    }
+
+    fn clause(&mut self, col: &str, clause: &Clause) -> String {
+        let positive = match &clause.term {
+            Term::Exact(v) => format!("{col} = {}", self.bind(Value::from(v.clone()))),
+            Term::Pattern(p) => format!(
+                "UPPER({col}) LIKE {} ESCAPE '!'",
+                self.bind(Value::from(like_pattern(p)))
+            ),
+            Term::NotSpecified => format!("({col} IS NULL OR {col} = '')"),
+            Term::Any => format!("({col} IS NOT NULL AND {col} <> '')"),
+        };
+        if !clause.negated {
+            return positive;
+        }
+        match clause.term {
+            // NULL counts as "not equal" and "not matching", as in the in-memory evaluation.
+            Term::Exact(_) | Term::Pattern(_) => format!("({col} IS NULL OR NOT ({positive}))"),
+            _ => format!("NOT {positive}"),
+        }
+    }
+
+    fn cond(&mut self, cond: &Cond) -> String {
+        let d = self.dialect;
+        match cond {
+            Cond::Text { column, groups } => {
+                let col = d.quote(column);
+                let ors: Vec<String> = groups
+                    .iter()
+                    .map(|g| {
+                        let ands: Vec<String> = g.iter().map(|c| self.clause(&col, c)).collect();
+                        if ands.len() == 1 {
+                            ands.into_iter().next().unwrap_or_default()
+                        } else {
+                            format!("({})", ands.join(" AND "))
+                        }
+                    })
+                    .collect();
+                if ors.len() == 1 {
+                    ors.into_iter().next().unwrap_or_default()
+                } else {
+                    format!("({})", ors.join(" OR "))
+                }
+            }
+            Cond::Int {
+                column,
+                values,
+                negated,
+                not_specified,
+            } => {
+                let col = d.quote(column);
+                let mut parts = Vec::new();
+                if !values.is_empty() {
+                    let list: Vec<String> =
+                        values.iter().map(|v| self.bind(Value::Int(*v))).collect();
+                    parts.push(if list.len() == 1 {
+                        format!("{col} = {}", list[0])
+                    } else {
+                        format!("{col} IN ({})", list.join(", "))
+                    });
+                }
+                if *not_specified {
+                    parts.push(format!("{col} IS NULL"));
+                }
+                let positive = if parts.len() == 1 {
+                    parts.remove(0)
+                } else {
+                    format!("({})", parts.join(" OR "))
+                };
+                if *negated {
+                    if *not_specified {
+                        format!("NOT {positive}")
+                    } else {
+                        format!("({col} IS NULL OR NOT ({positive}))")
+                    }
+                } else {
+                    positive
+                }
+            }
+            Cond::Range { column, lo, hi } => {
+                let col = d.quote(column);
+                match (lo, hi) {
+                    (Some(a), Some(b)) => format!(
+                        "{col} BETWEEN {} AND {}",
+                        self.bind(Value::Int(*a)),
+                        self.bind(Value::Int(*b))
+                    ),
+                    (Some(a), None) => format!("{col} >= {}", self.bind(Value::Int(*a))),
+                    (None, Some(b)) => format!("{col} <= {}", self.bind(Value::Int(*b))),
+                    (None, None) => format!("{col} IS NOT NULL"),
+                }
+            }
+            Cond::Time { column, from, to } => {
+                let col = d.quote(column);
+                let a = self.time_value(*from);
+                let b = self.time_value(*to);
+                format!("{col} >= {a} AND {col} <= {b}")
+            }
+            Cond::Duration { lo, hi, now } => {
+                let start = d.quote("starttime");
+                let end = d.quote("endtime");
+                // Each use of "now" gets its own placeholder: `?` dialects bind by position.
+                let mut seconds = |builder: &mut SqlBuilder| {
+                    let now = builder.time_value(*now);
+                    match d {
+                        SqlDialect::Postgres => {
+                            format!("EXTRACT(EPOCH FROM (COALESCE({end}, {now}) - {start}))")
+                        }
+                        SqlDialect::MySql => {
+                            format!("TIMESTAMPDIFF(SECOND, {start}, COALESCE({end}, {now}))")
+                        }
+                        SqlDialect::Sqlite => format!(
+                            "((julianday(COALESCE({end}, {now})) - julianday({start})) * 86400.0)"
+                        ),
+                        SqlDialect::Oracle => {
+                            format!("((COALESCE({end}, {now}) - {start}) * 86400)")
+                        }
+                    }
+                };
+                let low = seconds(self);
+                let lo_p = self.bind(Value::Int(lo * 60));
+                let high = seconds(self);
+                let hi_p = self.bind(Value::Int(hi.saturating_mul(60)));
+                format!("({start} IS NOT NULL AND {low} >= {lo_p} AND {high} <= {hi_p})")
+            }
+        }
+    }
+}
+
+/// What the in-memory evaluation needs to know of a job.
+pub trait JobView {
+    fn text(&self, column: &str) -> Option<&str>;
+    fn int(&self, column: &str) -> Option<i64>;
+    /// Unix seconds.
+    fn time(&self, column: &str) -> Option<i64>;
+}
+
+/// Case-insensitive `*` glob match.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.to_uppercase().chars().collect();
+    let t: Vec<char> = text.to_uppercase().chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ti < t.len() {
+        if pi < p.len() && p[pi] != '*' && p[pi] == t[ti] {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+fn eval_clause(value: Option<&str>, clause: &Clause) -> bool {
+    let positive = match (&clause.term, value) {
+        (Term::NotSpecified, v) => v.is_none_or(str::is_empty),
+        (Term::Any, v) => v.is_some_and(|s| !s.is_empty()),
+        (_, None) => return clause.negated,
+        (Term::Exact(x), Some(v)) => v == x,
+        (Term::Pattern(p), Some(v)) => glob_match(p, v),
+    };
+    positive != clause.negated
+}
+
+fn eval(cond: &Cond, job: &impl JobView) -> bool {
+    match cond {
+        Cond::Text { column, groups } => {
+            let value = job.text(column);
+            groups
+                .iter()
+                .any(|g| g.iter().all(|c| eval_clause(value, c)))
+        }
+        Cond::Int {
+            column,
+            values,
+            negated,
+            not_specified,
+        } => {
+            let value = job.int(column);
+            let positive = match value {
+                Some(v) => values.contains(&v),
+                None => *not_specified,
+            };
+            match (value, negated) {
+                (None, true) if !not_specified => true,
+                _ => positive != *negated,
+            }
+        }
+        Cond::Range { column, lo, hi } => job
+            .int(column)
+            .is_some_and(|v| lo.is_none_or(|a| v >= a) && hi.is_none_or(|b| v <= b)),
+        Cond::Time { column, from, to } => job.time(column).is_some_and(|t| t >= *from && t <= *to),
+        Cond::Duration { lo, hi, now } => match job.time("starttime") {
+            Some(start) => {
+                let seconds = job.time("endtime").unwrap_or(*now) - start;
+                seconds >= lo * 60 && seconds <= hi.saturating_mul(60)
+            }
+            None => false,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests;
