@@ -731,7 +731,7 @@ impl SqlBuilder {
                 let start = d.quote("starttime");
                 let end = d.quote("endtime");
                 // Each use of "now" gets its own placeholder: `?` dialects bind by position.
-                let mut seconds = |builder: &mut SqlBuilder| {
+                let seconds = |builder: &mut SqlBuilder| {
                     let now = builder.time_value(*now);
                     match d {
                         SqlDialect::Postgres => {

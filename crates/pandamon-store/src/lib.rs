@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod db;
 pub mod error;
+pub mod jobs;
 pub mod load;
 pub mod schema;
 pub mod status;

@@ -1,7 +1,7 @@
 //! The whole URL space of pandamon, in one place.
 
 use crate::state::AppState;
-use crate::status;
+use crate::{jobs, status};
 use axum::Router;
 use axum::routing::get;
 
@@ -10,6 +10,8 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(status::show_status))
         .route("/status/", get(status::show_status))
         .route("/healthz", get(status::healthz))
+        .route("/jobs/", get(jobs::list_jobs))
+        .route("/jobs", get(jobs::list_jobs))
         .route("/static/pandamon.css", get(status::stylesheet))
         .fallback(status::not_found)
         .with_state(state)

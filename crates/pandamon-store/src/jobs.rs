@@ -1,0 +1,257 @@
+//! Job queries pushed down to the database: counts, attribute facets, error groups and one
+//! sorted page of jobs, over any set of job tables. The caller passes a compiled WHERE clause
+//! (with its bound values); nothing here looks at request text.
+
+use crate::catalog::{Catalog, ColType};
+use crate::db::{Db, Dialect};
+use crate::error::Result;
+use crate::load::Value;
+use crate::with_pool;
+use chrono::NaiveDateTime;
+use pandamon_model::JobTable;
+use sqlx::{AssertSqlSafe, Row};
+
+/// Compiles the WHERE clause with parameters numbered from the given position.
+pub type WhereFn<'a> = &'a (dyn Fn(usize) -> (String, Vec<Value>) + Sync);
+
+/// A typed cell read back from a job row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Null,
+    Int(i64),
+    Float(f64),
+    Text(String),
+    Time(NaiveDateTime),
+}
+
+impl Cell {
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Cell::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Cell::Int(v) => Some(*v),
+            _ => None,
+        }
+    }
+}
+
+macro_rules! bind_all {
+    ($query:expr, $params:expr) => {{
+        let mut query = $query;
+        for p in $params {
+            query = match p {
+                Value::Null => query.bind(None::<String>),
+                Value::Int(v) => query.bind(*v),
+                Value::Float(v) => query.bind(*v),
+                Value::Text(t) => query.bind(t.to_string()),
+                Value::Time(t) => query.bind(*t),
+            };
+        }
+        query
+    }};
+}
+
+/// How a column is selected so that every dialect returns the same Rust type.
+fn uniform(d: Dialect, column: &str, ty: ColType) -> String {
+    let q = d.quote(column);
+    match (d, ty) {
+        (Dialect::Postgres, t) if t.is_integer() => format!("CAST({q} AS BIGINT)"),
+        (Dialect::MySql, t) if t.is_integer() => format!("CAST({q} AS SIGNED)"),
+        (Dialect::Postgres, ColType::Numeric(..)) => format!("CAST({q} AS DOUBLE PRECISION)"),
+        (Dialect::MySql, ColType::Numeric(..)) => format!("CAST({q} AS DOUBLE)"),
+        (Dialect::Sqlite, ColType::Numeric(..)) => format!("CAST({q} AS REAL)"),
+        (_, ColType::Char(_)) | (Dialect::MySql, ColType::Json) => format!("CAST({q} AS CHAR)"),
+        (Dialect::Postgres, ColType::Json) => format!("CAST({q} AS TEXT)"),
+        _ => q,
+    }
+}
+
+fn kind_of(ty: ColType) -> u8 {
+    match ty {
+        t if t.is_integer() => 0,
+        ColType::Numeric(..) => 1,
+        ColType::Timestamp => 3,
+        _ => 2,
+    }
+}
+
+macro_rules! read_cells {
+    ($row:expr, $kinds:expr) => {{
+        let mut cells = Vec::with_capacity($kinds.len());
+        for (i, kind) in $kinds.iter().enumerate() {
+            let cell = match kind {
+                0 => $row.try_get::<Option<i64>, _>(i)?.map_or(Cell::Null, Cell::Int),
+                1 => $row.try_get::<Option<f64>, _>(i)?.map_or(Cell::Null, Cell::Float),
+                3 => $row
+                    .try_get::<Option<NaiveDateTime>, _>(i)?
+                    .map_or(Cell::Null, Cell::Time),
+                _ => $row.try_get::<Option<String>, _>(i)?.map_or(Cell::Null, Cell::Text),
+            };
+            cells.push(cell);
+        }
+        cells
+    }};
+}
+
+impl Db {
+    /// Runs `sql` with `params` and reads every row as cells of the given kinds.
+    async fn fetch_cells(&self, sql: &str, params: &[Value], kinds: &[u8]) -> Result<Vec<Vec<Cell>>> {
+        let rows = with_pool!(self, pool => {
+            let query = bind_all!(sqlx::query(AssertSqlSafe(sql.to_string())), params);
+            let rows = query.fetch_all(pool).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                out.push(read_cells!(row, kinds));
+            }
+            out
+        });
+        Ok(rows)
+    }
+
+    /// Jobs matching the clause in each table.
+    pub async fn count_jobs(&self, tables: &[JobTable], clause: WhereFn<'_>) -> Result<i64> {
+        let mut total = 0;
+        for table in tables {
+            let (w, params) = clause(1);
+            let sql = format!(
+                "SELECT COUNT(*) FROM {} WHERE {w}",
+                self.qualified(Catalog::get().table(table.name()))
+            );
+            let n: i64 = with_pool!(self, pool => {
+                let query = bind_all!(sqlx::query_scalar(AssertSqlSafe(sql)), &params);
+                query.fetch_one(pool).await?
+            });
+            total += n;
+        }
+        Ok(total)
+    }
+
+    /// Grouped counts: one row per distinct combination of `columns` (which may be SQL
+    /// expressions built from catalogue names by the caller's dialect helper) in each table.
+    pub async fn group_jobs(
+        &self,
+        tables: &[JobTable],
+        columns: &[(&str, ColType)],
+        clause: WhereFn<'_>,
+    ) -> Result<Vec<Group>> {
+        let d = self.dialect();
+        let select: Vec<String> = columns.iter().map(|(c, t)| uniform(d, c, *t)).collect();
+        let mut kinds: Vec<u8> = columns.iter().map(|(_, t)| kind_of(*t)).collect();
+        kinds.extend([0, 0]);
+        let min_pandaid = uniform(d, "pandaid", ColType::BigInt).replace(&d.quote("pandaid"), &format!("MIN({})", d.quote("pandaid")));
+        let mut out = Vec::new();
+        for table in tables {
+            let (w, params) = clause(1);
+            let sql = format!(
+                "SELECT {cols}, COUNT(*), {min_pandaid} FROM {t} WHERE {w} GROUP BY {cols}",
+                cols = select.join(", "),
+                t = self.qualified(Catalog::get().table(table.name()))
+            );
+            for mut cells in self.fetch_cells(&sql, &params, &kinds).await? {
+                let example = cells.pop().and_then(|c| c.as_int()).unwrap_or(0);
+                let count = cells.pop().and_then(|c| c.as_int()).unwrap_or(0);
+                out.push(Group { values: cells, count, example });
+            }
+        }
+        Ok(out)
+    }
+
+    /// One page of jobs over the tables, sorted by `order` (an ORDER BY body over selected
+    /// columns), with the given columns.
+    pub async fn job_page(
+        &self,
+        tables: &[JobTable],
+        columns: &[&str],
+        clause: WhereFn<'_>,
+        order: &str,
+        limit: u64,
+        offset: u64,
+    ) -> Result<Vec<Vec<Cell>>> {
+        let d = self.dialect();
+        let catalog = Catalog::get();
+        let job_table = catalog.table("jobsactive4");
+        let typed: Vec<(&str, ColType)> = columns
+            .iter()
+            .filter_map(|c| job_table.column(c).map(|col| (*c, col.ty)))
+            .collect();
+        let select: Vec<String> = typed
+            .iter()
+            .map(|(c, t)| format!("{} AS {}", uniform(d, c, *t), d.quote(c)))
+            .collect();
+        let kinds: Vec<u8> = typed.iter().map(|(_, t)| kind_of(*t)).collect();
+        let mut branches = Vec::new();
+        let mut params = Vec::new();
+        for table in tables {
+            let (w, p) = clause(params.len() + 1);
+            params.extend(p);
+            branches.push(format!(
+                "SELECT {} FROM {} WHERE {w}",
+                select.join(", "),
+                self.qualified(catalog.table(table.name()))
+            ));
+        }
+        if branches.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT * FROM ({}) j ORDER BY {order} LIMIT {} OFFSET {}",
+            branches.join(" UNION ALL "),
+            limit,
+            offset
+        );
+        self.fetch_cells(&sql, &params, &kinds).await
+    }
+
+    /// `error_descriptions` as (component, code) → (acronym, diagnostics, description, category).
+    pub async fn error_descriptions(&self) -> Result<Vec<ErrorDescription>> {
+        let d = self.dialect();
+        let table = Catalog::get().table("error_descriptions");
+        let columns = [
+            ("component", ColType::Varchar(32)),
+            ("code", ColType::Int),
+            ("acronym", ColType::Varchar(64)),
+            ("diagnostics", ColType::Varchar(256)),
+            ("description", ColType::Varchar(4000)),
+            ("category", ColType::SmallInt),
+        ];
+        let select: Vec<String> = columns.iter().map(|(c, t)| uniform(d, c, *t)).collect();
+        let kinds: Vec<u8> = columns.iter().map(|(_, t)| kind_of(*t)).collect();
+        let sql = format!("SELECT {} FROM {}", select.join(", "), self.qualified(table));
+        Ok(self
+            .fetch_cells(&sql, &[], &kinds)
+            .await?
+            .into_iter()
+            .map(|c| ErrorDescription {
+                component: c[0].as_text().unwrap_or_default().to_string(),
+                code: c[1].as_int().unwrap_or(0),
+                acronym: c[2].as_text().map(str::to_string),
+                diagnostics: c[3].as_text().map(str::to_string),
+                description: c[4].as_text().map(str::to_string),
+                category: c[5].as_int().unwrap_or(0),
+            })
+            .collect())
+    }
+}
+
+/// One distinct combination of grouped values, with how many jobs have it and the smallest
+/// pandaid among them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    pub values: Vec<Cell>,
+    pub count: i64,
+    pub example: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorDescription {
+    pub component: String,
+    pub code: i64,
+    pub acronym: Option<String>,
+    pub diagnostics: Option<String>,
+    pub description: Option<String>,
+    pub category: i64,
+}
