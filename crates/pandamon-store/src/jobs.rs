@@ -84,12 +84,18 @@ macro_rules! read_cells {
         let mut cells = Vec::with_capacity($kinds.len());
         for (i, kind) in $kinds.iter().enumerate() {
             let cell = match kind {
-                0 => $row.try_get::<Option<i64>, _>(i)?.map_or(Cell::Null, Cell::Int),
-                1 => $row.try_get::<Option<f64>, _>(i)?.map_or(Cell::Null, Cell::Float),
+                0 => $row
+                    .try_get::<Option<i64>, _>(i)?
+                    .map_or(Cell::Null, Cell::Int),
+                1 => $row
+                    .try_get::<Option<f64>, _>(i)?
+                    .map_or(Cell::Null, Cell::Float),
                 3 => $row
                     .try_get::<Option<NaiveDateTime>, _>(i)?
                     .map_or(Cell::Null, Cell::Time),
-                _ => $row.try_get::<Option<String>, _>(i)?.map_or(Cell::Null, Cell::Text),
+                _ => $row
+                    .try_get::<Option<String>, _>(i)?
+                    .map_or(Cell::Null, Cell::Text),
             };
             cells.push(cell);
         }
@@ -99,7 +105,12 @@ macro_rules! read_cells {
 
 impl Db {
     /// Runs `sql` with `params` and reads every row as cells of the given kinds.
-    async fn fetch_cells(&self, sql: &str, params: &[Value], kinds: &[u8]) -> Result<Vec<Vec<Cell>>> {
+    async fn fetch_cells(
+        &self,
+        sql: &str,
+        params: &[Value],
+        kinds: &[u8],
+    ) -> Result<Vec<Vec<Cell>>> {
         let rows = with_pool!(self, pool => {
             let query = bind_all!(sqlx::query(AssertSqlSafe(sql.to_string())), params);
             let rows = query.fetch_all(pool).await?;
@@ -142,7 +153,8 @@ impl Db {
         let select: Vec<String> = columns.iter().map(|(c, t)| uniform(d, c, *t)).collect();
         let mut kinds: Vec<u8> = columns.iter().map(|(_, t)| kind_of(*t)).collect();
         kinds.extend([0, 0]);
-        let min_pandaid = uniform(d, "pandaid", ColType::BigInt).replace(&d.quote("pandaid"), &format!("MIN({})", d.quote("pandaid")));
+        let min_pandaid = uniform(d, "pandaid", ColType::BigInt)
+            .replace(&d.quote("pandaid"), &format!("MIN({})", d.quote("pandaid")));
         let mut out = Vec::new();
         for table in tables {
             let (w, params) = clause(1);
@@ -154,7 +166,11 @@ impl Db {
             for mut cells in self.fetch_cells(&sql, &params, &kinds).await? {
                 let example = cells.pop().and_then(|c| c.as_int()).unwrap_or(0);
                 let count = cells.pop().and_then(|c| c.as_int()).unwrap_or(0);
-                out.push(Group { values: cells, count, example });
+                out.push(Group {
+                    values: cells,
+                    count,
+                    example,
+                });
             }
         }
         Ok(out)
@@ -220,7 +236,11 @@ impl Db {
         ];
         let select: Vec<String> = columns.iter().map(|(c, t)| uniform(d, c, *t)).collect();
         let kinds: Vec<u8> = columns.iter().map(|(_, t)| kind_of(*t)).collect();
-        let sql = format!("SELECT {} FROM {}", select.join(", "), self.qualified(table));
+        let sql = format!(
+            "SELECT {} FROM {}",
+            select.join(", "),
+            self.qualified(table)
+        );
         Ok(self
             .fetch_cells(&sql, &[], &kinds)
             .await?

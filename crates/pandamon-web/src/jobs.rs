@@ -158,7 +158,9 @@ fn facet_key(field: &str, cell: &Cell) -> Vec<Json> {
             vec![Json::from(format!("{lo}:{}", lo + 99))]
         }
         ("harvesterinstance", Cell::Text(s)) => {
-            vec![Json::from(s.strip_prefix("harvester-").unwrap_or(s).to_string())]
+            vec![Json::from(
+                s.strip_prefix("harvester-").unwrap_or(s).to_string(),
+            )]
         }
         ("specialhandling", Cell::Text(s)) => s
             .split(',')
@@ -245,7 +247,9 @@ fn error_summary(
             if c == ErrorComponent::Taskbuffer && sup_set {
                 continue;
             }
-            let Some(ci) = index(c.code_column()) else { continue };
+            let Some(ci) = index(c.code_column()) else {
+                continue;
+            };
             let code = match &group.values[ci] {
                 Cell::Int(v) => *v,
                 Cell::Text(s) => s.trim().parse::<i64>().unwrap_or(0),
@@ -260,9 +264,10 @@ fn error_summary(
                 .and_then(|i| group.values[i].as_text())
                 .unwrap_or("")
                 .to_string();
-            let entry = counts
-                .entry((c.name().to_string(), code))
-                .or_insert((0, i64::MAX, HashMap::new()));
+            let entry =
+                counts
+                    .entry((c.name().to_string(), code))
+                    .or_insert((0, i64::MAX, HashMap::new()));
             entry.0 += group.count;
             entry.1 = entry.1.min(group.example);
             *entry.2.entry(diag).or_default() += group.count;
@@ -324,9 +329,18 @@ fn encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'*' | b'|' | b'!' | b':' | b',' => {
-                out.push(b as char)
-            }
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'_'
+            | b'.'
+            | b'~'
+            | b'*'
+            | b'|'
+            | b'!'
+            | b':'
+            | b',' => out.push(b as char),
             b' ' => out.push('+'),
             _ => out.push_str(&format!("%{b:02X}")),
         }
@@ -356,9 +370,14 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<JobsJ
     let quoted_status = db.dialect().quote("jobstatus");
     let failed_clause = |first: usize| {
         let (w, p) = selection.where_sql(dialect, first);
-        (format!("{w} AND {quoted_status} IN ('failed', 'holding')"), p)
+        (
+            format!("{w} AND {quoted_status} IN ('failed', 'holding')"),
+            p,
+        )
     };
-    let error_groups = db.group_jobs(&tables, &error_columns(), &failed_clause).await?;
+    let error_groups = db
+        .group_jobs(&tables, &error_columns(), &failed_clause)
+        .await?;
     let descriptions = db.error_descriptions().await?;
     let columns: Vec<&str> = match &selection.fields {
         Some(fields) => {
@@ -394,7 +413,12 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<JobsJ
             columns
                 .iter()
                 .zip(&cells)
-                .filter(|(c, _)| selection.fields.as_ref().is_none_or(|f| f.iter().any(|x| x == *c)))
+                .filter(|(c, _)| {
+                    selection
+                        .fields
+                        .as_ref()
+                        .is_none_or(|f| f.iter().any(|x| x == *c))
+                })
                 .map(|(c, cell)| (c.to_string(), cell_json(cell)))
                 .collect()
         })
@@ -511,9 +535,8 @@ pub async fn list_jobs(
                     let link = match *c {
                         "pandaid" => Some(format!("/job/{text}/")),
                         "jeditaskid" if !text.is_empty() => Some(format!("/task/{text}/")),
-                        "computingsite" | "jobstatus" | "produsername" | "cloud" | "nucleus" | "gshare" => {
-                            Some(link_with(&params, c, &text))
-                        }
+                        "computingsite" | "jobstatus" | "produsername" | "cloud" | "nucleus"
+                        | "gshare" => Some(link_with(&params, c, &text)),
                         _ => None,
                     };
                     (text, link)
@@ -524,13 +547,19 @@ pub async fn list_jobs(
     let window = match selection.window {
         Some((from, to)) => format!(
             "modificationtime from {} to {}",
-            chrono::DateTime::from_timestamp(from, 0).map_or(String::new(), |t| t.format("%Y-%m-%d %H:%M").to_string()),
-            chrono::DateTime::from_timestamp(to, 0).map_or(String::new(), |t| t.format("%Y-%m-%d %H:%M").to_string())
+            chrono::DateTime::from_timestamp(from, 0)
+                .map_or(String::new(), |t| t.format("%Y-%m-%d %H:%M").to_string()),
+            chrono::DateTime::from_timestamp(to, 0)
+                .map_or(String::new(), |t| t.format("%Y-%m-%d %H:%M").to_string())
         ),
         None => "no time limit (an id was given)".to_string(),
     };
     let page_link = |page: u64| {
-        let mut p: Vec<(String, String)> = params.iter().filter(|(k, _)| k != "page").cloned().collect();
+        let mut p: Vec<(String, String)> = params
+            .iter()
+            .filter(|(k, _)| k != "page")
+            .cloned()
+            .collect();
         p.push(("page".into(), page.to_string()));
         link_with(&p, "page", &page.to_string())
     };
@@ -562,27 +591,45 @@ mod tests {
             link_with(&params, "jobstatus", "finished"),
             "?user=Anna+Smith&jobstatus=finished"
         );
-        assert_eq!(link_with(&[], "computingsite", "A&B"), "?computingsite=A%26B");
+        assert_eq!(
+            link_with(&[], "computingsite", "A&B"),
+            "?computingsite=A%26B"
+        );
     }
 
     #[test]
     fn only_times_lose_their_t() {
-        assert_eq!(cell_text(&Json::from("2026-11-24T09:26:18")), "2026-11-24 09:26:18");
-        assert_eq!(cell_text(&Json::from("Taiwan-LCG2_UCORE")), "Taiwan-LCG2_UCORE");
+        assert_eq!(
+            cell_text(&Json::from("2026-11-24T09:26:18")),
+            "2026-11-24 09:26:18"
+        );
+        assert_eq!(
+            cell_text(&Json::from("Taiwan-LCG2_UCORE")),
+            "Taiwan-LCG2_UCORE"
+        );
         assert_eq!(cell_text(&Json::from(12)), "12");
         assert_eq!(cell_text(&Json::Null), "");
     }
 
     #[test]
     fn facet_keys_bin_and_split() {
-        assert_eq!(facet_key("priorityrange", &Cell::Int(742)), vec![Json::from("700:799")]);
+        assert_eq!(
+            facet_key("priorityrange", &Cell::Int(742)),
+            vec![Json::from("700:799")]
+        );
         assert_eq!(
             facet_key("specialhandling", &Cell::Text("sj,rb,tq3".into())),
             vec![Json::from("sj"), Json::from("rb")]
         );
-        assert_eq!(facet_key("gshare", &Cell::Null), vec![Json::from("Not specified")]);
         assert_eq!(
-            facet_key("harvesterinstance", &Cell::Text("harvester-CERN_central_A".into())),
+            facet_key("gshare", &Cell::Null),
+            vec![Json::from("Not specified")]
+        );
+        assert_eq!(
+            facet_key(
+                "harvesterinstance",
+                &Cell::Text("harvester-CERN_central_A".into())
+            ),
             vec![Json::from("CERN_central_A")]
         );
     }
