@@ -227,6 +227,13 @@ fn error_columns() -> Vec<(&'static str, ColType)> {
     columns
 }
 
+/// Jobs, smallest pandaid and diagnostics seen for one `component:code`.
+struct Tally {
+    count: i64,
+    example: i64,
+    diags: HashMap<String, i64>,
+}
+
 /// bigmon's `errsByCount`: one entry per `component:code` over failed and holding jobs.
 fn error_summary(
     groups: &[pandamon_store::jobs::Group],
@@ -238,7 +245,7 @@ fn error_summary(
         .iter()
         .map(|d| ((d.component.clone(), d.code), d))
         .collect();
-    let mut counts: BTreeMap<(String, i64), (i64, i64, HashMap<String, i64>)> = BTreeMap::new();
+    let mut counts: BTreeMap<(String, i64), Tally> = BTreeMap::new();
     for group in groups {
         let sup_set = index("superrorcode")
             .and_then(|i| group.values[i].as_int())
@@ -275,39 +282,48 @@ fn error_summary(
     }
     let mut list: Vec<ErrorCount> = counts
         .into_iter()
-        .map(|((component, code), (count, example, diags))| {
-            let description = described.get(&(component.clone(), code));
-            let mut diags: Vec<(String, i64)> = diags.into_iter().collect();
-            diags.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-            let diag = diags
-                .into_iter()
-                .map(|(d, _)| d)
-                .find(|d| !d.is_empty())
-                .or_else(|| description.and_then(|d| d.diagnostics.clone()))
-                .unwrap_or_default();
-            let category = description.map_or(0, |d| d.category);
-            ErrorCount {
-                error: format!("{component}:{code}"),
-                codename: description
-                    .and_then(|d| d.acronym.clone())
-                    .unwrap_or_else(|| component.clone()),
-                codeval: code,
-                diag,
-                desc: description
-                    .and_then(|d| d.description.clone())
-                    .unwrap_or_default(),
-                cat: Category {
-                    id: category,
-                    name: ERROR_CATEGORIES
-                        .iter()
-                        .find(|(id, _)| i64::from(*id) == category)
-                        .map_or("Uncategorized", |(_, n)| n)
-                        .to_string(),
+        .map(
+            |(
+                (component, code),
+                Tally {
+                    count,
+                    example,
+                    diags,
                 },
-                count,
-                example_pandaid: example,
-            }
-        })
+            )| {
+                let description = described.get(&(component.clone(), code));
+                let mut diags: Vec<(String, i64)> = diags.into_iter().collect();
+                diags.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                let diag = diags
+                    .into_iter()
+                    .map(|(d, _)| d)
+                    .find(|d| !d.is_empty())
+                    .or_else(|| description.and_then(|d| d.diagnostics.clone()))
+                    .unwrap_or_default();
+                let category = description.map_or(0, |d| d.category);
+                ErrorCount {
+                    error: format!("{component}:{code}"),
+                    codename: description
+                        .and_then(|d| d.acronym.clone())
+                        .unwrap_or_else(|| component.clone()),
+                    codeval: code,
+                    diag,
+                    desc: description
+                        .and_then(|d| d.description.clone())
+                        .unwrap_or_default(),
+                    cat: Category {
+                        id: category,
+                        name: ERROR_CATEGORIES
+                            .iter()
+                            .find(|(id, _)| i64::from(*id) == category)
+                            .map_or("Uncategorized", |(_, n)| n)
+                            .to_string(),
+                    },
+                    count,
+                    example_pandaid: example,
+                }
+            },
+        )
         .collect();
     list.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.error.cmp(&b.error)));
     list
