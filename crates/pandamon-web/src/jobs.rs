@@ -271,13 +271,14 @@ fn error_summary(
                 .and_then(|i| group.values[i].as_text())
                 .unwrap_or("")
                 .to_string();
-            let entry =
-                counts
-                    .entry((c.name().to_string(), code))
-                    .or_insert((0, i64::MAX, HashMap::new()));
-            entry.0 += group.count;
-            entry.1 = entry.1.min(group.example);
-            *entry.2.entry(diag).or_default() += group.count;
+            let entry = counts.entry((c.name().to_string(), code)).or_insert(Tally {
+                count: 0,
+                example: i64::MAX,
+                diags: HashMap::new(),
+            });
+            entry.count += group.count;
+            entry.example = entry.example.min(group.example);
+            *entry.diags.entry(diag).or_default() += group.count;
         }
     }
     let mut list: Vec<ErrorCount> = counts
