@@ -222,6 +222,38 @@ impl Db {
         self.fetch_cells(&sql, &params, &kinds).await
     }
 
+    /// Every column of the rows of `table` where `key` equals the value, optionally ordered by a
+    /// column, as (column, cell) pairs in catalogue order.
+    pub async fn rows_where(
+        &self,
+        table: &str,
+        key: (&str, Value),
+        order_by: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<Vec<(String, Cell)>>> {
+        let d = self.dialect();
+        let t = Catalog::get().table(table);
+        let select: Vec<String> = t
+            .columns
+            .iter()
+            .map(|c| uniform(d, &c.name, c.ty))
+            .collect();
+        let kinds: Vec<u8> = t.columns.iter().map(|c| kind_of(c.ty)).collect();
+        let order = order_by.map_or(String::new(), |c| format!(" ORDER BY {}", d.quote(c)));
+        let sql = format!(
+            "SELECT {} FROM {} WHERE {} = {}{order} LIMIT {limit}",
+            select.join(", "),
+            self.qualified(t),
+            d.quote(key.0),
+            d.placeholder(1)
+        );
+        let rows = self.fetch_cells(&sql, &[key.1], &kinds).await?;
+        Ok(rows
+            .into_iter()
+            .map(|cells| t.column_names().map(str::to_string).zip(cells).collect())
+            .collect())
+    }
+
     /// `error_descriptions` as (component, code) → (acronym, diagnostics, description, category).
     pub async fn error_descriptions(&self) -> Result<Vec<ErrorDescription>> {
         let d = self.dialect();

@@ -140,7 +140,7 @@ fn iso(t: &NaiveDateTime) -> String {
     t.format("%Y-%m-%dT%H:%M:%S").to_string()
 }
 
-fn cell_json(cell: &Cell) -> Json {
+pub fn cell_json(cell: &Cell) -> Json {
     match cell {
         Cell::Null => Json::Null,
         Cell::Int(v) => Json::from(*v),
@@ -472,7 +472,7 @@ struct JobsPage<'a> {
     next: Option<String>,
 }
 
-fn cell_text(value: &Json) -> String {
+pub fn cell_text(value: &Json) -> String {
     match value {
         Json::Null => String::new(),
         Json::String(s) if is_iso_time(s) => s.replacen('T', " ", 1),

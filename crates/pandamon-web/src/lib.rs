@@ -4,6 +4,7 @@
 //! through `pandamon-store` and never build SQL themselves.
 
 pub mod error;
+pub mod job;
 pub mod jobs;
 pub mod router;
 pub mod state;

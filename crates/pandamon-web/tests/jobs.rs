@@ -269,3 +269,69 @@ async fn jobs_page_matches_independent_counts(test: &TestDb) {
     db.close().await;
 }
 on_every_backend!(jobs_page_matches_independent_counts);
+
+async fn job_page_shows_one_job_with_its_history(test: &TestDb) {
+    let db = test.connect().await;
+    schema::init(&db, false).await.unwrap();
+    let config = SimConfig {
+        jobs: 1_000,
+        seed: 9,
+        days: 2.0,
+        now: NOW,
+    };
+    pandamon_sim::simulate(&db, config, Box::new(Silent))
+        .await
+        .unwrap();
+    let state = AppState::new(db.clone(), None);
+    // A retried job that failed and was retried again has a chain both ways.
+    let d = db.dialect();
+    let sql = format!(
+        "SELECT h.{new} FROM {h} h JOIN {h} h2 ON h2.{old} = h.{new} ORDER BY h.{new} LIMIT 1",
+        new = d.quote("newpandaid"),
+        old = d.quote("oldpandaid"),
+        h = db.qualified(Catalog::get().table("jedi_job_retry_history")),
+    );
+    let pandaid: i64 = with_pool!(db, pool => sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(pool).await.unwrap());
+    let json = get_json(&state, &format!("/job/{pandaid}/?json")).await;
+    assert_eq!(json["job"]["pandaid"].as_i64().unwrap(), pandaid);
+    assert!(
+        json["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["type"] == "input")
+    );
+    assert!(json["dsfiles"].is_array());
+    assert!(!json["retries_up"].as_array().unwrap().is_empty());
+    assert!(!json["retries_down"].as_array().unwrap().is_empty());
+    assert_eq!(
+        json["retries_up"][0]["newpandaid"].as_i64().unwrap(),
+        pandaid
+    );
+    assert_eq!(json["job"]["parentid"], json["retries_up"][0]["oldpandaid"]);
+    let statuslog = json["statuslog"].as_array().unwrap();
+    assert_eq!(statuslog.first().unwrap()["jobstatus"], "pending");
+    assert_eq!(
+        statuslog.last().unwrap()["jobstatus"],
+        json["job"]["jobstatus"]
+    );
+    if json["job"]["jobstatus"] == "failed" {
+        let errors = json["errors"].as_array().unwrap();
+        assert!(!errors.is_empty());
+        assert!(
+            errors
+                .iter()
+                .all(|e| !e["description"].as_str().unwrap().is_empty())
+        );
+    }
+    let (status, html) = get(&state, &format!("/job/{pandaid}/")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(&format!("Job {pandaid}")));
+    let (status, body) = get(&state, "/job/12abc/").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("'pandaid'"));
+    let (status, _) = get(&state, "/job/1/").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    db.close().await;
+}
+on_every_backend!(job_page_shows_one_job_with_its_history);
