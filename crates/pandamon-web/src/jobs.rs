@@ -216,7 +216,7 @@ fn summarise(groups: &[pandamon_store::jobs::Group]) -> Vec<Facet> {
 }
 
 /// The columns grouped for the error summary: every code and diagnostic.
-fn error_columns() -> Vec<(&'static str, ColType)> {
+pub fn error_columns() -> Vec<(&'static str, ColType)> {
     let mut columns = Vec::new();
     for c in ErrorComponent::ALL {
         columns.push((c.code_column(), column_type(c.code_column())));
@@ -235,7 +235,7 @@ struct Tally {
 }
 
 /// bigmon's `errsByCount`: one entry per `component:code` over failed and holding jobs.
-fn error_summary(
+pub fn error_summary(
     groups: &[pandamon_store::jobs::Group],
     descriptions: &[ErrorDescription],
 ) -> Vec<ErrorCount> {
@@ -365,15 +365,32 @@ fn encode(text: &str) -> String {
     out
 }
 
+/// The job tables a selection reads: the archive only when its window reaches back far enough.
+pub fn job_tables(selection: &Selection) -> Vec<JobTable> {
+    if selection.needs_archive() {
+        JobTable::ALL.to_vec()
+    } else {
+        vec![JobTable::Defined, JobTable::Active, JobTable::Archived]
+    }
+}
+
+/// The time window in words, for page headers.
+pub fn describe_window(selection: &Selection) -> String {
+    let show = |t: i64| {
+        chrono::DateTime::from_timestamp(t, 0)
+            .map_or(String::new(), |t| t.format("%Y-%m-%d %H:%M").to_string())
+    };
+    match selection.window {
+        Some((from, to)) => format!("modificationtime from {} to {}", show(from), show(to)),
+        None => "no time limit (an id was given)".to_string(),
+    }
+}
+
 /// Collects everything `/jobs/` shows for a parsed selection.
 pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<JobsJson> {
     let db = &state.db;
     let dialect = SqlDialect::from(db.dialect());
-    let tables: Vec<JobTable> = if selection.needs_archive() {
-        JobTable::ALL.to_vec()
-    } else {
-        vec![JobTable::Defined, JobTable::Active, JobTable::Archived]
-    };
+    let tables = job_tables(selection);
     let clause = |first: usize| selection.where_sql(dialect, first);
     let mut total = db.count_jobs(&tables, &clause).await?;
     if let Some(limit) = selection.limit {
@@ -561,16 +578,7 @@ pub async fn list_jobs(
                 .collect()
         })
         .collect();
-    let window = match selection.window {
-        Some((from, to)) => format!(
-            "modificationtime from {} to {}",
-            chrono::DateTime::from_timestamp(from, 0)
-                .map_or(String::new(), |t| t.format("%Y-%m-%d %H:%M").to_string()),
-            chrono::DateTime::from_timestamp(to, 0)
-                .map_or(String::new(), |t| t.format("%Y-%m-%d %H:%M").to_string())
-        ),
-        None => "no time limit (an id was given)".to_string(),
-    };
+    let window = describe_window(&selection);
     let page_link = |page: u64| {
         let mut p: Vec<(String, String)> = params
             .iter()

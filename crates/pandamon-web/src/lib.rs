@@ -4,6 +4,7 @@
 //! through `pandamon-store` and never build SQL themselves.
 
 pub mod error;
+pub mod errors;
 pub mod job;
 pub mod jobs;
 pub mod router;

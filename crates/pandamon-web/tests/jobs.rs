@@ -250,6 +250,57 @@ async fn jobs_page_matches_independent_counts(test: &TestDb) {
         vec![("failed".to_string(), failed_count)]
     );
 
+    // The error summary page agrees with the same counts, and splits them by site.
+    let errors_page = get_json(
+        &state,
+        &format!("/errors/?json&date_from={FROM}&date_to={TO}"),
+    )
+    .await;
+    let mut summary: Vec<(String, i64)> = errors_page["jobSummary"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_string(),
+                s["count"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    summary.sort();
+    assert_eq!(summary, statuses);
+    assert_eq!(errors_page["errsByCount"], json["errsByCount"]);
+    let failed_by_site = grouped(
+        &db,
+        "computingsite",
+        "AND jobstatus IN ('failed', 'holding')",
+    )
+    .await;
+    for site in errors_page["errsBySite"].as_array().unwrap() {
+        let name = site["name"].as_str().unwrap();
+        let expected = failed_by_site
+            .iter()
+            .find(|(s, _)| s == name)
+            .map_or(0, |(_, n)| *n);
+        assert_eq!(site["toterrjobs"].as_i64().unwrap(), expected, "{name}");
+    }
+    let by_site: i64 = errors_page["errsBySite"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["toterrors"].as_i64().unwrap())
+        .sum();
+    let by_code: i64 = errors_page["errsByCount"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["count"].as_i64().unwrap())
+        .sum();
+    assert_eq!(by_site, by_code);
+    let (status, html) = get(&state, &format!("/errors/?date_from={FROM}&date_to={TO}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("id=\"errors-by-site\""));
+
     // Bad input: 400 naming the parameter; injection is a literal; unknown parameters are noted.
     let (status, body) = get(&state, "/jobs/?days=abc").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);

@@ -1,0 +1,234 @@
+//! `/errors/`: the error summary of a selection: by code, by site, by user and by task, with
+//! error categories, over every failed and holding job.
+
+use crate::error::{AppError, AppResult};
+use crate::jobs::{self, ErrorCount, error_columns, error_summary, job_tables};
+use crate::state::AppState;
+use crate::status::{human_count, wants_json};
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{Html, IntoResponse, Response};
+use chrono::Utc;
+use pandamon_model::JobStatus;
+use pandamon_query::{Defaults, Selection, SqlDialect};
+use pandamon_store::catalog::ColType;
+use pandamon_store::jobs::{Cell, Group};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Serialize)]
+pub struct StatusCount {
+    pub name: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorBrief {
+    pub error: String,
+    pub codename: String,
+    pub count: i64,
+    pub diag: String,
+}
+
+/// Errors of one site, user or task.
+#[derive(Debug, Serialize)]
+pub struct ErrorsOf {
+    pub name: String,
+    pub toterrors: i64,
+    pub toterrjobs: i64,
+    pub errorlist: Vec<ErrorBrief>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CategoryCount {
+    pub id: i64,
+    pub name: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorsJson {
+    #[serde(rename = "jobSummary")]
+    pub job_summary: Vec<StatusCount>,
+    #[serde(rename = "errsByCount")]
+    pub errs_by_count: Vec<ErrorCount>,
+    #[serde(rename = "errsBySite")]
+    pub errs_by_site: Vec<ErrorsOf>,
+    #[serde(rename = "errsByUser")]
+    pub errs_by_user: Vec<ErrorsOf>,
+    #[serde(rename = "errsByTask")]
+    pub errs_by_task: Vec<ErrorsOf>,
+    pub categories: Vec<CategoryCount>,
+    pub notes: Vec<String>,
+}
+
+const OWNERS: [(&str, ColType); 3] = [
+    ("computingsite", ColType::Varchar(128)),
+    ("produsername", ColType::Varchar(60)),
+    ("jeditaskid", ColType::BigInt),
+];
+
+/// Splits groups by the value of one owner column and summarises each part.
+fn errors_by(
+    groups: &[Group],
+    owner: usize,
+    descriptions: &[pandamon_store::jobs::ErrorDescription],
+) -> Vec<ErrorsOf> {
+    let n_error_columns = error_columns().len();
+    let mut parts: BTreeMap<String, Vec<Group>> = BTreeMap::new();
+    for g in groups {
+        let name = match &g.values[n_error_columns + owner] {
+            Cell::Null => "Not specified".to_string(),
+            Cell::Int(v) => v.to_string(),
+            Cell::Text(s) => s.clone(),
+            other => format!("{other:?}"),
+        };
+        parts.entry(name).or_default().push(Group {
+            values: g.values[..n_error_columns].to_vec(),
+            count: g.count,
+            example: g.example,
+        });
+    }
+    let mut out: Vec<ErrorsOf> = parts
+        .into_iter()
+        .map(|(name, groups)| {
+            let list = error_summary(&groups, descriptions);
+            ErrorsOf {
+                name,
+                toterrors: list.iter().map(|e| e.count).sum(),
+                toterrjobs: groups.iter().map(|g| g.count).sum(),
+                errorlist: list
+                    .into_iter()
+                    .map(|e| ErrorBrief {
+                        error: e.error,
+                        codename: e.codename,
+                        count: e.count,
+                        diag: e.diag,
+                    })
+                    .collect(),
+            }
+        })
+        .filter(|e| e.toterrors > 0)
+        .collect();
+    out.sort_by(|a, b| {
+        b.toterrjobs
+            .cmp(&a.toterrjobs)
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    out
+}
+
+pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<ErrorsJson> {
+    let db = &state.db;
+    let dialect = SqlDialect::from(db.dialect());
+    let tables = job_tables(selection);
+    let clause = |first: usize| selection.where_sql(dialect, first);
+    let statuses = db
+        .group_jobs(&tables, &[("jobstatus", ColType::Varchar(15))], &clause)
+        .await?;
+    let mut by_status: BTreeMap<String, i64> = BTreeMap::new();
+    for g in &statuses {
+        if let Some(s) = g.values[0].as_text() {
+            *by_status.entry(s.to_string()).or_default() += g.count;
+        }
+    }
+    let mut job_summary: Vec<StatusCount> = by_status
+        .into_iter()
+        .map(|(name, count)| StatusCount { name, count })
+        .collect();
+    job_summary.sort_by_key(|s| JobStatus::parse(&s.name).map_or(usize::MAX, |s| s as usize));
+    let quoted_status = db.dialect().quote("jobstatus");
+    let failed_clause = |first: usize| {
+        let (w, p) = selection.where_sql(dialect, first);
+        (
+            format!("{w} AND {quoted_status} IN ('failed', 'holding')"),
+            p,
+        )
+    };
+    let mut columns = error_columns();
+    columns.extend(OWNERS);
+    let groups = db.group_jobs(&tables, &columns, &failed_clause).await?;
+    let descriptions = db.error_descriptions().await?;
+    let n = error_columns().len();
+    let error_groups: Vec<Group> = groups
+        .iter()
+        .map(|g| Group {
+            values: g.values[..n].to_vec(),
+            count: g.count,
+            example: g.example,
+        })
+        .collect();
+    let errs_by_count = error_summary(&error_groups, &descriptions);
+    let mut categories: BTreeMap<i64, CategoryCount> = BTreeMap::new();
+    for e in &errs_by_count {
+        categories
+            .entry(e.cat.id)
+            .or_insert_with(|| CategoryCount {
+                id: e.cat.id,
+                name: e.cat.name.clone(),
+                count: 0,
+            })
+            .count += e.count;
+    }
+    Ok(ErrorsJson {
+        job_summary,
+        errs_by_site: errors_by(&groups, 0, &descriptions),
+        errs_by_user: errors_by(&groups, 1, &descriptions),
+        errs_by_task: errors_by(&groups, 2, &descriptions),
+        errs_by_count,
+        categories: categories.into_values().collect(),
+        notes: selection.notes.clone(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "errors.html")]
+struct ErrorsPage<'a> {
+    data: &'a ErrorsJson,
+    window: String,
+    failed: String,
+    narrow_site: Vec<(String, String)>,
+}
+
+pub async fn error_summary_page(
+    State(state): State<AppState>,
+    Query(params): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    let now = Utc::now().timestamp();
+    let selection = Selection::parse(
+        params.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        Defaults {
+            window_hours: 12,
+            now,
+        },
+    )
+    .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let data = collect(&state, &selection).await?;
+    if params.iter().any(|(k, _)| k == "json") || wants_json(None, &headers) {
+        return Ok(axum::Json(data).into_response());
+    }
+    let failed = data
+        .job_summary
+        .iter()
+        .find(|s| s.name == "failed")
+        .map_or(0, |s| s.count);
+    let narrow_site = data
+        .errs_by_site
+        .iter()
+        .map(|s| {
+            (
+                s.name.clone(),
+                jobs::link_with(&params, "computingsite", &s.name),
+            )
+        })
+        .collect();
+    let page = ErrorsPage {
+        window: jobs::describe_window(&selection),
+        failed: human_count(failed),
+        narrow_site,
+        data: &data,
+    };
+    Ok(Html(page.render()?).into_response())
+}
