@@ -149,9 +149,156 @@ pub const PRESENTATION_PARAMS: &[&str] = &[
     "durationmin",
 ];
 
-pub fn field(param: &str) -> Option<&'static Field> {
-    JOB_FIELDS.iter().find(|f| f.param == param)
+/// The parameters one kind of object (jobs, tasks) understands.
+#[derive(Debug)]
+pub struct Vocabulary {
+    pub name: &'static str,
+    pub fields: &'static [Field],
+    pub ranges: &'static [(&'static str, &'static str)],
+    pub time_columns: &'static [&'static str],
+    /// The column a time window applies to.
+    pub window_column: &'static str,
+    pub sort_keys: &'static [(&'static str, &'static str)],
+    pub default_sort: crate::Sort,
+    pub json_columns: &'static [&'static str],
+    pub id_column: &'static str,
 }
+
+impl Vocabulary {
+    pub fn field(&self, param: &str) -> Option<&'static Field> {
+        self.fields.iter().find(|f| f.param == param)
+    }
+}
+
+pub static JOBS: Vocabulary = Vocabulary {
+    name: "jobs",
+    fields: JOB_FIELDS,
+    ranges: RANGE_FIELDS,
+    time_columns: TIME_COLUMNS,
+    window_column: "modificationtime",
+    sort_keys: crate::SORT_KEYS,
+    default_sort: crate::Sort {
+        column: "modificationtime",
+        descending: true,
+    },
+    json_columns: JOB_COLUMNS_FOR_JSON,
+    id_column: "pandaid",
+};
+
+/// Filterable JEDI task attributes.
+pub const TASK_FIELDS: &[Field] = &[
+    id("jeditaskid", "jeditaskid", Kind::Int),
+    id("taskid", "jeditaskid", Kind::Int),
+    id("reqid", "reqid", Kind::Int),
+    id("taskname", "taskname", Kind::Text),
+    id("parent_tid", "parent_tid", Kind::Int),
+    f("status", "status", Kind::Status),
+    f("superstatus", "superstatus", Kind::Status),
+    f("username", "username", Kind::Contains),
+    f("user", "username", Kind::Contains),
+    f("tasktype", "tasktype", Kind::Text),
+    f("processingtype", "processingtype", Kind::Text),
+    f("campaign", "campaign", Kind::Text),
+    f("workinggroup", "workinggroup", Kind::Text),
+    f("gshare", "gshare", Kind::Text),
+    f("prodsourcelabel", "prodsourcelabel", Kind::Text),
+    f("cloud", "cloud", Kind::Text),
+    f("nucleus", "nucleus", Kind::Text),
+    f("site", "site", Kind::Text),
+    f("resourcetype", "resource_type", Kind::Text),
+    f("resource_type", "resource_type", Kind::Text),
+    f("architecture", "architecture", Kind::Text),
+    f("transpath", "transpath", Kind::Contains),
+    f("transhome", "transhome", Kind::Text),
+    f("container_name", "container_name", Kind::Text),
+    f("framework", "framework", Kind::Text),
+    f("job_label", "job_label", Kind::Text),
+    f("corecount", "corecount", Kind::Int),
+    f("eventservice", "eventservice", Kind::Int),
+    f("workqueue_id", "workqueue_id", Kind::Int),
+    f("attemptnr", "attemptnr", Kind::Int),
+    f("taskpriority", "taskpriority", Kind::Int),
+];
+
+pub const TASK_RANGES: &[(&str, &str)] = &[
+    ("priorityrange", "currentpriority"),
+    ("progressrange", "progress"),
+    ("failureraterange", "failurerate"),
+];
+
+pub const TASK_TIME_COLUMNS: &[&str] = &[
+    "modificationtime",
+    "creationdate",
+    "starttime",
+    "endtime",
+    "statechangetime",
+];
+
+pub const TASK_SORT_KEYS: &[(&str, &str)] = &[
+    ("time", "modificationtime"),
+    ("create", "creationdate"),
+    ("statetime", "statechangetime"),
+    ("priority", "currentpriority"),
+    ("progress", "progress"),
+    ("jeditaskid", "jeditaskid"),
+];
+
+/// Columns of a task the list and `fields=` may name.
+pub const TASK_COLUMNS_FOR_JSON: &[&str] = &[
+    "jeditaskid",
+    "taskname",
+    "status",
+    "superstatus",
+    "username",
+    "creationdate",
+    "modificationtime",
+    "starttime",
+    "endtime",
+    "statechangetime",
+    "reqid",
+    "prodsourcelabel",
+    "tasktype",
+    "processingtype",
+    "campaign",
+    "workinggroup",
+    "gshare",
+    "workqueue_id",
+    "resource_type",
+    "corecount",
+    "ramcount",
+    "taskpriority",
+    "currentpriority",
+    "progress",
+    "failurerate",
+    "errordialog",
+    "parent_tid",
+    "cloud",
+    "nucleus",
+    "site",
+    "eventservice",
+    "attemptnr",
+    "container_name",
+    "transpath",
+    "transhome",
+    "architecture",
+    "vo",
+    "framework",
+];
+
+pub static TASKS: Vocabulary = Vocabulary {
+    name: "tasks",
+    fields: TASK_FIELDS,
+    ranges: TASK_RANGES,
+    time_columns: TASK_TIME_COLUMNS,
+    window_column: "modificationtime",
+    sort_keys: TASK_SORT_KEYS,
+    default_sort: crate::Sort {
+        column: "modificationtime",
+        descending: true,
+    },
+    json_columns: TASK_COLUMNS_FOR_JSON,
+    id_column: "jeditaskid",
+};
 
 /// Columns a JSON `fields=` projection may name.
 pub const JOB_COLUMNS_FOR_JSON: &[&str] = &[

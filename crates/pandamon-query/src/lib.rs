@@ -8,7 +8,7 @@
 pub mod fields;
 
 use chrono::{NaiveDate, NaiveDateTime};
-use fields::{Field, Kind, TIME_COLUMNS};
+use fields::{Field, Kind, Vocabulary};
 use pandamon_store::Value;
 use std::fmt;
 
@@ -131,7 +131,7 @@ pub struct Sort {
     pub descending: bool,
 }
 
-/// Sort keys bigmon accepts in `sortby=<key>-ascending|descending`.
+/// Job sort keys bigmon accepts in `sortby=<key>-ascending|descending`.
 pub const SORT_KEYS: &[(&str, &str)] = &[
     ("time", "modificationtime"),
     ("create", "creationtime"),
@@ -161,14 +161,18 @@ pub struct Selection {
     /// Parameters that were ignored, with why; shown on the page.
     pub notes: Vec<String>,
     pub now: i64,
+    /// The unique id column, the sort's tie-breaker.
+    pub id_column: &'static str,
 }
 
 /// Defaults that differ between views.
 #[derive(Debug, Clone, Copy)]
 pub struct Defaults {
-    /// The window when the URL names no time and no id: 12 h for jobs.
+    /// The window when the URL names no time and no id: 12 h for jobs, 7 days for tasks.
     pub window_hours: i64,
     pub now: i64,
+    /// Which object's attributes the parameters name.
+    pub vocabulary: &'static Vocabulary,
 }
 
 fn parse_time(param: &str, text: &str) -> Result<i64, QueryError> {
@@ -336,6 +340,7 @@ impl Selection {
         defaults: Defaults,
     ) -> Result<Selection, QueryError> {
         let now = defaults.now;
+        let vocab = defaults.vocabulary;
         let mut conds = Vec::new();
         let mut notes = Vec::new();
         let mut lifts_window = false;
@@ -344,10 +349,7 @@ impl Selection {
         let mut date_to: Option<i64> = None;
         let mut earlier: Option<i64> = None;
         let mut explicit_time_range = false;
-        let mut sort = Sort {
-            column: "modificationtime",
-            descending: true,
-        };
+        let mut sort = vocab.default_sort;
         let mut limit = None;
         let mut display_limit = DEFAULT_DISPLAY_LIMIT;
         let mut page = 1;
@@ -358,7 +360,7 @@ impl Selection {
             if value.contains('%') && !matches!(name, "date_from" | "date_to") {
                 return Err(invalid(name, "'%' is not a wildcard here: use '*'"));
             }
-            if let Some(field) = fields::field(name) {
+            if let Some(field) = vocab.field(name) {
                 lifts_window |= field.lifts_window;
                 conds.push(match field.kind {
                     Kind::Int => parse_int_list(name, field.column, value)?,
@@ -366,14 +368,14 @@ impl Selection {
                 });
                 continue;
             }
-            if let Some((_, column)) = fields::RANGE_FIELDS.iter().find(|(p, _)| *p == name) {
+            if let Some((_, column)) = vocab.ranges.iter().find(|(p, _)| *p == name) {
                 let (lo, hi) = parse_range(name, value)?;
                 conds.push(Cond::Range { column, lo, hi });
                 continue;
             }
             if let Some(column) = name
                 .strip_suffix("range")
-                .and_then(|c| TIME_COLUMNS.iter().find(|t| **t == c))
+                .and_then(|c| vocab.time_columns.iter().find(|t| **t == c))
             {
                 let (a, b) = value.split_once('|').ok_or_else(|| {
                     invalid(name, "expected from|to, each YYYY-MM-DD[THH:MM[:SS]]")
@@ -402,7 +404,7 @@ impl Selection {
                         parse_positive(name, value, MAX_DISPLAY_LIMIT as i64)?.max(1) as u64;
                 }
                 "page" => page = parse_positive(name, value, 1_000_000)?.max(1) as u64,
-                "sortby" => sort = parse_sort(value)?,
+                "sortby" => sort = parse_sort(vocab, value)?,
                 "fields" => {
                     let list: Vec<String> = value
                         .split(',')
@@ -411,14 +413,14 @@ impl Selection {
                         .collect();
                     if let Some(bad) = list
                         .iter()
-                        .find(|f| !fields::JOB_COLUMNS_FOR_JSON.contains(&f.as_str()))
+                        .find(|f| !vocab.json_columns.contains(&f.as_str()))
                     {
                         return Err(invalid(name, format!("unknown field '{bad}'")));
                     }
                     fields_projection = Some(list);
                 }
-                "jobtype" => conds.extend(parse_jobtype(value)?),
-                "durationmin" => {
+                "jobtype" if vocab.name == "jobs" => conds.extend(parse_jobtype(value)?),
+                "durationmin" if vocab.name == "jobs" => {
                     let (lo, hi) = parse_range(name, value)?;
                     conds.push(Cond::Duration {
                         lo: lo.unwrap_or(0),
@@ -426,7 +428,8 @@ impl Selection {
                         now,
                     });
                 }
-                n if fields::PRESENTATION_PARAMS.contains(&n) => {}
+                n if fields::PRESENTATION_PARAMS.contains(&n)
+                    && !matches!(n, "jobtype" | "durationmin") => {}
                 _ => notes.push(format!(
                     "parameter '{raw_name}' is not known here and was ignored"
                 )),
@@ -452,7 +455,7 @@ impl Selection {
         };
         if let Some((from, to)) = window {
             conds.push(Cond::Time {
-                column: "modificationtime",
+                column: vocab.window_column,
                 from,
                 to,
             });
@@ -467,7 +470,26 @@ impl Selection {
             fields: fields_projection,
             notes,
             now,
+            id_column: vocab.id_column,
         })
+    }
+
+    /// The same selection narrowed to objects whose `column` is one of `values`.
+    pub fn and_in(&self, column: &'static str, values: &[&str]) -> Selection {
+        let mut narrowed = self.clone();
+        narrowed.conds.push(Cond::Text {
+            column,
+            groups: values
+                .iter()
+                .map(|v| {
+                    vec![Clause {
+                        negated: false,
+                        term: Term::Exact(v.to_string()),
+                    }]
+                })
+                .collect(),
+        });
+        narrowed
     }
 
     /// Whether the window reaches into the long-term archive (more than two days back), as bigmon
@@ -499,8 +521,8 @@ impl Selection {
     pub fn order_sql(&self, dialect: SqlDialect) -> String {
         let dir = if self.sort.descending { "DESC" } else { "ASC" };
         let mut sql = format!("{} {dir}", dialect.quote(self.sort.column));
-        if self.sort.column != "pandaid" {
-            sql.push_str(&format!(", {} {dir}", dialect.quote("pandaid")));
+        if self.sort.column != self.id_column {
+            sql.push_str(&format!(", {} {dir}", dialect.quote(self.id_column)));
         }
         sql
     }
@@ -511,7 +533,7 @@ impl Selection {
     }
 }
 
-fn parse_sort(value: &str) -> Result<Sort, QueryError> {
+fn parse_sort(vocab: &Vocabulary, value: &str) -> Result<Sort, QueryError> {
     let value = value.trim().to_ascii_lowercase();
     let (key, descending) = if let Some(k) = value.strip_suffix("-descending") {
         (k, true)
@@ -520,13 +542,14 @@ fn parse_sort(value: &str) -> Result<Sort, QueryError> {
     } else {
         (value.as_str(), true)
     };
-    match SORT_KEYS.iter().find(|(k, _)| *k == key) {
+    match vocab.sort_keys.iter().find(|(k, _)| *k == key) {
         Some((_, column)) => Ok(Sort { column, descending }),
         None => Err(invalid(
             "sortby",
             format!(
                 "unknown sort key '{key}'; use one of {} with -ascending or -descending",
-                SORT_KEYS
+                vocab
+                    .sort_keys
                     .iter()
                     .map(|(k, _)| *k)
                     .collect::<Vec<_>>()

@@ -13,6 +13,7 @@ fn parse(query: &str) -> Result<Selection, QueryError> {
         Defaults {
             window_hours: 12,
             now: NOW,
+            vocabulary: &fields::JOBS,
         },
     )
 }
@@ -334,6 +335,58 @@ fn in_memory_evaluation_has_the_sql_meaning() {
     for url in no {
         assert!(!parse(url).unwrap().matches(&job), "{url} should not match");
     }
+}
+
+#[test]
+fn task_parameters_use_the_task_vocabulary() {
+    let pairs = vec![
+        ("status", "running|ready"),
+        ("username", "smith"),
+        ("jobtype", "analysis"),
+    ];
+    let s = Selection::parse(
+        pairs,
+        Defaults {
+            window_hours: 24 * 7,
+            now: NOW,
+            vocabulary: &fields::TASKS,
+        },
+    )
+    .unwrap();
+    assert_eq!(s.window, Some((NOW - 7 * 86_400, NOW)));
+    assert_eq!(
+        s.notes,
+        vec!["parameter 'jobtype' is not known here and was ignored".to_string()]
+    );
+    let (sql, _) = s.where_sql(SqlDialect::Postgres, 1);
+    assert!(
+        sql.starts_with("(\"status\" = $1 OR \"status\" = $2) AND UPPER(\"username\") LIKE $3"),
+        "{sql}"
+    );
+    assert_eq!(
+        s.order_sql(SqlDialect::Postgres),
+        "\"modificationtime\" DESC, \"jeditaskid\" DESC"
+    );
+    let s = Selection::parse(
+        vec![("jeditaskid", "40000001")],
+        Defaults {
+            window_hours: 168,
+            now: NOW,
+            vocabulary: &fields::TASKS,
+        },
+    )
+    .unwrap();
+    assert_eq!(s.window, None);
+    let err = Selection::parse(
+        vec![("sortby", "pandaid")],
+        Defaults {
+            window_hours: 168,
+            now: NOW,
+            vocabulary: &fields::TASKS,
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err.param, "sortby");
 }
 
 #[test]

@@ -248,6 +248,7 @@ async fn sql_and_memory_agree(test: &TestDb) {
             Defaults {
                 window_hours: 12,
                 now: NOW,
+                vocabulary: &pandamon_query::fields::JOBS,
             },
         )
         .unwrap();

@@ -138,14 +138,8 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<Error
         .map(|(name, count)| StatusCount { name, count })
         .collect();
     job_summary.sort_by_key(|s| JobStatus::parse(&s.name).map_or(usize::MAX, |s| s as usize));
-    let quoted_status = db.dialect().quote("jobstatus");
-    let failed_clause = |first: usize| {
-        let (w, p) = selection.where_sql(dialect, first);
-        (
-            format!("{w} AND {quoted_status} IN ('failed', 'holding')"),
-            p,
-        )
-    };
+    let failing = selection.and_in("jobstatus", &["failed", "holding"]);
+    let failed_clause = |first: usize| failing.where_sql(dialect, first);
     let mut columns = error_columns();
     columns.extend(OWNERS);
     let groups = db.group_jobs(&tables, &columns, &failed_clause).await?;
@@ -202,6 +196,7 @@ pub async fn error_summary_page(
         Defaults {
             window_hours: 12,
             now,
+            vocabulary: &pandamon_query::fields::JOBS,
         },
     )
     .map_err(|e| AppError::BadRequest(e.to_string()))?;

@@ -401,14 +401,8 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<JobsJ
         .map(|(_, column)| (*column, column_type(column)))
         .collect();
     let groups = db.group_jobs(&tables, &facet_columns, &clause).await?;
-    let quoted_status = db.dialect().quote("jobstatus");
-    let failed_clause = |first: usize| {
-        let (w, p) = selection.where_sql(dialect, first);
-        (
-            format!("{w} AND {quoted_status} IN ('failed', 'holding')"),
-            p,
-        )
-    };
+    let failing = selection.and_in("jobstatus", &["failed", "holding"]);
+    let failed_clause = |first: usize| failing.where_sql(dialect, first);
     let error_groups = db
         .group_jobs(&tables, &error_columns(), &failed_clause)
         .await?;
@@ -523,6 +517,7 @@ pub async fn list_jobs(
         Defaults {
             window_hours: 12,
             now,
+            vocabulary: &pandamon_query::fields::JOBS,
         },
     )
     .map_err(|e| AppError::BadRequest(e.to_string()))?;
