@@ -125,12 +125,18 @@ impl Db {
 
     /// Jobs matching the clause in each table.
     pub async fn count_jobs(&self, tables: &[JobTable], clause: WhereFn<'_>) -> Result<i64> {
+        let names: Vec<&str> = tables.iter().map(|t| t.name()).collect();
+        self.count_rows(&names, clause).await
+    }
+
+    /// Rows matching the clause, summed over the tables.
+    pub async fn count_rows(&self, tables: &[&str], clause: WhereFn<'_>) -> Result<i64> {
         let mut total = 0;
         for table in tables {
             let (w, params) = clause(1);
             let sql = format!(
                 "SELECT COUNT(*) FROM {} WHERE {w}",
-                self.qualified(Catalog::get().table(table.name()))
+                self.qualified(Catalog::get().table(table))
             );
             let n: i64 = with_pool!(self, pool => {
                 let query = bind_all!(sqlx::query_scalar(AssertSqlSafe(sql)), &params);
@@ -149,19 +155,31 @@ impl Db {
         columns: &[(&str, ColType)],
         clause: WhereFn<'_>,
     ) -> Result<Vec<Group>> {
+        let names: Vec<&str> = tables.iter().map(|t| t.name()).collect();
+        self.group_rows(&names, columns, clause, "pandaid").await
+    }
+
+    /// Grouped counts over any catalogue tables; `example` is the smallest `id_column`.
+    pub async fn group_rows(
+        &self,
+        tables: &[&str],
+        columns: &[(&str, ColType)],
+        clause: WhereFn<'_>,
+        id_column: &str,
+    ) -> Result<Vec<Group>> {
         let d = self.dialect();
         let select: Vec<String> = columns.iter().map(|(c, t)| uniform(d, c, *t)).collect();
         let mut kinds: Vec<u8> = columns.iter().map(|(_, t)| kind_of(*t)).collect();
         kinds.extend([0, 0]);
-        let min_pandaid = uniform(d, "pandaid", ColType::BigInt)
-            .replace(&d.quote("pandaid"), &format!("MIN({})", d.quote("pandaid")));
+        let min_pandaid = uniform(d, id_column, ColType::BigInt)
+            .replace(&d.quote(id_column), &format!("MIN({})", d.quote(id_column)));
         let mut out = Vec::new();
         for table in tables {
             let (w, params) = clause(1);
             let sql = format!(
                 "SELECT {cols}, COUNT(*), {min_pandaid} FROM {t} WHERE {w} GROUP BY {cols}",
                 cols = select.join(", "),
-                t = self.qualified(Catalog::get().table(table.name()))
+                t = self.qualified(Catalog::get().table(table))
             );
             for mut cells in self.fetch_cells(&sql, &params, &kinds).await? {
                 let example = cells.pop().and_then(|c| c.as_int()).unwrap_or(0);
@@ -187,9 +205,27 @@ impl Db {
         limit: u64,
         offset: u64,
     ) -> Result<Vec<Vec<Cell>>> {
+        let names: Vec<&str> = tables.iter().map(|t| t.name()).collect();
+        self.page_rows(&names, columns, clause, order, limit, offset)
+            .await
+    }
+
+    /// One sorted page over the union of catalogue tables with the same columns.
+    pub async fn page_rows(
+        &self,
+        tables: &[&str],
+        columns: &[&str],
+        clause: WhereFn<'_>,
+        order: &str,
+        limit: u64,
+        offset: u64,
+    ) -> Result<Vec<Vec<Cell>>> {
         let d = self.dialect();
         let catalog = Catalog::get();
-        let job_table = catalog.table("jobsactive4");
+        let Some(first) = tables.first() else {
+            return Ok(Vec::new());
+        };
+        let job_table = catalog.table(first);
         let typed: Vec<(&str, ColType)> = columns
             .iter()
             .filter_map(|c| job_table.column(c).map(|col| (*c, col.ty)))
@@ -207,7 +243,7 @@ impl Db {
             branches.push(format!(
                 "SELECT {} FROM {} WHERE {w}",
                 select.join(", "),
-                self.qualified(catalog.table(table.name()))
+                self.qualified(catalog.table(table))
             ));
         }
         if branches.is_empty() {

@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod router;
 pub mod state;
 pub mod status;
+pub mod tasks;
 
 pub use router::router;
 pub use state::{AppState, LiveHandle, LiveReport};

@@ -1,7 +1,7 @@
 //! The whole URL space of pandamon, in one place.
 
 use crate::state::AppState;
-use crate::{errors, job, jobs, status};
+use crate::{errors, job, jobs, status, tasks};
 use axum::Router;
 use axum::routing::get;
 
@@ -12,6 +12,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(status::healthz))
         .route("/jobs/", get(jobs::list_jobs))
         .route("/jobs", get(jobs::list_jobs))
+        .route("/tasks/", get(tasks::list_tasks))
+        .route("/tasks", get(tasks::list_tasks))
+        .route("/task/{jeditaskid}/", get(tasks::find_task))
+        .route("/task/{jeditaskid}", get(tasks::find_task))
         .route("/errors/", get(errors::error_summary_page))
         .route("/errors", get(errors::error_summary_page))
         .route("/job/{pandaid}/", get(job::find_job_page))

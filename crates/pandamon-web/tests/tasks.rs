@@ -1,0 +1,167 @@
+//! `/tasks/` and `/task/<id>/` on every backend, checked against independent SQL.
+
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode};
+use pandamon_sim::{Silent, SimConfig};
+use pandamon_store::{Catalog, Db, schema, with_pool};
+use pandamon_testkit::{TestDb, on_every_backend};
+use pandamon_web::{AppState, router};
+use serde_json::Value as Json;
+use sqlx::AssertSqlSafe;
+use tower::ServiceExt;
+
+const NOW: i64 = 1_790_000_000;
+
+async fn get(state: &AppState, uri: &str) -> (StatusCode, String) {
+    let response = router(state.clone())
+        .oneshot(Request::builder().uri(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    (status, String::from_utf8(body.to_vec()).unwrap())
+}
+
+async fn get_json(state: &AppState, uri: &str) -> Json {
+    let (status, body) = get(state, uri).await;
+    assert_eq!(status, StatusCode::OK, "{uri}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+async fn count(db: &Db, sql: &str) -> i64 {
+    let mut text = sql.to_string();
+    for t in &Catalog::get().tables {
+        text = text.replace(&format!("{{{}}}", t.name), &db.qualified(t));
+    }
+    db.scalar_i64(&text)
+        .await
+        .unwrap_or_else(|e| panic!("{text}: {e}"))
+}
+
+async fn tasks_views_match_independent_counts(test: &TestDb) {
+    let db = test.connect().await;
+    schema::init(&db, false).await.unwrap();
+    pandamon_sim::simulate(
+        &db,
+        SimConfig {
+            jobs: 2_000,
+            seed: 17,
+            days: 3.0,
+            now: NOW,
+        },
+        Box::new(Silent),
+    )
+    .await
+    .unwrap();
+    let state = AppState::new(db.clone(), None);
+    let window = "date_from=2026-09-14T14:13:20&date_to=2026-09-21T14:13:20";
+    let in_window =
+        "modificationtime >= '2026-09-14 14:13:20' AND modificationtime <= '2026-09-21 14:13:20'";
+    let summary = get_json(&state, &format!("/tasks/?json&{window}&outputs=summary")).await;
+    let total = count(
+        &db,
+        &format!("SELECT COUNT(*) FROM {{jedi_tasks}} WHERE {in_window}"),
+    )
+    .await;
+    assert!(total > 5);
+    assert_eq!(summary["totaltasks"].as_i64().unwrap(), total);
+    let status_facet = summary["selectionsummary"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["field"] == "status")
+        .unwrap();
+    for entry in status_facet["list"].as_array().unwrap() {
+        let status = entry["kname"].as_str().unwrap();
+        let n = count(
+            &db,
+            &format!(
+                "SELECT COUNT(*) FROM {{jedi_tasks}} WHERE {in_window} AND status = '{status}'"
+            ),
+        )
+        .await;
+        assert_eq!(entry["kvalue"].as_i64().unwrap(), n, "{status}");
+    }
+    // The bigmon shape: a bare list of tasks.
+    let list = get_json(&state, &format!("/tasks/?json&{window}")).await;
+    assert_eq!(list.as_array().unwrap().len() as i64, total);
+    let narrowed = get_json(
+        &state,
+        &format!("/tasks/?json&{window}&status=done&fields=jeditaskid,status"),
+    )
+    .await;
+    assert!(
+        narrowed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["status"] == "done" && t.as_object().unwrap().len() == 2)
+    );
+
+    // One task: the job summary drops superseded retries, and nodrop counts every attempt.
+    let d = db.dialect();
+    let sql = format!(
+        "SELECT {tid} FROM {h} GROUP BY {tid} ORDER BY COUNT(*) DESC, {tid} LIMIT 1",
+        tid = d.quote("jeditaskid"),
+        h = db.qualified(Catalog::get().table("jedi_job_retry_history"))
+    );
+    let task: i64 = with_pool!(db, pool => sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(pool).await.unwrap());
+    let all_jobs = count(
+        &db,
+        &format!(
+            "SELECT COUNT(*) FROM (SELECT pandaid FROM {{jobsdefined4}} WHERE jeditaskid = {task} UNION ALL SELECT pandaid FROM {{jobsactive4}} WHERE jeditaskid = {task} \
+             UNION ALL SELECT pandaid FROM {{jobsarchived4}} WHERE jeditaskid = {task} UNION ALL SELECT pandaid FROM {{jobsarchived}} WHERE jeditaskid = {task}) j"
+        ),
+    )
+    .await;
+    let superseded = count(&db, &format!("SELECT COUNT(DISTINCT oldpandaid) FROM {{jedi_job_retry_history}} WHERE jeditaskid = {task}")).await;
+    assert!(superseded > 0);
+    let dropped = get_json(&state, &format!("/task/{task}/?json")).await;
+    let nodrop = get_json(&state, &format!("/task/{task}/?json&mode=nodrop")).await;
+    let sum = |j: &Json| -> i64 {
+        j["jobsummary"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["count"].as_i64().unwrap())
+            .sum()
+    };
+    assert_eq!(sum(&nodrop), all_jobs);
+    assert_eq!(sum(&dropped), all_jobs - superseded);
+    assert_eq!(dropped["dropped"].as_i64().unwrap(), superseded);
+    assert_eq!(dropped["task"]["jeditaskid"].as_i64().unwrap(), task);
+    assert!(dropped["taskparams"].is_object());
+    let datasets = count(
+        &db,
+        &format!("SELECT COUNT(*) FROM {{jedi_datasets}} WHERE jeditaskid = {task}"),
+    )
+    .await;
+    assert_eq!(
+        dropped["datasets"].as_array().unwrap().len() as i64,
+        datasets
+    );
+    let site_jobs: i64 = dropped["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["jobs"].as_i64().unwrap())
+        .sum();
+    assert_eq!(site_jobs, sum(&dropped));
+    let (status, html) = get(&state, &format!("/task/{task}/")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("id=\"task-datasets\""));
+    assert_eq!(get(&state, "/task/abc/").await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(get(&state, "/task/1/").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        get(&state, &format!("/task/{task}/?mode=sometimes"))
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        get(&state, "/tasks/?days=x").await.0,
+        StatusCode::BAD_REQUEST
+    );
+    db.close().await;
+}
+on_every_backend!(tasks_views_match_independent_counts);
