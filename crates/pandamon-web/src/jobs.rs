@@ -465,9 +465,10 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<JobsJ
     })
 }
 
-struct FacetView {
-    field: String,
-    values: Vec<(String, String, String)>,
+/// A facet as pages show it: the field and its (link, value, count) entries.
+pub struct FacetView {
+    pub field: String,
+    pub values: Vec<(String, String, String)>,
 }
 
 #[derive(Template)]

@@ -232,7 +232,7 @@ struct TasksPage<'a> {
     data: &'a TasksJson,
     total: String,
     window: String,
-    facets: Vec<(String, Vec<(String, String, String)>)>,
+    facets: Vec<FacetView>,
     columns: Vec<&'a str>,
     rows: Vec<Vec<(String, Option<String>)>>,
     prev: Option<String>,
@@ -273,7 +273,10 @@ pub async fn list_tasks(
                     )
                 })
                 .collect();
-            (f.field.clone(), values)
+            FacetView {
+                field: f.field.clone(),
+                values,
+            }
         })
         .collect();
     let columns: Vec<&str> = data
