@@ -2,7 +2,7 @@
 //! datasets with progress, its jobs by status with superseded retries dropped, sites, history).
 
 use crate::error::{AppError, AppResult};
-use crate::jobs::{Facet, KeyCount, cell_json, cell_text, describe_window, link_with};
+use crate::jobs::{Facet, FacetView, KeyCount, cell_json, cell_text, describe_window, link_with};
 use crate::state::AppState;
 use crate::status::{human_count, wants_json};
 use askama::Template;
