@@ -8,6 +8,7 @@ pub mod errors;
 pub mod job;
 pub mod jobs;
 pub mod router;
+pub mod search;
 pub mod state;
 pub mod status;
 pub mod tasks;

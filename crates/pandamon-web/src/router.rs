@@ -1,7 +1,7 @@
 //! The whole URL space of pandamon, in one place.
 
 use crate::state::AppState;
-use crate::{errors, job, jobs, status, tasks};
+use crate::{errors, job, jobs, search, status, tasks};
 use axum::Router;
 use axum::routing::get;
 
@@ -12,6 +12,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(status::healthz))
         .route("/jobs/", get(jobs::list_jobs))
         .route("/jobs", get(jobs::list_jobs))
+        .route("/search/", get(search::search))
         .route("/tasks/", get(tasks::list_tasks))
         .route("/tasks", get(tasks::list_tasks))
         .route("/task/{jeditaskid}/", get(tasks::find_task))
