@@ -180,6 +180,7 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<Error
 #[template(path = "errors.html")]
 struct ErrorsPage<'a> {
     data: &'a ErrorsJson,
+    charts: Vec<String>,
     window: String,
     failed: String,
     narrow_site: Vec<(String, String)>,
@@ -219,7 +220,22 @@ pub async fn error_summary_page(
             )
         })
         .collect();
+    let categories = serde_json::json!({
+        "type": "pie",
+        "title": "error categories",
+        "total": human_count(data.categories.iter().map(|c| c.count).sum()),
+        "data": data.categories.iter().map(|c| serde_json::json!({"name": c.name, "value": c.count})).collect::<Vec<_>>(),
+    });
+    let top_sites: Vec<&ErrorsOf> = data.errs_by_site.iter().take(15).collect();
+    let sites = serde_json::json!({
+        "type": "bar",
+        "title": "sites with most failed jobs",
+        "categories": top_sites.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+        "series": [{"name": "failed jobs", "data": top_sites.iter().map(|s| s.toterrjobs).collect::<Vec<_>>()}],
+        "links": top_sites.iter().map(|s| jobs::link_with(&params, "computingsite", &s.name)).collect::<Vec<_>>(),
+    });
     let page = ErrorsPage {
+        charts: vec![categories.to_string(), sites.to_string()],
         window: jobs::describe_window(&selection),
         failed: human_count(failed),
         narrow_site,

@@ -374,6 +374,26 @@ pub fn job_tables(selection: &Selection) -> Vec<JobTable> {
     }
 }
 
+/// A pie chart spec for `pandamon.js`: the largest values of a facet (the rest as "other"),
+/// each slice linking to the narrowed selection.
+pub fn pie_chart(title: &str, facet: &FacetView, total: i64) -> String {
+    let mut data: Vec<Json> = Vec::new();
+    let mut other = 0i64;
+    for (i, (link, name, _)) in facet.values.iter().enumerate() {
+        let count = facet.counts.get(i).copied().unwrap_or(0);
+        if i < 12 {
+            data.push(serde_json::json!({"name": name, "value": count, "link": link}));
+        } else {
+            other += count;
+        }
+    }
+    if other > 0 {
+        data.push(serde_json::json!({"name": "other", "value": other}));
+    }
+    serde_json::json!({"type": "pie", "title": title, "total": human_count(total), "data": data})
+        .to_string()
+}
+
 /// The time window in words, for page headers.
 pub fn describe_window(selection: &Selection) -> String {
     let show = |t: i64| {
@@ -469,12 +489,15 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<JobsJ
 pub struct FacetView {
     pub field: String,
     pub values: Vec<(String, String, String)>,
+    /// The counts of `values`, as numbers.
+    pub counts: Vec<i64>,
 }
 
 #[derive(Template)]
 #[template(path = "jobs.html")]
 struct JobsPage<'a> {
     data: &'a JobsJson,
+    charts: Vec<String>,
     facets: Vec<FacetView>,
     columns: Vec<&'a str>,
     rows: Vec<Vec<(String, Option<String>)>>,
@@ -547,7 +570,13 @@ pub async fn list_jobs(
                     (link, name, human_count(k.kvalue))
                 })
                 .collect(),
+            counts: f.list.iter().map(|k| k.kvalue).collect(),
         })
+        .collect::<Vec<FacetView>>();
+    let charts = ["jobstatus", "computingsite", "produsername"]
+        .iter()
+        .filter_map(|field| facets.iter().find(|f| f.field == *field))
+        .map(|f| pie_chart(&f.field, f, data.totaljobs))
         .collect();
     let columns: Vec<&str> = data
         .jobs
@@ -585,6 +614,7 @@ pub async fn list_jobs(
         link_with(&p, "page", &page.to_string())
     };
     let page = JobsPage {
+        charts,
         facets,
         columns: columns.clone(),
         rows,

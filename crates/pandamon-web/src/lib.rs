@@ -3,6 +3,7 @@
 //! Architecture invariant: this is the only crate that knows HTTP status codes; handlers read
 //! through `pandamon-store` and never build SQL themselves.
 
+pub mod assets;
 pub mod error;
 pub mod errors;
 pub mod job;

@@ -1,7 +1,7 @@
 //! The whole URL space of pandamon, in one place.
 
 use crate::state::AppState;
-use crate::{errors, job, jobs, search, status, tasks};
+use crate::{assets, errors, job, jobs, search, status, tasks};
 use axum::Router;
 use axum::routing::get;
 
@@ -21,7 +21,7 @@ pub fn router(state: AppState) -> Router {
         .route("/errors", get(errors::error_summary_page))
         .route("/job/{pandaid}/", get(job::find_job_page))
         .route("/job/{pandaid}", get(job::find_job_page))
-        .route("/static/pandamon.css", get(status::stylesheet))
+        .route("/static/{name}", get(assets::find_asset))
         .fallback(status::not_found)
         .with_state(state)
 }

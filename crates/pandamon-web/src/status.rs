@@ -273,17 +273,6 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
     (status, Json(body)).into_response()
 }
 
-pub async fn stylesheet() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        include_str!("../static/pandamon.css"),
-    )
-        .into_response()
-}
-
 pub async fn not_found(uri: axum::http::Uri) -> AppError {
     AppError::NotFound(format!("page {}", uri.path()))
 }

@@ -230,6 +230,7 @@ pub async fn collect_tasks(
 #[template(path = "tasks.html")]
 struct TasksPage<'a> {
     data: &'a TasksJson,
+    charts: Vec<String>,
     total: String,
     window: String,
     facets: Vec<FacetView>,
@@ -276,8 +277,14 @@ pub async fn list_tasks(
             FacetView {
                 field: f.field.clone(),
                 values,
+                counts: f.list.iter().map(|k| k.kvalue).collect(),
             }
         })
+        .collect::<Vec<FacetView>>();
+    let charts = ["status", "processingtype", "username"]
+        .iter()
+        .filter_map(|field| facets.iter().find(|f| f.field == *field))
+        .map(|f| crate::jobs::pie_chart(&f.field, f, data.totaltasks))
         .collect();
     let columns: Vec<&str> = data
         .tasks
@@ -306,6 +313,7 @@ pub async fn list_tasks(
         .collect();
     let page_link = |page: u64| link_with(&params, "page", &page.to_string());
     let page = TasksPage {
+        charts,
         total: human_count(data.totaltasks),
         window: describe_window(&selection),
         facets,
@@ -551,6 +559,7 @@ pub async fn collect_task(state: &AppState, jeditaskid: i64, drop: bool) -> AppR
 #[template(path = "task.html")]
 struct TaskPage<'a> {
     data: &'a TaskJson,
+    progress_chart: String,
     jeditaskid: i64,
     name: String,
     status: String,
@@ -621,7 +630,14 @@ pub async fn find_task(
         .iter()
         .map(|s| (cell_text(&s["modificationtime"]), cell_text(&s["status"])))
         .collect();
+    let progress_chart = serde_json::json!({
+        "type": "line",
+        "title": "finished jobs over time",
+        "data": data.progress.iter().map(|(t, n)| serde_json::json!([t, n])).collect::<Vec<_>>(),
+    })
+    .to_string();
     let page = TaskPage {
+        progress_chart,
         jeditaskid,
         name: cell_text(&data.task["taskname"]),
         status: cell_text(&data.task["status"]),

@@ -1,0 +1,56 @@
+// Browser test: drives Debian's Chromium (headless) through playwright-core against a running
+// pandamon. Started by crates/pandamon/tests/browser.rs with PANDAMON_URL, PANDAMON_QUERY and
+// SCREENSHOT_DIR set.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+
+const base = process.env.PANDAMON_URL;
+const query = process.env.PANDAMON_QUERY ?? "";
+const shots = process.env.SCREENSHOT_DIR ?? ".";
+const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+
+test("a facet value narrows /jobs/ to that value", async () => {
+  assert.ok(base, "PANDAMON_URL must be set");
+  const browser = await chromium.launch({
+    executablePath,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`${base}/jobs/?${query}`);
+    // Server-rendered content is there; then the scripts enhance it.
+    await page.waitForSelector("#attribute-summary");
+    await page.waitForFunction(() => document.querySelectorAll("[data-drawn]").length >= 3);
+    await page.waitForSelector("#job-list_wrapper, .dt-container");
+    await page.screenshot({ path: `${shots}/jobs.png` });
+
+    const facet = page.locator('[data-field="jobstatus"] a[data-value="failed"]');
+    assert.equal(await facet.count(), 1, "the jobstatus facet lists failed jobs");
+    const failedCount = Number((await facet.locator("xpath=following-sibling::span").innerText()).replace(/\D/g, ""));
+    assert.ok(failedCount > 0);
+    await Promise.all([page.waitForURL(/jobstatus=failed/), facet.click()]);
+    await page.waitForSelector("#attribute-summary");
+
+    // The narrowed page: only failed jobs, as many as the facet said.
+    const statuses = page.locator('[data-field="jobstatus"] a');
+    assert.equal(await statuses.count(), 1);
+    assert.equal(await statuses.first().getAttribute("data-value"), "failed");
+    const total = Number((await page.locator("main p.muted").first().innerText()).split(" jobs")[0].replace(/\D/g, ""));
+    assert.equal(total, failedCount);
+    const listed = await page.locator("#job-list tbody tr").count();
+    assert.ok(listed > 0);
+    assert.ok(await page.locator("#error-summary").count(), "failed jobs show the error summary");
+    await page.screenshot({ path: `${shots}/jobs-failed.png`, fullPage: true });
+
+    // A job link opens the job page.
+    await Promise.all([page.waitForURL(/\/job\/\d+\//), page.locator("#job-list tbody tr a[href^='/job/']").first().click()]);
+    await page.waitForSelector("#job-attributes");
+    await page.screenshot({ path: `${shots}/job.png` });
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
