@@ -290,6 +290,28 @@ impl Db {
             .collect())
     }
 
+    /// Every row of a small table (queue descriptions, shares), up to `limit`.
+    pub async fn all_rows(&self, table: &str, limit: u64) -> Result<Vec<Vec<(String, Cell)>>> {
+        let d = self.dialect();
+        let t = Catalog::get().table(table);
+        let select: Vec<String> = t
+            .columns
+            .iter()
+            .map(|c| uniform(d, &c.name, c.ty))
+            .collect();
+        let kinds: Vec<u8> = t.columns.iter().map(|c| kind_of(c.ty)).collect();
+        let sql = format!(
+            "SELECT {} FROM {} LIMIT {limit}",
+            select.join(", "),
+            self.qualified(t)
+        );
+        let rows = self.fetch_cells(&sql, &[], &kinds).await?;
+        Ok(rows
+            .into_iter()
+            .map(|cells| t.column_names().map(str::to_string).zip(cells).collect())
+            .collect())
+    }
+
     /// `error_descriptions` as (component, code) → (acronym, diagnostics, description, category).
     pub async fn error_descriptions(&self) -> Result<Vec<ErrorDescription>> {
         let d = self.dialect();

@@ -4,6 +4,7 @@
 //! through `pandamon-store` and never build SQL themselves.
 
 pub mod assets;
+pub mod dash;
 pub mod error;
 pub mod errors;
 pub mod job;

@@ -1,7 +1,7 @@
 //! The whole URL space of pandamon, in one place.
 
 use crate::state::AppState;
-use crate::{assets, errors, job, jobs, search, status, tasks};
+use crate::{assets, dash, errors, job, jobs, search, status, tasks};
 use axum::Router;
 use axum::routing::get;
 
@@ -12,6 +12,12 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(status::healthz))
         .route("/jobs/", get(jobs::list_jobs))
         .route("/jobs", get(jobs::list_jobs))
+        .route("/dash/region/", get(dash::region_dashboard))
+        .route("/dash/world/", get(dash::world_dashboard))
+        .route("/sites/", get(dash::list_sites))
+        .route("/site/{queue}/", get(dash::find_site))
+        .route("/users/", get(dash::list_users))
+        .route("/user/{name}/", get(dash::find_user))
         .route("/search/", get(search::search))
         .route("/tasks/", get(tasks::list_tasks))
         .route("/tasks", get(tasks::list_tasks))
