@@ -162,6 +162,8 @@ pub struct Vocabulary {
     pub default_sort: crate::Sort,
     pub json_columns: &'static [&'static str],
     pub id_column: &'static str,
+    /// Whether a default time window applies (files and datasets have none).
+    pub windowed: bool,
 }
 
 impl Vocabulary {
@@ -183,6 +185,7 @@ pub static JOBS: Vocabulary = Vocabulary {
     },
     json_columns: JOB_COLUMNS_FOR_JSON,
     id_column: "pandaid",
+    windowed: true,
 };
 
 /// Filterable JEDI task attributes.
@@ -298,6 +301,113 @@ pub static TASKS: Vocabulary = Vocabulary {
     },
     json_columns: TASK_COLUMNS_FOR_JSON,
     id_column: "jeditaskid",
+    windowed: true,
+};
+
+/// Files of jobs (`filestable4`).
+pub const FILE_FIELDS: &[Field] = &[
+    id("lfn", "lfn", Kind::Text),
+    id("dataset", "dataset", Kind::Text),
+    id("pandaid", "pandaid", Kind::Int),
+    id("jeditaskid", "jeditaskid", Kind::Int),
+    id("datasetid", "datasetid", Kind::Int),
+    id("fileid", "fileid", Kind::Int),
+    id("guid", "guid", Kind::Text),
+    f("type", "type", Kind::Text),
+    f("status", "status", Kind::Text),
+    f("scope", "scope", Kind::Text),
+    f("destinationse", "destinationse", Kind::Text),
+];
+
+pub const FILE_COLUMNS: &[&str] = &[
+    "row_id",
+    "pandaid",
+    "jeditaskid",
+    "datasetid",
+    "fileid",
+    "lfn",
+    "guid",
+    "type",
+    "dataset",
+    "status",
+    "scope",
+    "fsize",
+    "checksum",
+    "attemptnr",
+    "destinationse",
+    "modificationtime",
+];
+
+pub static FILES: Vocabulary = Vocabulary {
+    name: "files",
+    fields: FILE_FIELDS,
+    ranges: &[],
+    time_columns: &["modificationtime"],
+    window_column: "modificationtime",
+    sort_keys: &[("rowid", "row_id"), ("pandaid", "pandaid"), ("lfn", "lfn")],
+    default_sort: crate::Sort {
+        column: "row_id",
+        descending: true,
+    },
+    json_columns: FILE_COLUMNS,
+    id_column: "row_id",
+    windowed: false,
+};
+
+/// JEDI datasets (`jedi_datasets`).
+pub const DATASET_FIELDS: &[Field] = &[
+    id("datasetname", "datasetname", Kind::Text),
+    id("jeditaskid", "jeditaskid", Kind::Int),
+    id("datasetid", "datasetid", Kind::Int),
+    id("containername", "containername", Kind::Text),
+    f("type", "type", Kind::Text),
+    f("status", "status", Kind::Text),
+    f("state", "state", Kind::Text),
+    f("cloud", "cloud", Kind::Text),
+    f("site", "site", Kind::Text),
+];
+
+pub const DATASET_COLUMNS: &[&str] = &[
+    "jeditaskid",
+    "datasetid",
+    "datasetname",
+    "type",
+    "status",
+    "state",
+    "nfiles",
+    "nfilesfinished",
+    "nfilesfailed",
+    "nfilesused",
+    "nfilesonhold",
+    "nevents",
+    "neventsused",
+    "containername",
+    "creationtime",
+    "modificationtime",
+    "masterid",
+    "provenanceid",
+    "destination",
+    "storagetoken",
+];
+
+pub static DATASETS: Vocabulary = Vocabulary {
+    name: "datasets",
+    fields: DATASET_FIELDS,
+    ranges: &[],
+    time_columns: &["creationtime", "modificationtime"],
+    window_column: "modificationtime",
+    sort_keys: &[
+        ("datasetid", "datasetid"),
+        ("time", "modificationtime"),
+        ("create", "creationtime"),
+    ],
+    default_sort: crate::Sort {
+        column: "datasetid",
+        descending: true,
+    },
+    json_columns: DATASET_COLUMNS,
+    id_column: "datasetid",
+    windowed: false,
 };
 
 /// Columns a JSON `fields=` projection may name.
@@ -380,3 +490,48 @@ pub const JOB_COLUMNS_FOR_JSON: &[&str] = &[
     "workqueue_id",
     "maxwalltime",
 ];
+
+/// JEDI file records (`jedi_dataset_contents`).
+pub const CONTENT_FIELDS: &[Field] = &[
+    id("lfn", "lfn", Kind::Text),
+    id("jeditaskid", "jeditaskid", Kind::Int),
+    id("datasetid", "datasetid", Kind::Int),
+    id("fileid", "fileid", Kind::Int),
+    id("pandaid", "pandaid", Kind::Int),
+    f("status", "status", Kind::Text),
+    f("type", "type", Kind::Text),
+];
+
+pub const CONTENT_COLUMNS: &[&str] = &[
+    "jeditaskid",
+    "datasetid",
+    "fileid",
+    "lfn",
+    "type",
+    "status",
+    "attemptnr",
+    "maxattempt",
+    "failedattempt",
+    "pandaid",
+    "nevents",
+    "fsize",
+    "scope",
+    "creationdate",
+    "lastattempttime",
+];
+
+pub static CONTENTS: Vocabulary = Vocabulary {
+    name: "contents",
+    fields: CONTENT_FIELDS,
+    ranges: &[],
+    time_columns: &["creationdate", "lastattempttime"],
+    window_column: "creationdate",
+    sort_keys: &[("fileid", "fileid")],
+    default_sort: crate::Sort {
+        column: "fileid",
+        descending: false,
+    },
+    json_columns: CONTENT_COLUMNS,
+    id_column: "fileid",
+    windowed: false,
+};

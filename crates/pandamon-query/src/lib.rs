@@ -447,7 +447,7 @@ impl Selection {
         let window = if date_from.is_some() || date_to.is_some() {
             let to = date_to.unwrap_or(now);
             Some((date_from.unwrap_or(to - window_hours * 3_600), to))
-        } else if named_window || (!lifts_window && !explicit_time_range) {
+        } else if named_window || (vocab.windowed && !lifts_window && !explicit_time_range) {
             let to = now - earlier.unwrap_or(0);
             Some((to - window_hours * 3_600, to))
         } else {
@@ -494,6 +494,11 @@ impl Selection {
 
     /// Whether the window reaches into the long-term archive (more than two days back), as bigmon
     /// decides whether to read `jobsarchived`.
+    /// Whether any condition narrows the selection (files and datasets refuse to list everything).
+    pub fn is_narrowed(&self) -> bool {
+        !self.conds.is_empty()
+    }
+
     pub fn needs_archive(&self) -> bool {
         match self.window {
             Some((from, _)) => self.now - from > 2 * 86_400,

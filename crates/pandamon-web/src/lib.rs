@@ -7,6 +7,7 @@ pub mod assets;
 pub mod dash;
 pub mod error;
 pub mod errors;
+pub mod files;
 pub mod job;
 pub mod jobs;
 pub mod router;

@@ -1,7 +1,7 @@
 //! The whole URL space of pandamon, in one place.
 
 use crate::state::AppState;
-use crate::{assets, dash, errors, job, jobs, search, status, tasks};
+use crate::{assets, dash, errors, files, job, jobs, search, status, tasks};
 use axum::Router;
 use axum::routing::get;
 
@@ -18,6 +18,10 @@ pub fn router(state: AppState) -> Router {
         .route("/site/{queue}/", get(dash::find_site))
         .route("/users/", get(dash::list_users))
         .route("/user/{name}/", get(dash::find_user))
+        .route("/files/", get(files::list_files))
+        .route("/file/", get(files::find_file))
+        .route("/datasets/", get(files::list_datasets))
+        .route("/dataset/", get(files::find_dataset))
         .route("/search/", get(search::search))
         .route("/tasks/", get(tasks::list_tasks))
         .route("/tasks", get(tasks::list_tasks))
