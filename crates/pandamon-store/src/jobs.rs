@@ -194,6 +194,48 @@ impl Db {
         Ok(out)
     }
 
+    /// Like [`Db::group_rows`], with the hour of `time_column` as the first grouped value.
+    pub async fn group_rows_by_hour(
+        &self,
+        tables: &[&str],
+        time_column: &str,
+        columns: &[(&str, ColType)],
+        clause: WhereFn<'_>,
+    ) -> Result<Vec<Group>> {
+        let d = self.dialect();
+        let t = d.quote(time_column);
+        let hour = match d {
+            Dialect::Postgres => format!("date_trunc('hour', {t})"),
+            Dialect::MySql => format!("CAST(DATE_FORMAT({t}, '%Y-%m-%d %H:00:00') AS DATETIME)"),
+            Dialect::Sqlite => format!("strftime('%Y-%m-%d %H:00:00', {t})"),
+        };
+        let mut select = vec![hour];
+        select.extend(columns.iter().map(|(c, ty)| uniform(d, c, *ty)));
+        let mut kinds: Vec<u8> = vec![3];
+        kinds.extend(columns.iter().map(|(_, ty)| kind_of(*ty)));
+        kinds.extend([0, 0]);
+        let mut out = Vec::new();
+        for table in tables {
+            let (w, params) = clause(1);
+            let sql = format!(
+                "SELECT {cols}, COUNT(*), MIN({id}) FROM {tbl} WHERE {w} GROUP BY {cols}",
+                cols = select.join(", "),
+                id = uniform(d, "pandaid", ColType::BigInt),
+                tbl = self.qualified(Catalog::get().table(table))
+            );
+            for mut cells in self.fetch_cells(&sql, &params, &kinds).await? {
+                let example = cells.pop().and_then(|c| c.as_int()).unwrap_or(0);
+                let count = cells.pop().and_then(|c| c.as_int()).unwrap_or(0);
+                out.push(Group {
+                    values: cells,
+                    count,
+                    example,
+                });
+            }
+        }
+        Ok(out)
+    }
+
     /// One page of jobs over the tables, sorted by `order` (an ORDER BY body over selected
     /// columns), with the given columns.
     pub async fn job_page(

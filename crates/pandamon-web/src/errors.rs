@@ -10,12 +10,12 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use chrono::Utc;
-use pandamon_model::JobStatus;
+use pandamon_model::{ERROR_CATEGORIES, ErrorComponent, JobStatus};
 use pandamon_query::{Defaults, Selection, SqlDialect};
 use pandamon_store::catalog::ColType;
 use pandamon_store::jobs::{Cell, Group};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Serialize)]
 pub struct StatusCount {
@@ -60,7 +60,81 @@ pub struct ErrorsJson {
     #[serde(rename = "errsByTask")]
     pub errs_by_task: Vec<ErrorsOf>,
     pub categories: Vec<CategoryCount>,
+    /// Failed and holding jobs per hour, stacked by the category of each job's first error.
+    pub histogram: Histogram,
     pub notes: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Histogram {
+    pub hours: Vec<String>,
+    pub series: Vec<HistogramSeries>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HistogramSeries {
+    pub name: String,
+    pub data: Vec<i64>,
+}
+
+/// The component order in which a job's first error is taken for the histogram.
+const FIRST_ERROR_ORDER: [ErrorComponent; 8] = [
+    ErrorComponent::Pilot,
+    ErrorComponent::Exe,
+    ErrorComponent::Transform,
+    ErrorComponent::Ddm,
+    ErrorComponent::Jobdispatcher,
+    ErrorComponent::Taskbuffer,
+    ErrorComponent::Sup,
+    ErrorComponent::Brokerage,
+];
+
+fn histogram(
+    groups: &[Group],
+    descriptions: &[pandamon_store::jobs::ErrorDescription],
+) -> Histogram {
+    let mut cells: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+    let mut names: BTreeSet<String> = BTreeSet::new();
+    for g in groups {
+        let hour = match &g.values[0] {
+            Cell::Time(t) => t.format("%Y-%m-%dT%H:00:00").to_string(),
+            _ => continue,
+        };
+        let mut category = "No error code".to_string();
+        for (i, component) in FIRST_ERROR_ORDER.iter().enumerate() {
+            let code = match &g.values[i + 1] {
+                Cell::Int(v) => *v,
+                Cell::Text(t) => t.trim().parse().unwrap_or(0),
+                _ => 0,
+            };
+            if code > 0 {
+                let id = descriptions
+                    .iter()
+                    .find(|d| d.component == component.name() && d.code == code)
+                    .map_or(0, |d| d.category);
+                category = ERROR_CATEGORIES
+                    .iter()
+                    .find(|(c, _)| i64::from(*c) == id)
+                    .map_or("Uncategorized", |(_, n)| n)
+                    .to_string();
+                break;
+            }
+        }
+        names.insert(category.clone());
+        *cells.entry(hour).or_default().entry(category).or_default() += g.count;
+    }
+    let hours: Vec<String> = cells.keys().cloned().collect();
+    let series = names
+        .into_iter()
+        .map(|name| HistogramSeries {
+            data: hours
+                .iter()
+                .map(|h| cells[h].get(&name).copied().unwrap_or(0))
+                .collect(),
+            name,
+        })
+        .collect();
+    Histogram { hours, series }
 }
 
 const OWNERS: [(&str, ColType); 3] = [
@@ -165,7 +239,30 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<Error
             })
             .count += e.count;
     }
+    let code_columns: Vec<(&str, ColType)> = FIRST_ERROR_ORDER
+        .iter()
+        .map(|c| {
+            (
+                c.code_column(),
+                if *c == ErrorComponent::Transform {
+                    ColType::Varchar(128)
+                } else {
+                    ColType::Int
+                },
+            )
+        })
+        .collect();
+    let table_names: Vec<&str> = tables.iter().map(|t| t.name()).collect();
+    let hourly = db
+        .group_rows_by_hour(
+            &table_names,
+            "modificationtime",
+            &code_columns,
+            &failed_clause,
+        )
+        .await?;
     Ok(ErrorsJson {
+        histogram: histogram(&hourly, &descriptions),
         job_summary,
         errs_by_site: errors_by(&groups, 0, &descriptions),
         errs_by_user: errors_by(&groups, 1, &descriptions),
@@ -234,8 +331,19 @@ pub async fn error_summary_page(
         "series": [{"name": "failed jobs", "data": top_sites.iter().map(|s| s.toterrjobs).collect::<Vec<_>>()}],
         "links": top_sites.iter().map(|s| jobs::link_with(&params, "computingsite", &s.name)).collect::<Vec<_>>(),
     });
+    let over_time = serde_json::json!({
+        "type": "bar",
+        "title": "failed jobs per hour by error category",
+        "wide": true,
+        "categories": data.histogram.hours.iter().map(|h| h.replacen('T', " ", 1)).collect::<Vec<_>>(),
+        "series": data.histogram.series,
+    });
     let page = ErrorsPage {
-        charts: vec![categories.to_string(), sites.to_string()],
+        charts: vec![
+            categories.to_string(),
+            sites.to_string(),
+            over_time.to_string(),
+        ],
         window: jobs::describe_window(&selection),
         failed: human_count(failed),
         narrow_site,

@@ -90,6 +90,7 @@
       } catch (e) {
         return;
       }
+      if (spec.wide) el.classList.add("wide");
       var draw = { pie: pie, bar: bar, line: line }[spec.type];
       if (draw) charts.push(draw(el, spec));
       el.setAttribute("data-drawn", "true");

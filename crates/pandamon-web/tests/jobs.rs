@@ -297,6 +297,23 @@ async fn jobs_page_matches_independent_counts(test: &TestDb) {
         .map(|e| e["count"].as_i64().unwrap())
         .sum();
     assert_eq!(by_site, by_code);
+    let failing: i64 = failed_by_site.iter().map(|(_, n)| n).sum();
+    let in_histogram: i64 = errors_page["histogram"]["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| {
+            s["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_i64().unwrap())
+        })
+        .sum();
+    assert_eq!(
+        in_histogram, failing,
+        "the error histogram counts every failed and holding job once"
+    );
     let (status, html) = get(&state, &format!("/errors/?date_from={FROM}&date_to={TO}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("id=\"errors-by-site\""));
