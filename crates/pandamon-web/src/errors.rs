@@ -60,9 +60,75 @@ pub struct ErrorsJson {
     #[serde(rename = "errsByTask")]
     pub errs_by_task: Vec<ErrorsOf>,
     pub categories: Vec<CategoryCount>,
+    #[serde(rename = "errsByMessage")]
+    pub errs_by_message: Vec<ErrorMessage>,
     /// Failed and holding jobs per hour, stacked by the category of each job's first error.
     pub histogram: Histogram,
     pub notes: Vec<String>,
+}
+
+/// One distinct diagnostic of one error code.
+#[derive(Debug, Serialize)]
+pub struct ErrorMessage {
+    pub error: String,
+    pub diag: String,
+    pub count: i64,
+    pub example_pandaids: Vec<i64>,
+}
+
+/// bigmon's `errsByMessage`: each code split by its distinct diagnostics.
+fn errors_by_message(groups: &[Group]) -> Vec<ErrorMessage> {
+    let columns = error_columns();
+    let index = |name: &str| columns.iter().position(|(c, _)| *c == name);
+    let mut messages: BTreeMap<(String, String), (i64, BTreeSet<i64>)> = BTreeMap::new();
+    for g in groups {
+        let sup_set = index("superrorcode")
+            .and_then(|i| g.values[i].as_int())
+            .is_some_and(|c| c != 0);
+        for c in ErrorComponent::ALL {
+            if c == ErrorComponent::Taskbuffer && sup_set {
+                continue;
+            }
+            let Some(ci) = index(c.code_column()) else {
+                continue;
+            };
+            let code = match &g.values[ci] {
+                Cell::Int(v) => *v,
+                Cell::Text(t) => t.trim().parse().unwrap_or(0),
+                _ => 0,
+            };
+            if code <= 0 {
+                continue;
+            }
+            let diag = c
+                .diag_column()
+                .and_then(index)
+                .and_then(|i| g.values[i].as_text())
+                .unwrap_or("")
+                .to_string();
+            let entry = messages
+                .entry((format!("{}:{code}", c.name()), diag))
+                .or_default();
+            entry.0 += g.count;
+            entry.1.insert(g.example);
+        }
+    }
+    let mut list: Vec<ErrorMessage> = messages
+        .into_iter()
+        .map(|((error, diag), (count, examples))| ErrorMessage {
+            error,
+            diag,
+            count,
+            example_pandaids: examples.into_iter().take(3).collect(),
+        })
+        .collect();
+    list.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| a.error.cmp(&b.error))
+            .then_with(|| a.diag.cmp(&b.diag))
+    });
+    list
 }
 
 #[derive(Debug, Serialize)]
@@ -262,6 +328,7 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<Error
         )
         .await?;
     Ok(ErrorsJson {
+        errs_by_message: errors_by_message(&error_groups),
         histogram: histogram(&hourly, &descriptions),
         job_summary,
         errs_by_site: errors_by(&groups, 0, &descriptions),

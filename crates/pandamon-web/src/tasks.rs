@@ -560,6 +560,7 @@ pub async fn collect_task(state: &AppState, jeditaskid: i64, drop: bool) -> AppR
 struct TaskPage<'a> {
     data: &'a TaskJson,
     progress_chart: String,
+    sites_chart: String,
     jeditaskid: i64,
     name: String,
     status: String,
@@ -636,7 +637,17 @@ pub async fn find_task(
         "data": data.progress.iter().map(|(t, n)| serde_json::json!([t, n])).collect::<Vec<_>>(),
     })
     .to_string();
+    let top_sites: Vec<&SiteUse> = data.sites.iter().take(20).collect();
+    let sites_chart = serde_json::json!({
+        "type": "bar",
+        "title": "core-hours per site",
+        "categories": top_sites.iter().map(|s| s.site.as_str()).collect::<Vec<_>>(),
+        "series": [{"name": "core-hours", "data": top_sites.iter().map(|s| s.corehours).collect::<Vec<_>>()}],
+        "links": top_sites.iter().map(|s| format!("/jobs/?jeditaskid={jeditaskid}&computingsite={}", s.site)).collect::<Vec<_>>(),
+    })
+    .to_string();
     let page = TaskPage {
+        sites_chart,
         progress_chart,
         jeditaskid,
         name: cell_text(&data.task["taskname"]),
