@@ -833,6 +833,24 @@ fn eval_clause(value: Option<&str>, clause: &Clause) -> bool {
     positive != clause.negated
 }
 
+impl Cond {
+    /// The job columns the condition reads.
+    pub fn columns(&self) -> Vec<&'static str> {
+        match self {
+            Cond::Text { column, .. }
+            | Cond::Int { column, .. }
+            | Cond::Range { column, .. }
+            | Cond::Time { column, .. } => vec![column],
+            Cond::Duration { .. } => vec!["starttime", "endtime"],
+        }
+    }
+
+    /// Evaluates this one condition on a job, with the SQL meaning.
+    pub fn matches(&self, job: &impl JobView) -> bool {
+        eval(self, job)
+    }
+}
+
 fn eval(cond: &Cond, job: &impl JobView) -> bool {
     match cond {
         Cond::Text { column, groups } => {

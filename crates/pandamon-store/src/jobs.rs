@@ -332,6 +332,30 @@ impl Db {
             .collect())
     }
 
+    /// The given columns of the rows of `table` whose `time_column` is at or after `since`.
+    pub async fn rows_since(
+        &self,
+        table: &str,
+        columns: &[(&str, ColType)],
+        time_column: &str,
+        since: NaiveDateTime,
+    ) -> Result<Vec<Vec<Cell>>> {
+        let d = self.dialect();
+        let select: Vec<String> = columns.iter().map(|(c, t)| uniform(d, c, *t)).collect();
+        let kinds: Vec<u8> = columns.iter().map(|(_, t)| kind_of(*t)).collect();
+        let since_sql = match d {
+            Dialect::Postgres => format!("CAST({} AS TIMESTAMP)", d.placeholder(1)),
+            _ => d.placeholder(1),
+        };
+        let sql = format!(
+            "SELECT {} FROM {} WHERE {} >= {since_sql}",
+            select.join(", "),
+            self.qualified(Catalog::get().table(table)),
+            d.quote(time_column)
+        );
+        self.fetch_cells(&sql, &[Value::Time(since)], &kinds).await
+    }
+
     /// Every row of a small table (queue descriptions, shares), up to `limit`.
     pub async fn all_rows(&self, table: &str, limit: u64) -> Result<Vec<Vec<(String, Cell)>>> {
         let d = self.dialect();

@@ -1,0 +1,293 @@
+//! Keeping the index in step with the database: a streaming first load, then polls of each job
+//! table by a `modificationtime` watermark (with an overlap for late commits), periodic
+//! reconciliation of deleted jobs, and eviction of jobs that left the window. A failed poll keeps
+//! the last good index and is retried with backoff.
+
+use crate::{INT_COLUMNS, JobIndex, Row, TEXT_COLUMNS, TIME_COLUMNS, loaded_columns, loaded_type};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use pandamon_model::JobTable;
+use pandamon_store::jobs::Cell;
+use pandamon_store::{Db, StoreError};
+use serde::Serialize;
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+/// Seconds re-read before each table's watermark, for commits that land late.
+pub const OVERLAP_SECS: i64 = 10;
+
+/// What the index reports about itself, for pages and `/healthz`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SyncStatus {
+    pub loaded: bool,
+    pub jobs: usize,
+    pub window_days: f64,
+    /// The newest `modificationtime` seen.
+    pub data_time: Option<String>,
+    /// When the last poll finished.
+    pub last_sync: Option<String>,
+    pub last_sync_ms: u64,
+    pub polls: u64,
+    pub failures: u64,
+    pub last_error: Option<String>,
+    pub malformed_rows: u64,
+    pub cold_load_rows_per_s: f64,
+}
+
+/// A shared index and its status.
+#[derive(Clone)]
+pub struct LiveIndex {
+    pub index: Arc<RwLock<JobIndex>>,
+    pub status: Arc<RwLock<SyncStatus>>,
+}
+
+impl LiveIndex {
+    pub fn new(window_days: f64) -> LiveIndex {
+        let start = Utc::now().timestamp() - (window_days * 86_400.0) as i64;
+        LiveIndex {
+            index: Arc::new(RwLock::new(JobIndex::new(start))),
+            status: Arc::new(RwLock::new(SyncStatus {
+                window_days,
+                ..SyncStatus::default()
+            })),
+        }
+    }
+
+    pub fn status(&self) -> SyncStatus {
+        self.status.read().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    pub fn is_loaded(&self) -> bool {
+        self.status.read().map(|s| s.loaded).unwrap_or(false)
+    }
+}
+
+fn ts(t: i64) -> NaiveDateTime {
+    DateTime::from_timestamp(t, 0)
+        .map_or_else(|| DateTime::UNIX_EPOCH.naive_utc(), |d| d.naive_utc())
+}
+
+fn to_row(table: JobTable, cells: Vec<Cell>) -> Option<Row> {
+    let mut cells = cells.into_iter();
+    let pandaid = cells.next()?.as_int()?;
+    let mut text = Vec::with_capacity(TEXT_COLUMNS.len());
+    for _ in TEXT_COLUMNS {
+        text.push(match cells.next()? {
+            Cell::Text(s) => Some(s.trim_end().to_string()),
+            _ => None,
+        });
+    }
+    let mut ints = Vec::with_capacity(INT_COLUMNS.len());
+    for _ in INT_COLUMNS {
+        ints.push(cells.next()?.as_int().unwrap_or(i64::MIN));
+    }
+    let mut times = Vec::with_capacity(TIME_COLUMNS.len());
+    for _ in TIME_COLUMNS {
+        times.push(match cells.next()? {
+            Cell::Time(t) => t.and_utc().timestamp(),
+            _ => i64::MIN,
+        });
+    }
+    // A job without a modification time cannot be placed in the window.
+    (times[0] != i64::MIN).then_some(Row {
+        pandaid,
+        table,
+        text,
+        ints,
+        times,
+    })
+}
+
+/// The poller that feeds one [`LiveIndex`] from one database.
+pub struct Syncer {
+    db: Db,
+    live: LiveIndex,
+    window_secs: i64,
+    watermarks: [Option<i64>; 4],
+    polls: u64,
+}
+
+impl Syncer {
+    pub fn new(db: Db, live: LiveIndex) -> Syncer {
+        let window_secs = (live.status().window_days * 86_400.0) as i64;
+        Syncer {
+            db,
+            live,
+            window_secs,
+            watermarks: [None; 4],
+            polls: 0,
+        }
+    }
+
+    async fn read(&self, table: JobTable, since: i64) -> Result<(Vec<Row>, u64), StoreError> {
+        let columns: Vec<(&str, pandamon_store::catalog::ColType)> = loaded_columns()
+            .into_iter()
+            .map(|c| (c, loaded_type(c)))
+            .collect();
+        let rows = self
+            .db
+            .rows_since(table.name(), &columns, "modificationtime", ts(since))
+            .await?;
+        let mut malformed = 0;
+        let parsed = rows
+            .into_iter()
+            .filter_map(|cells| {
+                let row = to_row(table, cells);
+                if row.is_none() {
+                    malformed += 1;
+                }
+                row
+            })
+            .collect();
+        if malformed > 0 {
+            tracing::warn!(
+                table = table.name(),
+                malformed,
+                "skipped malformed job rows"
+            );
+        }
+        Ok((parsed, malformed))
+    }
+
+    /// Reads every job in the window; returns rows per second.
+    pub async fn load(&mut self) -> Result<f64, StoreError> {
+        let started = Instant::now();
+        let now = Utc::now().timestamp();
+        let start = now - self.window_secs;
+        let mut total = 0usize;
+        let mut malformed = 0;
+        let mut fresh = JobIndex::new(start);
+        // Defined jobs first and archived last: the newest state of a moving job wins.
+        for (slot, table) in JobTable::ALL.iter().enumerate() {
+            let (rows, bad) = self.read(*table, start).await?;
+            malformed += bad;
+            total += rows.len();
+            let mut newest = self.watermarks[slot].unwrap_or(start);
+            for row in &rows {
+                newest = newest.max(row.times[0]);
+                fresh.upsert(row);
+            }
+            self.watermarks[slot] = Some(newest);
+        }
+        let rate = total as f64 / started.elapsed().as_secs_f64().max(1e-6);
+        let jobs = fresh.len();
+        if let Ok(mut index) = self.live.index.write() {
+            *index = fresh;
+        }
+        self.update_status(started, jobs, malformed, Some(rate));
+        tracing::info!(jobs, rows_per_s = rate as u64, "live index loaded");
+        Ok(rate)
+    }
+
+    /// One poll of every table; returns the rows applied.
+    pub async fn poll(&mut self) -> Result<usize, StoreError> {
+        let started = Instant::now();
+        let now = Utc::now().timestamp();
+        let start = now - self.window_secs;
+        let mut updates = Vec::new();
+        let mut malformed = 0;
+        // Archived tables first, then active, then defined: see `JobIndex::upsert`.
+        for (slot, table) in JobTable::ALL.iter().enumerate().rev() {
+            let since = self.watermarks[slot].unwrap_or(start).max(start) - OVERLAP_SECS;
+            let (rows, bad) = self.read(*table, since).await?;
+            malformed += bad;
+            if let Some(newest) = rows.iter().map(|r| r.times[0]).max() {
+                self.watermarks[slot] = Some(self.watermarks[slot].unwrap_or(newest).max(newest));
+            }
+            updates.extend(rows);
+        }
+        self.polls += 1;
+        // Every 30 polls, forget jobs that disappeared from every table.
+        let present: Option<HashSet<i64>> = if self.polls.is_multiple_of(30) {
+            let mut all = HashSet::new();
+            for table in JobTable::ALL {
+                let (rows, _) = self.read(table, start).await?;
+                all.extend(rows.iter().map(|r| r.pandaid));
+            }
+            Some(all)
+        } else {
+            None
+        };
+        let applied = updates.len();
+        let jobs = match self.live.index.write() {
+            Ok(mut index) => {
+                for row in &updates {
+                    index.upsert(row);
+                }
+                index.evict(start);
+                if let Some(present) = present {
+                    for pandaid in index.pandaids() {
+                        if !present.contains(&pandaid) {
+                            index.remove(pandaid);
+                        }
+                    }
+                }
+                index.len()
+            }
+            Err(_) => 0,
+        };
+        self.update_status(started, jobs, malformed, None);
+        Ok(applied)
+    }
+
+    fn update_status(&self, started: Instant, jobs: usize, malformed: u64, rate: Option<f64>) {
+        let data_time = self
+            .watermarks
+            .iter()
+            .flatten()
+            .max()
+            .map(|t| ts(*t).format("%Y-%m-%d %H:%M:%S").to_string());
+        if let Ok(mut s) = self.live.status.write() {
+            s.loaded = true;
+            s.jobs = jobs;
+            s.data_time = data_time;
+            s.last_sync = Some(Utc::now().format("%Y-%m-%d %H:%M:%S").to_string());
+            s.last_sync_ms = started.elapsed().as_millis() as u64;
+            s.polls += 1;
+            s.malformed_rows += malformed;
+            s.last_error = None;
+            if let Some(rate) = rate {
+                s.cold_load_rows_per_s = rate;
+            }
+        }
+    }
+
+    /// Loads, then polls every `interval` until `shutdown` turns true. Failures back off up to
+    /// 30 s and the last good index keeps serving.
+    pub async fn run(
+        mut self,
+        interval: Duration,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let mut loaded = false;
+        let mut wait = Duration::ZERO;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.changed() => break,
+            }
+            if *shutdown.borrow() {
+                break;
+            }
+            let result = if loaded {
+                self.poll().await.map(|_| ())
+            } else {
+                self.load().await.map(|_| ())
+            };
+            match result {
+                Ok(()) => {
+                    loaded = true;
+                    wait = interval;
+                }
+                Err(e) => {
+                    wait = (wait * 2).clamp(Duration::from_secs(1), Duration::from_secs(30));
+                    tracing::warn!(error = %e, retry_in_s = wait.as_secs(), "live index sync failed");
+                    if let Ok(mut s) = self.live.status.write() {
+                        s.failures += 1;
+                        s.last_error = Some(e.to_string());
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! The index and SQL pushdown give the same answers, for random selections, on every backend,
+//! after the first load and again after live changes have been synced.
+
+use chrono::Utc;
+use pandamon_live::JobIndex;
+use pandamon_live::sync::{LiveIndex, Syncer};
+use pandamon_model::{JobTable, SimulatorReport};
+use pandamon_query::{Defaults, Selection, SqlDialect, fields};
+use pandamon_sim::live::{Live, LiveConfig};
+use pandamon_sim::rng::Rng;
+use pandamon_sim::{Silent, SimConfig};
+use pandamon_store::jobs::{Cell, Group};
+use pandamon_store::{Db, catalog::ColType, schema};
+use pandamon_testkit::{TestDb, on_every_backend};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+fn normalise(groups: Vec<Group>) -> Vec<(Vec<String>, i64, i64)> {
+    let mut out: Vec<(Vec<String>, i64, i64)> = groups
+        .into_iter()
+        .map(|g| {
+            let key = g
+                .values
+                .iter()
+                .map(|c| match c {
+                    Cell::Null => "∅".to_string(),
+                    Cell::Int(v) => v.to_string(),
+                    Cell::Text(s) => s.trim_end().to_string(),
+                    other => format!("{other:?}"),
+                })
+                .collect();
+            (key, g.count, g.example)
+        })
+        .collect();
+    out.sort();
+    // Groups split across tables in SQL are one group in the index: merge equal keys.
+    let mut merged: Vec<(Vec<String>, i64, i64)> = Vec::new();
+    for (key, count, example) in out {
+        match merged.last_mut() {
+            Some(last) if last.0 == key => {
+                last.1 += count;
+                last.2 = last.2.min(example);
+            }
+            _ => merged.push((key, count, example)),
+        }
+    }
+    merged
+}
+
+fn random_query(rng: &mut Rng) -> Vec<(String, String)> {
+    let mut q = vec![("hours".to_string(), rng.range(1, 72).to_string())];
+    for _ in 0..rng.range(0, 2) {
+        q.push(match rng.range(0, 7) {
+            0 => (
+                "jobstatus".into(),
+                rng.pick(&[
+                    "failed",
+                    "finished|failed",
+                    "running,activated",
+                    "!finished",
+                ])
+                .to_string(),
+            ),
+            1 => (
+                "computingsite".into(),
+                format!("*{}*", rng.pick(&["UCORE", "ANALY", "CERN", "HIMEM"])),
+            ),
+            2 => (
+                "prodsourcelabel".into(),
+                rng.pick(&["user", "managed", "!user"]).to_string(),
+            ),
+            3 => (
+                "attemptnr".into(),
+                rng.pick(&["1", "2|3", "!1"]).to_string(),
+            ),
+            4 => (
+                "priorityrange".into(),
+                format!("{}:{}", rng.range(0, 600), rng.range(600, 1200)),
+            ),
+            5 => (
+                "specialhandling".into(),
+                rng.pick(&["sj", "Not specified", "rb"]).to_string(),
+            ),
+            _ => (
+                "durationmin".into(),
+                format!("{}-{}", rng.range(0, 30), rng.range(30, 900)),
+            ),
+        });
+    }
+    q
+}
+
+async fn compare(db: &Db, live: &LiveIndex, seed: u64) -> usize {
+    let mut rng = Rng::new(seed);
+    let now = Utc::now().timestamp();
+    let dialect = SqlDialect::from(db.dialect());
+    let columns = [
+        "jobstatus",
+        "computingsite",
+        "attemptnr",
+        "piloterrorcode",
+        "gshare",
+    ];
+    let typed: Vec<(&str, ColType)> = columns
+        .iter()
+        .map(|c| {
+            (
+                *c,
+                pandamon_store::Catalog::get()
+                    .table("jobsactive4")
+                    .column(c)
+                    .unwrap()
+                    .ty,
+            )
+        })
+        .collect();
+    let mut nonzero = 0;
+    for _ in 0..25 {
+        let query = random_query(&mut rng);
+        let selection = Selection::parse(
+            query.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            Defaults {
+                window_hours: 12,
+                now,
+                vocabulary: &fields::JOBS,
+            },
+        )
+        .unwrap();
+        let tables = if selection.needs_archive() {
+            JobTable::ALL.to_vec()
+        } else {
+            vec![JobTable::Defined, JobTable::Active, JobTable::Archived]
+        };
+        let index = live.index.read().unwrap();
+        assert!(index.supports(&selection), "{query:?}");
+        assert!(JobIndex::has_columns(&columns));
+        let from_index = normalise(index.group(&selection, &tables, &columns));
+        let index_count = index.count(&selection, &tables);
+        drop(index);
+        let clause = |first: usize| selection.where_sql(dialect, first);
+        let from_sql = normalise(db.group_jobs(&tables, &typed, &clause).await.unwrap());
+        let sql_count = db.count_jobs(&tables, &clause).await.unwrap();
+        assert_eq!(index_count, sql_count, "{query:?}");
+        assert_eq!(from_index, from_sql, "{query:?}");
+        if sql_count > 0 {
+            nonzero += 1;
+        }
+    }
+    nonzero
+}
+
+async fn index_and_sql_agree(test: &TestDb) {
+    let db = test.connect().await;
+    schema::init(&db, false).await.unwrap();
+    let now = Utc::now().timestamp();
+    pandamon_sim::simulate(
+        &db,
+        SimConfig {
+            jobs: 2_500,
+            seed: 13,
+            days: 3.0,
+            now,
+        },
+        Box::new(Silent),
+    )
+    .await
+    .unwrap();
+    let live = LiveIndex::new(4.0);
+    let mut syncer = Syncer::new(db.clone(), live.clone());
+    let rate = syncer.load().await.unwrap();
+    assert!(rate > 0.0);
+    let held = live.index.read().unwrap().len();
+    assert!(held >= 2_400, "{held} jobs loaded");
+    assert!(compare(&db, &live, 1).await > 10);
+
+    // Live changes: jobs move between tables, new jobs arrive; a poll brings them in.
+    let report = Arc::new(RwLock::new(SimulatorReport::default()));
+    let mut sim = Live::start(
+        db.clone(),
+        LiveConfig {
+            rate: 40.0,
+            tick: Duration::from_millis(250),
+            seed: 9,
+        },
+        report,
+    )
+    .await
+    .unwrap();
+    let (mut created, mut moved) = (0, 0);
+    for _ in 0..60 {
+        let (c, m) = sim.tick().await.unwrap();
+        created += c;
+        moved += m;
+        if created > 0 && moved > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        created > 0 && moved > 0,
+        "live simulation changed nothing ({created} new, {moved} moved)"
+    );
+    syncer.poll().await.unwrap();
+    assert!(compare(&db, &live, 2).await > 10);
+    db.close().await;
+}
+on_every_backend!(index_and_sql_agree);
