@@ -131,12 +131,15 @@ async fn compare(db: &Db, live: &LiveIndex, seed: u64) -> usize {
         } else {
             vec![JobTable::Defined, JobTable::Active, JobTable::Archived]
         };
-        let index = live.index.read().unwrap();
-        assert!(index.supports(&selection), "{query:?}");
-        assert!(JobIndex::has_columns(&columns));
-        let from_index = normalise(index.group(&selection, &tables, &columns));
-        let index_count = index.count(&selection, &tables);
-        drop(index);
+        let (from_index, index_count) = {
+            let index = live.index.read().unwrap();
+            assert!(index.supports(&selection), "{query:?}");
+            assert!(JobIndex::has_columns(&columns));
+            (
+                normalise(index.group(&selection, &tables, &columns)),
+                index.count(&selection, &tables),
+            )
+        };
         let clause = |first: usize| selection.where_sql(dialect, first);
         let from_sql = normalise(db.group_jobs(&tables, &typed, &clause).await.unwrap());
         let sql_count = db.count_jobs(&tables, &clause).await.unwrap();
