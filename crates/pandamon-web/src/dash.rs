@@ -11,7 +11,7 @@ use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use chrono::Utc;
 use pandamon_model::{JobStatus, job_type};
-use pandamon_query::{Defaults, Selection, SqlDialect, fields};
+use pandamon_query::{Defaults, Selection, fields};
 use pandamon_store::Value;
 use pandamon_store::catalog::ColType;
 use pandamon_store::jobs::Cell;
@@ -99,12 +99,8 @@ async fn grouped(
     selection: &Selection,
     columns: &[(&str, ColType)],
 ) -> AppResult<Vec<(Vec<String>, i64)>> {
-    let dialect = SqlDialect::from(state.db.dialect());
-    let clause = |first: usize| selection.where_sql(dialect, first);
-    let groups = state
-        .db
-        .group_jobs(&job_tables(selection), columns, &clause)
-        .await?;
+    let (groups, _) =
+        crate::source::group(state, selection, &job_tables(selection), columns).await?;
     Ok(groups
         .into_iter()
         .map(|g| {

@@ -263,10 +263,13 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<Error
     let db = &state.db;
     let dialect = SqlDialect::from(db.dialect());
     let tables = job_tables(selection);
-    let clause = |first: usize| selection.where_sql(dialect, first);
-    let statuses = db
-        .group_jobs(&tables, &[("jobstatus", ColType::Varchar(15))], &clause)
-        .await?;
+    let (statuses, _) = crate::source::group(
+        state,
+        selection,
+        &tables,
+        &[("jobstatus", ColType::Varchar(15))],
+    )
+    .await?;
     let mut by_status: BTreeMap<String, i64> = BTreeMap::new();
     for g in &statuses {
         if let Some(s) = g.values[0].as_text() {
@@ -282,7 +285,7 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<Error
     let failed_clause = |first: usize| failing.where_sql(dialect, first);
     let mut columns = error_columns();
     columns.extend(OWNERS);
-    let groups = db.group_jobs(&tables, &columns, &failed_clause).await?;
+    let (groups, _) = crate::source::group(state, &failing, &tables, &columns).await?;
     let descriptions = db.error_descriptions().await?;
     let n = error_columns().len();
     let error_groups: Vec<Group> = groups

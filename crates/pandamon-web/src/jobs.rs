@@ -134,6 +134,8 @@ pub struct JobsJson {
     pub tables: Vec<&'static str>,
     pub notes: Vec<String>,
     pub datatime: String,
+    /// Whether the live index or the database answered the summaries.
+    pub source: crate::source::Source,
 }
 
 fn iso(t: &NaiveDateTime) -> String {
@@ -412,7 +414,7 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<JobsJ
     let dialect = SqlDialect::from(db.dialect());
     let tables = job_tables(selection);
     let clause = |first: usize| selection.where_sql(dialect, first);
-    let mut total = db.count_jobs(&tables, &clause).await?;
+    let (mut total, source) = crate::source::count(state, selection, &tables).await?;
     if let Some(limit) = selection.limit {
         total = total.min(limit as i64);
     }
@@ -420,12 +422,10 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<JobsJ
         .iter()
         .map(|(_, column)| (*column, column_type(column)))
         .collect();
-    let groups = db.group_jobs(&tables, &facet_columns, &clause).await?;
+    let (groups, _) = crate::source::group(state, selection, &tables, &facet_columns).await?;
     let failing = selection.and_in("jobstatus", &["failed", "holding"]);
-    let failed_clause = |first: usize| failing.where_sql(dialect, first);
-    let error_groups = db
-        .group_jobs(&tables, &error_columns(), &failed_clause)
-        .await?;
+    let (error_groups, _) =
+        crate::source::group(state, &failing, &tables, &error_columns()).await?;
     let descriptions = db.error_descriptions().await?;
     let columns: Vec<&str> = match &selection.fields {
         Some(fields) => {
@@ -482,6 +482,7 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<JobsJ
         tables: tables.iter().map(|t| t.name()).collect(),
         notes: selection.notes.clone(),
         datatime: iso(&Utc::now().naive_utc()),
+        source,
     })
 }
 
@@ -497,6 +498,7 @@ pub struct FacetView {
 #[template(path = "jobs.html")]
 struct JobsPage<'a> {
     data: &'a JobsJson,
+    source: &'static str,
     charts: Vec<String>,
     facets: Vec<FacetView>,
     columns: Vec<&'a str>,
@@ -614,6 +616,10 @@ pub async fn list_jobs(
         link_with(&p, "page", &page.to_string())
     };
     let page = JobsPage {
+        source: match data.source {
+            crate::source::Source::Index => "live index",
+            crate::source::Source::Database => "database",
+        },
         charts,
         facets,
         columns: columns.clone(),

@@ -12,6 +12,7 @@ pub mod job;
 pub mod jobs;
 pub mod router;
 pub mod search;
+pub mod source;
 pub mod state;
 pub mod status;
 pub mod tasks;

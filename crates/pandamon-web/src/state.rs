@@ -15,6 +15,8 @@ pub struct App {
     pub db: Db,
     pub started: Instant,
     pub live: Option<LiveHandle>,
+    /// The in-memory job index, when enabled.
+    pub index: Option<pandamon_live::sync::LiveIndex>,
 }
 
 impl std::ops::Deref for AppState {
@@ -30,6 +32,24 @@ impl AppState {
             db,
             started: Instant::now(),
             live,
+            index: None,
+        }))
+    }
+
+    /// The same state with a live job index to answer from when it can.
+    pub fn with_index(self, index: pandamon_live::sync::LiveIndex) -> AppState {
+        let app = match Arc::try_unwrap(self.0) {
+            Ok(app) => app,
+            Err(shared) => App {
+                db: shared.db.clone(),
+                started: shared.started,
+                live: shared.live.clone(),
+                index: shared.index.clone(),
+            },
+        };
+        AppState(Arc::new(App {
+            index: Some(index),
+            ..app
         }))
     }
 }

@@ -74,6 +74,8 @@ pub struct StatusJson {
     pub jobs: Vec<JobTableJson>,
     pub tables: Vec<TableCount>,
     pub live: Option<LiveReport>,
+    /// The live job index, when enabled.
+    pub index: Option<pandamon_live::sync::SyncStatus>,
     pub generated: String,
 }
 
@@ -141,6 +143,7 @@ async fn collect_status(state: &AppState) -> AppResult<StatusJson> {
             .live
             .as_ref()
             .map(|l| l.read().map(|r| r.clone()).unwrap_or_default()),
+        index: state.index.as_ref().map(|i| i.status()),
         generated: format_time(now),
     })
 }
@@ -212,6 +215,7 @@ pub struct HealthJson {
     pub database: HealthDatabase,
     pub data_time: Option<String>,
     pub lag_seconds: Option<i64>,
+    pub index: Option<pandamon_live::sync::SyncStatus>,
     pub version: &'static str,
 }
 
@@ -247,6 +251,7 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
                 },
                 data_time: data_time.map(format_time),
                 lag_seconds: data_time.map(|t| (Utc::now().naive_utc() - t).num_seconds()),
+                index: state.index.as_ref().map(|i| i.status()),
                 version: env!("CARGO_PKG_VERSION"),
             },
         ),
@@ -265,6 +270,7 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
                     },
                     data_time: None,
                     lag_seconds: None,
+                    index: state.index.as_ref().map(|i| i.status()),
                     version: env!("CARGO_PKG_VERSION"),
                 },
             )

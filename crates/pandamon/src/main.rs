@@ -104,6 +104,8 @@ struct DemoArgs {
     /// New jobs per second while the demo runs.
     #[arg(long, default_value_t = 1.0)]
     rate: f64,
+    #[command(flatten)]
+    index: IndexArgs,
 }
 
 #[derive(Args)]
@@ -114,6 +116,18 @@ struct ServeArgs {
     /// Address to listen on (env PANDAMON_LISTEN; default 127.0.0.1:8080).
     #[arg(long)]
     listen: Option<String>,
+    #[command(flatten)]
+    index: IndexArgs,
+}
+
+#[derive(Args, Clone, Copy)]
+struct IndexArgs {
+    /// Answer from the database only, without the live in-memory job index.
+    #[arg(long)]
+    no_index: bool,
+    /// Days of jobs the live index holds.
+    #[arg(long, default_value_t = 7.0)]
+    index_days: f64,
 }
 
 fn main() {
@@ -213,7 +227,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .listen
                 .clone()
                 .unwrap_or_else(|| "127.0.0.1:8080".into());
-            serve(db, &listen, None).await
+            serve(db, &listen, None, args.index).await
         }
     }
 }
@@ -237,19 +251,39 @@ async fn start_live(
     Ok(Live::start(db.clone(), config, report).await?)
 }
 
-async fn serve(db: Db, listen: &str, live: Option<pandamon_web::LiveHandle>) -> anyhow::Result<()> {
+async fn serve(
+    db: Db,
+    listen: &str,
+    live: Option<pandamon_web::LiveHandle>,
+    index: IndexArgs,
+) -> anyhow::Result<()> {
+    if !(index.index_days > 0.0 && index.index_days <= 60.0) {
+        bail!("--index-days must be between 0 and 60");
+    }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| {
             format!("cannot listen on {listen}: is the address free? choose another with --listen")
         })?;
     let address = listener.local_addr()?;
+    let mut state = pandamon_web::AppState::new(db.clone(), live);
+    let (stop_index, stopped) = tokio::sync::watch::channel(false);
+    let mut syncer_task = None;
+    if !index.no_index {
+        let live_index = pandamon_live::sync::LiveIndex::new(index.index_days);
+        let syncer = pandamon_live::sync::Syncer::new(db.clone(), live_index.clone());
+        syncer_task = Some(tokio::spawn(syncer.run(Duration::from_secs(1), stopped)));
+        state = state.with_index(live_index);
+    }
     println!(
         "pandamon is serving {} at http://{address}/",
         db.display_url
     );
-    let state = pandamon_web::AppState::new(db, live);
     pandamon_web::serve(listener, state, shutdown_signal()).await?;
+    let _ = stop_index.send(true);
+    if let Some(task) = syncer_task {
+        let _ = task.await;
+    }
     println!("stopped");
     Ok(())
 }
@@ -315,7 +349,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let live = start_live(&db, args.rate, SEED, report.clone()).await?;
     let (tx, rx) = tokio::sync::watch::channel(false);
     let live_task = tokio::spawn(live.run(rx));
-    let result = serve(db, &args.listen, Some(report)).await;
+    let result = serve(db, &args.listen, Some(report), args.index).await;
     let _ = tx.send(true);
     let _ = live_task.await;
     result

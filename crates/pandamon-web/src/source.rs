@@ -1,0 +1,75 @@
+//! Where job summaries come from: the live index when it holds the whole selection, the
+//! database otherwise. Both give the same answers; pages say which one answered.
+
+use crate::error::AppResult;
+use crate::state::AppState;
+use pandamon_live::JobIndex;
+use pandamon_model::JobTable;
+use pandamon_query::{Selection, SqlDialect};
+use pandamon_store::catalog::ColType;
+use pandamon_store::jobs::Group;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Index,
+    Database,
+}
+
+fn index_for<'a>(
+    state: &'a AppState,
+    selection: &Selection,
+    columns: &[&str],
+) -> Option<&'a pandamon_live::sync::LiveIndex> {
+    let live = state.index.as_ref()?;
+    if !live.is_loaded() || !JobIndex::has_columns(columns) {
+        return None;
+    }
+    let supported = live
+        .index
+        .read()
+        .map(|i| i.supports(selection))
+        .unwrap_or(false);
+    supported.then_some(live)
+}
+
+/// Jobs matching the selection in the tables.
+pub async fn count(
+    state: &AppState,
+    selection: &Selection,
+    tables: &[JobTable],
+) -> AppResult<(i64, Source)> {
+    if let Some(live) = index_for(state, selection, &[]) {
+        if let Ok(index) = live.index.read() {
+            return Ok((index.count(selection, tables), Source::Index));
+        }
+    }
+    let dialect = SqlDialect::from(state.db.dialect());
+    let clause = |first: usize| selection.where_sql(dialect, first);
+    Ok((
+        state.db.count_jobs(tables, &clause).await?,
+        Source::Database,
+    ))
+}
+
+/// Grouped job counts, as `Db::group_jobs` returns them.
+pub async fn group(
+    state: &AppState,
+    selection: &Selection,
+    tables: &[JobTable],
+    columns: &[(&str, ColType)],
+) -> AppResult<(Vec<Group>, Source)> {
+    let names: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
+    if let Some(live) = index_for(state, selection, &names) {
+        if let Ok(index) = live.index.read() {
+            return Ok((index.group(selection, tables, &names), Source::Index));
+        }
+    }
+    let dialect = SqlDialect::from(state.db.dialect());
+    let clause = |first: usize| selection.where_sql(dialect, first);
+    Ok((
+        state.db.group_jobs(tables, columns, &clause).await?,
+        Source::Database,
+    ))
+}

@@ -1,0 +1,116 @@
+//! `/jobs/` answered from the live index: same numbers as the database, and a change in the
+//! database shows after one poll.
+
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode};
+use chrono::{Timelike, Utc};
+use pandamon_live::sync::{LiveIndex, Syncer};
+use pandamon_sim::{Silent, SimConfig};
+use pandamon_store::{Catalog, Value, schema, with_pool};
+use pandamon_testkit::{TestDb, on_every_backend};
+use pandamon_web::{AppState, router};
+use serde_json::Value as Json;
+use sqlx::AssertSqlSafe;
+use tower::ServiceExt;
+
+async fn get_json(state: &AppState, uri: &str) -> Json {
+    let response = router(state.clone())
+        .oneshot(Request::builder().uri(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    serde_json::from_slice(&body).unwrap()
+}
+
+fn status_count(json: &Json, status: &str) -> i64 {
+    json["selectionsummary"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["field"] == "jobstatus")
+        .and_then(|f| {
+            f["list"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|k| k["kname"] == status)
+                .map(|k| k["kvalue"].as_i64().unwrap())
+        })
+        .unwrap_or(0)
+}
+
+async fn jobs_page_reads_the_index_and_sees_changes(test: &TestDb) {
+    let db = test.connect().await;
+    schema::init(&db, false).await.unwrap();
+    pandamon_sim::simulate(
+        &db,
+        SimConfig {
+            jobs: 1_500,
+            seed: 19,
+            days: 2.0,
+            now: Utc::now().timestamp(),
+        },
+        Box::new(Silent),
+    )
+    .await
+    .unwrap();
+    let live = LiveIndex::new(7.0);
+    let mut syncer = Syncer::new(db.clone(), live.clone());
+    syncer.load().await.unwrap();
+    let plain = AppState::new(db.clone(), None);
+    let indexed = AppState::new(db.clone(), None).with_index(live.clone());
+    let from_db = get_json(&plain, "/jobs/?json&hours=24").await;
+    let from_index = get_json(&indexed, "/jobs/?json&hours=24").await;
+    assert_eq!(from_db["source"], "database");
+    assert_eq!(from_index["source"], "index");
+    assert_eq!(from_index["totaljobs"], from_db["totaljobs"]);
+    assert_eq!(from_index["selectionsummary"], from_db["selectionsummary"]);
+    assert_eq!(from_index["errsByCount"], from_db["errsByCount"]);
+    let status = get_json(&indexed, "/?json").await;
+    assert_eq!(status["index"]["loaded"], true);
+
+    // A running job finishes: PanDA moves it to jobsarchived4.
+    let d = db.dialect();
+    let sql = format!(
+        "SELECT MIN({p}) FROM {t} WHERE {s} = 'running'",
+        p = d.quote("pandaid"),
+        t = db.qualified(Catalog::get().table("jobsactive4")),
+        s = d.quote("jobstatus")
+    );
+    let pandaid: i64 = with_pool!(db, pool => sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(pool).await.unwrap());
+    let now = Value::Time(Utc::now().naive_utc().with_nanosecond(0).unwrap());
+    let statements = vec![
+        db.copy_statement(
+            "jobsactive4",
+            "jobsarchived4",
+            &[("pandaid", Value::Int(pandaid))],
+            &[
+                ("jobstatus", Value::from("finished")),
+                ("modificationtime", now.clone()),
+                ("statechangetime", now),
+            ],
+        ),
+        db.delete_statement("jobsactive4", ("pandaid", Value::Int(pandaid))),
+    ];
+    db.transaction(&statements).await.unwrap();
+    syncer.poll().await.unwrap();
+    let after = get_json(&indexed, "/jobs/?json&hours=24").await;
+    assert_eq!(after["source"], "index");
+    assert_eq!(
+        status_count(&after, "running"),
+        status_count(&from_index, "running") - 1
+    );
+    assert_eq!(
+        status_count(&after, "finished"),
+        status_count(&from_index, "finished") + 1
+    );
+    assert_eq!(after["totaljobs"], from_index["totaljobs"]);
+    let again_db = get_json(&plain, "/jobs/?json&hours=24").await;
+    assert_eq!(after["selectionsummary"], again_db["selectionsummary"]);
+    // Outside the index window, the database answers.
+    let wide = get_json(&indexed, "/jobs/?json&days=30").await;
+    assert_eq!(wide["source"], "database");
+    db.close().await;
+}
+on_every_backend!(jobs_page_reads_the_index_and_sees_changes);
