@@ -40,10 +40,10 @@ pub async fn count(
     selection: &Selection,
     tables: &[JobTable],
 ) -> AppResult<(i64, Source)> {
-    if let Some(live) = index_for(state, selection, &[]) {
-        if let Ok(index) = live.index.read() {
-            return Ok((index.count(selection, tables), Source::Index));
-        }
+    if let Some(live) = index_for(state, selection, &[])
+        && let Ok(index) = live.index.read()
+    {
+        return Ok((index.count(selection, tables), Source::Index));
     }
     let dialect = SqlDialect::from(state.db.dialect());
     let clause = |first: usize| selection.where_sql(dialect, first);
@@ -61,10 +61,10 @@ pub async fn group(
     columns: &[(&str, ColType)],
 ) -> AppResult<(Vec<Group>, Source)> {
     let names: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
-    if let Some(live) = index_for(state, selection, &names) {
-        if let Ok(index) = live.index.read() {
-            return Ok((index.group(selection, tables, &names), Source::Index));
-        }
+    if let Some(live) = index_for(state, selection, &names)
+        && let Ok(index) = live.index.read()
+    {
+        return Ok((index.group(selection, tables, &names), Source::Index));
     }
     let dialect = SqlDialect::from(state.db.dialect());
     let clause = |first: usize| selection.where_sql(dialect, first);
