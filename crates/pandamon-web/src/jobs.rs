@@ -19,7 +19,7 @@ use serde_json::{Map, Value as Json};
 use std::collections::{BTreeMap, HashMap};
 
 /// Attribute summary facets: (field name shown and used in links, job column).
-const FACETS: &[(&str, &str)] = &[
+pub const FACETS: &[(&str, &str)] = &[
     ("jobstatus", "jobstatus"),
     ("computingsite", "computingsite"),
     ("cloud", "cloud"),

@@ -1,6 +1,7 @@
 //! `pandamon`: the PanDA monitor. Subcommands create a PanDA schema, simulate a workload, run the
 //! one-command demo and serve the monitor.
 
+mod bench;
 mod config;
 
 /// The simulator allocates many short-lived rows from two threads; glibc's arenas contend.
@@ -47,6 +48,24 @@ enum Command {
     Demo(DemoArgs),
     /// Serve the monitor for a PanDA database.
     Serve(ServeArgs),
+    /// Measure the live index against SQL on a simulated workload (writes BENCHMARKS-style results).
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Database url for the simulated workload (a database pandamon created, or an empty one).
+    #[arg(long)]
+    db: Option<String>,
+    /// Jobs to simulate.
+    #[arg(long, default_value_t = 1_000_000)]
+    jobs: u64,
+    /// Random seed of the workload.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Also write the results as JSON to this file.
+    #[arg(long, value_name = "PATH")]
+    json: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -210,6 +229,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo(args) => demo(args).await,
+        Command::Bench(args) => {
+            let settings = config::load(cli.config.as_deref(), args.db.as_deref(), None, getenv)?;
+            let db = connect(&settings, Purpose::Load).await?;
+            let result = bench::run(db, args.jobs, args.seed).await?;
+            bench::print_table(&result);
+            if let Some(path) = args.json {
+                std::fs::write(&path, serde_json::to_string_pretty(&result)?)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            Ok(())
+        }
         Command::Serve(args) => {
             let settings = config::load(
                 cli.config.as_deref(),

@@ -1,0 +1,341 @@
+//! `pandamon bench`: loads a simulated workload and measures, in one run, the live index against
+//! the same summary pushed down to SQL, the index's sync lag and memory, and HTTP throughput of
+//! `/jobs/?json`. Timings belong here and in BENCHMARKS.md, never in tests.
+
+use anyhow::{Context, bail};
+use chrono::{Timelike, Utc};
+use pandamon_live::sync::{LiveIndex, Syncer};
+use pandamon_model::JobTable;
+use pandamon_query::{Defaults, Selection, SqlDialect, fields};
+use pandamon_sim::SimConfig;
+use pandamon_store::{Catalog, Db, Dialect, Value, schema, with_pool};
+use serde::Serialize;
+use sqlx::AssertSqlSafe;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+macro_rules! bind {
+    ($query:expr, $value:expr) => {
+        match $value {
+            Value::Null => $query.bind(None::<String>),
+            Value::Int(v) => $query.bind(*v),
+            Value::Float(v) => $query.bind(*v),
+            Value::Text(t) => $query.bind(t.to_string()),
+            Value::Time(t) => $query.bind(*t),
+        }
+    };
+}
+
+#[derive(Debug, Serialize)]
+pub struct BenchResult {
+    pub jobs: u64,
+    pub index_summary_p50_ms: f64,
+    pub index_summary_p99_ms: f64,
+    pub sql_summary_p50_ms: f64,
+    pub speedup_p50: f64,
+    pub sync_lag_p50_ms: f64,
+    pub sync_lag_p99_ms: f64,
+    pub index_bytes_per_job: f64,
+    pub cold_load_rows_per_s: f64,
+    pub http_rps: f64,
+    pub http_p99_ms: f64,
+}
+
+fn percentile(samples: &mut [f64], p: f64) -> f64 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    samples.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * (samples.len() - 1) as f64).round() as usize;
+    samples[rank.min(samples.len() - 1)]
+}
+
+fn round(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+/// The summary `/jobs/` shows: the count, every facet and the error groups.
+fn index_summary(
+    live: &LiveIndex,
+    selection: &Selection,
+    tables: &[JobTable],
+) -> anyhow::Result<i64> {
+    let index = live
+        .index
+        .read()
+        .map_err(|_| anyhow::anyhow!("index lock poisoned"))?;
+    if !index.supports(selection) {
+        bail!("the benchmark selection does not fit the index window");
+    }
+    let facets: Vec<&str> = pandamon_web::jobs::FACETS.iter().map(|(_, c)| *c).collect();
+    let groups = index.group(selection, tables, &facets);
+    let failing = selection.and_in("jobstatus", &["failed", "holding"]);
+    let errors: Vec<&str> = pandamon_web::jobs::error_columns()
+        .iter()
+        .map(|(c, _)| *c)
+        .collect();
+    let error_groups = index.group(&failing, tables, &errors);
+    Ok(groups.iter().map(|g| g.count).sum::<i64>() + error_groups.len() as i64)
+}
+
+/// The same facet summary as one SQL statement: `GROUPING SETS` with `work_mem` raised on
+/// PostgreSQL, one `GROUP BY` per facet in a `UNION ALL` elsewhere.
+async fn sql_summary(db: &Db, selection: &Selection, tables: &[JobTable]) -> anyhow::Result<i64> {
+    let d = db.dialect();
+    let dialect = SqlDialect::from(d);
+    let columns: Vec<String> = pandamon_web::jobs::FACETS
+        .iter()
+        .map(|(_, c)| d.quote(c))
+        .collect();
+    let mut branches = Vec::new();
+    let mut params = Vec::new();
+    for table in tables {
+        let (w, p) = selection.where_sql(dialect, params.len() + 1);
+        params.extend(p);
+        branches.push(format!(
+            "SELECT {} FROM {} WHERE {w}",
+            columns.join(", "),
+            db.qualified(Catalog::get().table(table.name()))
+        ));
+    }
+    let union = branches.join(" UNION ALL ");
+    let sql = match d {
+        Dialect::Postgres => format!(
+            "SELECT COUNT(*) FROM (SELECT {cols}, COUNT(*) FROM ({union}) j GROUP BY GROUPING SETS ({sets})) g",
+            cols = columns.join(", "),
+            sets = columns
+                .iter()
+                .map(|c| format!("({c})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        _ => format!(
+            "SELECT COUNT(*) FROM ({}) g",
+            columns
+                .iter()
+                .map(|c| format!("SELECT {c}, COUNT(*) AS n FROM ({union}) j GROUP BY {c}"))
+                .collect::<Vec<_>>()
+                .join(" UNION ALL ")
+        ),
+    };
+    // Every branch of the union repeats the WHERE parameters.
+    let repeats = if d == Dialect::Postgres {
+        1
+    } else {
+        columns.len()
+    };
+    let mut all_params = Vec::new();
+    for _ in 0..repeats {
+        all_params.extend(params.iter().cloned());
+    }
+    let n: i64 = match &db.pool {
+        pandamon_store::Pool::Pg(pool) => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("SET LOCAL work_mem = '256MB'")
+                .execute(&mut *tx)
+                .await?;
+            let mut query = sqlx::query_scalar(AssertSqlSafe(sql.clone()));
+            for p in &all_params {
+                query = bind!(query, p);
+            }
+            let n = query.fetch_one(&mut *tx).await?;
+            tx.commit().await?;
+            n
+        }
+        _ => with_pool!(db, pool => {
+            let mut query = sqlx::query_scalar(AssertSqlSafe(sql.clone()));
+            for p in &all_params {
+                query = bind!(query, p);
+            }
+            query.fetch_one(pool).await?
+        }),
+    };
+    Ok(n)
+}
+
+/// Milliseconds from an UPDATE's commit until the index shows it, for `rounds` jobs.
+async fn sync_lag(db: &Db, live: &LiveIndex, rounds: usize) -> anyhow::Result<Vec<f64>> {
+    let d = db.dialect();
+    let sql = format!(
+        "SELECT {p} FROM {t} WHERE {s} = 'running' ORDER BY {p} LIMIT {rounds}",
+        p = d.quote("pandaid"),
+        t = db.qualified(Catalog::get().table("jobsactive4")),
+        s = d.quote("jobstatus")
+    );
+    let ids: Vec<i64> =
+        with_pool!(db, pool => sqlx::query_scalar(AssertSqlSafe(sql)).fetch_all(pool).await?);
+    let mut lags = Vec::new();
+    for pandaid in ids {
+        let now = Value::Time(
+            Utc::now()
+                .naive_utc()
+                .with_nanosecond(0)
+                .unwrap_or_default(),
+        );
+        let update = db.update_statement(
+            "jobsactive4",
+            &[
+                ("jobstatus", Value::from("holding")),
+                ("modificationtime", now.clone()),
+                ("statechangetime", now),
+            ],
+            &[("pandaid", Value::Int(pandaid))],
+        );
+        db.transaction(&[update]).await?;
+        let committed = Instant::now();
+        loop {
+            let seen = live
+                .index
+                .read()
+                .map(|i| i.status_of(pandaid) == Some("holding"))
+                .unwrap_or(false);
+            if seen {
+                break;
+            }
+            if committed.elapsed() > Duration::from_secs(60) {
+                bail!("job {pandaid} did not reach the index within a minute");
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        lags.push(committed.elapsed().as_secs_f64() * 1_000.0);
+    }
+    Ok(lags)
+}
+
+/// `/jobs/?json` with `clients` concurrent connections for `seconds`.
+async fn http_load(address: std::net::SocketAddr, clients: usize, seconds: u64) -> (f64, f64) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let started = Instant::now();
+                let Ok(mut stream) = tokio::net::TcpStream::connect(address).await else { continue };
+                let request = format!("GET /jobs/?json&display_limit=20 HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+                if stream.write_all(request.as_bytes()).await.is_err() {
+                    continue;
+                }
+                let mut body = Vec::new();
+                if stream.read_to_end(&mut body).await.is_ok() && body.starts_with(b"HTTP/1.1 200") {
+                    latencies.push(started.elapsed().as_secs_f64() * 1_000.0);
+                }
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        if let Ok(l) = t.await {
+            all.extend(l);
+        }
+    }
+    let rps = all.len() as f64 / seconds as f64;
+    (rps, percentile(&mut all, 99.0))
+}
+
+pub async fn run(db: Db, jobs: u64, seed: u64) -> anyhow::Result<BenchResult> {
+    if !schema::is_owned(&db).await? {
+        if !schema::existing_tables(&db).await?.is_empty() {
+            bail!(
+                "the benchmark writes a simulated workload: give it a database of its own (this one holds PanDA tables pandamon did not create)"
+            );
+        }
+        schema::init(&db, false).await?;
+    }
+    println!("simulating {jobs} jobs");
+    let config = SimConfig {
+        jobs,
+        seed,
+        days: 3.0,
+        now: Utc::now().timestamp(),
+    };
+    let (summary, _) = pandamon_sim::simulate(&db, config, Box::new(pandamon_sim::Silent)).await?;
+    println!(
+        "simulated {} jobs in {:.1} s",
+        summary.jobs, summary.seconds
+    );
+
+    let live = LiveIndex::new(7.0);
+    let mut syncer = Syncer::new(db.clone(), live.clone());
+    let cold_rate = syncer.load().await.context("loading the index")?;
+    let bytes = live.index.read().map(|i| i.bytes_per_job()).unwrap_or(0.0);
+    println!(
+        "index loaded: {:.0} rows/s, {bytes:.0} bytes per job",
+        cold_rate
+    );
+
+    // The /jobs/ summary over the whole simulated history (3 days, within the 7-day index).
+    let selection = Selection::parse(
+        [("hours", "72")],
+        Defaults {
+            window_hours: 12,
+            now: Utc::now().timestamp(),
+            vocabulary: &fields::JOBS,
+        },
+    )?;
+    let tables = pandamon_web::jobs::job_tables(&selection);
+    let mut index_ms = Vec::new();
+    for _ in 0..21 {
+        let started = Instant::now();
+        index_summary(&live, &selection, &tables)?;
+        index_ms.push(started.elapsed().as_secs_f64() * 1_000.0);
+    }
+    let mut sql_ms = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        sql_summary(&db, &selection, &tables).await?;
+        sql_ms.push(started.elapsed().as_secs_f64() * 1_000.0);
+    }
+    let index_p50 = percentile(&mut index_ms, 50.0);
+    let index_p99 = percentile(&mut index_ms, 99.0);
+    let sql_p50 = percentile(&mut sql_ms, 50.0);
+    println!("summary: index p50 {index_p50:.1} ms, sql p50 {sql_p50:.1} ms");
+
+    // Sync lag with the poller running as `serve` runs it.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let poller =
+        tokio::spawn(Syncer::new(db.clone(), live.clone()).run(Duration::from_secs(1), stopped));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut lags = sync_lag(&db, &live, 20).await?;
+    println!("sync lag p50 {:.0} ms", percentile(&mut lags, 50.0));
+
+    // HTTP with the index, 64 clients.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let state = pandamon_web::AppState::new(db.clone(), None).with_index(live.clone());
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(pandamon_web::serve(listener, state, async move {
+        let _ = http_stopped.await;
+    }));
+    let (rps, http_p99) = http_load(address, 64, 15).await;
+    let _ = stop_http.send(());
+    let _ = server.await;
+    let _ = stop.send(true);
+    let _ = poller.await;
+    println!("http: {rps:.0} requests/s, p99 {http_p99:.0} ms");
+
+    Ok(BenchResult {
+        jobs: summary.jobs,
+        index_summary_p50_ms: round(index_p50),
+        index_summary_p99_ms: round(index_p99),
+        sql_summary_p50_ms: round(sql_p50),
+        speedup_p50: round(sql_p50 / index_p50.max(1e-6)),
+        sync_lag_p50_ms: round(percentile(&mut lags, 50.0)),
+        sync_lag_p99_ms: round(percentile(&mut lags, 99.0)),
+        index_bytes_per_job: round(bytes),
+        cold_load_rows_per_s: round(cold_rate),
+        http_rps: round(rps),
+        http_p99_ms: round(http_p99),
+    })
+}
+
+pub fn print_table(result: &BenchResult) {
+    let value = serde_json::to_value(result).unwrap_or_default();
+    if let Some(map) = value.as_object() {
+        let width = map.keys().map(String::len).max().unwrap_or(0);
+        for (k, v) in map {
+            println!("{k:width$}  {v}");
+        }
+    }
+}
