@@ -17,7 +17,9 @@ use pandamon_store::catalog::ColType;
 use pandamon_store::jobs::{Cell, Group};
 use std::collections::HashMap;
 
-/// Text columns held dictionary-encoded.
+/// Text columns held dictionary-encoded. Columns unique to each job (`jobname`, `batchid`, block
+/// names, worker host) are left out: they would make the dictionaries as large as the jobs, and
+/// the selections that name them lift the time window anyway, so they run as SQL.
 pub const TEXT_COLUMNS: &[&str] = &[
     "jobstatus",
     "computingsite",
@@ -39,15 +41,9 @@ pub const TEXT_COLUMNS: &[&str] = &[
     "schedulerid",
     "computingelement",
     "container_name",
-    "jobname",
     "transexitcode",
     "atlasrelease",
     "cmtconfig",
-    "modificationhost",
-    "batchid",
-    "destinationse",
-    "proddblock",
-    "destinationdblock",
     "job_label",
     "piloterrordiag",
     "exeerrordiag",
@@ -405,20 +401,28 @@ impl JobIndex {
     ) -> Vec<Group> {
         let slots: Vec<Option<Slot>> = columns.iter().map(|c| slot(c)).collect();
         let mut groups: HashMap<Vec<i64>, (i64, i64)> = HashMap::new();
+        // One reused key buffer: a new allocation only for a new group.
+        let mut key: Vec<i64> = vec![0; slots.len()];
         for i in self.matching(selection, tables) {
             let i = i as usize;
-            let key: Vec<i64> = slots
-                .iter()
-                .map(|s| match s {
+            for (k, s) in key.iter_mut().zip(&slots) {
+                *k = match s {
                     Some(Slot::Text(c)) => i64::from(self.text[*c][i]),
                     Some(Slot::Int(c)) => self.ints[*c][i],
                     Some(Slot::Time(c)) => self.times[*c][i],
                     None => self.pandaid[i],
-                })
-                .collect();
-            let entry = groups.entry(key).or_insert((0, i64::MAX));
-            entry.0 += 1;
-            entry.1 = entry.1.min(self.pandaid[i]);
+                };
+            }
+            let pandaid = self.pandaid[i];
+            match groups.get_mut(key.as_slice()) {
+                Some(entry) => {
+                    entry.0 += 1;
+                    entry.1 = entry.1.min(pandaid);
+                }
+                None => {
+                    groups.insert(key.clone(), (1, pandaid));
+                }
+            }
         }
         groups
             .into_iter()

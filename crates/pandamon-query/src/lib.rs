@@ -768,8 +768,10 @@ impl SqlBuilder {
                         SqlDialect::MySql => {
                             format!("TIMESTAMPDIFF(SECOND, {start}, COALESCE({end}, {now}))")
                         }
+                        // Whole seconds, as the in-memory evaluation counts them (julianday's
+                        // floating point misses exact boundaries).
                         SqlDialect::Sqlite => format!(
-                            "((julianday(COALESCE({end}, {now})) - julianday({start})) * 86400.0)"
+                            "(CAST(strftime('%s', COALESCE({end}, {now})) AS INTEGER) - CAST(strftime('%s', {start}) AS INTEGER))"
                         ),
                         SqlDialect::Oracle => {
                             format!("((COALESCE({end}, {now}) - {start}) * 86400)")

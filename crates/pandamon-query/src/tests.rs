@@ -141,7 +141,7 @@ fn dialects_differ_only_in_quoting_and_placeholders() {
     );
     assert!(pg.contains("EXTRACT(EPOCH FROM"), "{pg}");
     assert!(my.contains("TIMESTAMPDIFF(SECOND"), "{my}");
-    assert!(lite.contains("julianday"), "{lite}");
+    assert!(lite.contains("strftime('%s'"), "{lite}");
     // pandaid ×2, site, and per duration bound: now and the limit.
     assert_eq!(params.len(), 7);
     assert_eq!(my.matches('?').count(), params.len());
