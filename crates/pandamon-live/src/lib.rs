@@ -448,6 +448,82 @@ impl JobIndex {
             .collect()
     }
 
+    /// Per column, the (value, count) pairs over the matching rows: one pass, one counter array
+    /// per dictionary-encoded column.
+    pub fn facet_counts(
+        &self,
+        selection: &Selection,
+        tables: &[JobTable],
+        columns: &[&str],
+    ) -> Vec<Vec<(Cell, i64)>> {
+        let slots: Vec<Option<Slot>> = columns.iter().map(|c| slot(c)).collect();
+        let mut text_counts: Vec<Vec<i64>> = slots
+            .iter()
+            .map(|s| match s {
+                Some(Slot::Text(c)) => vec![0; self.dicts[*c].values.len()],
+                _ => Vec::new(),
+            })
+            .collect();
+        let mut value_counts: Vec<HashMap<i64, i64>> = vec![HashMap::new(); slots.len()];
+        for i in self.matching(selection, tables) {
+            let i = i as usize;
+            for (k, s) in slots.iter().enumerate() {
+                match s {
+                    Some(Slot::Text(c)) => text_counts[k][self.text[*c][i] as usize] += 1,
+                    Some(Slot::Int(c)) => {
+                        *value_counts[k].entry(self.ints[*c][i]).or_default() += 1
+                    }
+                    Some(Slot::Time(c)) => {
+                        *value_counts[k].entry(self.times[*c][i]).or_default() += 1
+                    }
+                    None => *value_counts[k].entry(self.pandaid[i]).or_default() += 1,
+                }
+            }
+        }
+        slots
+            .iter()
+            .enumerate()
+            .map(|(k, s)| match s {
+                Some(Slot::Text(c)) => text_counts[k]
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| **n > 0)
+                    .map(|(code, n)| {
+                        let cell = self.dicts[*c]
+                            .value(code as u32)
+                            .map_or(Cell::Null, |t| Cell::Text(t.to_string()));
+                        (cell, *n)
+                    })
+                    .collect(),
+                Some(Slot::Time(_)) => value_counts[k]
+                    .iter()
+                    .map(|(v, n)| {
+                        let cell = if *v == NULL {
+                            Cell::Null
+                        } else {
+                            chrono::DateTime::from_timestamp(*v, 0)
+                                .map_or(Cell::Null, |t| Cell::Time(t.naive_utc()))
+                        };
+                        (cell, *n)
+                    })
+                    .collect(),
+                _ => value_counts[k]
+                    .iter()
+                    .map(|(v, n)| {
+                        (
+                            if *v == NULL {
+                                Cell::Null
+                            } else {
+                                Cell::Int(*v)
+                            },
+                            *n,
+                        )
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
     /// Whether every column is indexed, for callers that group by columns of their choice.
     pub fn has_columns(columns: &[&str]) -> bool {
         columns.iter().all(|c| slot(c).is_some() || *c == "pandaid")

@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 /// Seconds re-read before each table's watermark, for commits that land late.
 pub const OVERLAP_SECS: i64 = 10;
 
+/// Polls between two reconciliations of deleted jobs.
+pub const RECONCILE_EVERY: u64 = 120;
+
 /// What the index reports about itself, for pages and `/healthz`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SyncStatus {
@@ -197,12 +200,21 @@ impl Syncer {
             updates.extend(rows);
         }
         self.polls += 1;
-        // Every 30 polls, forget jobs that disappeared from every table.
-        let present: Option<HashSet<i64>> = if self.polls.is_multiple_of(30) {
+        // Every RECONCILE_EVERY polls, forget jobs that disappeared from every table (reading
+        // only their ids).
+        let present: Option<HashSet<i64>> = if self.polls.is_multiple_of(RECONCILE_EVERY) {
             let mut all = HashSet::new();
             for table in JobTable::ALL {
-                let (rows, _) = self.read(table, start).await?;
-                all.extend(rows.iter().map(|r| r.pandaid));
+                let ids = self
+                    .db
+                    .rows_since(
+                        table.name(),
+                        &[("pandaid", pandamon_store::catalog::ColType::BigInt)],
+                        "modificationtime",
+                        ts(start),
+                    )
+                    .await?;
+                all.extend(ids.iter().filter_map(|r| r.first().and_then(Cell::as_int)));
             }
             Some(all)
         } else {

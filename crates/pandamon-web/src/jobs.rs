@@ -175,14 +175,15 @@ fn facet_key(field: &str, cell: &Cell) -> Vec<Json> {
     }
 }
 
-/// Builds the attribute summary from grouped rows.
-fn summarise(groups: &[pandamon_store::jobs::Group]) -> Vec<Facet> {
+/// Builds the attribute summary from per-facet (value, count) lists, in `FACETS` order.
+fn summarise(per_facet: &[Vec<(Cell, i64)>]) -> Vec<Facet> {
     let mut per_field: Vec<HashMap<String, (Json, i64)>> = vec![HashMap::new(); FACETS.len()];
-    for group in groups {
-        for (i, (field, _)) in FACETS.iter().enumerate() {
-            for key in facet_key(field, &group.values[i]) {
+    for (i, values) in per_facet.iter().enumerate().take(FACETS.len()) {
+        let field = FACETS[i].0;
+        for (cell, count) in values {
+            for key in facet_key(field, cell) {
                 let entry = per_field[i].entry(key.to_string()).or_insert((key, 0));
-                entry.1 += group.count;
+                entry.1 += count;
             }
         }
     }
@@ -422,7 +423,7 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<JobsJ
         .iter()
         .map(|(_, column)| (*column, column_type(column)))
         .collect();
-    let (groups, _) = crate::source::group(state, selection, &tables, &facet_columns).await?;
+    let (per_facet, _) = crate::source::facets(state, selection, &tables, &facet_columns).await?;
     let failing = selection.and_in("jobstatus", &["failed", "holding"]);
     let (error_groups, _) =
         crate::source::group(state, &failing, &tables, &error_columns()).await?;
@@ -472,7 +473,7 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<JobsJ
         })
         .collect();
     Ok(JobsJson {
-        selectionsummary: summarise(&groups),
+        selectionsummary: summarise(&per_facet),
         jobs,
         errs_by_count: error_summary(&error_groups, &descriptions),
         totaljobs: total,

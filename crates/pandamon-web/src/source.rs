@@ -7,8 +7,9 @@ use pandamon_live::JobIndex;
 use pandamon_model::JobTable;
 use pandamon_query::{Selection, SqlDialect};
 use pandamon_store::catalog::ColType;
-use pandamon_store::jobs::Group;
+use pandamon_store::jobs::{Cell, Group};
 use serde::Serialize;
+use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -71,5 +72,37 @@ pub async fn group(
     Ok((
         state.db.group_jobs(tables, columns, &clause).await?,
         Source::Database,
+    ))
+}
+
+/// Per-column (value, count) lists: what a facet summary needs.
+pub async fn facets(
+    state: &AppState,
+    selection: &Selection,
+    tables: &[JobTable],
+    columns: &[(&str, ColType)],
+) -> AppResult<(Vec<Vec<(Cell, i64)>>, Source)> {
+    let names: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
+    if let Some(live) = index_for(state, selection, &names)
+        && let Ok(index) = live.index.read()
+    {
+        return Ok((index.facet_counts(selection, tables, &names), Source::Index));
+    }
+    let (groups, source) = group(state, selection, tables, columns).await?;
+    let mut per_column: Vec<HashMap<String, (Cell, i64)>> = vec![HashMap::new(); columns.len()];
+    for g in &groups {
+        for (i, cell) in g.values.iter().enumerate() {
+            per_column[i]
+                .entry(format!("{cell:?}"))
+                .or_insert_with(|| (cell.clone(), 0))
+                .1 += g.count;
+        }
+    }
+    Ok((
+        per_column
+            .into_iter()
+            .map(|m| m.into_values().collect())
+            .collect(),
+        source,
     ))
 }
