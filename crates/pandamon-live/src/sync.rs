@@ -42,6 +42,9 @@ pub struct SyncStatus {
 pub struct LiveIndex {
     pub index: Arc<RwLock<JobIndex>>,
     pub status: Arc<RwLock<SyncStatus>>,
+    /// Bumped whenever the index changes: answers computed at one generation stay valid until
+    /// the next.
+    pub generation: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl LiveIndex {
@@ -53,7 +56,17 @@ impl LiveIndex {
                 window_days,
                 ..SyncStatus::default()
             })),
+            generation: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         }
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn bump(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     pub fn status(&self) -> SyncStatus {
@@ -177,6 +190,7 @@ impl Syncer {
         if let Ok(mut index) = self.live.index.write() {
             *index = fresh;
         }
+        self.live.bump();
         self.update_status(started, jobs, malformed, Some(rate));
         tracing::info!(jobs, rows_per_s = rate as u64, "live index loaded");
         Ok(rate)
@@ -226,7 +240,10 @@ impl Syncer {
                 for row in &updates {
                     index.upsert(row);
                 }
-                index.evict(start);
+                let evicted = index.evict(start);
+                if applied > 0 || evicted > 0 || present.is_some() {
+                    self.live.bump();
+                }
                 if let Some(present) = present {
                     for pandaid in index.pandaids() {
                         if !present.contains(&pandaid) {

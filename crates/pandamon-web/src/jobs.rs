@@ -548,10 +548,29 @@ pub async fn list_jobs(
         },
     )
     .map_err(|e| AppError::BadRequest(e.to_string()))?;
-    let data = collect(&state, &selection).await?;
     let json_requested = params.iter().any(|(k, _)| k == "json") || wants_json(None, &headers);
+    // Relative windows move with the clock, so the cache key holds the resolved window.
+    let key = format!("jobs {:?} {:?}", selection.window, params);
+    if json_requested && let Some(body) = state.cached_answer(&key) {
+        return Ok((
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response());
+    }
+    let generation = state.index.as_ref().map(|i| i.generation());
+    let data = collect(&state, &selection).await?;
     if json_requested {
-        return Ok(axum::Json(data).into_response());
+        // Serialising our own view model cannot fail.
+        let body = axum::body::Bytes::from(serde_json::to_vec(&data).unwrap_or_default());
+        if let (Some(generation), crate::source::Source::Index) = (generation, data.source) {
+            state.remember_answer(key, generation, body.clone());
+        }
+        return Ok((
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response());
     }
     let facets = data
         .selectionsummary

@@ -17,6 +17,8 @@ pub struct App {
     pub live: Option<LiveHandle>,
     /// The in-memory job index, when enabled.
     pub index: Option<pandamon_live::sync::LiveIndex>,
+    /// JSON answers computed from the index, by query, valid for one index generation.
+    pub answers: std::sync::Mutex<std::collections::HashMap<String, (u64, axum::body::Bytes)>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -27,12 +29,36 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
+    /// A cached JSON answer for `key`, if the index has not changed since it was computed.
+    pub fn cached_answer(&self, key: &str) -> Option<axum::body::Bytes> {
+        let generation = self.index.as_ref()?.generation();
+        let answers = self.answers.lock().ok()?;
+        answers
+            .get(key)
+            .filter(|(g, _)| *g == generation)
+            .map(|(_, b)| b.clone())
+    }
+
+    /// Remembers a JSON answer computed from the index at `generation`.
+    pub fn remember_answer(&self, key: String, generation: u64, body: axum::body::Bytes) {
+        if let Ok(mut answers) = self.answers.lock() {
+            if answers.len() >= 512 {
+                answers.retain(|_, (g, _)| *g == generation);
+                if answers.len() >= 512 {
+                    answers.clear();
+                }
+            }
+            answers.insert(key, (generation, body));
+        }
+    }
+
     pub fn new(db: Db, live: Option<LiveHandle>) -> AppState {
         AppState(Arc::new(App {
             db,
             started: Instant::now(),
             live,
             index: None,
+            answers: Default::default(),
         }))
     }
 
@@ -45,6 +71,7 @@ impl AppState {
                 started: shared.started,
                 live: shared.live.clone(),
                 index: shared.index.clone(),
+                answers: Default::default(),
             },
         };
         AppState(Arc::new(App {
