@@ -482,7 +482,14 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<JobsJ
         pages: (total as u64).div_ceil(page_size.max(1)),
         tables: tables.iter().map(|t| t.name()).collect(),
         notes: selection.notes.clone(),
-        datatime: iso(&Utc::now().naive_utc()),
+        // From the index: the newest change it has seen; from the database: now.
+        datatime: match (
+            source,
+            state.index.as_ref().and_then(|i| i.status().data_time),
+        ) {
+            (crate::source::Source::Index, Some(t)) => t.replacen(' ', "T", 1),
+            _ => iso(&Utc::now().naive_utc()),
+        },
         source,
     })
 }
