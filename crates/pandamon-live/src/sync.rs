@@ -288,7 +288,8 @@ impl Syncer {
         interval: Duration,
         mut shutdown: tokio::sync::watch::Receiver<bool>,
     ) {
-        let mut loaded = false;
+        // A syncer that already loaded goes straight to polling.
+        let mut loaded = self.watermarks.iter().any(Option::is_some);
         let mut wait = Duration::ZERO;
         loop {
             tokio::select! {

@@ -234,7 +234,7 @@ async fn http_load(address: std::net::SocketAddr, clients: usize, seconds: u64) 
     (rps, percentile(&mut all, 99.0))
 }
 
-pub async fn run(db: Db, jobs: u64, seed: u64) -> anyhow::Result<BenchResult> {
+pub async fn run(db: Db, jobs: u64, seed: u64, keep: bool) -> anyhow::Result<BenchResult> {
     if !schema::is_owned(&db).await? {
         if !schema::existing_tables(&db).await?.is_empty() {
             bail!(
@@ -243,18 +243,36 @@ pub async fn run(db: Db, jobs: u64, seed: u64) -> anyhow::Result<BenchResult> {
         }
         schema::init(&db, false).await?;
     }
-    println!("simulating {jobs} jobs");
-    let config = SimConfig {
-        jobs,
-        seed,
-        days: 3.0,
-        now: Utc::now().timestamp(),
+    let held: i64 = db
+        .table_counts(&[
+            "jobsdefined4",
+            "jobsactive4",
+            "jobsarchived4",
+            "jobsarchived",
+        ])
+        .await?
+        .iter()
+        .map(|c| c.rows)
+        .sum();
+    let simulated_jobs = if keep && held > 0 {
+        println!("reusing the {held} jobs in the database");
+        held as u64
+    } else {
+        println!("simulating {jobs} jobs");
+        let config = SimConfig {
+            jobs,
+            seed,
+            days: 3.0,
+            now: Utc::now().timestamp(),
+        };
+        let (summary, _) =
+            pandamon_sim::simulate(&db, config, Box::new(pandamon_sim::Silent)).await?;
+        println!(
+            "simulated {} jobs in {:.1} s",
+            summary.jobs, summary.seconds
+        );
+        summary.jobs
     };
-    let (summary, _) = pandamon_sim::simulate(&db, config, Box::new(pandamon_sim::Silent)).await?;
-    println!(
-        "simulated {} jobs in {:.1} s",
-        summary.jobs, summary.seconds
-    );
 
     let live = LiveIndex::new(7.0);
     let mut syncer = Syncer::new(db.clone(), live.clone());
@@ -294,8 +312,7 @@ pub async fn run(db: Db, jobs: u64, seed: u64) -> anyhow::Result<BenchResult> {
 
     // Sync lag with the poller running as `serve` runs it.
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let poller =
-        tokio::spawn(Syncer::new(db.clone(), live.clone()).run(Duration::from_secs(1), stopped));
+    let poller = tokio::spawn(syncer.run(Duration::from_secs(1), stopped));
     tokio::time::sleep(Duration::from_secs(2)).await;
     let mut lags = sync_lag(&db, &live, 20).await?;
     println!("sync lag p50 {:.0} ms", percentile(&mut lags, 50.0));
@@ -316,7 +333,7 @@ pub async fn run(db: Db, jobs: u64, seed: u64) -> anyhow::Result<BenchResult> {
     println!("http: {rps:.0} requests/s, p99 {http_p99:.0} ms");
 
     Ok(BenchResult {
-        jobs: summary.jobs,
+        jobs: simulated_jobs,
         index_summary_p50_ms: round(index_p50),
         index_summary_p99_ms: round(index_p99),
         sql_summary_p50_ms: round(sql_p50),

@@ -66,6 +66,9 @@ struct BenchArgs {
     /// Also write the results as JSON to this file.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
+    /// Reuse the simulated workload already in the database instead of simulating again.
+    #[arg(long)]
+    keep: bool,
 }
 
 #[derive(Subcommand)]
@@ -232,7 +235,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => {
             let settings = config::load(cli.config.as_deref(), args.db.as_deref(), None, getenv)?;
             let db = connect(&settings, Purpose::Load).await?;
-            let result = bench::run(db, args.jobs, args.seed).await?;
+            let result = bench::run(db, args.jobs, args.seed, args.keep).await?;
             bench::print_table(&result);
             if let Some(path) = args.json {
                 std::fs::write(&path, serde_json::to_string_pretty(&result)?)
