@@ -1,34 +1,19 @@
 //! Dashboards, sites and users on every backend, checked against independent SQL counts.
 
-use axum::body::{Body, to_bytes};
-use axum::http::{Request, StatusCode};
+mod common;
+use common::{get, get_json};
+
+use axum::http::StatusCode;
 use pandamon_sim::{Silent, SimConfig};
 use pandamon_store::{Catalog, Db, schema};
 use pandamon_testkit::{TestDb, on_every_backend};
-use pandamon_web::{AppState, router};
+use pandamon_web::AppState;
 use serde_json::Value as Json;
-use tower::ServiceExt;
 
 const NOW: i64 = 1_790_000_000;
 const WINDOW: &str = "date_from=2026-09-20T14:13:20&date_to=2026-09-21T14:13:20";
 const IN_WINDOW: &str =
     "modificationtime >= '2026-09-20 14:13:20' AND modificationtime <= '2026-09-21 14:13:20'";
-
-async fn get(state: &AppState, uri: &str) -> (StatusCode, String) {
-    let response = router(state.clone())
-        .oneshot(Request::builder().uri(uri).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
-    (status, String::from_utf8(body.to_vec()).unwrap())
-}
-
-async fn get_json(state: &AppState, uri: &str) -> Json {
-    let (status, body) = get(state, uri).await;
-    assert_eq!(status, StatusCode::OK, "{uri}: {body}");
-    serde_json::from_str(&body).unwrap()
-}
 
 /// Counts jobs in the live tables within the window and the extra condition.
 async fn jobs(db: &Db, extra: &str) -> i64 {

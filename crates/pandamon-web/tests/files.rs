@@ -1,30 +1,14 @@
 //! `/files/`, `/file/`, `/datasets/` and `/dataset/` on every backend, against independent SQL.
 
-use axum::body::{Body, to_bytes};
-use axum::http::{Request, StatusCode};
+mod common;
+use common::{get, get_json};
+
+use axum::http::StatusCode;
 use pandamon_sim::{Silent, SimConfig};
 use pandamon_store::{Catalog, Db, schema, with_pool};
 use pandamon_testkit::{TestDb, on_every_backend};
-use pandamon_web::{AppState, router};
-use serde_json::Value as Json;
+use pandamon_web::AppState;
 use sqlx::AssertSqlSafe;
-use tower::ServiceExt;
-
-async fn get(state: &AppState, uri: &str) -> (StatusCode, String) {
-    let response = router(state.clone())
-        .oneshot(Request::builder().uri(uri).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
-    (status, String::from_utf8(body.to_vec()).unwrap())
-}
-
-async fn get_json(state: &AppState, uri: &str) -> Json {
-    let (status, body) = get(state, uri).await;
-    assert_eq!(status, StatusCode::OK, "{uri}: {body}");
-    serde_json::from_str(&body).unwrap()
-}
 
 async fn count(db: &Db, table: &str, filter: &str) -> i64 {
     db.scalar_i64(&format!(

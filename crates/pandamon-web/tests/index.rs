@@ -1,27 +1,17 @@
 //! `/jobs/` answered from the live index: same numbers as the database, and a change in the
 //! database shows after one poll.
 
-use axum::body::{Body, to_bytes};
-use axum::http::{Request, StatusCode};
+mod common;
+use common::get_json;
+
 use chrono::{Timelike, Utc};
 use pandamon_live::sync::{LiveIndex, Syncer};
 use pandamon_sim::{Silent, SimConfig};
 use pandamon_store::{Catalog, Value, schema, with_pool};
 use pandamon_testkit::{TestDb, on_every_backend};
-use pandamon_web::{AppState, router};
+use pandamon_web::AppState;
 use serde_json::Value as Json;
 use sqlx::AssertSqlSafe;
-use tower::ServiceExt;
-
-async fn get_json(state: &AppState, uri: &str) -> Json {
-    let response = router(state.clone())
-        .oneshot(Request::builder().uri(uri).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
-    serde_json::from_slice(&body).unwrap()
-}
 
 fn status_count(json: &Json, status: &str) -> i64 {
     json["selectionsummary"]

@@ -1,36 +1,20 @@
 //! `/jobs/` on every backend: totals, facets and error counts against independent SQL, paging,
 //! projection, narrowing links and bad input.
 
-use axum::body::{Body, to_bytes};
-use axum::http::{Request, StatusCode};
+mod common;
+use common::{get, get_json};
+
+use axum::http::StatusCode;
 use pandamon_sim::{Silent, SimConfig};
 use pandamon_store::{Catalog, Db, schema, with_pool};
 use pandamon_testkit::{TestDb, on_every_backend};
-use pandamon_web::{AppState, router};
+use pandamon_web::AppState;
 use serde_json::Value as Json;
 use sqlx::AssertSqlSafe;
-use tower::ServiceExt;
 
 const NOW: i64 = 1_790_000_000; // 2026-09-21 14:13:20
 const FROM: &str = "2026-09-17T14:13:20";
 const TO: &str = "2026-09-21T14:13:20";
-
-async fn get(state: &AppState, uri: &str) -> (StatusCode, String) {
-    let response = router(state.clone())
-        .oneshot(Request::builder().uri(uri).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
-    (status, String::from_utf8(body.to_vec()).unwrap())
-}
-
-async fn get_json(state: &AppState, uri: &str) -> Json {
-    let (status, body) = get(state, uri).await;
-    assert_eq!(status, StatusCode::OK, "{uri}: {body}");
-    serde_json::from_str(&body)
-        .unwrap_or_else(|e| panic!("{uri}: {e}: {}", &body[..body.len().min(300)]))
-}
 
 /// Independent SQL: one GROUP BY over the union of the four job tables in the window.
 async fn grouped(db: &Db, column: &str, extra: &str) -> Vec<(String, i64)> {

@@ -1,23 +1,14 @@
 //! JSON shapes as snapshots (insta): what bigmon clients parse must not change by accident. The
 //! simulated workload is pinned by seed and time; volatile fields are redacted.
 
-use axum::body::{Body, to_bytes};
-use axum::http::Request;
+mod common;
+use common::get_json;
+
 use pandamon_sim::{Silent, SimConfig};
 use pandamon_store::schema;
 use pandamon_testkit::{Backend, TestDb};
-use pandamon_web::{AppState, router};
+use pandamon_web::AppState;
 use serde_json::Value as Json;
-use tower::ServiceExt;
-
-async fn get_json(state: &AppState, uri: &str) -> Json {
-    let response = router(state.clone())
-        .oneshot(Request::builder().uri(uri).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
-    serde_json::from_slice(&body).unwrap()
-}
 
 /// Keeps the first `n` entries of every array, so a snapshot shows shapes and leading values.
 fn trim(value: &mut Json, n: usize) {

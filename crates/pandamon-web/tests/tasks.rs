@@ -1,32 +1,17 @@
 //! `/tasks/` and `/task/<id>/` on every backend, checked against independent SQL.
 
-use axum::body::{Body, to_bytes};
-use axum::http::{Request, StatusCode};
+mod common;
+use common::{get, get_json, get_redirect};
+
+use axum::http::StatusCode;
 use pandamon_sim::{Silent, SimConfig};
 use pandamon_store::{Catalog, Db, schema, with_pool};
 use pandamon_testkit::{TestDb, on_every_backend};
-use pandamon_web::{AppState, router};
+use pandamon_web::AppState;
 use serde_json::Value as Json;
 use sqlx::AssertSqlSafe;
-use tower::ServiceExt;
 
 const NOW: i64 = 1_790_000_000;
-
-async fn get(state: &AppState, uri: &str) -> (StatusCode, String) {
-    let response = router(state.clone())
-        .oneshot(Request::builder().uri(uri).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
-    (status, String::from_utf8(body.to_vec()).unwrap())
-}
-
-async fn get_json(state: &AppState, uri: &str) -> Json {
-    let (status, body) = get(state, uri).await;
-    assert_eq!(status, StatusCode::OK, "{uri}: {body}");
-    serde_json::from_str(&body).unwrap()
-}
 
 async fn count(db: &Db, sql: &str) -> i64 {
     let mut text = sql.to_string();
@@ -162,6 +147,33 @@ async fn tasks_views_match_independent_counts(test: &TestDb) {
         get(&state, "/tasks/?days=x").await.0,
         StatusCode::BAD_REQUEST
     );
+
+    // The search box.
+    let pandaid = count(&db, "SELECT MIN(pandaid) FROM {jobsarchived4}").await;
+    let queue: String = with_pool!(db, pool => sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT MIN({}) FROM {}",
+        d.quote("panda_queue"),
+        db.qualified(Catalog::get().table("schedconfig_json"))
+    )))
+    .fetch_one(pool)
+    .await
+    .unwrap());
+    for (q, target) in [
+        (pandaid.to_string(), format!("/job/{pandaid}/")),
+        (task.to_string(), format!("/task/{task}/")),
+        (queue.clone(), format!("/jobs/?computingsite={queue}")),
+        (
+            "mc23_13p6TeV.*".to_string(),
+            "/tasks/?days=30&taskname=mc23_13p6TeV.*".to_string(),
+        ),
+        ("Anna".to_string(), "/jobs/?produsername=Anna".to_string()),
+    ] {
+        let (status, location) = get_redirect(&state, &format!("/search/?q={q}")).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{q}");
+        assert_eq!(location.as_deref(), Some(target.as_str()), "{q}");
+    }
+    assert_eq!(get(&state, "/search/?q=").await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(get(&state, "/search/?q=1").await.0, StatusCode::NOT_FOUND);
     db.close().await;
 }
 on_every_backend!(tasks_views_match_independent_counts);

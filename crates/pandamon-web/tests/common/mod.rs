@@ -1,0 +1,41 @@
+//! What every web test needs: a request through the router, in process.
+
+#![allow(dead_code)]
+
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode};
+use pandamon_web::{AppState, router};
+use serde_json::Value as Json;
+use tower::ServiceExt;
+
+/// GET `uri`; the status and the body as text.
+pub async fn get(state: &AppState, uri: &str) -> (StatusCode, String) {
+    let response = router(state.clone())
+        .oneshot(Request::builder().uri(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    (status, String::from_utf8(body.to_vec()).unwrap())
+}
+
+/// GET `uri`, which must answer 200 with JSON.
+pub async fn get_json(state: &AppState, uri: &str) -> Json {
+    let (status, body) = get(state, uri).await;
+    assert_eq!(status, StatusCode::OK, "{uri}: {body}");
+    serde_json::from_str(&body)
+        .unwrap_or_else(|e| panic!("{uri}: {e}: {}", &body[..body.len().min(300)]))
+}
+
+/// GET `uri`; the status and the `Location` header of a redirect.
+pub async fn get_redirect(state: &AppState, uri: &str) -> (StatusCode, Option<String>) {
+    let response = router(state.clone())
+        .oneshot(Request::builder().uri(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let location = response
+        .headers()
+        .get(axum::http::header::LOCATION)
+        .map(|v| v.to_str().unwrap().to_string());
+    (response.status(), location)
+}
