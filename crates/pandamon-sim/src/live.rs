@@ -66,6 +66,8 @@ pub struct Live {
     next_dataset: i64,
     next_file: i64,
     arrivals: f64,
+    /// Retry jobs created so far (they count as new jobs too).
+    retried: u64,
     report: Arc<RwLock<SimulatorReport>>,
 }
 
@@ -104,6 +106,7 @@ impl Live {
             next_dataset: 0,
             next_file: 0,
             arrivals: 0.0,
+            retried: 0,
             report,
             config,
             db,
@@ -336,6 +339,7 @@ impl Live {
                 created += 1;
             }
         }
+        let retried_before = self.retried;
         let mut moved = 0;
         while let Some(Reverse((due, pandaid))) = self.due.peek().copied() {
             if due > now || moved >= 2_000 {
@@ -346,6 +350,7 @@ impl Live {
                 moved += 1;
             }
         }
+        created += self.retried - retried_before;
         Ok((created, moved))
     }
 
@@ -774,7 +779,8 @@ impl Live {
             retry = matches!(next, JobStatus::Failed | JobStatus::Closed)
                 && flight.attempt < flight.maxattempt
                 && self.rng.chance(0.9);
-            extra.extend(self.finish_files(pandaid, &flight, next, retry, &t));
+            let inputs = self.running_inputs(flight.task, pandaid).await?;
+            extra.extend(self.finish_files(pandaid, &flight, next, retry, &t, &inputs));
             if let Some((harvester, workerid)) = flight.worker {
                 extra.push(
                     self.db.update_statement(
@@ -838,7 +844,9 @@ impl Live {
         if next.is_final() {
             self.flights.remove(&pandaid);
             if retry {
-                self.new_job(now, Some((pandaid, &flight))).await?;
+                if self.new_job(now, Some((pandaid, &flight))).await? {
+                    self.retried += 1;
+                }
             } else {
                 self.close_task_if_done(flight.task, now).await?;
             }
@@ -851,6 +859,32 @@ impl Live {
     }
 
     /// Statements that record a final job on its files and datasets, as the bulk simulation does.
+    /// The input files a job holds as `running`, per dataset: (datasetid, files).
+    async fn running_inputs(&self, task: i64, pandaid: i64) -> Result<Vec<(i64, i64)>, SimError> {
+        let d = self.db.dialect();
+        let q = |c: &str| d.quote(c);
+        let sql = format!(
+            "SELECT {ds}, COUNT(*) FROM {t} WHERE {tid} = {p1} AND {pid} = {p2} AND {st} = 'running' GROUP BY {ds}",
+            ds = q("datasetid"),
+            t = self
+                .db
+                .qualified(Catalog::get().table("jedi_dataset_contents")),
+            tid = q("jeditaskid"),
+            pid = q("pandaid"),
+            st = q("status"),
+            p1 = d.placeholder(1),
+            p2 = d.placeholder(2)
+        );
+        let rows: Vec<(i64, i64)> = with_pool!(self.db, pool => sqlx::query_as(AssertSqlSafe(sql))
+            .bind(task)
+            .bind(pandaid)
+            .fetch_all(pool)
+            .await
+            .map_err(pandamon_store::StoreError::from)?);
+        Ok(rows)
+    }
+
+    /// Statements that record a final job on its files and datasets, as the bulk simulation does.
     fn finish_files(
         &self,
         pandaid: i64,
@@ -858,31 +892,14 @@ impl Live {
         status: JobStatus,
         retry: bool,
         t: &Value,
+        inputs: &[(i64, i64)],
     ) -> Vec<Statement> {
-        let Some(task) = self.tasks.get(&flight.task) else {
-            return Vec::new();
-        };
-        let keys = [
-            ("jeditaskid", Value::Int(flight.task)),
-            ("datasetid", Value::Int(task.input_dataset)),
-            ("pandaid", Value::Int(pandaid)),
-        ];
         let file_status = match (status, retry) {
             (JobStatus::Finished, _) => "finished",
             (_, true) | (JobStatus::Cancelled, _) => "ready",
             _ => "failed",
         };
-        let n = task.files_per_job;
-        let ds = [
-            ("jeditaskid", Value::Int(flight.task)),
-            ("datasetid", Value::Int(task.input_dataset)),
-        ];
         let mut out = vec![
-            self.db.update_statement(
-                "jedi_dataset_contents",
-                &[("status", file_status.into())],
-                &keys,
-            ),
             self.db.update_statement(
                 "filestable4",
                 &[("modificationtime", t.clone()), ("status", "ready".into())],
@@ -894,37 +911,48 @@ impl Live {
                 &[("pandaid", pandaid.into())],
             ),
         ];
-        match file_status {
-            "finished" => {
-                out.push(
+        for (dataset, n) in inputs {
+            let (dataset, n) = (*dataset, *n);
+            let ds = [
+                ("jeditaskid", Value::Int(flight.task)),
+                ("datasetid", Value::Int(dataset)),
+            ];
+            out.push(self.db.update_statement(
+                "jedi_dataset_contents",
+                &[("status", file_status.into())],
+                &[
+                    ("jeditaskid", Value::Int(flight.task)),
+                    ("datasetid", Value::Int(dataset)),
+                    ("pandaid", Value::Int(pandaid)),
+                    ("status", Value::from("running")),
+                ],
+            ));
+            out.push(match file_status {
+                "finished" => {
                     self.db
-                        .increment_statement("jedi_datasets", "nfilesfinished", n, &ds),
-                );
-                for kind in ["output", "log"] {
-                    let sql_keys = [
-                        ("jeditaskid", Value::Int(flight.task)),
-                        ("type", Value::from(kind)),
-                    ];
-                    for column in ["nfiles", "nfilestobeused", "nfilesused", "nfilesfinished"] {
-                        out.push(self.db.increment_statement(
-                            "jedi_datasets",
-                            column,
-                            1,
-                            &sql_keys,
-                        ));
-                    }
+                        .increment_statement("jedi_datasets", "nfilesfinished", n, &ds)
+                }
+                "failed" => self
+                    .db
+                    .increment_statement("jedi_datasets", "nfilesfailed", n, &ds),
+                _ => self
+                    .db
+                    .increment_statement("jedi_datasets", "nfilesused", -n, &ds),
+            });
+        }
+        if file_status == "finished" {
+            for kind in ["output", "log"] {
+                let keys = [
+                    ("jeditaskid", Value::Int(flight.task)),
+                    ("type", Value::from(kind)),
+                ];
+                for column in ["nfiles", "nfilestobeused", "nfilesused", "nfilesfinished"] {
+                    out.push(
+                        self.db
+                            .increment_statement("jedi_datasets", column, 1, &keys),
+                    );
                 }
             }
-            "failed" => {
-                out.push(
-                    self.db
-                        .increment_statement("jedi_datasets", "nfilesfailed", n, &ds),
-                )
-            }
-            _ => out.push(
-                self.db
-                    .increment_statement("jedi_datasets", "nfilesused", -n, &ds),
-            ),
         }
         out
     }
