@@ -69,6 +69,7 @@ pub const INT_COLUMNS: &[&str] = &[
     "parentid",
     "workqueue_id",
     "nevents",
+    "minramcount",
     "piloterrorcode",
     "exeerrorcode",
     "superrorcode",

@@ -368,6 +368,23 @@ impl Selection {
                 });
                 continue;
             }
+            // bigmon's memory bins: `minramcount=2-3GB` (MB in the database).
+            if name == "minramcount" && vocab.name == "jobs" {
+                let text = value.trim();
+                let cond = match text.strip_suffix("GB").or_else(|| text.strip_suffix("gb")) {
+                    Some(bins) => {
+                        let (lo, hi) = parse_range(name, bins)?;
+                        Cond::Range {
+                            column: "minramcount",
+                            lo: lo.map(|g| g * 1_000),
+                            hi: hi.map(|g| g * 1_000 - 1),
+                        }
+                    }
+                    None => parse_int_list(name, "minramcount", text)?,
+                };
+                conds.push(cond);
+                continue;
+            }
             if let Some((_, column)) = vocab.ranges.iter().find(|(p, _)| *p == name) {
                 let (lo, hi) = parse_range(name, value)?;
                 conds.push(Cond::Range { column, lo, hi });

@@ -97,7 +97,17 @@ fn urls_compile_to_bound_postgres_sql() {
             "reqid=1&jobtype=analysis",
             "\"reqid\" = $1 AND (\"prodsourcelabel\" = $2 OR \"prodsourcelabel\" = $3)",
         ),
+        (
+            "reqid=1&minramcount=2-3GB",
+            "\"reqid\" = $1 AND \"minramcount\" BETWEEN $2 AND $3",
+        ),
+        (
+            "reqid=1&minramcount=4000",
+            "\"reqid\" = $1 AND \"minramcount\" = $2",
+        ),
     ];
+    let (_, params) = sql("reqid=1&minramcount=2-3GB", SqlDialect::Postgres);
+    assert_eq!(params[1..], [Value::Int(2_000), Value::Int(2_999)]);
     for (url, expected) in exact {
         let (text, _) = sql(url, SqlDialect::Postgres);
         assert_eq!(&text, expected, "{url}");

@@ -48,6 +48,8 @@ pub const FACETS: &[(&str, &str)] = &[
     ("harvesterinstance", "schedulerid"),
     ("computingelement", "computingelement"),
     ("container_name", "container_name"),
+    ("minramcount", "minramcount"),
+    ("neventsrange", "nevents"),
 ];
 
 /// Columns of a job list row unless `fields=` asks for others.
@@ -158,6 +160,15 @@ fn facet_key(field: &str, cell: &Cell) -> Vec<Json> {
         ("priorityrange", Cell::Int(p)) => {
             let lo = p.div_euclid(100) * 100;
             vec![Json::from(format!("{lo}:{}", lo + 99))]
+        }
+        // Memory in 1-GB bins of MB, as bigmon shows it.
+        ("minramcount", Cell::Int(mb)) => {
+            let gb = mb.div_euclid(1_000);
+            vec![Json::from(format!("{gb}-{}GB", gb + 1))]
+        }
+        ("neventsrange", Cell::Int(n)) => {
+            let lo = n.div_euclid(1_000) * 1_000;
+            vec![Json::from(format!("{lo}:{}", lo + 999))]
         }
         ("harvesterinstance", Cell::Text(s)) => {
             vec![Json::from(

@@ -210,6 +210,20 @@ async fn jobs_page_matches_independent_counts(test: &TestDb) {
         (total as u64).div_ceil(50)
     );
 
+    // Binned facets link to selections with the same counts.
+    for field in ["minramcount", "neventsrange", "priorityrange"] {
+        let values = facet(&json, field);
+        assert_eq!(values.iter().map(|(_, n)| n).sum::<i64>(), total, "{field}");
+        for (name, n) in values.iter().filter(|(k, _)| k != "Not specified").take(3) {
+            let narrowed = get_json(&state, &format!("{base}&{field}={name}")).await;
+            assert_eq!(
+                narrowed["totaljobs"].as_i64().unwrap(),
+                *n,
+                "{field}={name}"
+            );
+        }
+    }
+
     // A facet value narrows the selection to exactly its count.
     let (failed_count, link) = {
         let (_, html) = get(&state, &format!("/jobs/?date_from={FROM}&date_to={TO}")).await;
