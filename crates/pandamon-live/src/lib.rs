@@ -382,10 +382,14 @@ impl JobIndex {
     pub fn matching(&self, selection: &Selection, tables: &[JobTable]) -> Vec<u32> {
         let tests = self.compile(selection);
         let codes: Vec<u8> = tables.iter().map(|t| table_code(*t)).collect();
-        (0..self.pandaid.len())
-            .filter(|&i| self.row_matches(i, &tests, &codes))
-            .map(|i| i as u32)
-            .collect()
+        // Every core scans its own stretch of rows.
+        let parts = parallel(self.pandaid.len(), |range| {
+            range
+                .filter(|&i| self.row_matches(i, &tests, &codes))
+                .map(|i| i as u32)
+                .collect::<Vec<u32>>()
+        });
+        parts.concat()
     }
 
     pub fn count(&self, selection: &Selection, tables: &[JobTable]) -> i64 {
@@ -458,26 +462,48 @@ impl JobIndex {
         columns: &[&str],
     ) -> Vec<Vec<(Cell, i64)>> {
         let slots: Vec<Option<Slot>> = columns.iter().map(|c| slot(c)).collect();
-        let mut text_counts: Vec<Vec<i64>> = slots
-            .iter()
-            .map(|s| match s {
-                Some(Slot::Text(c)) => vec![0; self.dicts[*c].values.len()],
-                _ => Vec::new(),
-            })
-            .collect();
-        let mut value_counts: Vec<HashMap<i64, i64>> = vec![HashMap::new(); slots.len()];
-        for i in self.matching(selection, tables) {
-            let i = i as usize;
-            for (k, s) in slots.iter().enumerate() {
-                match s {
-                    Some(Slot::Text(c)) => text_counts[k][self.text[*c][i] as usize] += 1,
-                    Some(Slot::Int(c)) => {
-                        *value_counts[k].entry(self.ints[*c][i]).or_default() += 1
+        let tests = self.compile(selection);
+        let codes: Vec<u8> = tables.iter().map(|t| table_code(*t)).collect();
+        // Each core filters and counts its own stretch of rows; the counters are summed after.
+        let parts = parallel(self.pandaid.len(), |range| {
+            let mut text_counts: Vec<Vec<i64>> = slots
+                .iter()
+                .map(|s| match s {
+                    Some(Slot::Text(c)) => vec![0; self.dicts[*c].values.len()],
+                    _ => Vec::new(),
+                })
+                .collect();
+            let mut value_counts: Vec<HashMap<i64, i64>> = vec![HashMap::new(); slots.len()];
+            for i in range {
+                if !self.row_matches(i, &tests, &codes) {
+                    continue;
+                }
+                for (k, s) in slots.iter().enumerate() {
+                    match s {
+                        Some(Slot::Text(c)) => text_counts[k][self.text[*c][i] as usize] += 1,
+                        Some(Slot::Int(c)) => {
+                            *value_counts[k].entry(self.ints[*c][i]).or_default() += 1
+                        }
+                        Some(Slot::Time(c)) => {
+                            *value_counts[k].entry(self.times[*c][i]).or_default() += 1
+                        }
+                        None => *value_counts[k].entry(self.pandaid[i]).or_default() += 1,
                     }
-                    Some(Slot::Time(c)) => {
-                        *value_counts[k].entry(self.times[*c][i]).or_default() += 1
-                    }
-                    None => *value_counts[k].entry(self.pandaid[i]).or_default() += 1,
+                }
+            }
+            (text_counts, value_counts)
+        });
+        let mut parts = parts.into_iter();
+        let (mut text_counts, mut value_counts) = parts.next().unwrap_or_default();
+        for (texts, values) in parts {
+            for (total, part) in text_counts.iter_mut().zip(texts) {
+                for (t, p) in total.iter_mut().zip(part) {
+                    *t += p;
+                }
+            }
+            for (total, part) in value_counts.iter_mut().zip(values) {
+                for (v, n) in part {
+                    *total.entry(v).or_default() += n;
                 }
             }
         }
@@ -529,6 +555,29 @@ impl JobIndex {
     pub fn has_columns(columns: &[&str]) -> bool {
         columns.iter().all(|c| slot(c).is_some() || *c == "pandaid")
     }
+}
+
+/// Runs `work` on consecutive stretches of `0..len`, one per core, and returns their results in
+/// order. Small inputs stay on the calling thread.
+fn parallel<T: Send>(len: usize, work: impl Fn(std::ops::Range<usize>) -> T + Sync) -> Vec<T> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores < 2 || len < 50_000 {
+        return vec![work(0..len)];
+    }
+    let chunk = len.div_ceil(cores);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..cores)
+            .map(|c| {
+                let range = (c * chunk).min(len)..((c + 1) * chunk).min(len);
+                let work = &work;
+                scope.spawn(move || work(range))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
 
 enum Compiled {
@@ -618,6 +667,57 @@ mod tests {
             },
         )
         .unwrap()
+    }
+
+    #[test]
+    fn parallel_scans_cover_every_row_once_in_order() {
+        let parts = parallel(100_001, |r| (r.start, r.end));
+        assert_eq!(parts.first().map(|p| p.0), Some(0));
+        assert_eq!(parts.last().map(|p| p.1), Some(100_001));
+        assert!(parts.windows(2).all(|w| w[0].1 == w[1].0));
+    }
+
+    #[test]
+    fn large_indexes_count_the_same_on_every_core() {
+        let now = 2_000_000;
+        let mut index = JobIndex::new(now - 86_400);
+        let statuses = ["running", "finished", "failed"];
+        let sites = ["A", "B", "C", "D"];
+        for p in 1..=60_000i64 {
+            let status = statuses[(p % 3) as usize];
+            let site = sites[(p % 4) as usize];
+            index.upsert(&row(
+                p,
+                JobTable::Archived,
+                status,
+                Some(site),
+                now - p % 3_600,
+            ));
+        }
+        let all = [JobTable::Archived];
+        let sel = select(&[("jobstatus", "failed")], now);
+        assert_eq!(index.count(&sel, &all), 20_000);
+        let counts = index.facet_counts(&sel, &all, &["computingsite"]);
+        let mut by_site: Vec<(String, i64)> = counts[0]
+            .iter()
+            .map(|(c, n)| (c.as_text().unwrap().to_string(), *n))
+            .collect();
+        by_site.sort();
+        // p % 3 == 2 and p % 4 == k: 5000 jobs for each site.
+        assert_eq!(
+            by_site,
+            vec![
+                ("A".into(), 5_000),
+                ("B".into(), 5_000),
+                ("C".into(), 5_000),
+                ("D".into(), 5_000)
+            ]
+        );
+        let matching = index.matching(&sel, &all);
+        assert!(
+            matching.windows(2).all(|w| w[0] < w[1]),
+            "rows come back in order"
+        );
     }
 
     #[test]
