@@ -167,31 +167,8 @@ impl Db {
         clause: WhereFn<'_>,
         id_column: &str,
     ) -> Result<Vec<Group>> {
-        let d = self.dialect();
-        let select: Vec<String> = columns.iter().map(|(c, t)| uniform(d, c, *t)).collect();
-        let mut kinds: Vec<u8> = columns.iter().map(|(_, t)| kind_of(*t)).collect();
-        kinds.extend([0, 0]);
-        let min_pandaid = uniform(d, id_column, ColType::BigInt)
-            .replace(&d.quote(id_column), &format!("MIN({})", d.quote(id_column)));
-        let mut out = Vec::new();
-        for table in tables {
-            let (w, params) = clause(1);
-            let sql = format!(
-                "SELECT {cols}, COUNT(*), {min_pandaid} FROM {t} WHERE {w} GROUP BY {cols}",
-                cols = select.join(", "),
-                t = self.qualified(Catalog::get().table(table))
-            );
-            for mut cells in self.fetch_cells(&sql, &params, &kinds).await? {
-                let example = cells.pop().and_then(|c| c.as_int()).unwrap_or(0);
-                let count = cells.pop().and_then(|c| c.as_int()).unwrap_or(0);
-                out.push(Group {
-                    values: cells,
-                    count,
-                    example,
-                });
-            }
-        }
-        Ok(out)
+        self.group_select(tables, None, columns, clause, id_column)
+            .await
     }
 
     /// Like [`Db::group_rows`], with the hour of `time_column` as the first grouped value.
@@ -209,19 +186,34 @@ impl Db {
             Dialect::MySql => format!("CAST(DATE_FORMAT({t}, '%Y-%m-%d %H:00:00') AS DATETIME)"),
             Dialect::Sqlite => format!("strftime('%Y-%m-%d %H:00:00', {t})"),
         };
-        let mut select = vec![hour];
-        select.extend(columns.iter().map(|(c, ty)| uniform(d, c, *ty)));
-        let mut kinds: Vec<u8> = vec![3];
-        kinds.extend(columns.iter().map(|(_, ty)| kind_of(*ty)));
+        self.group_select(tables, Some(hour), columns, clause, "pandaid")
+            .await
+    }
+
+    /// `SELECT [leading time expression,] columns, COUNT(*), MIN(id) ... GROUP BY` per table.
+    async fn group_select(
+        &self,
+        tables: &[&str],
+        leading_time: Option<String>,
+        columns: &[(&str, ColType)],
+        clause: WhereFn<'_>,
+        id_column: &str,
+    ) -> Result<Vec<Group>> {
+        let d = self.dialect();
+        let mut select: Vec<String> = leading_time.iter().cloned().collect();
+        select.extend(columns.iter().map(|(c, t)| uniform(d, c, *t)));
+        let mut kinds: Vec<u8> = leading_time.iter().map(|_| 3).collect();
+        kinds.extend(columns.iter().map(|(_, t)| kind_of(*t)));
         kinds.extend([0, 0]);
+        let min_id = uniform(d, id_column, ColType::BigInt)
+            .replace(&d.quote(id_column), &format!("MIN({})", d.quote(id_column)));
         let mut out = Vec::new();
         for table in tables {
             let (w, params) = clause(1);
             let sql = format!(
-                "SELECT {cols}, COUNT(*), MIN({id}) FROM {tbl} WHERE {w} GROUP BY {cols}",
+                "SELECT {cols}, COUNT(*), {min_id} FROM {t} WHERE {w} GROUP BY {cols}",
                 cols = select.join(", "),
-                id = uniform(d, "pandaid", ColType::BigInt),
-                tbl = self.qualified(Catalog::get().table(table))
+                t = self.qualified(Catalog::get().table(table))
             );
             for mut cells in self.fetch_cells(&sql, &params, &kinds).await? {
                 let example = cells.pop().and_then(|c| c.as_int()).unwrap_or(0);

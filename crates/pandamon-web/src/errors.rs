@@ -78,34 +78,9 @@ pub struct ErrorMessage {
 
 /// bigmon's `errsByMessage`: each code split by its distinct diagnostics.
 fn errors_by_message(groups: &[Group]) -> Vec<ErrorMessage> {
-    let columns = error_columns();
-    let index = |name: &str| columns.iter().position(|(c, _)| *c == name);
     let mut messages: BTreeMap<(String, String), (i64, BTreeSet<i64>)> = BTreeMap::new();
     for g in groups {
-        let sup_set = index("superrorcode")
-            .and_then(|i| g.values[i].as_int())
-            .is_some_and(|c| c != 0);
-        for c in ErrorComponent::ALL {
-            if c == ErrorComponent::Taskbuffer && sup_set {
-                continue;
-            }
-            let Some(ci) = index(c.code_column()) else {
-                continue;
-            };
-            let code = match &g.values[ci] {
-                Cell::Int(v) => *v,
-                Cell::Text(t) => t.trim().parse().unwrap_or(0),
-                _ => 0,
-            };
-            if code <= 0 {
-                continue;
-            }
-            let diag = c
-                .diag_column()
-                .and_then(index)
-                .and_then(|i| g.values[i].as_text())
-                .unwrap_or("")
-                .to_string();
+        for (c, code, diag) in jobs::group_errors(g) {
             let entry = messages
                 .entry((format!("{}:{code}", c.name()), diag))
                 .or_default();

@@ -187,6 +187,38 @@ pub async fn list_datasets(
 
 use fields::{CONTENT_COLUMNS, CONTENTS};
 
+/// A page of JEDI file records for a selection, as JSON objects.
+async fn content_rows(
+    state: &AppState,
+    selection: &Selection,
+    limit: u64,
+    offset: u64,
+) -> AppResult<Vec<Map<String, Json>>> {
+    let dialect = SqlDialect::from(state.db.dialect());
+    let clause = |first: usize| selection.where_sql(dialect, first);
+    let rows = state
+        .db
+        .page_rows(
+            &["jedi_dataset_contents"],
+            CONTENT_COLUMNS,
+            &clause,
+            &selection.order_sql(dialect),
+            limit,
+            offset,
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|cells| {
+            CONTENT_COLUMNS
+                .iter()
+                .zip(cells)
+                .map(|(c, v)| (c.to_string(), cell_json(v)))
+                .collect()
+        })
+        .collect())
+}
+
 /// `/file/?lfn=…` (optionally `&jeditaskid=`): every job attempt that read or wrote the file,
 /// and its JEDI record.
 pub async fn find_file(
@@ -199,8 +231,6 @@ pub async fn find_file(
         &fields::FILES,
         "lfn (and optionally jeditaskid), or fileid",
     )?;
-    let db = &state.db;
-    let dialect = SqlDialect::from(db.dialect());
     let attempts = list(&state, "filestable4", fields::FILE_COLUMNS, &selection).await?;
     // The JEDI view of the same file: contents rows with the same name (and task).
     let mut contents_params: Vec<(&str, &str)> = Vec::new();
@@ -222,25 +252,7 @@ pub async fn find_file(
             },
         )
         .map_err(|e| AppError::BadRequest(e.to_string()))?;
-        let clause = |first: usize| sel.where_sql(dialect, first);
-        db.page_rows(
-            &["jedi_dataset_contents"],
-            CONTENT_COLUMNS,
-            &clause,
-            &sel.order_sql(dialect),
-            100,
-            0,
-        )
-        .await?
-        .iter()
-        .map(|cells| {
-            CONTENT_COLUMNS
-                .iter()
-                .zip(cells)
-                .map(|(c, v)| (c.to_string(), cell_json(v)))
-                .collect::<Map<String, Json>>()
-        })
-        .collect()
+        content_rows(&state, &sel, 100, 0).await?
     };
     if attempts.total == 0 && contents.is_empty() {
         return Err(AppError::NotFound("file".into()));
@@ -293,25 +305,13 @@ pub async fn find_dataset(
         .iter()
         .map(|g| json!({"status": cell_json(&g.values[0]), "count": g.count}))
         .collect();
-    let files: Vec<Map<String, Json>> = db
-        .page_rows(
-            &["jedi_dataset_contents"],
-            CONTENT_COLUMNS,
-            &clause,
-            &sel.order_sql(dialect),
-            sel.display_limit,
-            (sel.page - 1) * sel.display_limit,
-        )
-        .await?
-        .iter()
-        .map(|cells| {
-            CONTENT_COLUMNS
-                .iter()
-                .zip(cells)
-                .map(|(c, v)| (c.to_string(), cell_json(v)))
-                .collect()
-        })
-        .collect();
+    let files = content_rows(
+        &state,
+        &sel,
+        sel.display_limit,
+        (sel.page - 1) * sel.display_limit,
+    )
+    .await?;
     if params.iter().any(|(k, _)| k == "json") || wants_json(None, &headers) {
         return Ok(axum::Json(
             json!({ "dataset": first, "filesbystatus": by_status, "files": files }),

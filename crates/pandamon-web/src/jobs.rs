@@ -248,43 +248,47 @@ struct Tally {
     diags: HashMap<String, i64>,
 }
 
+/// The errors of a group of jobs grouped by [`error_columns`]: (component, code, diagnostic) for
+/// every component with a positive code, skipping taskbuffer when the supervisor reported (bigmon).
+pub fn group_errors(group: &pandamon_store::jobs::Group) -> Vec<(ErrorComponent, i64, String)> {
+    let columns = error_columns();
+    let index = |name: &str| columns.iter().position(|(c, _)| *c == name);
+    let value = |name: &str| index(name).and_then(|i| group.values.get(i));
+    let sup_set = value("superrorcode")
+        .and_then(Cell::as_int)
+        .is_some_and(|c| c != 0);
+    ErrorComponent::ALL
+        .into_iter()
+        .filter(|c| !(*c == ErrorComponent::Taskbuffer && sup_set))
+        .filter_map(|c| {
+            let code = match value(c.code_column())? {
+                Cell::Int(v) => *v,
+                Cell::Text(s) => s.trim().parse::<i64>().unwrap_or(0),
+                _ => 0,
+            };
+            let diag = c
+                .diag_column()
+                .and_then(value)
+                .and_then(Cell::as_text)
+                .unwrap_or("")
+                .to_string();
+            (code > 0).then_some((c, code, diag))
+        })
+        .collect()
+}
+
 /// bigmon's `errsByCount`: one entry per `component:code` over failed and holding jobs.
 pub fn error_summary(
     groups: &[pandamon_store::jobs::Group],
     descriptions: &[ErrorDescription],
 ) -> Vec<ErrorCount> {
-    let columns = error_columns();
-    let index = |name: &str| columns.iter().position(|(c, _)| *c == name);
     let described: HashMap<(String, i64), &ErrorDescription> = descriptions
         .iter()
         .map(|d| ((d.component.clone(), d.code), d))
         .collect();
     let mut counts: BTreeMap<(String, i64), Tally> = BTreeMap::new();
     for group in groups {
-        let sup_set = index("superrorcode")
-            .and_then(|i| group.values[i].as_int())
-            .is_some_and(|c| c != 0);
-        for c in ErrorComponent::ALL {
-            if c == ErrorComponent::Taskbuffer && sup_set {
-                continue;
-            }
-            let Some(ci) = index(c.code_column()) else {
-                continue;
-            };
-            let code = match &group.values[ci] {
-                Cell::Int(v) => *v,
-                Cell::Text(s) => s.trim().parse::<i64>().unwrap_or(0),
-                _ => 0,
-            };
-            if code <= 0 {
-                continue;
-            }
-            let diag = c
-                .diag_column()
-                .and_then(index)
-                .and_then(|i| group.values[i].as_text())
-                .unwrap_or("")
-                .to_string();
+        for (c, code, diag) in group_errors(group) {
             let entry = counts.entry((c.name().to_string(), code)).or_insert(Tally {
                 count: 0,
                 example: i64::MAX,
