@@ -269,6 +269,14 @@ pub const ERROR_CATEGORIES: [(i16, &str); 7] = [
     (6, "Internal and Unknown Errors"),
 ];
 
+/// The name of an error category; unknown ids are "Uncategorized".
+pub fn error_category_name(id: i64) -> &'static str {
+    ERROR_CATEGORIES
+        .iter()
+        .find(|(c, _)| i64::from(*c) == id)
+        .map_or("Uncategorized", |(_, n)| n)
+}
+
 /// Harvester worker statuses; the last four are final.
 pub const WORKER_STATUSES: [&str; 9] = [
     "pending",
@@ -339,6 +347,12 @@ mod tests {
         assert_eq!(columns.len(), 8);
         assert_eq!(ErrorComponent::parse("pilot"), Some(ErrorComponent::Pilot));
         assert_eq!(ErrorComponent::Transform.diag_column(), None);
+    }
+
+    #[test]
+    fn error_categories_have_names() {
+        assert_eq!(error_category_name(1), "File and Storage Issues");
+        assert_eq!(error_category_name(42), "Uncategorized");
     }
 
     #[test]

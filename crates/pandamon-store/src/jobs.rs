@@ -305,6 +305,17 @@ impl Db {
         order_by: Option<&str>,
         limit: u64,
     ) -> Result<Vec<Vec<(String, Cell)>>> {
+        self.whole_rows(table, Some(key), order_by, limit).await
+    }
+
+    /// Every column of `table`'s rows (those where `key` matches, if given), in catalogue order.
+    async fn whole_rows(
+        &self,
+        table: &str,
+        key: Option<(&str, Value)>,
+        order_by: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<Vec<(String, Cell)>>> {
         let d = self.dialect();
         let t = Catalog::get().table(table);
         let select: Vec<String> = t
@@ -313,15 +324,17 @@ impl Db {
             .map(|c| uniform(d, &c.name, c.ty))
             .collect();
         let kinds: Vec<u8> = t.columns.iter().map(|c| kind_of(c.ty)).collect();
+        let filter = key.as_ref().map_or(String::new(), |(c, _)| {
+            format!(" WHERE {} = {}", d.quote(c), d.placeholder(1))
+        });
         let order = order_by.map_or(String::new(), |c| format!(" ORDER BY {}", d.quote(c)));
         let sql = format!(
-            "SELECT {} FROM {} WHERE {} = {}{order} LIMIT {limit}",
+            "SELECT {} FROM {}{filter}{order} LIMIT {limit}",
             select.join(", "),
-            self.qualified(t),
-            d.quote(key.0),
-            d.placeholder(1)
+            self.qualified(t)
         );
-        let rows = self.fetch_cells(&sql, &[key.1], &kinds).await?;
+        let params: Vec<Value> = key.map(|(_, v)| v).into_iter().collect();
+        let rows = self.fetch_cells(&sql, &params, &kinds).await?;
         Ok(rows
             .into_iter()
             .map(|cells| t.column_names().map(str::to_string).zip(cells).collect())
@@ -354,24 +367,7 @@ impl Db {
 
     /// Every row of a small table (queue descriptions, shares), up to `limit`.
     pub async fn all_rows(&self, table: &str, limit: u64) -> Result<Vec<Vec<(String, Cell)>>> {
-        let d = self.dialect();
-        let t = Catalog::get().table(table);
-        let select: Vec<String> = t
-            .columns
-            .iter()
-            .map(|c| uniform(d, &c.name, c.ty))
-            .collect();
-        let kinds: Vec<u8> = t.columns.iter().map(|c| kind_of(c.ty)).collect();
-        let sql = format!(
-            "SELECT {} FROM {} LIMIT {limit}",
-            select.join(", "),
-            self.qualified(t)
-        );
-        let rows = self.fetch_cells(&sql, &[], &kinds).await?;
-        Ok(rows
-            .into_iter()
-            .map(|cells| t.column_names().map(str::to_string).zip(cells).collect())
-            .collect())
+        self.whole_rows(table, None, None, limit).await
     }
 
     /// `error_descriptions` as (component, code) → (acronym, diagnostics, description, category).

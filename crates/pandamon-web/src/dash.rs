@@ -4,14 +4,14 @@
 use crate::error::{AppError, AppResult};
 use crate::jobs::{cell_text, describe_window, job_tables, link_with};
 use crate::state::AppState;
-use crate::status::{human_count, wants_json};
+use crate::status::human_count;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use chrono::Utc;
 use pandamon_model::{JobStatus, job_type};
-use pandamon_query::{Defaults, Selection, fields};
+use pandamon_query::{Selection, fields};
 use pandamon_store::Value;
 use pandamon_store::catalog::ColType;
 use pandamon_store::jobs::Cell;
@@ -77,20 +77,7 @@ pub async fn queues(state: &AppState) -> AppResult<BTreeMap<String, QueueInfo>> 
 }
 
 fn parse(params: &[(String, String)], extra: &[(&str, String)]) -> AppResult<Selection> {
-    let mut pairs: Vec<(&str, &str)> = params
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    pairs.extend(extra.iter().map(|(k, v)| (*k, v.as_str())));
-    Selection::parse(
-        pairs,
-        Defaults {
-            window_hours: 12,
-            now: Utc::now().timestamp(),
-            vocabulary: &fields::JOBS,
-        },
-    )
-    .map_err(|e| AppError::BadRequest(e.to_string()))
+    crate::request::parse_selection(params, extra, &fields::JOBS, 12)
 }
 
 /// Job counts grouped by the given job columns over the selection.
@@ -244,7 +231,7 @@ pub async fn region_dashboard(
         site_region.insert(queue.clone(), region);
     }
     let statuses = status_order(&statuses);
-    if params.iter().any(|(k, _)| k == "json") || wants_json(None, &headers) {
+    if crate::request::json_requested(&params, &headers) {
         return Ok(axum::Json(json!({
             "regions": nested_json(&regions, &statuses),
             "sites": nested_json(&sites, &statuses),
@@ -339,7 +326,7 @@ pub async fn world_dashboard(
         }
         Json::Object(out)
     };
-    if params.iter().any(|(k, _)| k == "json") || wants_json(None, &headers) {
+    if crate::request::json_requested(&params, &headers) {
         let mut by_nucleus = Map::new();
         for (nucleus, nested) in &satellites {
             by_nucleus.insert(nucleus.clone(), flat(nested));
@@ -408,7 +395,7 @@ pub async fn list_sites(
             .or_default() += n;
     }
     let statuses = status_order(&statuses);
-    if params.iter().any(|(k, _)| k == "json") || wants_json(None, &headers) {
+    if crate::request::json_requested(&params, &headers) {
         let list: Vec<Json> = queue_info
             .values()
             .map(|q| {
@@ -476,7 +463,7 @@ pub async fn find_site(
     let mut summary: Vec<(String, i64)> =
         rows.into_iter().map(|(k, n)| (k[0].clone(), n)).collect();
     summary.sort_by_key(|(s, _)| JobStatus::parse(s).map_or(usize::MAX, |s| s as usize));
-    if params.iter().any(|(k, _)| k == "json") || wants_json(None, &headers) {
+    if crate::request::json_requested(&params, &headers) {
         return Ok(axum::Json(json!({
             "queue": info,
             "jobsummary": summary.iter().map(|(s, n)| json!({"jobstatus": s, "count": n})).collect::<Vec<_>>(),
@@ -571,7 +558,7 @@ pub async fn list_users(
         })
         .collect();
     list.sort_by(|a, b| b.jobs.cmp(&a.jobs).then_with(|| a.name.cmp(&b.name)));
-    if params.iter().any(|(k, _)| k == "json") || wants_json(None, &headers) {
+    if crate::request::json_requested(&params, &headers) {
         return Ok(axum::Json(list).into_response());
     }
     let page = UsersPage {
@@ -636,7 +623,7 @@ pub async fn find_user(
         "jobsummary": statuses.iter().map(|(s, n)| json!({"jobstatus": s, "count": n})).collect::<Vec<_>>(),
         "tasks": by_task.iter().map(|(t, c)| json!({"jeditaskid": t, "jobs": c})).collect::<Vec<_>>(),
     });
-    if params.iter().any(|(k, _)| k == "json") || wants_json(None, &headers) {
+    if crate::request::json_requested(&params, &headers) {
         return Ok(axum::Json(json).into_response());
     }
     let page = UserPage {

@@ -1,17 +1,16 @@
 //! `/errors/`: the error summary of a selection: by code, by site, by user and by task, with
 //! error categories, over every failed and holding job.
 
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::jobs::{self, ErrorCount, error_columns, error_summary, job_tables};
 use crate::state::AppState;
-use crate::status::{human_count, wants_json};
+use crate::status::human_count;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
-use chrono::Utc;
-use pandamon_model::{ERROR_CATEGORIES, ErrorComponent, JobStatus};
-use pandamon_query::{Defaults, Selection, SqlDialect};
+use pandamon_model::{ErrorComponent, JobStatus, error_category_name};
+use pandamon_query::{Selection, SqlDialect};
 use pandamon_store::catalog::ColType;
 use pandamon_store::jobs::{Cell, Group};
 use serde::Serialize;
@@ -153,11 +152,7 @@ fn histogram(
                     .iter()
                     .find(|d| d.component == component.name() && d.code == code)
                     .map_or(0, |d| d.category);
-                category = ERROR_CATEGORIES
-                    .iter()
-                    .find(|(c, _)| i64::from(*c) == id)
-                    .map_or("Uncategorized", |(_, n)| n)
-                    .to_string();
+                category = error_category_name(id).to_string();
                 break;
             }
         }
@@ -333,18 +328,10 @@ pub async fn error_summary_page(
     Query(params): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> AppResult<Response> {
-    let now = Utc::now().timestamp();
-    let selection = Selection::parse(
-        params.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        Defaults {
-            window_hours: 12,
-            now,
-            vocabulary: &pandamon_query::fields::JOBS,
-        },
-    )
-    .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let selection =
+        crate::request::parse_selection(&params, &[], &pandamon_query::fields::JOBS, 12)?;
     let data = collect(&state, &selection).await?;
-    if params.iter().any(|(k, _)| k == "json") || wants_json(None, &headers) {
+    if crate::request::json_requested(&params, &headers) {
         return Ok(axum::Json(data).into_response());
     }
     let failed = data

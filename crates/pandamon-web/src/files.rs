@@ -4,14 +4,13 @@
 use crate::error::{AppError, AppResult};
 use crate::jobs::{cell_json, cell_text};
 use crate::state::AppState;
-use crate::status::{human_count, wants_json};
+use crate::status::human_count;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
-use chrono::Utc;
 use pandamon_query::fields::{self, Vocabulary};
-use pandamon_query::{Defaults, Selection, SqlDialect};
+use pandamon_query::{Selection, SqlDialect};
 use pandamon_store::catalog::ColType;
 use serde::Serialize;
 use serde_json::{Map, Value as Json, json};
@@ -21,15 +20,7 @@ fn parse(
     vocabulary: &'static Vocabulary,
     needs: &str,
 ) -> AppResult<Selection> {
-    let selection = Selection::parse(
-        params.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        Defaults {
-            window_hours: 24,
-            now: Utc::now().timestamp(),
-            vocabulary,
-        },
-    )
-    .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let selection = crate::request::parse_selection(params, &[], vocabulary, 24)?;
     if !selection.is_narrowed() {
         return Err(AppError::BadRequest(format!(
             "name what to look for: give {needs}"
@@ -162,7 +153,7 @@ pub async fn list_files(
         "lfn, dataset, pandaid, jeditaskid, datasetid, fileid or guid",
     )?;
     let data = list(&state, "filestable4", fields::FILE_COLUMNS, &selection).await?;
-    if params.iter().any(|(k, _)| k == "json") || wants_json(None, &headers) {
+    if crate::request::json_requested(&params, &headers) {
         return Ok(axum::Json(data).into_response());
     }
     render_list("Files", &data)
@@ -179,7 +170,7 @@ pub async fn list_datasets(
         "datasetname, containername, jeditaskid or datasetid",
     )?;
     let data = list(&state, "jedi_datasets", fields::DATASET_COLUMNS, &selection).await?;
-    if params.iter().any(|(k, _)| k == "json") || wants_json(None, &headers) {
+    if crate::request::json_requested(&params, &headers) {
         return Ok(axum::Json(data).into_response());
     }
     render_list("Datasets", &data)
@@ -233,32 +224,22 @@ pub async fn find_file(
     )?;
     let attempts = list(&state, "filestable4", fields::FILE_COLUMNS, &selection).await?;
     // The JEDI view of the same file: contents rows with the same name (and task).
-    let mut contents_params: Vec<(&str, &str)> = Vec::new();
-    for (k, v) in &params {
-        if matches!(k.as_str(), "lfn" | "jeditaskid" | "fileid" | "datasetid") {
-            contents_params.push((k.as_str(), v.as_str()));
-        }
-    }
+    let contents_params: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| matches!(k.as_str(), "lfn" | "jeditaskid" | "fileid" | "datasetid"))
+        .cloned()
+        .collect();
     let contents = if contents_params.is_empty() {
         Vec::new()
     } else {
-        let vocabulary: &'static Vocabulary = &CONTENTS;
-        let sel = Selection::parse(
-            contents_params,
-            Defaults {
-                window_hours: 24,
-                now: Utc::now().timestamp(),
-                vocabulary,
-            },
-        )
-        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+        let sel = crate::request::parse_selection(&contents_params, &[], &CONTENTS, 24)?;
         content_rows(&state, &sel, 100, 0).await?
     };
     if attempts.total == 0 && contents.is_empty() {
         return Err(AppError::NotFound("file".into()));
     }
     let body = json!({ "files": attempts.rows, "contents": contents, "total": attempts.total });
-    if params.iter().any(|(k, _)| k == "json") || wants_json(None, &headers) {
+    if crate::request::json_requested(&params, &headers) {
         return Ok(axum::Json(body).into_response());
     }
     render_list("File", &attempts)
@@ -283,15 +264,12 @@ pub async fn find_dataset(
     };
     let task = first["jeditaskid"].to_string();
     let id = first["datasetid"].to_string();
-    let sel = Selection::parse(
-        [("jeditaskid", task.as_str()), ("datasetid", id.as_str())],
-        Defaults {
-            window_hours: 24,
-            now: Utc::now().timestamp(),
-            vocabulary: &CONTENTS,
-        },
-    )
-    .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let sel = crate::request::parse_selection(
+        &[],
+        &[("jeditaskid", task.clone()), ("datasetid", id)],
+        &CONTENTS,
+        24,
+    )?;
     let clause = |first: usize| sel.where_sql(dialect, first);
     let groups = db
         .group_rows(
@@ -312,7 +290,7 @@ pub async fn find_dataset(
         (sel.page - 1) * sel.display_limit,
     )
     .await?;
-    if params.iter().any(|(k, _)| k == "json") || wants_json(None, &headers) {
+    if crate::request::json_requested(&params, &headers) {
         return Ok(axum::Json(
             json!({ "dataset": first, "filesbystatus": by_status, "files": files }),
         )

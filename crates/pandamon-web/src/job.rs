@@ -9,7 +9,7 @@ use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
-use pandamon_model::{ERROR_CATEGORIES, ErrorComponent, JobTable};
+use pandamon_model::{ErrorComponent, JobTable, error_category_name};
 use pandamon_store::Value;
 use pandamon_store::jobs::Cell;
 use serde::Serialize;
@@ -239,11 +239,7 @@ pub async fn collect(state: &AppState, pandaid: i64) -> AppResult<JobJson> {
                 .unwrap_or_default(),
             cat: Category {
                 id: category,
-                name: ERROR_CATEGORIES
-                    .iter()
-                    .find(|(id, _)| i64::from(*id) == category)
-                    .map_or("Uncategorized", |(_, n)| n)
-                    .to_string(),
+                name: error_category_name(category).to_string(),
             },
         });
     }

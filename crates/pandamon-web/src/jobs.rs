@@ -1,17 +1,17 @@
 //! `/jobs/`: the attribute summary and error summary over every job of the selection, and one
 //! sorted page of the jobs, as HTML or bigmon-shaped JSON.
 
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::state::AppState;
-use crate::status::{human_count, wants_json};
+use crate::status::human_count;
 use askama::Template;
 
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{NaiveDateTime, Utc};
-use pandamon_model::{ERROR_CATEGORIES, ErrorComponent, JobStatus, JobTable};
-use pandamon_query::{Defaults, Selection, SqlDialect};
+use pandamon_model::{ErrorComponent, JobStatus, JobTable, error_category_name};
+use pandamon_query::{Selection, SqlDialect};
 use pandamon_store::catalog::ColType;
 use pandamon_store::jobs::{Cell, ErrorDescription};
 use serde::Serialize;
@@ -332,11 +332,7 @@ pub fn error_summary(
                         .unwrap_or_default(),
                     cat: Category {
                         id: category,
-                        name: ERROR_CATEGORIES
-                            .iter()
-                            .find(|(id, _)| i64::from(*id) == category)
-                            .map_or("Uncategorized", |(_, n)| n)
-                            .to_string(),
+                        name: error_category_name(category).to_string(),
                     },
                     count,
                     example_pandaid: example,
@@ -443,18 +439,7 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<JobsJ
     let (error_groups, _) =
         crate::source::group(state, &failing, &tables, &error_columns()).await?;
     let descriptions = db.error_descriptions().await?;
-    let columns: Vec<&str> = match &selection.fields {
-        Some(fields) => {
-            let mut cols: Vec<&str> = fields.iter().map(String::as_str).collect();
-            for needed in ["pandaid", selection.sort.column] {
-                if !cols.contains(&needed) {
-                    cols.push(needed);
-                }
-            }
-            cols
-        }
-        None => LIST_COLUMNS.to_vec(),
-    };
+    let columns = crate::request::list_columns(selection, LIST_COLUMNS);
     let page_size = selection.display_limit;
     let offset = (selection.page - 1) * page_size;
     let remaining = (total as u64).saturating_sub(offset);
@@ -471,22 +456,7 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<JobsJ
         )
         .await?
     };
-    let jobs = rows
-        .into_iter()
-        .map(|cells| {
-            columns
-                .iter()
-                .zip(&cells)
-                .filter(|(c, _)| {
-                    selection
-                        .fields
-                        .as_ref()
-                        .is_none_or(|f| f.iter().any(|x| x == *c))
-                })
-                .map(|(c, cell)| (c.to_string(), cell_json(cell)))
-                .collect()
-        })
-        .collect();
+    let jobs = crate::request::project_rows(selection, &columns, rows);
     Ok(JobsJson {
         selectionsummary: summarise(&per_facet),
         jobs,
@@ -559,18 +529,9 @@ pub async fn list_jobs(
     Query(params): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> AppResult<Response> {
-    let now = Utc::now().timestamp();
-    let pairs = params.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-    let selection = Selection::parse(
-        pairs,
-        Defaults {
-            window_hours: 12,
-            now,
-            vocabulary: &pandamon_query::fields::JOBS,
-        },
-    )
-    .map_err(|e| AppError::BadRequest(e.to_string()))?;
-    let json_requested = params.iter().any(|(k, _)| k == "json") || wants_json(None, &headers);
+    let selection =
+        crate::request::parse_selection(&params, &[], &pandamon_query::fields::JOBS, 12)?;
+    let json_requested = crate::request::json_requested(&params, &headers);
     // Relative windows move with the clock, so the cache key holds the resolved window.
     let key = format!("jobs {:?} {:?}", selection.window, params);
     if json_requested && let Some(body) = state.cached_answer(&key) {

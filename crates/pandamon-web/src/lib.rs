@@ -10,6 +10,7 @@ pub mod errors;
 pub mod files;
 pub mod job;
 pub mod jobs;
+pub mod request;
 pub mod router;
 pub mod search;
 pub mod source;

@@ -4,14 +4,14 @@
 use crate::error::{AppError, AppResult};
 use crate::jobs::{Facet, FacetView, KeyCount, cell_json, cell_text, describe_window, link_with};
 use crate::state::AppState;
-use crate::status::{human_count, wants_json};
+use crate::status::human_count;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use chrono::Utc;
 use pandamon_model::{JobStatus, JobTable};
-use pandamon_query::{Defaults, Selection, SqlDialect, fields};
+use pandamon_query::{Selection, SqlDialect, fields};
 use pandamon_store::catalog::ColType;
 use pandamon_store::jobs::Cell;
 use pandamon_store::{Catalog, Value};
@@ -91,20 +91,7 @@ fn bin(field: &str, cell: &Cell) -> Json {
 }
 
 fn parse_selection(params: &[(String, String)], extra: &[(&str, String)]) -> AppResult<Selection> {
-    let mut pairs: Vec<(&str, &str)> = params
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    pairs.extend(extra.iter().map(|(k, v)| (*k, v.as_str())));
-    Selection::parse(
-        pairs,
-        Defaults {
-            window_hours: 24 * 7,
-            now: Utc::now().timestamp(),
-            vocabulary: &fields::TASKS,
-        },
-    )
-    .map_err(|e| AppError::BadRequest(e.to_string()))
+    crate::request::parse_selection(params, extra, &fields::TASKS, 24 * 7)
 }
 
 #[derive(Debug, Serialize)]
@@ -165,18 +152,7 @@ pub async fn collect_tasks(
             }
         })
         .collect();
-    let columns: Vec<&str> = match &selection.fields {
-        Some(f) => {
-            let mut c: Vec<&str> = f.iter().map(String::as_str).collect();
-            for needed in ["jeditaskid", selection.sort.column] {
-                if !c.contains(&needed) {
-                    c.push(needed);
-                }
-            }
-            c
-        }
-        None => TASK_LIST.to_vec(),
-    };
+    let columns = crate::request::list_columns(selection, TASK_LIST);
     let (size, offset) = if everything {
         (selection.limit.unwrap_or(10_000), 0)
     } else {
@@ -199,22 +175,7 @@ pub async fn collect_tasks(
         )
         .await?
     };
-    let tasks = rows
-        .into_iter()
-        .map(|cells| {
-            columns
-                .iter()
-                .zip(&cells)
-                .filter(|(c, _)| {
-                    selection
-                        .fields
-                        .as_ref()
-                        .is_none_or(|f| f.iter().any(|x| x == *c))
-                })
-                .map(|(c, v)| (c.to_string(), cell_json(v)))
-                .collect()
-        })
-        .collect();
+    let tasks = crate::request::project_rows(selection, &columns, rows);
     Ok(TasksJson {
         tasks,
         selectionsummary,
@@ -246,7 +207,7 @@ pub async fn list_tasks(
     headers: HeaderMap,
 ) -> AppResult<Response> {
     let selection = parse_selection(&params, &[])?;
-    let json = params.iter().any(|(k, _)| k == "json") || wants_json(None, &headers);
+    let json = crate::request::json_requested(&params, &headers);
     let data = collect_tasks(&state, &selection, json).await?;
     if json {
         // bigmon answers a bare list of tasks; `outputs=summary` adds the summary around it.
@@ -417,15 +378,12 @@ pub async fn collect_task(state: &AppState, jeditaskid: i64, drop: bool) -> AppR
         .map(|r| r.iter().map(|(k, v)| (k.clone(), cell_json(v))).collect())
         .collect();
     // Every job of the task, from all job tables.
-    let selection = Selection::parse(
-        [("jeditaskid", jeditaskid.to_string().as_str())],
-        Defaults {
-            window_hours: 12,
-            now: Utc::now().timestamp(),
-            vocabulary: &fields::JOBS,
-        },
-    )
-    .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let selection = crate::request::parse_selection(
+        &[],
+        &[("jeditaskid", jeditaskid.to_string())],
+        &fields::JOBS,
+        12,
+    )?;
     let dialect = SqlDialect::from(db.dialect());
     let clause = |first: usize| selection.where_sql(dialect, first);
     // The sort column must be among the selected ones: the union is sorted as a whole.
@@ -595,7 +553,7 @@ pub async fn find_task(
         }
     };
     let data = collect_task(&state, jeditaskid, drop).await?;
-    if params.iter().any(|(k, _)| k == "json") || wants_json(None, &headers) {
+    if crate::request::json_requested(&params, &headers) {
         return Ok(axum::Json(data).into_response());
     }
     let attributes = data
