@@ -1,6 +1,12 @@
 //! The live job index: the facet, filter and sort columns of every job in the job tables within a
-//! time window, held in memory column by column with strings dictionary-encoded, kept in step
-//! with the database by polling each table's `modificationtime`.
+//! time window, held in memory column by column, kept in step with the database by polling each
+//! table's `modificationtime`.
+//!
+//! Text and integer columns are dictionary-encoded, their codes stored in the narrowest integer
+//! type that holds them (`u8` for a few hundred sites, `u16` for users, `u32` beyond); times are
+//! `u32` unix seconds. Rows are kept in pandaid order, so a job is found by binary search and no
+//! hash map over all jobs is needed; jobs that arrive out of order wait in a small side table
+//! until the next compaction, which also drops dictionary values no job uses any more.
 //!
 //! A selection runs on the index when every column it reads is indexed and its window lies inside
 //! the index's window; otherwise the caller pushes it down to SQL. Both give the same answers (a
@@ -9,13 +15,17 @@
 //! Architecture invariant: the index only reads the database, never writes; a failed poll leaves
 //! the last good state in place and is retried.
 
+mod column;
 pub mod sync;
 
+use column::{Codes, Dict, Entry};
 use pandamon_model::JobTable;
 use pandamon_query::{Cond, JobView, Selection};
 use pandamon_store::catalog::ColType;
 use pandamon_store::jobs::{Cell, Group};
-use std::collections::HashMap;
+use pandamon_store::scan::Field;
+use rustc_hash::FxHashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Text columns held dictionary-encoded. Columns unique to each job (`jobname`, `batchid`, block
 /// names, worker host) are left out: they would make the dictionaries as large as the jobs, and
@@ -54,7 +64,7 @@ pub const TEXT_COLUMNS: &[&str] = &[
     "taskbuffererrordiag",
 ];
 
-/// Integer columns (NULL kept as `i64::MIN`).
+/// Integer columns held dictionary-encoded: few distinct values among many jobs.
 pub const INT_COLUMNS: &[&str] = &[
     "jeditaskid",
     "reqid",
@@ -66,7 +76,6 @@ pub const INT_COLUMNS: &[&str] = &[
     "eventservice",
     "noutputdatafiles",
     "jobsetid",
-    "parentid",
     "workqueue_id",
     "nevents",
     "minramcount",
@@ -79,7 +88,10 @@ pub const INT_COLUMNS: &[&str] = &[
     "taskbuffererrorcode",
 ];
 
-/// Time columns, unix seconds (NULL kept as `i64::MIN`).
+/// Integer columns with about one value per job, held as they are (NULL as `i64::MIN`).
+pub const PLAIN_COLUMNS: &[&str] = &["parentid"];
+
+/// Time columns, held as `u32` unix seconds.
 pub const TIME_COLUMNS: &[&str] = &[
     "modificationtime",
     "creationtime",
@@ -88,13 +100,22 @@ pub const TIME_COLUMNS: &[&str] = &[
     "statechangetime",
 ];
 
-const NULL: i64 = i64::MIN;
+/// Where `modificationtime` comes among [`loaded_columns`].
+pub(crate) const MODIFIED: usize = 1 + TEXT_COLUMNS.len() + INT_COLUMNS.len() + PLAIN_COLUMNS.len();
 
-/// Every column the index reads from a job row, in the order `Row` values come.
+const NULL: i64 = i64::MIN;
+const NULL_TIME: u32 = u32::MAX;
+/// `table` of a row that holds no job.
+const FREE: u8 = u8::MAX;
+/// Jobs that arrive out of pandaid order, or free rows, beyond which the rows are compacted.
+const COMPACT_MIN: usize = 4_096;
+
+/// Every column the index reads from a job row, in the order [`JobIndex::upsert`] takes them.
 pub fn loaded_columns() -> Vec<&'static str> {
     let mut all = vec!["pandaid"];
     all.extend(TEXT_COLUMNS);
     all.extend(INT_COLUMNS);
+    all.extend(PLAIN_COLUMNS);
     all.extend(TIME_COLUMNS);
     all
 }
@@ -110,68 +131,107 @@ pub fn loaded_type(column: &str) -> ColType {
     }
 }
 
-#[derive(Debug, Default, Clone)]
-struct Dict {
-    values: Vec<String>,
-    codes: HashMap<String, u32>,
-}
-
-impl Dict {
-    fn new() -> Dict {
-        // Code 0 is NULL.
-        Dict {
-            values: vec![String::new()],
-            codes: HashMap::new(),
-        }
-    }
-
-    fn code(&mut self, value: Option<&str>) -> u32 {
-        let Some(v) = value else { return 0 };
-        if let Some(&c) = self.codes.get(v) {
-            return c;
-        }
-        let c = self.values.len() as u32;
-        self.values.push(v.to_string());
-        self.codes.insert(v.to_string(), c);
-        c
-    }
-
-    fn value(&self, code: u32) -> Option<&str> {
-        (code != 0).then(|| self.values[code as usize].as_str())
-    }
-}
-
 /// Where a column lives in the index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Slot {
-    Text(usize),
-    Int(usize),
+    /// A dictionary column: the text columns, then the integer ones.
+    Dict(usize),
+    Plain(usize),
     Time(usize),
+    PandaId,
 }
 
 fn slot(column: &str) -> Option<Slot> {
-    if let Some(i) = TEXT_COLUMNS.iter().position(|c| *c == column) {
-        Some(Slot::Text(i))
-    } else if let Some(i) = INT_COLUMNS.iter().position(|c| *c == column) {
-        Some(Slot::Int(i))
-    } else if column == "pandaid" {
-        None
-    } else {
-        TIME_COLUMNS
-            .iter()
-            .position(|c| *c == column)
-            .map(Slot::Time)
+    if column == "pandaid" {
+        return Some(Slot::PandaId);
+    }
+    let find = |list: &[&str]| list.iter().position(|c| *c == column);
+    find(TEXT_COLUMNS)
+        .map(Slot::Dict)
+        .or_else(|| find(INT_COLUMNS).map(|i| Slot::Dict(TEXT_COLUMNS.len() + i)))
+        .or_else(|| find(PLAIN_COLUMNS).map(Slot::Plain))
+        .or_else(|| find(TIME_COLUMNS).map(Slot::Time))
+}
+
+/// Why a row was not taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Malformed(pub &'static str);
+
+/// One job as read from the database, owned (for polls, whose rows are applied after reading).
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub table: JobTable,
+    /// Values in [`loaded_columns`] order.
+    pub fields: Vec<Field<'static>>,
+}
+
+impl Row {
+    pub fn pandaid(&self) -> Option<i64> {
+        self.fields.first().and_then(Field::as_int)
+    }
+
+    pub fn modified(&self) -> Option<i64> {
+        match self.fields.get(MODIFIED) {
+            Some(Field::Time(t)) => Some(*t),
+            _ => None,
+        }
     }
 }
 
-/// One job as read from the database.
-#[derive(Debug, Clone)]
-pub struct Row {
-    pub pandaid: i64,
-    pub table: JobTable,
-    pub text: Vec<Option<String>>,
-    pub ints: Vec<i64>,
-    pub times: Vec<i64>,
+/// A row's values, decoded and checked before anything is written.
+struct Decoded<'a> {
+    pandaid: i64,
+    text: [Option<&'a str>; TEXT_COLUMNS.len()],
+    ints: [Option<i64>; INT_COLUMNS.len() + PLAIN_COLUMNS.len()],
+    times: [u32; TIME_COLUMNS.len()],
+}
+
+fn decode<'a>(fields: &'a [Field<'a>]) -> Result<Decoded<'a>, Malformed> {
+    if fields.len()
+        != 1 + TEXT_COLUMNS.len() + INT_COLUMNS.len() + PLAIN_COLUMNS.len() + TIME_COLUMNS.len()
+    {
+        return Err(Malformed("wrong number of columns"));
+    }
+    let pandaid = fields[0]
+        .as_int()
+        .ok_or(Malformed("pandaid is not an integer"))?;
+    let mut rest = &fields[1..];
+    let mut text = [None; TEXT_COLUMNS.len()];
+    for (t, f) in text.iter_mut().zip(rest) {
+        *t = match f {
+            Field::Null => None,
+            // CHAR columns come padded.
+            Field::Text(s) => Some(s.trim_end()),
+            _ => return Err(Malformed("a text column holds a non-text value")),
+        };
+    }
+    rest = &rest[TEXT_COLUMNS.len()..];
+    let mut ints = [None; INT_COLUMNS.len() + PLAIN_COLUMNS.len()];
+    for (v, f) in ints.iter_mut().zip(rest) {
+        *v = match f {
+            Field::Null => None,
+            Field::Int(v) => Some(*v),
+            _ => return Err(Malformed("an integer column holds a non-integer value")),
+        };
+    }
+    rest = &rest[ints.len()..];
+    let mut times = [NULL_TIME; TIME_COLUMNS.len()];
+    for (t, f) in times.iter_mut().zip(rest) {
+        *t = match f {
+            Field::Null => NULL_TIME,
+            Field::Time(v) if *v >= 0 && *v < i64::from(NULL_TIME) => *v as u32,
+            _ => return Err(Malformed("a time column holds a value outside 1970-2106")),
+        };
+    }
+    if times[0] == NULL_TIME {
+        return Err(Malformed("no modificationtime"));
+    }
+    Ok(Decoded {
+        pandaid,
+        text,
+        ints,
+        times,
+    })
 }
 
 /// The in-memory columnar index.
@@ -181,12 +241,16 @@ pub struct JobIndex {
     pub window_start: i64,
     pandaid: Vec<i64>,
     table: Vec<u8>,
-    text: Vec<Vec<u32>>,
-    ints: Vec<Vec<i64>>,
-    times: Vec<Vec<i64>>,
     dicts: Vec<Dict>,
-    rows: HashMap<i64, u32>,
-    free: Vec<u32>,
+    codes: Vec<Codes>,
+    plain: Vec<Vec<i64>>,
+    times: Vec<Vec<u32>>,
+    /// Rows `0..sorted` are in ascending pandaid order (free ones keep their pandaid).
+    sorted: usize,
+    /// Rows from `sorted` on, by pandaid.
+    overflow: FxHashMap<i64, u32>,
+    /// Rows holding a job.
+    live: usize,
 }
 
 fn table_code(t: JobTable) -> u8 {
@@ -195,93 +259,135 @@ fn table_code(t: JobTable) -> u8 {
 
 impl JobIndex {
     pub fn new(window_start: i64) -> JobIndex {
+        let dicts: Vec<Dict> = TEXT_COLUMNS
+            .iter()
+            .map(|_| Dict::text())
+            .chain(INT_COLUMNS.iter().map(|_| Dict::int()))
+            .collect();
         JobIndex {
             window_start,
             pandaid: Vec::new(),
             table: Vec::new(),
-            text: vec![Vec::new(); TEXT_COLUMNS.len()],
-            ints: vec![Vec::new(); INT_COLUMNS.len()],
+            codes: dicts.iter().map(|_| Codes::for_max(0, 0)).collect(),
+            dicts,
+            plain: vec![Vec::new(); PLAIN_COLUMNS.len()],
             times: vec![Vec::new(); TIME_COLUMNS.len()],
-            dicts: vec![Dict::new(); TEXT_COLUMNS.len()],
-            rows: HashMap::new(),
-            free: Vec::new(),
+            sorted: 0,
+            overflow: FxHashMap::default(),
+            live: 0,
         }
     }
 
     /// Jobs held.
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.live
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.live == 0
     }
 
-    /// Inserts or replaces a job (a job that moved between tables keeps its pandaid).
-    pub fn upsert(&mut self, row: &Row) {
-        let modified = row.times[0];
-        if modified != NULL && modified < self.window_start {
-            self.remove(row.pandaid);
-            return;
+    /// The row of a job, held or freed.
+    fn find(&self, pandaid: i64) -> Option<usize> {
+        match self.pandaid[..self.sorted].binary_search(&pandaid) {
+            Ok(i) => Some(i),
+            Err(_) => self.overflow.get(&pandaid).map(|i| *i as usize),
         }
-        let index = match self.rows.get(&row.pandaid) {
-            Some(&i) => {
+    }
+
+    fn held(&self, pandaid: i64) -> Option<usize> {
+        self.find(pandaid).filter(|i| self.table[*i] != FREE)
+    }
+
+    /// Inserts or replaces a job from its values in [`loaded_columns`] order (a job that moved
+    /// between tables keeps its row). A row that cannot be read changes nothing.
+    pub fn upsert(&mut self, table: JobTable, fields: &[Field<'_>]) -> Result<(), Malformed> {
+        let row = decode(fields)?;
+        let modified = i64::from(row.times[0]);
+        if modified < self.window_start {
+            self.remove(row.pandaid);
+            return Ok(());
+        }
+        let index = match self.find(row.pandaid) {
+            Some(i) if self.table[i] != FREE => {
                 // Keep the newer state: a later modification, or at the same second a later table.
-                let held = self.times[0][i as usize];
-                if held > modified
-                    || (held == modified && self.table[i as usize] > table_code(row.table))
-                {
-                    return;
+                let held = i64::from(self.times[0][i]);
+                if held > modified || (held == modified && self.table[i] > table_code(table)) {
+                    return Ok(());
                 }
-                i as usize
-            }
-            None => {
-                let i = match self.free.pop() {
-                    Some(i) => i as usize,
-                    None => {
-                        self.pandaid.push(0);
-                        self.table.push(0);
-                        self.text.iter_mut().for_each(|c| c.push(0));
-                        self.ints.iter_mut().for_each(|c| c.push(NULL));
-                        self.times.iter_mut().for_each(|c| c.push(NULL));
-                        self.pandaid.len() - 1
-                    }
-                };
-                self.rows.insert(row.pandaid, i as u32);
                 i
             }
+            Some(i) => {
+                self.live += 1;
+                i
+            }
+            None => self.append(row.pandaid),
         };
-        self.pandaid[index] = row.pandaid;
-        self.table[index] = table_code(row.table);
+        // Look every value up first, so that a failure leaves the row as it was.
+        let mut codes = [0u32; TEXT_COLUMNS.len() + INT_COLUMNS.len()];
         for (c, value) in row.text.iter().enumerate() {
-            self.text[c][index] = self.dicts[c].code(value.as_deref());
+            codes[c] = match value {
+                Some(v) => self.dicts[c].text_code(v).unwrap_or(0),
+                None => 0,
+            };
         }
-        for (c, value) in row.ints.iter().enumerate() {
-            self.ints[c][index] = *value;
+        for (k, value) in row.ints[..INT_COLUMNS.len()].iter().enumerate() {
+            let c = TEXT_COLUMNS.len() + k;
+            codes[c] = match value {
+                Some(v) => self.dicts[c].int_code(*v).unwrap_or(0),
+                None => 0,
+            };
         }
-        for (c, value) in row.times.iter().enumerate() {
-            self.times[c][index] = *value;
+        self.table[index] = table_code(table);
+        for (column, code) in self.codes.iter_mut().zip(codes) {
+            column.set(index, code);
         }
+        for (k, column) in self.plain.iter_mut().enumerate() {
+            column[index] = row.ints[INT_COLUMNS.len() + k].unwrap_or(NULL);
+        }
+        for (column, t) in self.times.iter_mut().zip(row.times) {
+            column[index] = t;
+        }
+        Ok(())
+    }
+
+    /// A new row for a job not held; in the sorted part when its pandaid is the largest.
+    fn append(&mut self, pandaid: i64) -> usize {
+        let index = self.pandaid.len();
+        let in_order = self.overflow.is_empty()
+            && self.sorted == index
+            && self.pandaid.last().is_none_or(|last| pandaid > *last);
+        if in_order {
+            self.sorted += 1;
+        } else {
+            self.overflow.insert(pandaid, index as u32);
+        }
+        self.pandaid.push(pandaid);
+        self.table.push(FREE);
+        self.codes.iter_mut().for_each(|c| c.push(0));
+        self.plain.iter_mut().for_each(|c| c.push(NULL));
+        self.times.iter_mut().for_each(|c| c.push(NULL_TIME));
+        self.live += 1;
+        index
     }
 
     pub fn remove(&mut self, pandaid: i64) {
-        if let Some(i) = self.rows.remove(&pandaid) {
-            self.pandaid[i as usize] = 0;
-            self.free.push(i);
+        let Some(i) = self.held(pandaid) else { return };
+        self.table[i] = FREE;
+        self.live -= 1;
+        // Free rows count as NULL everywhere, so whole-column counts need no mask.
+        self.codes.iter_mut().for_each(|c| c.set(i, 0));
+        if i >= self.sorted {
+            self.overflow.remove(&pandaid);
         }
     }
 
     /// Drops jobs that left the window; returns how many.
     pub fn evict(&mut self, window_start: i64) -> usize {
         self.window_start = window_start;
-        let old: Vec<i64> = self
-            .rows
-            .iter()
-            .filter(|(_, i)| {
-                let t = self.times[0][**i as usize];
-                t != NULL && t < window_start
-            })
-            .map(|(p, _)| *p)
+        let old: Vec<i64> = (0..self.pandaid.len())
+            .filter(|&i| self.table[i] != FREE && i64::from(self.times[0][i]) < window_start)
+            .map(|i| self.pandaid[i])
             .collect();
         for p in &old {
             self.remove(*p);
@@ -289,40 +395,80 @@ impl JobIndex {
         old.len()
     }
 
+    /// Rebuilds the rows in pandaid order without free rows, and the dictionaries without values
+    /// no job uses, when enough rows are out of order or free; returns whether it did.
+    pub fn maintain(&mut self) -> bool {
+        let untidy = (self.pandaid.len() - self.live) + self.overflow.len();
+        if untidy > COMPACT_MIN.max(self.live / 16) {
+            self.compact();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Rebuilds the rows in pandaid order, dropping free rows and unused dictionary values.
+    pub fn compact(&mut self) {
+        let mut order: Vec<u32> = (0..self.pandaid.len() as u32)
+            .filter(|&i| self.table[i as usize] != FREE)
+            .collect();
+        order.sort_unstable_by_key(|&i| self.pandaid[i as usize]);
+        let pick = |i: &u32| *i as usize;
+        self.pandaid = order.iter().map(|i| self.pandaid[pick(i)]).collect();
+        self.table = order.iter().map(|i| self.table[pick(i)]).collect();
+        for (dict, codes) in self.dicts.iter_mut().zip(self.codes.iter_mut()) {
+            let mut used = vec![false; dict.len()];
+            for i in &order {
+                used[codes.get(pick(i)) as usize] = true;
+            }
+            let (kept, remap) = dict.retain(&used);
+            let mut fresh = Codes::for_max(kept.len() as u32, order.len());
+            for i in &order {
+                fresh.push(remap[codes.get(pick(i)) as usize]);
+            }
+            *dict = kept;
+            *codes = fresh;
+        }
+        for column in &mut self.plain {
+            *column = order.iter().map(|i| column[pick(i)]).collect();
+        }
+        for column in &mut self.times {
+            *column = order.iter().map(|i| column[pick(i)]).collect();
+        }
+        self.sorted = order.len();
+        self.overflow = FxHashMap::default();
+        self.live = order.len();
+    }
+
     /// Every pandaid held, for reconciling deletions.
     pub fn pandaids(&self) -> Vec<i64> {
-        self.rows.keys().copied().collect()
+        (0..self.pandaid.len())
+            .filter(|&i| self.table[i] != FREE)
+            .map(|i| self.pandaid[i])
+            .collect()
     }
 
     /// The table a job is in, if held.
     pub fn table_of(&self, pandaid: i64) -> Option<JobTable> {
-        self.rows
-            .get(&pandaid)
-            .and_then(|&i| JobTable::ALL.get(self.table[i as usize] as usize).copied())
+        let i = self.held(pandaid)?;
+        JobTable::ALL.get(self.table[i] as usize).copied()
     }
 
     pub fn status_of(&self, pandaid: i64) -> Option<&str> {
-        let i = *self.rows.get(&pandaid)? as usize;
-        self.dicts[0].value(self.text[0][i])
+        let i = self.held(pandaid)?;
+        self.dicts[0].text_of(self.codes[0].get(i))
     }
 
-    /// Approximate memory held per job, in bytes.
+    /// Memory held per job, in bytes: every column's storage, the dictionaries and the side
+    /// table of out-of-order jobs.
     pub fn bytes_per_job(&self) -> f64 {
-        let slots = self.pandaid.capacity().max(1);
-        let per_slot =
-            8 + 1 + TEXT_COLUMNS.len() * 4 + (INT_COLUMNS.len() + TIME_COLUMNS.len()) * 8;
-        let dict_bytes: usize = self
-            .dicts
-            .iter()
-            .map(|d| {
-                d.values
-                    .iter()
-                    .map(|v| v.capacity() * 2 + 48)
-                    .sum::<usize>()
-            })
-            .sum();
-        let map_bytes = self.rows.capacity() * 16;
-        (slots * per_slot + dict_bytes + map_bytes) as f64 / self.len().max(1) as f64
+        let rows = self.pandaid.capacity() * 8 + self.table.capacity();
+        let codes: usize = self.codes.iter().map(Codes::bytes).sum();
+        let dicts: usize = self.dicts.iter().map(Dict::bytes).sum();
+        let plain: usize = self.plain.iter().map(|c| c.capacity() * 8).sum();
+        let times: usize = self.times.iter().map(|c| c.capacity() * 4).sum();
+        let overflow = self.overflow.capacity() * 17;
+        (rows + codes + dicts + plain + times + overflow) as f64 / self.live.max(1) as f64
     }
 
     /// Whether `selection` can run here: every column it reads is indexed and its window lies
@@ -332,60 +478,78 @@ impl JobIndex {
             return false;
         };
         from >= self.window_start
-            && selection.conds.iter().all(|c| {
-                c.columns()
-                    .iter()
-                    .all(|col| slot(col).is_some() || *col == "pandaid")
-            })
+            && selection
+                .conds
+                .iter()
+                .all(|c| c.columns().iter().all(|col| slot(col).is_some()))
     }
 
-    /// Compiles the selection's conditions into per-row tests; text conditions are decided once
-    /// per dictionary value.
-    fn compile(&self, selection: &Selection) -> Vec<Compiled> {
+    /// Compiles the selection's conditions into per-row tests: a condition on one dictionary
+    /// column is decided once per dictionary value, a time range becomes integer bounds.
+    fn compile(&self, selection: &Selection) -> Vec<Test> {
         selection
             .conds
             .iter()
-            .map(|cond| match cond {
-                Cond::Text { column, .. } => match slot(column) {
-                    Some(Slot::Text(c)) => {
-                        let accept = (0..self.dicts[c].values.len() as u32)
-                            .map(|code| {
-                                cond.matches(&One {
-                                    column,
-                                    text: self.dicts[c].value(code),
-                                })
+            .map(|cond| {
+                if let Cond::Time { column, from, to } = cond
+                    && let Some(Slot::Time(c)) = slot(column)
+                {
+                    // Stored times lie in 0..u32::MAX; NULL never matches.
+                    let lo = (*from).clamp(0, i64::from(NULL_TIME));
+                    let hi = (*to).min(i64::from(NULL_TIME) - 1);
+                    return if hi < lo {
+                        Test::Never
+                    } else {
+                        Test::Time(c, lo as u32, hi as u32)
+                    };
+                }
+                let columns = cond.columns();
+                if let [column] = columns.as_slice()
+                    && let Some(Slot::Dict(c)) = slot(column)
+                {
+                    let dict = &self.dicts[c];
+                    let accept = (0..dict.len() as u32)
+                        .map(|code| {
+                            cond.matches(&One {
+                                column,
+                                entry: dict.entry(code),
                             })
-                            .collect();
-                        Compiled::Text(c, accept)
-                    }
-                    _ => Compiled::General(cond.clone()),
-                },
-                other => Compiled::General(other.clone()),
+                        })
+                        .collect();
+                    return Test::Codes(c, accept);
+                }
+                Test::General(cond.clone())
             })
             .collect()
     }
 
-    fn row_matches(&self, i: usize, tests: &[Compiled], tables: &[u8]) -> bool {
-        if self.pandaid[i] == 0 || !tables.contains(&self.table[i]) {
-            return false;
-        }
-        tests.iter().all(|t| match t {
-            Compiled::Text(c, accept) => accept[self.text[*c][i] as usize],
-            Compiled::General(cond) => cond.matches(&At {
-                index: self,
-                row: i,
-            }),
-        })
+    fn row_matches(&self, i: usize, tests: &[Test], tables: &[bool; 256]) -> bool {
+        tables[self.table[i] as usize]
+            && tests.iter().all(|t| match t {
+                Test::Codes(c, accept) => accept[self.codes[*c].get(i) as usize],
+                Test::Time(c, lo, hi) => {
+                    let t = self.times[*c][i];
+                    t >= *lo && t <= *hi
+                }
+                Test::Never => false,
+                Test::General(cond) => cond.matches(&At {
+                    index: self,
+                    row: i,
+                }),
+            })
     }
 
-    /// Positions of the matching rows in the given tables.
+    /// Rows of the matching jobs in the given tables, in row order.
     pub fn matching(&self, selection: &Selection, tables: &[JobTable]) -> Vec<u32> {
         let tests = self.compile(selection);
-        let codes: Vec<u8> = tables.iter().map(|t| table_code(*t)).collect();
+        let mut wanted = [false; 256];
+        for t in tables {
+            wanted[table_code(*t) as usize] = true;
+        }
         // Every core scans its own stretch of rows.
         let parts = parallel(self.pandaid.len(), |range| {
             range
-                .filter(|&i| self.row_matches(i, &tests, &codes))
+                .filter(|&i| self.row_matches(i, &tests, &wanted))
                 .map(|i| i as u32)
                 .collect::<Vec<u32>>()
         });
@@ -396,6 +560,32 @@ impl JobIndex {
         self.matching(selection, tables).len() as i64
     }
 
+    /// The value a row holds in a column, as the key of a group.
+    fn key(&self, slot: Slot, row: usize) -> u64 {
+        match slot {
+            Slot::Dict(c) => u64::from(self.codes[c].get(row)),
+            Slot::Plain(c) => self.plain[c][row] as u64,
+            Slot::Time(c) => u64::from(self.times[c][row]),
+            Slot::PandaId => self.pandaid[row] as u64,
+        }
+    }
+
+    /// A group key back as a cell.
+    fn cell(&self, slot: Slot, key: u64) -> Cell {
+        match slot {
+            Slot::Dict(c) => match self.dicts[c].entry(key as u32) {
+                Entry::Null => Cell::Null,
+                Entry::Text(t) => Cell::Text(t.to_string()),
+                Entry::Int(v) => Cell::Int(v),
+            },
+            Slot::Time(_) if key as u32 == NULL_TIME => Cell::Null,
+            Slot::Time(_) => chrono::DateTime::from_timestamp(key as i64, 0)
+                .map_or(Cell::Null, |t| Cell::Time(t.naive_utc())),
+            Slot::Plain(_) if key as i64 == NULL => Cell::Null,
+            Slot::Plain(_) | Slot::PandaId => Cell::Int(key as i64),
+        }
+    }
+
     /// Grouped counts, in the shape of `Db::group_jobs`: one group per distinct combination of
     /// the columns, with its count and smallest pandaid.
     pub fn group(
@@ -404,29 +594,43 @@ impl JobIndex {
         tables: &[JobTable],
         columns: &[&str],
     ) -> Vec<Group> {
-        let slots: Vec<Option<Slot>> = columns.iter().map(|c| slot(c)).collect();
-        let mut groups: HashMap<Vec<i64>, (i64, i64)> = HashMap::new();
-        // One reused key buffer: a new allocation only for a new group.
-        let mut key: Vec<i64> = vec![0; slots.len()];
-        for i in self.matching(selection, tables) {
-            let i = i as usize;
-            for (k, s) in key.iter_mut().zip(&slots) {
-                *k = match s {
-                    Some(Slot::Text(c)) => i64::from(self.text[*c][i]),
-                    Some(Slot::Int(c)) => self.ints[*c][i],
-                    Some(Slot::Time(c)) => self.times[*c][i],
-                    None => self.pandaid[i],
-                };
+        let Some(slots) = columns
+            .iter()
+            .map(|c| slot(c))
+            .collect::<Option<Vec<Slot>>>()
+        else {
+            return Vec::new();
+        };
+        let rows = self.matching(selection, tables);
+        let parts = parallel(rows.len(), |range| {
+            let mut groups: FxHashMap<Box<[u64]>, (i64, i64)> = FxHashMap::default();
+            // One reused key buffer: a new allocation only for a new group.
+            let mut key: Vec<u64> = vec![0; slots.len()];
+            for &r in &rows[range] {
+                let r = r as usize;
+                for (k, s) in key.iter_mut().zip(&slots) {
+                    *k = self.key(*s, r);
+                }
+                let pandaid = self.pandaid[r];
+                match groups.get_mut(key.as_slice()) {
+                    Some(entry) => {
+                        entry.0 += 1;
+                        entry.1 = entry.1.min(pandaid);
+                    }
+                    None => {
+                        groups.insert(key.clone().into_boxed_slice(), (1, pandaid));
+                    }
+                }
             }
-            let pandaid = self.pandaid[i];
-            match groups.get_mut(key.as_slice()) {
-                Some(entry) => {
-                    entry.0 += 1;
-                    entry.1 = entry.1.min(pandaid);
-                }
-                None => {
-                    groups.insert(key.clone(), (1, pandaid));
-                }
+            groups
+        });
+        let mut parts = parts.into_iter();
+        let mut groups = parts.next().unwrap_or_default();
+        for part in parts {
+            for (key, (count, example)) in part {
+                let entry = groups.entry(key).or_insert((0, i64::MAX));
+                entry.0 += count;
+                entry.1 = entry.1.min(example);
             }
         }
         groups
@@ -435,17 +639,7 @@ impl JobIndex {
                 values: key
                     .iter()
                     .zip(&slots)
-                    .map(|(v, s)| match s {
-                        Some(Slot::Text(c)) => self.dicts[*c]
-                            .value(*v as u32)
-                            .map_or(Cell::Null, |t| Cell::Text(t.to_string())),
-                        Some(Slot::Time(_)) if *v != NULL => {
-                            chrono::DateTime::from_timestamp(*v, 0)
-                                .map_or(Cell::Null, |t| Cell::Time(t.naive_utc()))
-                        }
-                        _ if *v == NULL => Cell::Null,
-                        _ => Cell::Int(*v),
-                    })
+                    .map(|(v, s)| self.cell(*s, *v))
                     .collect(),
                 count,
                 example,
@@ -453,114 +647,144 @@ impl JobIndex {
             .collect()
     }
 
-    /// Per column, the (value, count) pairs over the matching rows: one pass, one counter array
-    /// per dictionary-encoded column.
+    /// Per column, the (value, count) pairs over the matching jobs. Dictionary columns count
+    /// into arrays indexed by code; the columns are shared out among the cores.
     pub fn facet_counts(
         &self,
         selection: &Selection,
         tables: &[JobTable],
         columns: &[&str],
     ) -> Vec<Vec<(Cell, i64)>> {
+        let rows = self.matching(selection, tables);
         let slots: Vec<Option<Slot>> = columns.iter().map(|c| slot(c)).collect();
-        let tests = self.compile(selection);
-        let codes: Vec<u8> = tables.iter().map(|t| table_code(*t)).collect();
-        // Each core filters and counts its own stretch of rows; the counters are summed after.
-        let parts = parallel(self.pandaid.len(), |range| {
-            let mut text_counts: Vec<Vec<i64>> = slots
-                .iter()
-                .map(|s| match s {
-                    Some(Slot::Text(c)) => vec![0; self.dicts[*c].values.len()],
-                    _ => Vec::new(),
-                })
-                .collect();
-            let mut value_counts: Vec<HashMap<i64, i64>> = vec![HashMap::new(); slots.len()];
-            for i in range {
-                if !self.row_matches(i, &tests, &codes) {
-                    continue;
-                }
-                for (k, s) in slots.iter().enumerate() {
-                    match s {
-                        Some(Slot::Text(c)) => text_counts[k][self.text[*c][i] as usize] += 1,
-                        Some(Slot::Int(c)) => {
-                            *value_counts[k].entry(self.ints[*c][i]).or_default() += 1
-                        }
-                        Some(Slot::Time(c)) => {
-                            *value_counts[k].entry(self.times[*c][i]).or_default() += 1
-                        }
-                        None => *value_counts[k].entry(self.pandaid[i]).or_default() += 1,
+        let next = AtomicUsize::new(0);
+        let per_core = parallel_workers(slots.len(), || {
+            let mut done = Vec::new();
+            loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                let Some(s) = slots.get(k) else { break };
+                let counts: Vec<(u64, u64)> = match s {
+                    Some(Slot::Dict(c)) => {
+                        let mut counts = vec![0u64; self.dicts[*c].len()];
+                        self.codes[*c].count(&rows, &mut counts);
+                        counts
+                            .into_iter()
+                            .enumerate()
+                            .filter(|(_, n)| *n > 0)
+                            .map(|(code, n)| (code as u64, n))
+                            .collect()
                     }
-                }
+                    Some(s) => {
+                        let mut counts: FxHashMap<u64, u64> = FxHashMap::default();
+                        for &r in &rows {
+                            *counts.entry(self.key(*s, r as usize)).or_default() += 1;
+                        }
+                        counts.into_iter().collect()
+                    }
+                    None => Vec::new(),
+                };
+                done.push((k, counts));
             }
-            (text_counts, value_counts)
+            done
         });
-        let mut parts = parts.into_iter();
-        let (mut text_counts, mut value_counts) = parts.next().unwrap_or_default();
-        for (texts, values) in parts {
-            for (total, part) in text_counts.iter_mut().zip(texts) {
-                for (t, p) in total.iter_mut().zip(part) {
-                    *t += p;
-                }
-            }
-            for (total, part) in value_counts.iter_mut().zip(values) {
-                for (v, n) in part {
-                    *total.entry(v).or_default() += n;
-                }
+        let mut out: Vec<Vec<(Cell, i64)>> = vec![Vec::new(); slots.len()];
+        for (k, counts) in per_core.into_iter().flatten() {
+            if let Some(s) = slots[k] {
+                out[k] = counts
+                    .into_iter()
+                    .map(|(key, n)| (self.cell(s, key), n as i64))
+                    .collect();
             }
         }
-        slots
+        out
+    }
+
+    /// The pandaids and tables of the jobs on one page of the selection in the page's order.
+    /// `None` if the sort column is not indexed.
+    pub fn top(
+        &self,
+        selection: &Selection,
+        tables: &[JobTable],
+        page: &Page<'_>,
+    ) -> Option<Vec<(i64, JobTable)>> {
+        let Page {
+            column,
+            descending,
+            nulls_largest,
+            offset,
+            limit,
+        } = *page;
+        let s = slot(column)?;
+        let null = if nulls_largest { i64::MAX } else { i64::MIN };
+        let rows = self.matching(selection, tables);
+        let mut keyed: Vec<(i64, i64, u32)> = rows
             .iter()
-            .enumerate()
-            .map(|(k, s)| match s {
-                Some(Slot::Text(c)) => text_counts[k]
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, n)| **n > 0)
-                    .map(|(code, n)| {
-                        let cell = self.dicts[*c]
-                            .value(code as u32)
-                            .map_or(Cell::Null, |t| Cell::Text(t.to_string()));
-                        (cell, *n)
-                    })
-                    .collect(),
-                Some(Slot::Time(_)) => value_counts[k]
-                    .iter()
-                    .map(|(v, n)| {
-                        let cell = if *v == NULL {
-                            Cell::Null
-                        } else {
-                            chrono::DateTime::from_timestamp(*v, 0)
-                                .map_or(Cell::Null, |t| Cell::Time(t.naive_utc()))
-                        };
-                        (cell, *n)
-                    })
-                    .collect(),
-                _ => value_counts[k]
-                    .iter()
-                    .map(|(v, n)| {
-                        (
-                            if *v == NULL {
-                                Cell::Null
-                            } else {
-                                Cell::Int(*v)
-                            },
-                            *n,
-                        )
-                    })
-                    .collect(),
+            .map(|&r| {
+                let r = r as usize;
+                let value = match s {
+                    Slot::Dict(c) => self.dicts[c].int_of(self.codes[c].get(r)),
+                    Slot::Plain(c) => Some(self.plain[c][r]).filter(|v| *v != NULL),
+                    Slot::Time(c) => Some(self.times[c][r])
+                        .filter(|t| *t != NULL_TIME)
+                        .map(i64::from),
+                    Slot::PandaId => Some(self.pandaid[r]),
+                };
+                (value.unwrap_or(null), self.pandaid[r], r as u32)
             })
-            .collect()
+            .collect();
+        let order = |a: &(i64, i64, u32), b: &(i64, i64, u32)| {
+            let ascending = (a.0, a.1).cmp(&(b.0, b.1));
+            if descending {
+                ascending.reverse()
+            } else {
+                ascending
+            }
+        };
+        let end = offset.saturating_add(limit).min(keyed.len());
+        if end < keyed.len() && end > 0 {
+            keyed.select_nth_unstable_by(end - 1, order);
+        }
+        keyed.truncate(end);
+        keyed.sort_unstable_by(order);
+        Some(
+            keyed
+                .into_iter()
+                .skip(offset)
+                .filter_map(|(_, pandaid, r)| {
+                    JobTable::ALL
+                        .get(self.table[r as usize] as usize)
+                        .map(|t| (pandaid, *t))
+                })
+                .collect(),
+        )
     }
 
     /// Whether every column is indexed, for callers that group by columns of their choice.
     pub fn has_columns(columns: &[&str]) -> bool {
-        columns.iter().all(|c| slot(c).is_some() || *c == "pandaid")
+        columns.iter().all(|c| slot(c).is_some())
     }
+}
+
+/// One page of a sorted job list: sorted by `column` (pandaid breaking ties, in the same
+/// direction), skipping `offset` jobs and taking `limit`. NULLs sort as the largest values when
+/// `nulls_largest` (PostgreSQL, Oracle), otherwise as the smallest (MySQL, SQLite).
+#[derive(Debug, Clone, Copy)]
+pub struct Page<'a> {
+    pub column: &'a str,
+    pub descending: bool,
+    pub nulls_largest: bool,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Runs `work` on consecutive stretches of `0..len`, one per core, and returns their results in
 /// order. Small inputs stay on the calling thread.
 fn parallel<T: Send>(len: usize, work: impl Fn(std::ops::Range<usize>) -> T + Sync) -> Vec<T> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = cores();
     if cores < 2 || len < 50_000 {
         return vec![work(0..len)];
     }
@@ -580,27 +804,48 @@ fn parallel<T: Send>(len: usize, work: impl Fn(std::ops::Range<usize>) -> T + Sy
     })
 }
 
-enum Compiled {
-    Text(usize, Vec<bool>),
+/// Runs `work` once per core (at most `tasks` times), for work shared out through a counter.
+fn parallel_workers<T: Send>(tasks: usize, work: impl Fn() -> T + Sync) -> Vec<T> {
+    let workers = cores().min(tasks).max(1);
+    if workers < 2 {
+        return vec![work()];
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers).map(|_| scope.spawn(&work)).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
+enum Test {
+    /// Accepted dictionary codes of a column.
+    Codes(usize, Vec<bool>),
+    /// Inclusive bounds on a time column.
+    Time(usize, u32, u32),
+    Never,
     General(Cond),
 }
 
-/// A single text value, to decide a text condition once per dictionary entry.
+/// A single dictionary value, to decide a condition once per dictionary entry.
 struct One<'a> {
     column: &'a str,
-    text: Option<&'a str>,
+    entry: Entry<'a>,
 }
 
 impl JobView for One<'_> {
     fn text(&self, column: &str) -> Option<&str> {
-        if column == self.column {
-            self.text
-        } else {
-            None
+        match self.entry {
+            Entry::Text(t) if column == self.column => Some(t),
+            _ => None,
         }
     }
-    fn int(&self, _: &str) -> Option<i64> {
-        None
+    fn int(&self, column: &str) -> Option<i64> {
+        match self.entry {
+            Entry::Int(v) if column == self.column => Some(v),
+            _ => None,
+        }
     }
     fn time(&self, _: &str) -> Option<i64> {
         None
@@ -616,22 +861,23 @@ struct At<'a> {
 impl JobView for At<'_> {
     fn text(&self, column: &str) -> Option<&str> {
         match slot(column) {
-            Some(Slot::Text(c)) => self.index.dicts[c].value(self.index.text[c][self.row]),
+            Some(Slot::Dict(c)) => self.index.dicts[c].text_of(self.index.codes[c].get(self.row)),
             _ => None,
         }
     }
     fn int(&self, column: &str) -> Option<i64> {
-        if column == "pandaid" {
-            return Some(self.index.pandaid[self.row]);
-        }
-        match slot(column) {
-            Some(Slot::Int(c)) => Some(self.index.ints[c][self.row]).filter(|v| *v != NULL),
-            _ => None,
+        match slot(column)? {
+            Slot::PandaId => Some(self.index.pandaid[self.row]),
+            Slot::Dict(c) => self.index.dicts[c].int_of(self.index.codes[c].get(self.row)),
+            Slot::Plain(c) => Some(self.index.plain[c][self.row]).filter(|v| *v != NULL),
+            Slot::Time(_) => None,
         }
     }
     fn time(&self, column: &str) -> Option<i64> {
         match slot(column) {
-            Some(Slot::Time(c)) => Some(self.index.times[c][self.row]).filter(|v| *v != NULL),
+            Some(Slot::Time(c)) => Some(self.index.times[c][self.row])
+                .filter(|t| *t != NULL_TIME)
+                .map(i64::from),
             _ => None,
         }
     }
@@ -641,20 +887,36 @@ impl JobView for At<'_> {
 mod tests {
     use super::*;
     use pandamon_query::{Defaults, fields};
+    use std::borrow::Cow;
 
-    fn row(pandaid: i64, table: JobTable, status: &str, site: Option<&str>, modified: i64) -> Row {
-        let mut text = vec![None; TEXT_COLUMNS.len()];
-        text[0] = Some(status.to_string());
-        text[1] = site.map(str::to_string);
-        let mut times = vec![NULL; TIME_COLUMNS.len()];
-        times[0] = modified;
-        Row {
-            pandaid,
-            table,
-            text,
-            ints: vec![NULL; INT_COLUMNS.len()],
-            times,
-        }
+    /// A job row with a status, a site, a priority, a start time and a modification time.
+    fn job(
+        pandaid: i64,
+        status: &str,
+        site: Option<&str>,
+        priority: Option<i64>,
+        start: Option<i64>,
+        modified: i64,
+    ) -> Vec<Field<'static>> {
+        let columns = loaded_columns();
+        columns
+            .iter()
+            .map(|c| match *c {
+                "pandaid" => Field::Int(pandaid),
+                "jobstatus" => Field::Text(Cow::Owned(status.to_string())),
+                "computingsite" => {
+                    site.map_or(Field::Null, |s| Field::Text(Cow::Owned(s.to_string())))
+                }
+                "currentpriority" => priority.map_or(Field::Null, Field::Int),
+                "starttime" => start.map_or(Field::Null, Field::Time),
+                "modificationtime" => Field::Time(modified),
+                _ => Field::Null,
+            })
+            .collect()
+    }
+
+    fn row(pandaid: i64, status: &str, site: Option<&str>, modified: i64) -> Vec<Field<'static>> {
+        job(pandaid, status, site, None, None, modified)
     }
 
     fn select(query: &[(&str, &str)], now: i64) -> Selection {
@@ -667,6 +929,15 @@ mod tests {
             },
         )
         .unwrap()
+    }
+
+    fn by_text(counts: &[(Cell, i64)]) -> Vec<(String, i64)> {
+        let mut out: Vec<(String, i64)> = counts
+            .iter()
+            .map(|(c, n)| (c.as_text().unwrap_or("NULL").to_string(), *n))
+            .collect();
+        out.sort();
+        out
     }
 
     #[test]
@@ -683,53 +954,57 @@ mod tests {
         let mut index = JobIndex::new(now - 86_400);
         let statuses = ["running", "finished", "failed"];
         let sites = ["A", "B", "C", "D"];
-        for p in 1..=60_000i64 {
+        // Out of pandaid order on purpose: the side table, then compaction.
+        for p in (1..=60_000i64).rev() {
             let status = statuses[(p % 3) as usize];
             let site = sites[(p % 4) as usize];
-            index.upsert(&row(
-                p,
-                JobTable::Archived,
-                status,
-                Some(site),
-                now - p % 3_600,
-            ));
+            index
+                .upsert(
+                    JobTable::Archived,
+                    &row(p, status, Some(site), now - p % 3_600),
+                )
+                .unwrap();
         }
         let all = [JobTable::Archived];
         let sel = select(&[("jobstatus", "failed")], now);
-        assert_eq!(index.count(&sel, &all), 20_000);
-        let counts = index.facet_counts(&sel, &all, &["computingsite"]);
-        let mut by_site: Vec<(String, i64)> = counts[0]
-            .iter()
-            .map(|(c, n)| (c.as_text().unwrap().to_string(), *n))
-            .collect();
-        by_site.sort();
         // p % 3 == 2 and p % 4 == k: 5000 jobs for each site.
-        assert_eq!(
-            by_site,
-            vec![
-                ("A".into(), 5_000),
-                ("B".into(), 5_000),
-                ("C".into(), 5_000),
-                ("D".into(), 5_000)
-            ]
-        );
-        let matching = index.matching(&sel, &all);
-        assert!(
-            matching.windows(2).all(|w| w[0] < w[1]),
-            "rows come back in order"
-        );
+        let expected: Vec<(String, i64)> = sites.iter().map(|s| (s.to_string(), 5_000)).collect();
+        for round in 0..2 {
+            assert_eq!(index.count(&sel, &all), 20_000, "round {round}");
+            let counts = index.facet_counts(&sel, &all, &["computingsite", "jobstatus"]);
+            assert_eq!(by_text(&counts[0]), expected, "round {round}");
+            assert_eq!(by_text(&counts[1]), vec![("failed".into(), 20_000)]);
+            let matching = index.matching(&sel, &all);
+            assert!(
+                matching.windows(2).all(|w| w[0] < w[1]),
+                "rows come back in order"
+            );
+            assert!(
+                index.maintain() || round == 1,
+                "the reversed load is compacted once"
+            );
+        }
+        assert_eq!(index.table_of(59_999), Some(JobTable::Archived));
     }
 
     #[test]
     fn upserts_move_and_evict_jobs() {
         let now = 1_000_000;
         let mut index = JobIndex::new(now - 86_400);
-        index.upsert(&row(1, JobTable::Active, "running", Some("A"), now - 10));
-        index.upsert(&row(2, JobTable::Active, "running", Some("B"), now - 10));
-        index.upsert(&row(3, JobTable::Defined, "defined", None, now - 10));
+        index
+            .upsert(JobTable::Active, &row(1, "running", Some("A"), now - 10))
+            .unwrap();
+        index
+            .upsert(JobTable::Active, &row(2, "running", Some("B"), now - 10))
+            .unwrap();
+        index
+            .upsert(JobTable::Defined, &row(3, "defined", None, now - 10))
+            .unwrap();
         assert_eq!(index.len(), 3);
         // Job 1 finishes: it moves to jobsarchived4 and keeps one entry.
-        index.upsert(&row(1, JobTable::Archived, "finished", Some("A"), now));
+        index
+            .upsert(JobTable::Archived, &row(1, "finished", Some("A"), now))
+            .unwrap();
         assert_eq!(index.len(), 3);
         assert_eq!(index.table_of(1), Some(JobTable::Archived));
         let live = [JobTable::Defined, JobTable::Active, JobTable::Archived];
@@ -769,13 +1044,144 @@ mod tests {
             "no window: SQL"
         );
         // An older copy of a job does not overwrite a newer one.
-        index.upsert(&row(1, JobTable::Active, "running", Some("A"), now - 10));
+        index
+            .upsert(JobTable::Active, &row(1, "running", Some("A"), now - 10))
+            .unwrap();
         assert_eq!(index.table_of(1), Some(JobTable::Archived));
-        // A freed slot is reused; leaving the window evicts.
+        // A removed job comes back in its old row; leaving the window evicts.
         index.remove(2);
-        index.upsert(&row(4, JobTable::Active, "sent", Some("C"), now));
-        assert_eq!(index.len(), 3);
+        assert_eq!(index.table_of(2), None);
+        index
+            .upsert(JobTable::Active, &row(2, "sent", Some("C"), now))
+            .unwrap();
+        assert_eq!(index.status_of(2), Some("sent"));
+        index
+            .upsert(JobTable::Active, &row(4, "sent", Some("C"), now))
+            .unwrap();
+        assert_eq!(index.len(), 4);
         assert_eq!(index.evict(now - 5), 1);
-        assert_eq!(index.len(), 2);
+        assert_eq!(index.len(), 3);
+        assert_eq!(index.table_of(3), None);
+        let mut ids = index.pandaids();
+        ids.sort();
+        assert_eq!(ids, vec![1, 2, 4]);
+    }
+
+    #[test]
+    fn malformed_rows_change_nothing() {
+        let now = 1_000_000;
+        let mut index = JobIndex::new(now - 86_400);
+        index
+            .upsert(JobTable::Active, &row(1, "running", Some("A"), now))
+            .unwrap();
+        let mut bad = row(1, "failed", Some("B"), now + 5);
+        let priority = loaded_columns()
+            .iter()
+            .position(|c| *c == "currentpriority")
+            .unwrap();
+        bad[priority] = Field::Text(Cow::Borrowed("high"));
+        assert!(index.upsert(JobTable::Active, &bad).is_err());
+        assert_eq!(index.status_of(1), Some("running"));
+        let mut no_time = row(2, "running", None, now);
+        let modified = loaded_columns()
+            .iter()
+            .position(|c| *c == "modificationtime")
+            .unwrap();
+        no_time[modified] = Field::Null;
+        assert!(index.upsert(JobTable::Active, &no_time).is_err());
+        assert!(index.upsert(JobTable::Active, &no_time[1..]).is_err());
+        assert_eq!(index.len(), 1);
+    }
+
+    #[test]
+    fn compaction_drops_free_rows_and_unused_values() {
+        let now = 1_000_000;
+        let mut index = JobIndex::new(now - 86_400);
+        for p in 1..=300i64 {
+            // 300 distinct sites: the codes need u16.
+            let site = format!("SITE_{p}");
+            index
+                .upsert(JobTable::Active, &row(p, "running", Some(&site), now))
+                .unwrap();
+        }
+        assert!(matches!(index.codes[1], Codes::U16(_)));
+        for p in 1..=200 {
+            index.remove(p);
+        }
+        index.compact();
+        assert_eq!(index.len(), 100);
+        assert_eq!(index.pandaid.len(), 100);
+        assert!(
+            matches!(index.codes[1], Codes::U8(_)),
+            "101 codes fit a byte again"
+        );
+        let counts = index.facet_counts(&select(&[], now), &[JobTable::Active], &["computingsite"]);
+        assert_eq!(counts[0].len(), 100);
+        assert_eq!(
+            index.count(
+                &select(&[("computingsite", "SITE_250")], now),
+                &[JobTable::Active]
+            ),
+            1
+        );
+        assert_eq!(index.table_of(250), Some(JobTable::Active));
+        assert_eq!(index.table_of(150), None);
+    }
+
+    #[test]
+    fn pages_sort_like_the_database() {
+        let now = 1_000_000;
+        let mut index = JobIndex::new(now - 86_400);
+        let jobs = [
+            (10, Some(5), Some(now - 50)),
+            (11, Some(7), None),
+            (12, Some(5), Some(now - 40)),
+            (13, None, Some(now - 60)),
+        ];
+        for (p, priority, start) in jobs {
+            index
+                .upsert(
+                    JobTable::Active,
+                    &job(p, "running", Some("A"), priority, start, now),
+                )
+                .unwrap();
+        }
+        let all = select(&[], now);
+        let ids =
+            |column: &str, descending: bool, nulls_largest: bool, offset: usize, limit: usize| {
+                let page = Page {
+                    column,
+                    descending,
+                    nulls_largest,
+                    offset,
+                    limit,
+                };
+                index
+                    .top(&all, &[JobTable::Active], &page)
+                    .unwrap()
+                    .into_iter()
+                    .map(|(p, _)| p)
+                    .collect::<Vec<i64>>()
+            };
+        // Ties on priority break by pandaid in the same direction.
+        assert_eq!(
+            ids("currentpriority", true, true, 0, 10),
+            vec![13, 11, 12, 10]
+        );
+        assert_eq!(
+            ids("currentpriority", true, false, 0, 10),
+            vec![11, 12, 10, 13]
+        );
+        assert_eq!(ids("currentpriority", false, false, 0, 2), vec![13, 10]);
+        assert_eq!(ids("starttime", false, true, 1, 2), vec![10, 12]);
+        assert_eq!(ids("pandaid", true, true, 3, 5), vec![10]);
+        let unindexed = Page {
+            column: "jobname",
+            descending: true,
+            nulls_largest: true,
+            offset: 0,
+            limit: 1,
+        };
+        assert!(index.top(&all, &[JobTable::Active], &unindexed).is_none());
     }
 }

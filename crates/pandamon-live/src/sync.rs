@@ -3,10 +3,11 @@
 //! reconciliation of deleted jobs, and eviction of jobs that left the window. A failed poll keeps
 //! the last good index and is retried with backoff.
 
-use crate::{INT_COLUMNS, JobIndex, Row, TEXT_COLUMNS, TIME_COLUMNS, loaded_columns, loaded_type};
+use crate::{JobIndex, MODIFIED, Malformed, Row, loaded_columns, loaded_type};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use pandamon_model::JobTable;
-use pandamon_store::jobs::Cell;
+use pandamon_store::catalog::ColType;
+use pandamon_store::scan::Field;
 use pandamon_store::{Db, StoreError};
 use serde::Serialize;
 use std::collections::HashSet;
@@ -83,35 +84,46 @@ fn ts(t: i64) -> NaiveDateTime {
         .map_or_else(|| DateTime::UNIX_EPOCH.naive_utc(), |d| d.naive_utc())
 }
 
-fn to_row(table: JobTable, cells: Vec<Cell>) -> Option<Row> {
-    let mut cells = cells.into_iter();
-    let pandaid = cells.next()?.as_int()?;
-    let mut text = Vec::with_capacity(TEXT_COLUMNS.len());
-    for _ in TEXT_COLUMNS {
-        text.push(match cells.next()? {
-            Cell::Text(s) => Some(s.trim_end().to_string()),
-            _ => None,
-        });
+fn scanned_columns() -> Vec<(&'static str, ColType)> {
+    loaded_columns()
+        .into_iter()
+        .map(|c| (c, loaded_type(c)))
+        .collect()
+}
+
+/// Malformed rows seen in one table during one load or poll: counted, and logged once.
+struct Rejects {
+    table: JobTable,
+    count: u64,
+    first: Option<(Option<i64>, &'static str)>,
+}
+
+impl Rejects {
+    fn new(table: JobTable) -> Rejects {
+        Rejects {
+            table,
+            count: 0,
+            first: None,
+        }
     }
-    let mut ints = Vec::with_capacity(INT_COLUMNS.len());
-    for _ in INT_COLUMNS {
-        ints.push(cells.next()?.as_int().unwrap_or(i64::MIN));
+
+    fn add(&mut self, pandaid: Option<i64>, why: Malformed) {
+        self.count += 1;
+        self.first.get_or_insert((pandaid, why.0));
     }
-    let mut times = Vec::with_capacity(TIME_COLUMNS.len());
-    for _ in TIME_COLUMNS {
-        times.push(match cells.next()? {
-            Cell::Time(t) => t.and_utc().timestamp(),
-            _ => i64::MIN,
-        });
+
+    fn log(&self) -> u64 {
+        if let Some((pandaid, why)) = self.first {
+            tracing::warn!(
+                table = self.table.name(),
+                rows = self.count,
+                first_pandaid = pandaid,
+                reason = why,
+                "skipped malformed job rows"
+            );
+        }
+        self.count
     }
-    // A job without a modification time cannot be placed in the window.
-    (times[0] != i64::MIN).then_some(Row {
-        pandaid,
-        table,
-        text,
-        ints,
-        times,
-    })
 }
 
 /// The poller that feeds one [`LiveIndex`] from one database.
@@ -135,56 +147,40 @@ impl Syncer {
         }
     }
 
-    async fn read(&self, table: JobTable, since: i64) -> Result<(Vec<Row>, u64), StoreError> {
-        let columns: Vec<(&str, pandamon_store::catalog::ColType)> = loaded_columns()
-            .into_iter()
-            .map(|c| (c, loaded_type(c)))
-            .collect();
-        let rows = self
-            .db
-            .rows_since(table.name(), &columns, "modificationtime", ts(since))
-            .await?;
-        let mut malformed = 0;
-        let parsed = rows
-            .into_iter()
-            .filter_map(|cells| {
-                let row = to_row(table, cells);
-                if row.is_none() {
-                    malformed += 1;
-                }
-                row
-            })
-            .collect();
-        if malformed > 0 {
-            tracing::warn!(
-                table = table.name(),
-                malformed,
-                "skipped malformed job rows"
-            );
-        }
-        Ok((parsed, malformed))
-    }
-
-    /// Reads every job in the window; returns rows per second.
+    /// Reads every job in the window, streaming the rows into a fresh index that replaces the
+    /// served one when complete; returns rows per second.
     pub async fn load(&mut self) -> Result<f64, StoreError> {
         let started = Instant::now();
         let now = Utc::now().timestamp();
         let start = now - self.window_secs;
-        let mut total = 0usize;
+        let columns = scanned_columns();
+        let mut total = 0u64;
         let mut malformed = 0;
         let mut fresh = JobIndex::new(start);
-        // Defined jobs first and archived last: the newest state of a moving job wins.
         for (slot, table) in JobTable::ALL.iter().enumerate() {
-            let (rows, bad) = self.read(*table, start).await?;
-            malformed += bad;
-            total += rows.len();
+            let mut rejects = Rejects::new(*table);
             let mut newest = self.watermarks[slot].unwrap_or(start);
-            for row in &rows {
-                newest = newest.max(row.times[0]);
-                fresh.upsert(row);
-            }
+            total += self
+                .db
+                .scan_since(
+                    table.name(),
+                    &columns,
+                    "modificationtime",
+                    start,
+                    |fields| match fresh.upsert(*table, fields) {
+                        Ok(()) => {
+                            if let Some(Field::Time(t)) = fields.get(MODIFIED) {
+                                newest = newest.max(*t);
+                            }
+                        }
+                        Err(why) => rejects.add(fields.first().and_then(Field::as_int), why),
+                    },
+                )
+                .await?;
+            malformed += rejects.log();
             self.watermarks[slot] = Some(newest);
         }
+        fresh.compact();
         let rate = total as f64 / started.elapsed().as_secs_f64().max(1e-6);
         let jobs = fresh.len();
         if let Ok(mut index) = self.live.index.write() {
@@ -201,60 +197,88 @@ impl Syncer {
         let started = Instant::now();
         let now = Utc::now().timestamp();
         let start = now - self.window_secs;
-        let mut updates = Vec::new();
+        let columns = scanned_columns();
+        let mut updates: Vec<Row> = Vec::new();
         let mut malformed = 0;
-        // Archived tables first, then active, then defined: see `JobIndex::upsert`.
-        for (slot, table) in JobTable::ALL.iter().enumerate().rev() {
+        for (slot, table) in JobTable::ALL.iter().enumerate() {
             let since = self.watermarks[slot].unwrap_or(start).max(start) - OVERLAP_SECS;
-            let (rows, bad) = self.read(*table, since).await?;
-            malformed += bad;
-            if let Some(newest) = rows.iter().map(|r| r.times[0]).max() {
-                self.watermarks[slot] = Some(self.watermarks[slot].unwrap_or(newest).max(newest));
-            }
-            updates.extend(rows);
+            let mut newest = self.watermarks[slot];
+            self.db
+                .scan_since(
+                    table.name(),
+                    &columns,
+                    "modificationtime",
+                    since,
+                    |fields| {
+                        let row = Row {
+                            table: *table,
+                            fields: fields.iter().map(Field::to_owned_field).collect(),
+                        };
+                        if let Some(t) = row.modified() {
+                            newest = Some(newest.map_or(t, |n| n.max(t)));
+                        }
+                        updates.push(row);
+                    },
+                )
+                .await?;
+            self.watermarks[slot] = newest;
         }
+        // New jobs in pandaid order land in the index's sorted rows. Which copy of a moving job
+        // wins does not depend on the order (see `JobIndex::upsert`).
+        updates.sort_by_key(|r| r.pandaid());
         self.polls += 1;
         // Every RECONCILE_EVERY polls, forget jobs that disappeared from every table (reading
         // only their ids).
         let present: Option<HashSet<i64>> = if self.polls.is_multiple_of(RECONCILE_EVERY) {
             let mut all = HashSet::new();
             for table in JobTable::ALL {
-                let ids = self
-                    .db
-                    .rows_since(
+                self.db
+                    .scan_since(
                         table.name(),
-                        &[("pandaid", pandamon_store::catalog::ColType::BigInt)],
+                        &[("pandaid", ColType::BigInt)],
                         "modificationtime",
-                        ts(start),
+                        start,
+                        |fields| {
+                            if let Some(p) = fields.first().and_then(Field::as_int) {
+                                all.insert(p);
+                            }
+                        },
                     )
                     .await?;
-                all.extend(ids.iter().filter_map(|r| r.first().and_then(Cell::as_int)));
             }
             Some(all)
         } else {
             None
         };
-        let applied = updates.len();
+        let mut rejects: Vec<Rejects> = JobTable::ALL.iter().map(|t| Rejects::new(*t)).collect();
+        let mut applied = 0;
         let jobs = match self.live.index.write() {
             Ok(mut index) => {
                 for row in &updates {
-                    index.upsert(row);
+                    match index.upsert(row.table, &row.fields) {
+                        Ok(()) => applied += 1,
+                        Err(why) => rejects[row.table as usize].add(row.pandaid(), why),
+                    }
                 }
                 let evicted = index.evict(start);
-                if applied > 0 || evicted > 0 || present.is_some() {
-                    self.live.bump();
-                }
-                if let Some(present) = present {
+                if let Some(present) = &present {
                     for pandaid in index.pandaids() {
                         if !present.contains(&pandaid) {
                             index.remove(pandaid);
                         }
                     }
                 }
+                index.maintain();
+                if applied > 0 || evicted > 0 || present.is_some() {
+                    self.live.bump();
+                }
                 index.len()
             }
             Err(_) => 0,
         };
+        for r in &rejects {
+            malformed += r.log();
+        }
         self.update_status(started, jobs, malformed, None);
         Ok(applied)
     }

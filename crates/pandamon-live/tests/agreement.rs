@@ -144,6 +144,53 @@ async fn compare(db: &Db, live: &LiveIndex, seed: u64) -> usize {
         let from_sql = normalise(db.group_jobs(&tables, &typed, &clause).await.unwrap());
         let sql_count = db.count_jobs(&tables, &clause).await.unwrap();
         assert_eq!(index_count, sql_count, "{query:?}");
+        // A sorted page: the same jobs in the same order.
+        let (column, descending) = *rng.pick(&[
+            ("modificationtime", true),
+            ("starttime", false),
+            ("endtime", true),
+            ("currentpriority", true),
+            ("attemptnr", false),
+            ("pandaid", false),
+        ]);
+        let offset = rng.range(0, 40) as usize;
+        let page_index: Vec<i64> = live
+            .index
+            .read()
+            .unwrap()
+            .top(
+                &selection,
+                &tables,
+                &pandamon_live::Page {
+                    column,
+                    descending,
+                    nulls_largest: dialect == SqlDialect::Postgres,
+                    offset,
+                    limit: 25,
+                },
+            )
+            .unwrap()
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
+        let sorted = Selection {
+            sort: pandamon_query::Sort { column, descending },
+            ..selection.clone()
+        };
+        let order = sorted.order_sql(dialect);
+        let listed: Vec<&str> = if column == "pandaid" {
+            vec!["pandaid"]
+        } else {
+            vec!["pandaid", column]
+        };
+        let page_sql: Vec<i64> = db
+            .job_page(&tables, &listed, &clause, &order, 25, offset as u64)
+            .await
+            .unwrap()
+            .iter()
+            .filter_map(|r| r[0].as_int())
+            .collect();
+        assert_eq!(page_index, page_sql, "{query:?} ordered by {order}");
         assert_eq!(from_index, from_sql, "{query:?}");
         if sql_count > 0 {
             nonzero += 1;

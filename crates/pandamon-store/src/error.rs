@@ -47,6 +47,8 @@ pub enum StoreError {
     /// Not a `source`: sqlx's message already carries its cause, and chains would repeat it.
     #[error("database error: {0}")]
     Sql(sqlx::Error),
+    #[error("unreadable database answer: {0}")]
+    Decode(&'static str),
     #[error("catalogue error at line {line}: {message}")]
     Catalog { line: usize, message: String },
 }
@@ -66,7 +68,7 @@ impl StoreError {
                 | sqlx::Error::Tls(_) => ErrorKind::Unavailable,
                 _ => ErrorKind::Internal,
             },
-            StoreError::Catalog { .. } => ErrorKind::Internal,
+            StoreError::Catalog { .. } | StoreError::Decode(_) => ErrorKind::Internal,
         }
     }
 }

@@ -56,7 +56,7 @@ macro_rules! bind_all {
 }
 
 /// How a column is selected so that every dialect returns the same Rust type.
-fn uniform(d: Dialect, column: &str, ty: ColType) -> String {
+pub(crate) fn uniform(d: Dialect, column: &str, ty: ColType) -> String {
     let q = d.quote(column);
     match (d, ty) {
         (Dialect::Postgres, t) if t.is_integer() => format!("CAST({q} AS BIGINT)"),
@@ -294,6 +294,52 @@ impl Db {
             offset
         );
         self.fetch_cells(&sql, &params, &kinds).await
+    }
+
+    /// The given columns of the jobs with these pandaids, looked up in every table given, as
+    /// (table, pandaid, cells). A job caught moving between tables may come back twice.
+    pub async fn jobs_by_pandaid(
+        &self,
+        tables: &[JobTable],
+        columns: &[&str],
+        pandaids: &[i64],
+    ) -> Result<Vec<(JobTable, i64, Vec<Cell>)>> {
+        let d = self.dialect();
+        let catalog = Catalog::get();
+        let typed: Vec<(&str, ColType)> = std::iter::once("pandaid")
+            .chain(columns.iter().copied())
+            .filter_map(|c| {
+                catalog
+                    .table("jobsactive4")
+                    .column(c)
+                    .map(|col| (c, col.ty))
+            })
+            .collect();
+        let select: Vec<String> = typed.iter().map(|(c, t)| uniform(d, c, *t)).collect();
+        let kinds: Vec<u8> = typed.iter().map(|(_, t)| kind_of(*t)).collect();
+        let mut out = Vec::new();
+        // Lists of at most 1000 ids keep every dialect's parameter limits far away.
+        for chunk in pandaids.chunks(1_000) {
+            let params: Vec<Value> = chunk.iter().map(|p| Value::Int(*p)).collect();
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| d.placeholder(i)).collect();
+            for table in tables {
+                let sql = format!(
+                    "SELECT {} FROM {} WHERE {} IN ({})",
+                    select.join(", "),
+                    self.qualified(catalog.table(table.name())),
+                    d.quote("pandaid"),
+                    marks.join(", ")
+                );
+                for mut cells in self.fetch_cells(&sql, &params, &kinds).await? {
+                    let Some(pandaid) = cells.first().and_then(Cell::as_int) else {
+                        continue;
+                    };
+                    cells.remove(0);
+                    out.push((*table, pandaid, cells));
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Every column of the rows of `table` where `key` equals the value, optionally ordered by a

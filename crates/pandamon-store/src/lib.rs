@@ -1,7 +1,8 @@
 //! Database access for pandamon: connections per dialect, the PanDA table catalogue and its DDL,
 //! bulk loading for the simulator, and read queries.
 //!
-//! Architecture invariant: every value reaches SQL as a bound parameter or through `COPY`;
+//! Architecture invariant: every value reaches SQL as a bound parameter or through `COPY`
+//! (the one literal, a `COPY ... TO STDOUT` scan's start, is formatted from an integer);
 //! identifiers come only from the catalogue or validated configuration. This crate knows nothing
 //! about HTTP.
 
@@ -10,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod jobs;
 pub mod load;
+pub mod scan;
 pub mod schema;
 pub mod status;
 pub mod write;

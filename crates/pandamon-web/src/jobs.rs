@@ -11,7 +11,7 @@ use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{NaiveDateTime, Utc};
 use pandamon_model::{ErrorComponent, JobStatus, JobTable, error_category_name};
-use pandamon_query::{Selection, SqlDialect};
+use pandamon_query::Selection;
 use pandamon_store::catalog::ColType;
 use pandamon_store::jobs::{Cell, ErrorDescription};
 use serde::Serialize;
@@ -423,9 +423,7 @@ pub fn describe_window(selection: &Selection) -> String {
 /// Collects everything `/jobs/` shows for a parsed selection.
 pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<JobsJson> {
     let db = &state.db;
-    let dialect = SqlDialect::from(db.dialect());
     let tables = job_tables(selection);
-    let clause = |first: usize| selection.where_sql(dialect, first);
     let (mut total, source) = crate::source::count(state, selection, &tables).await?;
     if let Some(limit) = selection.limit {
         total = total.min(limit as i64);
@@ -446,11 +444,11 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<JobsJ
     let rows = if remaining == 0 {
         Vec::new()
     } else {
-        db.job_page(
+        crate::source::job_page(
+            state,
+            selection,
             &tables,
             &columns,
-            &clause,
-            &selection.order_sql(dialect),
             page_size.min(remaining),
             offset,
         )

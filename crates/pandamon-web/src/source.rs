@@ -106,3 +106,62 @@ pub async fn facets(
         source,
     ))
 }
+
+/// One sorted page of jobs (`limit` rows after `offset`), as cells of `columns`. When the index
+/// holds the selection it picks and orders the page and the rows are read by pandaid; otherwise
+/// the database sorts.
+pub async fn job_page(
+    state: &AppState,
+    selection: &Selection,
+    tables: &[JobTable],
+    columns: &[&str],
+    limit: u64,
+    offset: u64,
+) -> AppResult<Vec<Vec<Cell>>> {
+    let dialect = SqlDialect::from(state.db.dialect());
+    let sort = selection.sort;
+    if let Some(live) = index_for(state, selection, &[sort.column]) {
+        // NULLs sort as PostgreSQL sorts them there, as MySQL and SQLite do elsewhere.
+        let nulls_largest = state.db.dialect() == pandamon_store::Dialect::Postgres;
+        let page = live.index.read().ok().and_then(|index| {
+            let page = pandamon_live::Page {
+                column: sort.column,
+                descending: sort.descending,
+                nulls_largest,
+                offset: offset as usize,
+                limit: limit as usize,
+            };
+            index.top(selection, tables, &page)
+        });
+        if let Some(page) = page {
+            let ids: Vec<i64> = page.iter().map(|(p, _)| *p).collect();
+            let held: HashMap<i64, JobTable> = page.iter().copied().collect();
+            let mut rows: HashMap<i64, (JobTable, Vec<Cell>)> = HashMap::new();
+            for (table, pandaid, cells) in state.db.jobs_by_pandaid(tables, columns, &ids).await? {
+                // A job caught between two tables: the copy the index holds wins.
+                let keep = rows
+                    .get(&pandaid)
+                    .is_none_or(|(t, _)| held.get(&pandaid) != Some(t));
+                if keep {
+                    rows.insert(pandaid, (table, cells));
+                }
+            }
+            return Ok(ids
+                .iter()
+                .filter_map(|p| rows.remove(p).map(|(_, cells)| cells))
+                .collect());
+        }
+    }
+    let clause = |first: usize| selection.where_sql(dialect, first);
+    Ok(state
+        .db
+        .job_page(
+            tables,
+            columns,
+            &clause,
+            &selection.order_sql(dialect),
+            limit,
+            offset,
+        )
+        .await?)
+}

@@ -57,6 +57,20 @@ async fn jobs_page_reads_the_index_and_sees_changes(test: &TestDb) {
     assert_eq!(from_index["totaljobs"], from_db["totaljobs"]);
     assert_eq!(from_index["selectionsummary"], from_db["selectionsummary"]);
     assert_eq!(from_index["errsByCount"], from_db["errsByCount"]);
+    // Pages picked and ordered by the index hold the same jobs in the same order, NULL times
+    // included, as pages the database sorts.
+    for query in [
+        "/jobs/?json&hours=24&display_limit=40",
+        "/jobs/?json&hours=24&sortby=start-ascending&display_limit=30",
+        "/jobs/?json&hours=24&sortby=end-descending&display_limit=25&page=3",
+        "/jobs/?json&hours=24&sortby=priority-descending&jobstatus=failed|finished",
+        "/jobs/?json&hours=24&sortby=pandaid-ascending&fields=pandaid,jobstatus",
+    ] {
+        let db_page = get_json(&plain, query).await;
+        let index_page = get_json(&indexed, query).await;
+        assert!(!db_page["jobs"].as_array().unwrap().is_empty(), "{query}");
+        assert_eq!(index_page["jobs"], db_page["jobs"], "{query}");
+    }
     let status = get_json(&indexed, "/?json").await;
     assert_eq!(status["index"]["loaded"], true);
 
