@@ -115,10 +115,14 @@ pub(crate) enum Dict {
     Text {
         values: Vec<Box<str>>,
         codes: FxHashMap<Box<str>, u32>,
+        /// The code looked up last: rows in table order often repeat it, and comparing is
+        /// cheaper than hashing.
+        last: u32,
     },
     Int {
         values: Vec<i64>,
         codes: FxHashMap<i64, u32>,
+        last: u32,
     },
 }
 
@@ -135,6 +139,7 @@ impl Dict {
         Dict::Text {
             values: vec![Box::from("")],
             codes: FxHashMap::default(),
+            last: 0,
         }
     }
 
@@ -142,6 +147,7 @@ impl Dict {
         Dict::Int {
             values: vec![0],
             codes: FxHashMap::default(),
+            last: 0,
         }
     }
 
@@ -154,29 +160,53 @@ impl Dict {
 
     /// The code of a text value, adding it if new. Only for text dictionaries.
     pub(crate) fn text_code(&mut self, value: &str) -> Option<u32> {
-        let Dict::Text { values, codes } = self else {
+        let Dict::Text {
+            values,
+            codes,
+            last,
+        } = self
+        else {
             return None;
         };
-        if let Some(&c) = codes.get(value) {
-            return Some(c);
+        if *last != 0 && *values[*last as usize] == *value {
+            return Some(*last);
         }
-        let c = values.len() as u32;
-        values.push(Box::from(value));
-        codes.insert(Box::from(value), c);
+        let c = match codes.get(value) {
+            Some(&c) => c,
+            None => {
+                let c = values.len() as u32;
+                values.push(Box::from(value));
+                codes.insert(Box::from(value), c);
+                c
+            }
+        };
+        *last = c;
         Some(c)
     }
 
     /// The code of an integer value, adding it if new. Only for integer dictionaries.
     pub(crate) fn int_code(&mut self, value: i64) -> Option<u32> {
-        let Dict::Int { values, codes } = self else {
+        let Dict::Int {
+            values,
+            codes,
+            last,
+        } = self
+        else {
             return None;
         };
-        if let Some(&c) = codes.get(&value) {
-            return Some(c);
+        if *last != 0 && values[*last as usize] == value {
+            return Some(*last);
         }
-        let c = values.len() as u32;
-        values.push(value);
-        codes.insert(value, c);
+        let c = match codes.get(&value) {
+            Some(&c) => c,
+            None => {
+                let c = values.len() as u32;
+                values.push(value);
+                codes.insert(value, c);
+                c
+            }
+        };
+        *last = c;
         Some(c)
     }
 
@@ -227,11 +257,11 @@ impl Dict {
     /// Approximate heap bytes: the values and the lookup table.
     pub(crate) fn bytes(&self) -> usize {
         match self {
-            Dict::Text { values, codes } => {
+            Dict::Text { values, codes, .. } => {
                 let text: usize = values.iter().map(|v| v.len()).sum();
                 values.capacity() * 16 + 2 * text + codes.capacity() * 25
             }
-            Dict::Int { values, codes } => values.capacity() * 8 + codes.capacity() * 17,
+            Dict::Int { values, codes, .. } => values.capacity() * 8 + codes.capacity() * 17,
         }
     }
 }

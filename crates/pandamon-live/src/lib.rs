@@ -301,29 +301,27 @@ impl JobIndex {
 
     /// Inserts or replaces a job from its values in [`loaded_columns`] order (a job that moved
     /// between tables keeps its row). A row that cannot be read changes nothing.
-    pub fn upsert(&mut self, table: JobTable, fields: &[Field<'_>]) -> Result<(), Malformed> {
+    pub fn upsert(&mut self, table: JobTable, fields: &[Field<'_>]) -> Result<bool, Malformed> {
         let row = decode(fields)?;
         let modified = i64::from(row.times[0]);
         if modified < self.window_start {
-            self.remove(row.pandaid);
-            return Ok(());
+            return Ok(self.remove(row.pandaid));
         }
-        let index = match self.find(row.pandaid) {
+        let (index, fresh) = match self.find(row.pandaid) {
             Some(i) if self.table[i] != FREE => {
                 // Keep the newer state: a later modification, or at the same second a later table.
                 let held = i64::from(self.times[0][i]);
                 if held > modified || (held == modified && self.table[i] > table_code(table)) {
-                    return Ok(());
+                    return Ok(false);
                 }
-                i
+                (i, false)
             }
             Some(i) => {
                 self.live += 1;
-                i
+                (i, true)
             }
-            None => self.append(row.pandaid),
+            None => (self.append(row.pandaid), true),
         };
-        // Look every value up first, so that a failure leaves the row as it was.
         let mut codes = [0u32; TEXT_COLUMNS.len() + INT_COLUMNS.len()];
         for (c, value) in row.text.iter().enumerate() {
             codes[c] = match value {
@@ -338,17 +336,35 @@ impl JobIndex {
                 None => 0,
             };
         }
+        let plain = |k: usize| row.ints[INT_COLUMNS.len() + k].unwrap_or(NULL);
+        // Polls re-read the rows of their overlap: the same state again changes nothing.
+        let changed = fresh
+            || self.table[index] != table_code(table)
+            || self
+                .codes
+                .iter()
+                .zip(codes)
+                .any(|(c, code)| c.get(index) != code)
+            || self
+                .plain
+                .iter()
+                .enumerate()
+                .any(|(k, c)| c[index] != plain(k))
+            || self.times.iter().zip(row.times).any(|(c, t)| c[index] != t);
+        if !changed {
+            return Ok(false);
+        }
         self.table[index] = table_code(table);
         for (column, code) in self.codes.iter_mut().zip(codes) {
             column.set(index, code);
         }
         for (k, column) in self.plain.iter_mut().enumerate() {
-            column[index] = row.ints[INT_COLUMNS.len() + k].unwrap_or(NULL);
+            column[index] = plain(k);
         }
         for (column, t) in self.times.iter_mut().zip(row.times) {
             column[index] = t;
         }
-        Ok(())
+        Ok(true)
     }
 
     /// A new row for a job not held; in the sorted part when its pandaid is the largest.
@@ -371,8 +387,11 @@ impl JobIndex {
         index
     }
 
-    pub fn remove(&mut self, pandaid: i64) {
-        let Some(i) = self.held(pandaid) else { return };
+    /// Forgets a job; returns whether it was held.
+    pub fn remove(&mut self, pandaid: i64) -> bool {
+        let Some(i) = self.held(pandaid) else {
+            return false;
+        };
         self.table[i] = FREE;
         self.live -= 1;
         // Free rows count as NULL everywhere, so whole-column counts need no mask.
@@ -380,6 +399,7 @@ impl JobIndex {
         if i >= self.sorted {
             self.overflow.remove(&pandaid);
         }
+        true
     }
 
     /// Drops jobs that left the window; returns how many.
@@ -1042,6 +1062,15 @@ mod tests {
         assert!(
             !index.supports(&select(&[("jeditaskid", "5")], now)),
             "no window: SQL"
+        );
+        // The same state again changes nothing; a change at the same second does.
+        assert_eq!(
+            index.upsert(JobTable::Archived, &row(1, "finished", Some("A"), now)),
+            Ok(false)
+        );
+        assert_eq!(
+            index.upsert(JobTable::Archived, &row(1, "finished", Some("B"), now)),
+            Ok(true)
         );
         // An older copy of a job does not overwrite a newer one.
         index

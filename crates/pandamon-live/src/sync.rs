@@ -167,8 +167,9 @@ impl Syncer {
                     &columns,
                     "modificationtime",
                     start,
+                    Some("pandaid"),
                     |fields| match fresh.upsert(*table, fields) {
-                        Ok(()) => {
+                        Ok(_) => {
                             if let Some(Field::Time(t)) = fields.get(MODIFIED) {
                                 newest = newest.max(*t);
                             }
@@ -192,7 +193,7 @@ impl Syncer {
         Ok(rate)
     }
 
-    /// One poll of every table; returns the rows applied.
+    /// One poll of every table; returns how many rows changed the index.
     pub async fn poll(&mut self) -> Result<usize, StoreError> {
         let started = Instant::now();
         let now = Utc::now().timestamp();
@@ -209,6 +210,7 @@ impl Syncer {
                     &columns,
                     "modificationtime",
                     since,
+                    None,
                     |fields| {
                         let row = Row {
                             table: *table,
@@ -238,6 +240,7 @@ impl Syncer {
                         &[("pandaid", ColType::BigInt)],
                         "modificationtime",
                         start,
+                        Some("pandaid"),
                         |fields| {
                             if let Some(p) = fields.first().and_then(Field::as_int) {
                                 all.insert(p);
@@ -256,20 +259,23 @@ impl Syncer {
             Ok(mut index) => {
                 for row in &updates {
                     match index.upsert(row.table, &row.fields) {
-                        Ok(()) => applied += 1,
+                        Ok(true) => applied += 1,
+                        Ok(false) => {}
                         Err(why) => rejects[row.table as usize].add(row.pandaid(), why),
                     }
                 }
                 let evicted = index.evict(start);
+                let mut deleted = 0;
                 if let Some(present) = &present {
                     for pandaid in index.pandaids() {
-                        if !present.contains(&pandaid) {
-                            index.remove(pandaid);
+                        if !present.contains(&pandaid) && index.remove(pandaid) {
+                            deleted += 1;
                         }
                     }
                 }
                 index.maintain();
-                if applied > 0 || evicted > 0 || present.is_some() {
+                // Answers cached at the current generation stay valid if nothing changed.
+                if applied > 0 || evicted > 0 || deleted > 0 {
                     self.live.bump();
                 }
                 index.len()

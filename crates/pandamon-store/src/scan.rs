@@ -7,7 +7,7 @@ use crate::db::{Db, Pool};
 use crate::error::{Result, StoreError};
 use crate::jobs::{Cell, uniform};
 use chrono::{DateTime, NaiveDateTime};
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use sqlx::{AssertSqlSafe, Row};
 use std::borrow::Cow;
 
@@ -59,13 +59,16 @@ fn kind(ty: ColType) -> Kind {
 
 impl Db {
     /// Calls `row` for every row of `table` whose `time_column` is at or after `since` (unix
-    /// seconds), with the given columns in order; returns how many rows were read.
+    /// seconds), with the given columns in order; returns how many rows were read. A large scan
+    /// names an integer column to `split_by`: PostgreSQL then streams it over several
+    /// connections at once.
     pub async fn scan_since(
         &self,
         table: &str,
         columns: &[(&str, ColType)],
         time_column: &str,
         since: i64,
+        split_by: Option<&str>,
         mut row: impl FnMut(&[Field<'_>]) + Send,
     ) -> Result<u64> {
         let d = self.dialect();
@@ -74,55 +77,64 @@ impl Db {
         let name = self.qualified(Catalog::get().table(table));
         match &self.pool {
             Pool::Pg(pool) => {
-                // Times come as text and are parsed here; casting them in the query would cost
-                // the database more than parsing costs us.
+                // Binary COPY: integers and timestamps travel as fixed-width numbers, which
+                // costs the database far less than formatting them as text.
+                let table_def = Catalog::get().table(table);
+                let mut wire = Vec::with_capacity(columns.len());
                 let select: Vec<String> = columns
                     .iter()
-                    .map(|(c, t)| match kind(*t) {
-                        Kind::Time => d.quote(c),
-                        _ => uniform(d, c, *t),
+                    .map(|(c, t)| {
+                        let stored = table_def.column(c).map(|col| col.ty);
+                        let q = d.quote(c);
+                        let (sql, w) = match (kind(*t), stored) {
+                            (Kind::Int, Some(s)) if s.is_integer() => (q, Wire::Int),
+                            (Kind::Int, _) => (format!("CAST({q} AS BIGINT)"), Wire::Int),
+                            (Kind::Time, Some(ColType::Timestamp)) => (q, Wire::Time),
+                            (Kind::Time, _) => (format!("CAST({q} AS TIMESTAMP)"), Wire::Time),
+                            (
+                                Kind::Text,
+                                Some(ColType::Varchar(_) | ColType::Text | ColType::Char(_)),
+                            ) => (q, Wire::Text),
+                            (Kind::Text, _) => (format!("CAST({q} AS TEXT)"), Wire::Text),
+                        };
+                        wire.push(w);
+                        sql
                     })
                     .collect();
                 // COPY takes no bound parameters: the window's start is a literal formatted
                 // from an integer, never from request text.
                 let sql = format!(
-                    "COPY (SELECT {} FROM {name} WHERE {} >= TIMESTAMP '{from}') TO STDOUT",
+                    "COPY (SELECT {} FROM {name} WHERE {} >= TIMESTAMP '{from}') TO STDOUT (FORMAT binary)",
                     select.join(", "),
                     d.quote(time_column)
                 );
-                let mut conn = pool.acquire().await?;
-                sqlx::query("SET DateStyle TO ISO")
-                    .execute(&mut *conn)
-                    .await?;
-                let mut stream = conn.copy_out_raw(&sql).await?;
-                let mut carry: Vec<u8> = Vec::new();
+                // On a large scan several connections each stream a share of the rows, so
+                // that the database decodes them on every core.
+                let parts = match split_by {
+                    Some(_) => std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
+                    None => 1,
+                };
+                let mut conns = Vec::with_capacity(parts);
+                for _ in 0..parts {
+                    conns.push(pool.acquire().await?);
+                }
+                let mut streams = Vec::with_capacity(parts);
+                for (k, conn) in conns.iter_mut().enumerate() {
+                    let share = match split_by {
+                        Some(c) if parts > 1 => {
+                            format!(" AND MOD({}, {parts}) IN ({k}, -{k})", d.quote(c))
+                        }
+                        _ => String::new(),
+                    };
+                    let sql = sql.replacen(") TO STDOUT", &format!("{share}) TO STDOUT"), 1);
+                    streams.push(conn.copy_out_raw(&sql).await?.map(move |chunk| (k, chunk)));
+                }
+                let mut all = futures_util::stream::select_all(streams);
+                let mut decoders: Vec<BinaryDecoder> =
+                    (0..parts).map(|_| BinaryDecoder::default()).collect();
                 let mut rows = 0u64;
-                while let Some(chunk) = stream.try_next().await? {
-                    let mut data: &[u8] = &chunk;
-                    if !carry.is_empty() {
-                        // Complete the row split across chunks first.
-                        let Some(end) = data.iter().position(|b| *b == b'\n') else {
-                            carry.extend_from_slice(data);
-                            continue;
-                        };
-                        carry.extend_from_slice(&data[..end]);
-                        data = &data[end + 1..];
-                        let line = std::mem::take(&mut carry);
-                        let mut fields = Vec::with_capacity(kinds.len());
-                        parse_copy_line(&line, &kinds, &mut fields)?;
-                        row(&fields);
-                        rows += 1;
-                    }
-                    // PostgreSQL sends one row per message, so this is one allocation per row.
-                    let mut fields = Vec::with_capacity(kinds.len());
-                    while let Some(end) = data.iter().position(|b| *b == b'\n') {
-                        parse_copy_line(&data[..end], &kinds, &mut fields)?;
-                        row(&fields);
-                        fields.clear();
-                        rows += 1;
-                        data = &data[end + 1..];
-                    }
-                    carry.extend_from_slice(data);
+                while let Some((k, chunk)) = all.next().await {
+                    rows += decoders[k].feed(&chunk?, &wire, &mut row)?;
                 }
                 Ok(rows)
             }
@@ -175,152 +187,215 @@ fn time_literal(secs: i64) -> Result<String> {
         .ok_or_else(|| StoreError::Decode("scan start is out of range"))
 }
 
-/// Splits one line of `COPY ... TO STDOUT` text output into typed fields.
-fn parse_copy_line<'a>(line: &'a [u8], kinds: &[Kind], fields: &mut Vec<Field<'a>>) -> Result<()> {
-    let mut rest = line;
-    for (i, k) in kinds.iter().enumerate() {
-        let end = if i + 1 == kinds.len() {
-            rest.len()
-        } else {
-            rest.iter()
-                .position(|b| *b == b'\t')
-                .ok_or_else(|| StoreError::Decode("COPY row has too few columns"))?
-        };
-        let raw = &rest[..end];
-        rest = rest.get(end + 1..).unwrap_or_default();
-        fields.push(if raw == b"\\N" {
-            Field::Null
-        } else {
-            let text = unescape(raw)?;
-            match k {
-                Kind::Int => match text.parse::<i64>() {
-                    Ok(v) => Field::Int(v),
-                    Err(_) => Field::Text(text),
-                },
-                Kind::Time => match parse_time(&text) {
-                    Some(t) => Field::Time(t),
-                    None => Field::Text(text),
-                },
-                Kind::Text => Field::Text(text),
-            }
-        });
-    }
-    Ok(())
+const BINARY_SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
+/// Signature, flags and header-extension length.
+const BINARY_HEADER: usize = 19;
+/// Seconds from 1970-01-01 to PostgreSQL's epoch, 2000-01-01.
+const PG_EPOCH: i64 = 946_684_800;
+
+/// How a column arrives in binary COPY output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wire {
+    /// Two, four or eight bytes, big-endian.
+    Int,
+    /// Microseconds since 2000-01-01, eight bytes.
+    Time,
+    Text,
 }
 
-/// Undoes COPY text escaping (`\\`, `\t`, `\n`, `\r`, ...); borrows when there is none.
-fn unescape(raw: &[u8]) -> Result<Cow<'_, str>> {
-    let text = std::str::from_utf8(raw).map_err(|_| StoreError::Decode("COPY row is not UTF-8"))?;
-    if !raw.contains(&b'\\') {
-        return Ok(Cow::Borrowed(text));
+/// Reads the binary COPY output of one connection, message by message.
+#[derive(Debug, Default)]
+struct BinaryDecoder {
+    /// Bytes of a row split across messages.
+    buffer: Vec<u8>,
+    header_read: bool,
+    done: bool,
+}
+
+impl BinaryDecoder {
+    /// Decodes the rows a message completes and hands each to `row`; returns how many.
+    fn feed(
+        &mut self,
+        chunk: &[u8],
+        wire: &[Wire],
+        row: &mut impl FnMut(&[Field<'_>]),
+    ) -> Result<u64> {
+        if self.done {
+            return Ok(0);
+        }
+        // PostgreSQL sends one row per message: parse in place unless a row was split.
+        let joined;
+        let data: &[u8] = if self.buffer.is_empty() {
+            chunk
+        } else {
+            self.buffer.extend_from_slice(chunk);
+            joined = std::mem::take(&mut self.buffer);
+            &joined
+        };
+        let mut at = 0;
+        if !self.header_read {
+            if data.len() < BINARY_HEADER {
+                self.buffer.extend_from_slice(data);
+                return Ok(0);
+            }
+            if !data.starts_with(BINARY_SIGNATURE) {
+                return Err(StoreError::Decode("COPY output is not PostgreSQL binary"));
+            }
+            let extension = u32::from_be_bytes([data[15], data[16], data[17], data[18]]) as usize;
+            at = BINARY_HEADER + extension;
+            self.header_read = true;
+        }
+        let mut rows = 0;
+        let mut fields = Vec::with_capacity(wire.len());
+        loop {
+            match parse_binary_tuple(data.get(at..).unwrap_or_default(), wire, &mut fields)? {
+                Tuple::Row(used) => {
+                    row(&fields);
+                    rows += 1;
+                    at += used;
+                }
+                Tuple::End => {
+                    self.done = true;
+                    return Ok(rows);
+                }
+                Tuple::Incomplete => break,
+            }
+        }
+        self.buffer
+            .extend_from_slice(data.get(at..).unwrap_or_default());
+        Ok(rows)
     }
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
+}
+
+enum Tuple {
+    /// A row, and the bytes it took.
+    Row(usize),
+    /// The trailer: no more rows.
+    End,
+    Incomplete,
+}
+
+/// Reads one tuple of binary COPY output into typed fields.
+fn parse_binary_tuple<'a>(
+    data: &'a [u8],
+    wire: &[Wire],
+    fields: &mut Vec<Field<'a>>,
+) -> Result<Tuple> {
+    fields.clear();
+    let Some(count) = data.get(..2) else {
+        return Ok(Tuple::Incomplete);
+    };
+    let count = i16::from_be_bytes([count[0], count[1]]);
+    if count == -1 {
+        return Ok(Tuple::End);
+    }
+    if count as usize != wire.len() {
+        return Err(StoreError::Decode(
+            "COPY row has the wrong number of columns",
+        ));
+    }
+    let mut at = 2;
+    for w in wire {
+        let Some(len) = data.get(at..at + 4) else {
+            return Ok(Tuple::Incomplete);
+        };
+        let len = i32::from_be_bytes([len[0], len[1], len[2], len[3]]);
+        at += 4;
+        if len < 0 {
+            fields.push(Field::Null);
             continue;
         }
-        match chars.next() {
-            Some('t') => out.push('\t'),
-            Some('n') => out.push('\n'),
-            Some('r') => out.push('\r'),
-            Some('b') => out.push('\u{8}'),
-            Some('f') => out.push('\u{c}'),
-            Some('v') => out.push('\u{b}'),
-            Some(other) => out.push(other),
-            None => {}
-        }
-    }
-    Ok(Cow::Owned(out))
-}
-
-/// `YYYY-MM-DD HH:MM:SS[.ffffff]` (PostgreSQL's ISO output) to unix seconds.
-pub fn parse_time(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let num = |range: std::ops::Range<usize>| -> Option<i64> {
-        let mut v = 0i64;
-        for &c in &b[range] {
-            if !c.is_ascii_digit() {
-                return None;
+        let Some(value) = data.get(at..at + len as usize) else {
+            return Ok(Tuple::Incomplete);
+        };
+        at += len as usize;
+        fields.push(match (w, value.len()) {
+            (Wire::Int, 2) => Field::Int(i64::from(i16::from_be_bytes([value[0], value[1]]))),
+            (Wire::Int, 4) => Field::Int(i64::from(i32::from_be_bytes([
+                value[0], value[1], value[2], value[3],
+            ]))),
+            (Wire::Int, 8) | (Wire::Time, 8) => {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(value);
+                let v = i64::from_be_bytes(b);
+                if *w == Wire::Time {
+                    Field::Time(v.div_euclid(1_000_000) + PG_EPOCH)
+                } else {
+                    Field::Int(v)
+                }
             }
-            v = v * 10 + i64::from(c - b'0');
-        }
-        Some(v)
-    };
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
-        return None;
+            (Wire::Text, _) => Field::Text(Cow::Borrowed(
+                std::str::from_utf8(value)
+                    .map_err(|_| StoreError::Decode("COPY text is not UTF-8"))?,
+            )),
+            _ => return Err(StoreError::Decode("COPY value has an unexpected width")),
+        });
     }
-    if b.len() > 19 && b[19] != b'.' {
-        return None;
-    }
-    // Days from the civil date (proleptic Gregorian), after Howard Hinnant's algorithm.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + hh * 3_600 + mm * 60 + ss)
+    Ok(Tuple::Row(at))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn times_parse_like_chrono() {
-        for text in [
-            "2026-11-24 11:22:31",
-            "2000-02-29 00:00:00",
-            "1999-12-31 23:59:59.999999",
-            "2026-03-01 00:00:00",
-        ] {
-            let expected = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f")
-                .unwrap()
-                .and_utc()
-                .timestamp();
-            assert_eq!(parse_time(text), Some(expected), "{text}");
+    fn unix(text: &str) -> i64 {
+        NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
+            .unwrap()
+            .and_utc()
+            .timestamp()
+    }
+
+    fn tuple(values: &[Option<&[u8]>]) -> Vec<u8> {
+        let mut out = (values.len() as i16).to_be_bytes().to_vec();
+        for v in values {
+            match v {
+                None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+                Some(bytes) => {
+                    out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+                    out.extend_from_slice(bytes);
+                }
+            }
         }
-        assert_eq!(parse_time("2026-13-01 00:00:00"), None);
-        assert_eq!(parse_time("yesterday"), None);
+        out
     }
 
     #[test]
-    fn copy_lines_split_unescape_and_type() {
-        let kinds = [Kind::Int, Kind::Text, Kind::Time, Kind::Int, Kind::Text];
+    fn binary_tuples_decode_typed_fields() {
+        let wire = [Wire::Int, Wire::Int, Wire::Text, Wire::Time, Wire::Int];
+        let micros = (unix("2026-11-24 11:22:31") - PG_EPOCH) * 1_000_000 + 250_000;
+        let data = tuple(&[
+            Some(&42i64.to_be_bytes()),
+            Some(&(-7i16).to_be_bytes()),
+            Some("CERN-PROD".as_bytes()),
+            Some(&micros.to_be_bytes()),
+            None,
+        ]);
+        let trailer = (-1i16).to_be_bytes();
         let mut fields = Vec::new();
-        parse_copy_line(
-            b"42\ta\\tb\\\\c\t2026-11-24 11:22:31\t\\N\tx",
-            &kinds,
-            &mut fields,
-        )
-        .unwrap();
+        let Tuple::Row(used) = parse_binary_tuple(&data, &wire, &mut fields).unwrap() else {
+            panic!("a whole row was given");
+        };
+        assert_eq!(used, data.len());
         assert_eq!(
             fields,
             vec![
                 Field::Int(42),
-                Field::Text(Cow::Borrowed("a\tb\\c")),
-                Field::Time(parse_time("2026-11-24 11:22:31").unwrap()),
+                Field::Int(-7),
+                Field::Text(Cow::Borrowed("CERN-PROD")),
+                Field::Time(unix("2026-11-24 11:22:31")),
                 Field::Null,
-                Field::Text(Cow::Borrowed("x")),
             ]
         );
-        fields.clear();
-        parse_copy_line(b"x1\t\t\t\t", &kinds, &mut fields).unwrap();
-        assert_eq!(
-            fields[0],
-            Field::Text(Cow::Borrowed("x1")),
-            "bad ints stay text"
-        );
-        assert_eq!(fields[1], Field::Text(Cow::Borrowed("")));
-        fields.clear();
-        assert!(parse_copy_line(b"1\t2", &kinds, &mut fields).is_err());
+        assert!(matches!(
+            parse_binary_tuple(&data[..data.len() - 3], &wire, &mut fields).unwrap(),
+            Tuple::Incomplete
+        ));
+        assert!(matches!(
+            parse_binary_tuple(&trailer, &wire, &mut fields).unwrap(),
+            Tuple::End
+        ));
+        assert!(parse_binary_tuple(&data, &wire[..2], &mut fields).is_err());
+        let odd = tuple(&[Some(&[1, 2, 3]), None, None, None, None]);
+        assert!(parse_binary_tuple(&odd, &wire, &mut fields).is_err());
     }
 }

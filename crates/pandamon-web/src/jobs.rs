@@ -539,6 +539,19 @@ pub async fn list_jobs(
         )
             .into_response());
     }
+    // One computation at a time from the index; whoever waited finds the answer cached.
+    let from_index = json_requested && crate::source::on_index(&state, &selection);
+    let _computing = match from_index {
+        true => Some(state.computing.lock().await),
+        false => None,
+    };
+    if json_requested && let Some(body) = state.cached_answer(&key) {
+        return Ok((
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response());
+    }
     let generation = state.index.as_ref().map(|i| i.generation());
     let data = collect(&state, &selection).await?;
     if json_requested {

@@ -35,6 +35,11 @@ fn index_for<'a>(
     supported.then_some(live)
 }
 
+/// Whether the index answers this selection's summaries.
+pub fn on_index(state: &AppState, selection: &Selection) -> bool {
+    index_for(state, selection, &[]).is_some()
+}
+
 /// Jobs matching the selection in the tables.
 pub async fn count(
     state: &AppState,

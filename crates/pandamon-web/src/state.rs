@@ -19,6 +19,10 @@ pub struct App {
     pub index: Option<pandamon_live::sync::LiveIndex>,
     /// JSON answers computed from the index, by query, valid for one index generation.
     pub answers: std::sync::Mutex<std::collections::HashMap<String, (u64, axum::body::Bytes)>>,
+    /// Held while an answer is computed from the index: requests that missed the cache at the
+    /// same moment wait for the first one's answer instead of all computing it (each
+    /// computation already uses every core).
+    pub computing: tokio::sync::Mutex<()>,
 }
 
 impl std::ops::Deref for AppState {
@@ -59,6 +63,7 @@ impl AppState {
             live,
             index: None,
             answers: Default::default(),
+            computing: Default::default(),
         }))
     }
 
@@ -72,6 +77,7 @@ impl AppState {
                 live: shared.live.clone(),
                 index: shared.index.clone(),
                 answers: Default::default(),
+                computing: Default::default(),
             },
         };
         AppState(Arc::new(App {
