@@ -30,6 +30,11 @@ pub struct SyncStatus {
     pub data_time: Option<String>,
     /// When the last poll finished.
     pub last_sync: Option<String>,
+    /// Seconds since the last successful load or poll: how stale the index may be.
+    pub age_seconds: Option<i64>,
+    /// When the last load or poll succeeded, unix seconds.
+    #[serde(skip)]
+    pub last_sync_unix: Option<i64>,
     pub last_sync_ms: u64,
     pub polls: u64,
     pub failures: u64,
@@ -71,7 +76,11 @@ impl LiveIndex {
     }
 
     pub fn status(&self) -> SyncStatus {
-        self.status.read().map(|s| s.clone()).unwrap_or_default()
+        let mut status = self.status.read().map(|s| s.clone()).unwrap_or_default();
+        status.age_seconds = status
+            .last_sync_unix
+            .map(|t| (Utc::now().timestamp() - t).max(0));
+        status
     }
 
     pub fn is_loaded(&self) -> bool {
@@ -301,6 +310,7 @@ impl Syncer {
             s.jobs = jobs;
             s.data_time = data_time;
             s.last_sync = Some(Utc::now().format("%Y-%m-%d %H:%M:%S").to_string());
+            s.last_sync_unix = Some(Utc::now().timestamp());
             s.last_sync_ms = started.elapsed().as_millis() as u64;
             s.polls += 1;
             s.malformed_rows += malformed;

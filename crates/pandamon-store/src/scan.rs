@@ -118,25 +118,34 @@ impl Db {
                 for _ in 0..parts {
                     conns.push(pool.acquire().await?);
                 }
-                let mut streams = Vec::with_capacity(parts);
-                for (k, conn) in conns.iter_mut().enumerate() {
-                    let share = match split_by {
-                        Some(c) if parts > 1 => {
-                            format!(" AND MOD({}, {parts}) IN ({k}, -{k})", d.quote(c))
-                        }
-                        _ => String::new(),
-                    };
-                    let sql = sql.replacen(") TO STDOUT", &format!("{share}) TO STDOUT"), 1);
-                    streams.push(conn.copy_out_raw(&sql).await?.map(move |chunk| (k, chunk)));
+                let scanned: Result<u64> = async {
+                    let mut streams = Vec::with_capacity(parts);
+                    for (k, conn) in conns.iter_mut().enumerate() {
+                        let share = match split_by {
+                            Some(c) if parts > 1 => {
+                                format!(" AND MOD({}, {parts}) IN ({k}, -{k})", d.quote(c))
+                            }
+                            _ => String::new(),
+                        };
+                        let sql = sql.replacen(") TO STDOUT", &format!("{share}) TO STDOUT"), 1);
+                        streams.push(conn.copy_out_raw(&sql).await?.map(move |chunk| (k, chunk)));
+                    }
+                    let mut all = futures_util::stream::select_all(streams);
+                    let mut decoders: Vec<BinaryDecoder> =
+                        (0..parts).map(|_| BinaryDecoder::default()).collect();
+                    let mut rows = 0u64;
+                    while let Some((k, chunk)) = all.next().await {
+                        rows += decoders[k].feed(&chunk?, &wire, &mut row)?;
+                    }
+                    Ok(rows)
                 }
-                let mut all = futures_util::stream::select_all(streams);
-                let mut decoders: Vec<BinaryDecoder> =
-                    (0..parts).map(|_| BinaryDecoder::default()).collect();
-                let mut rows = 0u64;
-                while let Some((k, chunk)) = all.next().await {
-                    rows += decoders[k].feed(&chunk?, &wire, &mut row)?;
+                .await;
+                // A COPY that failed half way leaves its connection mid-protocol: it must not
+                // go back to the pool.
+                if scanned.is_err() {
+                    conns.iter_mut().for_each(|c| c.close_on_drop());
                 }
-                Ok(rows)
+                scanned
             }
             _ => {
                 let select: Vec<String> = columns.iter().map(|(c, t)| uniform(d, c, *t)).collect();

@@ -8,6 +8,7 @@ pub mod dash;
 pub mod error;
 pub mod errors;
 pub mod files;
+pub mod freshness;
 pub mod job;
 pub mod jobs;
 pub mod request;

@@ -1,7 +1,7 @@
 //! The whole URL space of pandamon, in one place.
 
 use crate::state::AppState;
-use crate::{assets, dash, errors, files, job, jobs, search, status, tasks};
+use crate::{assets, dash, errors, files, freshness, job, jobs, search, status, tasks};
 use axum::Router;
 use axum::routing::get;
 
@@ -33,5 +33,10 @@ pub fn router(state: AppState) -> Router {
         .route("/job/{pandaid}", get(job::find_job_page))
         .route("/static/{name}", get(assets::find_asset))
         .fallback(status::not_found)
+        // Every HTML page says how fresh its numbers are.
+        .layer(axum::middleware::map_response_with_state(
+            state.clone(),
+            freshness::fill,
+        ))
         .with_state(state)
 }

@@ -118,3 +118,92 @@ async fn jobs_page_reads_the_index_and_sees_changes(test: &TestDb) {
     db.close().await;
 }
 on_every_backend!(jobs_page_reads_the_index_and_sees_changes);
+
+async fn rename(db: &pandamon_store::Db, from: &str, to: &str) {
+    let d = db.dialect();
+    let role = Catalog::get().table("jobsactive4").role;
+    let sql = format!(
+        "ALTER TABLE {} RENAME TO {}",
+        db.qualified_name(role, from),
+        d.quote(to)
+    );
+    with_pool!(db, pool => {
+        sqlx::query(AssertSqlSafe(sql)).execute(pool).await.unwrap();
+    });
+}
+
+/// Every page says how fresh the index is; when the database fails under the poller, the last
+/// index keeps answering, pages say the sync is failing, and the poller recovers by itself.
+async fn index_survives_a_failing_database(test: &TestDb) {
+    let db = test.connect().await;
+    schema::init(&db, false).await.unwrap();
+    pandamon_sim::simulate(
+        &db,
+        SimConfig {
+            jobs: 800,
+            seed: 23,
+            days: 1.0,
+            now: Utc::now().timestamp(),
+        },
+        Box::new(Silent),
+    )
+    .await
+    .unwrap();
+    let live = LiveIndex::new(3.0);
+    let mut syncer = Syncer::new(db.clone(), live.clone());
+    syncer.load().await.unwrap();
+    let plain = AppState::new(db.clone(), None);
+    let indexed = AppState::new(db.clone(), None).with_index(live.clone());
+    for page in ["/tasks/", "/errors/", "/jobs/", "/sites/"] {
+        let (_, html) = common::get(&indexed, page).await;
+        assert!(html.contains("live index: data "), "{page}");
+        assert!(!html.contains(pandamon_web::freshness::MARKER), "{page}");
+        let (_, html) = common::get(&plain, page).await;
+        assert!(html.contains("read from the database"), "{page}");
+    }
+    let before = get_json(&indexed, "/jobs/?json&hours=24").await;
+    assert_eq!(before["source"], "index");
+
+    // The poller runs as `serve` runs it; then a job table disappears under it.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let poller = tokio::spawn(syncer.run(std::time::Duration::from_millis(100), stopped));
+    rename(&db, "jobsactive4", "jobsactive4_away").await;
+    let mut failing = false;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        if live.status().last_error.is_some() {
+            failing = true;
+            break;
+        }
+    }
+    assert!(failing, "the poller did not notice the missing table");
+    let during = get_json(&indexed, "/jobs/?json&hours=24").await;
+    assert_eq!(during["source"], "index");
+    assert_eq!(during["totaljobs"], before["totaljobs"]);
+    let (_, html) = common::get(&indexed, "/tasks/").await;
+    assert!(
+        html.contains("sync failing"),
+        "the page says the index is stale"
+    );
+    let health = get_json(&indexed, "/healthz").await;
+    assert!(health["index"]["failures"].as_u64().unwrap() >= 1);
+    assert!(health["index"]["age_seconds"].as_i64().is_some());
+
+    // The table comes back: the poller recovers without help (its backoff starts at 1 s).
+    rename(&db, "jobsactive4_away", "jobsactive4").await;
+    let mut recovered = false;
+    for _ in 0..150 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        if live.status().last_error.is_none() {
+            recovered = true;
+            break;
+        }
+    }
+    assert!(recovered, "the poller did not recover");
+    let after = get_json(&indexed, "/jobs/?json&hours=24").await;
+    assert_eq!(after["totaljobs"], before["totaljobs"]);
+    let _ = stop.send(true);
+    poller.await.unwrap();
+    db.close().await;
+}
+on_every_backend!(index_survives_a_failing_database);
