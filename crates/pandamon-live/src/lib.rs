@@ -394,8 +394,8 @@ impl JobIndex {
         };
         self.table[i] = FREE;
         self.live -= 1;
-        // Free rows count as NULL everywhere, so whole-column counts need no mask.
-        self.codes.iter_mut().for_each(|c| c.set(i, 0));
+        // Its values stay behind: scans skip free rows, compaction reads only held ones, and a
+        // job that comes back into this row has every value rewritten.
         if i >= self.sorted {
             self.overflow.remove(&pandaid);
         }

@@ -30,6 +30,20 @@ impl Db {
         Ok(())
     }
 
+    /// Jobs in all four job tables.
+    pub async fn jobs_held(&self) -> Result<i64> {
+        let names: Vec<&str> = pandamon_model::JobTable::ALL
+            .iter()
+            .map(|t| t.name())
+            .collect();
+        Ok(self
+            .table_counts(&names)
+            .await?
+            .iter()
+            .map(|c| c.rows)
+            .sum())
+    }
+
     /// Row counts of the given catalogue tables, in the order given.
     pub async fn table_counts(&self, tables: &[&str]) -> Result<Vec<TableCount>> {
         let catalog = Catalog::get();

@@ -243,17 +243,7 @@ pub async fn run(db: Db, jobs: u64, seed: u64, keep: bool) -> anyhow::Result<Ben
         }
         schema::init(&db, false).await?;
     }
-    let held: i64 = db
-        .table_counts(&[
-            "jobsdefined4",
-            "jobsactive4",
-            "jobsarchived4",
-            "jobsarchived",
-        ])
-        .await?
-        .iter()
-        .map(|c| c.rows)
-        .sum();
+    let held = db.jobs_held().await?;
     let simulated_jobs = if keep && held > 0 {
         println!("reusing the {held} jobs in the database");
         held as u64

@@ -346,20 +346,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
             args.file.display()
         );
     }
-    let jobs = if owned {
-        db.table_counts(&[
-            "jobsdefined4",
-            "jobsactive4",
-            "jobsarchived4",
-            "jobsarchived",
-        ])
-        .await?
-        .iter()
-        .map(|c| c.rows)
-        .sum::<i64>()
-    } else {
-        0
-    };
+    let jobs = if owned { db.jobs_held().await? } else { 0 };
     const SEED: u64 = 2026;
     if jobs == 0 {
         println!("creating the demo database {}", args.file.display());
