@@ -436,7 +436,23 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<JobsJ
     let failing = selection.and_in("jobstatus", &["failed", "holding"]);
     let (error_groups, _) =
         crate::source::group(state, &failing, &tables, &error_columns()).await?;
-    let descriptions = db.error_descriptions().await?;
+    let mut notes = selection.notes.clone();
+    // With the summaries from the index, a failing database costs only what must be read from
+    // it (descriptions, the page's rows): the page says so instead of failing whole.
+    let degrade = |what: &str, e: pandamon_store::StoreError, notes: &mut Vec<String>| {
+        tracing::warn!(error = %e, what, "database read failed; serving the index's summary");
+        notes.push(format!(
+            "{what} could not be read from the database; the summary comes from the live index"
+        ));
+    };
+    let descriptions = match db.error_descriptions().await {
+        Ok(d) => d,
+        Err(e) if source == crate::source::Source::Index => {
+            degrade("error descriptions", e, &mut notes);
+            Vec::new()
+        }
+        Err(e) => return Err(e.into()),
+    };
     let columns = crate::request::list_columns(selection, LIST_COLUMNS);
     let page_size = selection.display_limit;
     let offset = (selection.page - 1) * page_size;
@@ -444,7 +460,7 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<JobsJ
     let rows = if remaining == 0 {
         Vec::new()
     } else {
-        crate::source::job_page(
+        match crate::source::job_page(
             state,
             selection,
             &tables,
@@ -452,7 +468,17 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<JobsJ
             page_size.min(remaining),
             offset,
         )
-        .await?
+        .await
+        {
+            Ok(rows) => rows,
+            Err(crate::error::AppError::Unavailable(e) | crate::error::AppError::Internal(e))
+                if source == crate::source::Source::Index =>
+            {
+                degrade("the job list", e, &mut notes);
+                Vec::new()
+            }
+            Err(e) => return Err(e),
+        }
     };
     let jobs = crate::request::project_rows(selection, &columns, rows);
     Ok(JobsJson {
@@ -464,7 +490,7 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<JobsJ
         display_limit: page_size,
         pages: (total as u64).div_ceil(page_size.max(1)),
         tables: tables.iter().map(|t| t.name()).collect(),
-        notes: selection.notes.clone(),
+        notes,
         // From the index: the newest change it has seen; from the database: now.
         datatime: match (
             source,

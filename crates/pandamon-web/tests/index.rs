@@ -180,6 +180,20 @@ async fn index_survives_a_failing_database(test: &TestDb) {
     let during = get_json(&indexed, "/jobs/?json&hours=24").await;
     assert_eq!(during["source"], "index");
     assert_eq!(during["totaljobs"], before["totaljobs"]);
+    assert_eq!(during["selectionsummary"], before["selectionsummary"]);
+    // A page the cache cannot hold: its rows need the missing table, and it says so.
+    let uncached = get_json(&indexed, "/jobs/?json&hours=24&sortby=pandaid-ascending").await;
+    assert_eq!(uncached["source"], "index");
+    assert_eq!(uncached["totaljobs"], before["totaljobs"]);
+    assert_eq!(uncached["jobs"].as_array().map(Vec::len), Some(0));
+    assert!(
+        uncached["notes"].as_array().unwrap().iter().any(|n| n
+            .as_str()
+            .unwrap()
+            .starts_with("the job list could not be read")),
+        "{}",
+        uncached["notes"]
+    );
     let (_, html) = common::get(&indexed, "/tasks/").await;
     assert!(
         html.contains("sync failing"),
