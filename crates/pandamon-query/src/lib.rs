@@ -6,10 +6,12 @@
 //! [`fields`]; every value becomes a bound parameter.
 
 pub mod fields;
+mod value;
+
+pub use value::Value;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use fields::{Field, Kind, Vocabulary};
-use pandamon_store::Value;
 use std::fmt;
 
 /// A request parameter that cannot be understood: becomes HTTP 400 naming the parameter.
@@ -45,16 +47,6 @@ pub enum SqlDialect {
     MySql,
     Sqlite,
     Oracle,
-}
-
-impl From<pandamon_store::Dialect> for SqlDialect {
-    fn from(d: pandamon_store::Dialect) -> Self {
-        match d {
-            pandamon_store::Dialect::Postgres => SqlDialect::Postgres,
-            pandamon_store::Dialect::MySql => SqlDialect::MySql,
-            pandamon_store::Dialect::Sqlite => SqlDialect::Sqlite,
-        }
-    }
 }
 
 impl SqlDialect {

@@ -307,3 +307,13 @@ mod tests {
         assert!(matches!(bad.validate(), Err(StoreError::BadSchemaName(_))));
     }
 }
+
+impl From<Dialect> for pandamon_query::SqlDialect {
+    fn from(d: Dialect) -> Self {
+        match d {
+            Dialect::Postgres => pandamon_query::SqlDialect::Postgres,
+            Dialect::MySql => pandamon_query::SqlDialect::MySql,
+            Dialect::Sqlite => pandamon_query::SqlDialect::Sqlite,
+        }
+    }
+}

@@ -49,6 +49,8 @@ pub enum StoreError {
     Sql(sqlx::Error),
     #[error("unreadable database answer: {0}")]
     Decode(&'static str),
+    #[error("table {table} has no column {column} in the catalogue")]
+    UnknownColumn { table: String, column: String },
     #[error("catalogue error at line {line}: {message}")]
     Catalog { line: usize, message: String },
 }
@@ -68,7 +70,9 @@ impl StoreError {
                 | sqlx::Error::Tls(_) => ErrorKind::Unavailable,
                 _ => ErrorKind::Internal,
             },
-            StoreError::Catalog { .. } | StoreError::Decode(_) => ErrorKind::Internal,
+            StoreError::Catalog { .. }
+            | StoreError::UnknownColumn { .. }
+            | StoreError::Decode(_) => ErrorKind::Internal,
         }
     }
 }

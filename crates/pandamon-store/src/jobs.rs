@@ -1,6 +1,6 @@
 //! Job queries pushed down to the database: counts, attribute facets, error groups and one
-//! sorted page of jobs, over any set of job tables. The caller passes a compiled WHERE clause
-//! (with its bound values); nothing here looks at request text.
+//! sorted page of jobs, over any set of job tables. The caller passes a typed selection, which
+//! compiles here to a WHERE clause for the connected dialect with every value bound.
 
 use crate::catalog::{Catalog, ColType};
 use crate::db::{Db, Dialect};
@@ -9,10 +9,16 @@ use crate::load::Value;
 use crate::with_pool;
 use chrono::NaiveDateTime;
 use pandamon_model::JobTable;
+use pandamon_query::{Selection, SqlDialect};
 use sqlx::{AssertSqlSafe, Row};
 
-/// Compiles the WHERE clause with parameters numbered from the given position.
-pub type WhereFn<'a> = &'a (dyn Fn(usize) -> (String, Vec<Value>) + Sync);
+/// A condition on one column of a row lookup.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Match {
+    Eq(Value),
+    /// One of these values (at most 1 000 are used).
+    In(Vec<Value>),
+}
 
 /// A typed cell read back from a job row.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,6 +70,8 @@ pub(crate) fn uniform(d: Dialect, column: &str, ty: ColType) -> String {
         (Dialect::Postgres, ColType::Numeric(..)) => format!("CAST({q} AS DOUBLE PRECISION)"),
         (Dialect::MySql, ColType::Numeric(..)) => format!("CAST({q} AS DOUBLE)"),
         (Dialect::Sqlite, ColType::Numeric(..)) => format!("CAST({q} AS REAL)"),
+        // PostgreSQL reads `CAST(x AS CHAR)` as char(1): fixed-width text is read as text there.
+        (Dialect::Postgres, ColType::Char(_)) => format!("CAST({q} AS TEXT)"),
         (_, ColType::Char(_)) | (Dialect::MySql, ColType::Json) => format!("CAST({q} AS CHAR)"),
         (Dialect::Postgres, ColType::Json) => format!("CAST({q} AS TEXT)"),
         _ => q,
@@ -104,6 +112,37 @@ macro_rules! read_cells {
 }
 
 impl Db {
+    /// The selection's WHERE clause for this database, parameters numbered from `first`.
+    fn where_clause(&self, selection: &Selection, first: usize) -> (String, Vec<Value>) {
+        selection.where_sql(SqlDialect::from(self.dialect()), first)
+    }
+
+    /// Every queue's name and CRIC document (`schedconfig_json`).
+    pub async fn queue_documents(&self) -> Result<Vec<(String, String)>> {
+        let d = self.dialect();
+        let t = Catalog::get().table("schedconfig_json");
+        let data = t
+            .column("data")
+            .map_or_else(|| d.quote("data"), |c| uniform(d, &c.name, c.ty));
+        let sql = format!(
+            "SELECT {}, {data} FROM {}",
+            d.quote("panda_queue"),
+            self.qualified(t)
+        );
+        let rows = self
+            .fetch_cells(&sql, &[], &[kind_of(ColType::Text), kind_of(ColType::Text)])
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|cells| {
+                let mut cells = cells.into_iter();
+                let name = cells.next()?.as_text()?.trim().to_string();
+                let data = cells.next()?.as_text().unwrap_or("").to_string();
+                Some((name, data))
+            })
+            .collect())
+    }
+
     /// Runs `sql` with `params` and reads every row as cells of the given kinds.
     async fn fetch_cells(
         &self,
@@ -124,16 +163,16 @@ impl Db {
     }
 
     /// Jobs matching the clause in each table.
-    pub async fn count_jobs(&self, tables: &[JobTable], clause: WhereFn<'_>) -> Result<i64> {
+    pub async fn count_jobs(&self, tables: &[JobTable], selection: &Selection) -> Result<i64> {
         let names: Vec<&str> = tables.iter().map(|t| t.name()).collect();
-        self.count_rows(&names, clause).await
+        self.count_rows(&names, selection).await
     }
 
     /// Rows matching the clause, summed over the tables.
-    pub async fn count_rows(&self, tables: &[&str], clause: WhereFn<'_>) -> Result<i64> {
+    pub async fn count_rows(&self, tables: &[&str], selection: &Selection) -> Result<i64> {
         let mut total = 0;
         for table in tables {
-            let (w, params) = clause(1);
+            let (w, params) = self.where_clause(selection, 1);
             let sql = format!(
                 "SELECT COUNT(*) FROM {} WHERE {w}",
                 self.qualified(Catalog::get().table(table))
@@ -153,10 +192,10 @@ impl Db {
         &self,
         tables: &[JobTable],
         columns: &[(&str, ColType)],
-        clause: WhereFn<'_>,
+        selection: &Selection,
     ) -> Result<Vec<Group>> {
         let names: Vec<&str> = tables.iter().map(|t| t.name()).collect();
-        self.group_rows(&names, columns, clause, "pandaid").await
+        self.group_rows(&names, columns, selection, "pandaid").await
     }
 
     /// Grouped counts over any catalogue tables; `example` is the smallest `id_column`.
@@ -164,10 +203,10 @@ impl Db {
         &self,
         tables: &[&str],
         columns: &[(&str, ColType)],
-        clause: WhereFn<'_>,
+        selection: &Selection,
         id_column: &str,
     ) -> Result<Vec<Group>> {
-        self.group_select(tables, None, columns, clause, id_column)
+        self.group_select(tables, None, columns, selection, id_column)
             .await
     }
 
@@ -177,7 +216,7 @@ impl Db {
         tables: &[&str],
         time_column: &str,
         columns: &[(&str, ColType)],
-        clause: WhereFn<'_>,
+        selection: &Selection,
     ) -> Result<Vec<Group>> {
         let d = self.dialect();
         let t = d.quote(time_column);
@@ -186,7 +225,7 @@ impl Db {
             Dialect::MySql => format!("CAST(DATE_FORMAT({t}, '%Y-%m-%d %H:00:00') AS DATETIME)"),
             Dialect::Sqlite => format!("strftime('%Y-%m-%d %H:00:00', {t})"),
         };
-        self.group_select(tables, Some(hour), columns, clause, "pandaid")
+        self.group_select(tables, Some(hour), columns, selection, "pandaid")
             .await
     }
 
@@ -196,7 +235,7 @@ impl Db {
         tables: &[&str],
         leading_time: Option<String>,
         columns: &[(&str, ColType)],
-        clause: WhereFn<'_>,
+        selection: &Selection,
         id_column: &str,
     ) -> Result<Vec<Group>> {
         let d = self.dialect();
@@ -209,7 +248,7 @@ impl Db {
             .replace(&d.quote(id_column), &format!("MIN({})", d.quote(id_column)));
         let mut out = Vec::new();
         for table in tables {
-            let (w, params) = clause(1);
+            let (w, params) = self.where_clause(selection, 1);
             let sql = format!(
                 "SELECT {cols}, COUNT(*), {min_id} FROM {t} WHERE {w} GROUP BY {cols}",
                 cols = select.join(", "),
@@ -228,33 +267,32 @@ impl Db {
         Ok(out)
     }
 
-    /// One page of jobs over the tables, sorted by `order` (an ORDER BY body over selected
-    /// columns), with the given columns.
+    /// One page of jobs over the tables, sorted as the selection asks, with the given columns.
     pub async fn job_page(
         &self,
         tables: &[JobTable],
         columns: &[&str],
-        clause: WhereFn<'_>,
-        order: &str,
+        selection: &Selection,
         limit: u64,
         offset: u64,
     ) -> Result<Vec<Vec<Cell>>> {
         let names: Vec<&str> = tables.iter().map(|t| t.name()).collect();
-        self.page_rows(&names, columns, clause, order, limit, offset)
+        self.page_rows(&names, columns, selection, limit, offset)
             .await
     }
 
-    /// One sorted page over the union of catalogue tables with the same columns.
+    /// One page over the union of catalogue tables with the same columns, sorted as the
+    /// selection asks.
     pub async fn page_rows(
         &self,
         tables: &[&str],
         columns: &[&str],
-        clause: WhereFn<'_>,
-        order: &str,
+        selection: &Selection,
         limit: u64,
         offset: u64,
     ) -> Result<Vec<Vec<Cell>>> {
         let d = self.dialect();
+        let order = selection.order_sql(SqlDialect::from(d));
         let catalog = Catalog::get();
         let Some(first) = tables.first() else {
             return Ok(Vec::new());
@@ -272,7 +310,7 @@ impl Db {
         let mut branches = Vec::new();
         let mut params = Vec::new();
         for table in tables {
-            let (w, p) = clause(params.len() + 1);
+            let (w, p) = self.where_clause(selection, params.len() + 1);
             params.extend(p);
             // Each table gives at most offset + limit rows, in order, so the database can walk
             // an index instead of sorting the whole selection.
@@ -351,35 +389,82 @@ impl Db {
         order_by: Option<&str>,
         limit: u64,
     ) -> Result<Vec<Vec<(String, Cell)>>> {
-        self.whole_rows(table, Some(key), order_by, limit).await
+        let (column, value) = key;
+        self.whole_rows(table, &[(column, Match::Eq(value))], order_by, limit)
+            .await
     }
 
-    /// Every column of `table`'s rows (those where `key` matches, if given), in catalogue order.
+    /// Every column of the rows of `table` matching every condition, optionally ordered by a
+    /// column: one statement however many values an `In` lists (up to 1 000).
+    pub async fn rows_matching(
+        &self,
+        table: &str,
+        conditions: &[(&str, Match)],
+        order_by: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<Vec<(String, Cell)>>> {
+        self.whole_rows(table, conditions, order_by, limit).await
+    }
+
+    /// Every column of `table`'s rows matching the conditions, in catalogue order. Column names
+    /// must be the table's own.
     async fn whole_rows(
         &self,
         table: &str,
-        key: Option<(&str, Value)>,
+        conditions: &[(&str, Match)],
         order_by: Option<&str>,
         limit: u64,
     ) -> Result<Vec<Vec<(String, Cell)>>> {
         let d = self.dialect();
         let t = Catalog::get().table(table);
+        for column in conditions.iter().map(|(c, _)| *c).chain(order_by) {
+            if t.column(column).is_none() {
+                return Err(crate::error::StoreError::UnknownColumn {
+                    table: table.to_string(),
+                    column: column.to_string(),
+                });
+            }
+        }
         let select: Vec<String> = t
             .columns
             .iter()
             .map(|c| uniform(d, &c.name, c.ty))
             .collect();
         let kinds: Vec<u8> = t.columns.iter().map(|c| kind_of(c.ty)).collect();
-        let filter = key.as_ref().map_or(String::new(), |(c, _)| {
-            format!(" WHERE {} = {}", d.quote(c), d.placeholder(1))
-        });
+        let mut params: Vec<Value> = Vec::new();
+        let mut filters: Vec<String> = Vec::new();
+        for (column, condition) in conditions {
+            let q = d.quote(column);
+            match condition {
+                Match::Eq(v) => {
+                    params.push(v.clone());
+                    filters.push(format!("{q} = {}", d.placeholder(params.len())));
+                }
+                Match::In(values) if values.is_empty() => return Ok(Vec::new()),
+                Match::In(values) => {
+                    let marks: Vec<String> = values
+                        .iter()
+                        .take(1_000)
+                        .map(|v| {
+                            params.push(v.clone());
+                            d.placeholder(params.len())
+                        })
+                        .collect();
+                    filters.push(format!("{q} IN ({})", marks.join(", ")));
+                }
+            }
+        }
+        let filter = if filters.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", filters.join(" AND "))
+        };
         let order = order_by.map_or(String::new(), |c| format!(" ORDER BY {}", d.quote(c)));
         let sql = format!(
             "SELECT {} FROM {}{filter}{order} LIMIT {limit}",
             select.join(", "),
             self.qualified(t)
         );
-        let params: Vec<Value> = key.map(|(_, v)| v).into_iter().collect();
         let rows = self.fetch_cells(&sql, &params, &kinds).await?;
         Ok(rows
             .into_iter()
@@ -387,33 +472,107 @@ impl Db {
             .collect())
     }
 
-    /// The given columns of the rows of `table` whose `time_column` is at or after `since`.
-    pub async fn rows_since(
+    /// A facet summary as one SQL statement, for the bench to compare the index with:
+    /// `GROUPING SETS` with `work_mem` raised on PostgreSQL, one `GROUP BY` per facet in a
+    /// `UNION ALL` elsewhere. Returns the number of (facet, value) groups.
+    pub async fn facet_summary_in_sql(
         &self,
-        table: &str,
-        columns: &[(&str, ColType)],
-        time_column: &str,
-        since: NaiveDateTime,
-    ) -> Result<Vec<Vec<Cell>>> {
-        let d = self.dialect();
-        let select: Vec<String> = columns.iter().map(|(c, t)| uniform(d, c, *t)).collect();
-        let kinds: Vec<u8> = columns.iter().map(|(_, t)| kind_of(*t)).collect();
-        let since_sql = match d {
-            Dialect::Postgres => format!("CAST({} AS TIMESTAMP)", d.placeholder(1)),
-            _ => d.placeholder(1),
+        tables: &[JobTable],
+        facets: &[&str],
+        selection: &Selection,
+    ) -> Result<i64> {
+        let db = self;
+        let d = db.dialect();
+        let dialect = SqlDialect::from(d);
+        let columns: Vec<String> = facets.iter().map(|c| d.quote(c)).collect();
+        let mut branches = Vec::new();
+        let mut params = Vec::new();
+        for table in tables {
+            let (w, p) = selection.where_sql(dialect, params.len() + 1);
+            params.extend(p);
+            branches.push(format!(
+                "SELECT {} FROM {} WHERE {w}",
+                columns.join(", "),
+                db.qualified(Catalog::get().table(table.name()))
+            ));
+        }
+        let union = branches.join(" UNION ALL ");
+        let sql = match d {
+            Dialect::Postgres => format!(
+                "SELECT COUNT(*) FROM (SELECT {cols}, COUNT(*) FROM ({union}) j GROUP BY GROUPING SETS ({sets})) g",
+                cols = columns.join(", "),
+                sets = columns
+                    .iter()
+                    .map(|c| format!("({c})"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            _ => format!(
+                "SELECT COUNT(*) FROM ({}) g",
+                columns
+                    .iter()
+                    .map(|c| format!("SELECT {c}, COUNT(*) AS n FROM ({union}) j GROUP BY {c}"))
+                    .collect::<Vec<_>>()
+                    .join(" UNION ALL ")
+            ),
         };
+        // Every branch of the union repeats the WHERE parameters.
+        let repeats = if d == Dialect::Postgres {
+            1
+        } else {
+            columns.len()
+        };
+        let mut all_params = Vec::new();
+        for _ in 0..repeats {
+            all_params.extend(params.iter().cloned());
+        }
+        let n: i64 = match &db.pool {
+            crate::db::Pool::Pg(pool) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("SET LOCAL work_mem = '256MB'")
+                    .execute(&mut *tx)
+                    .await?;
+                let mut query = sqlx::query_scalar(AssertSqlSafe(sql.clone()));
+                for p in &all_params {
+                    query = bind_all!(query, std::slice::from_ref(p));
+                }
+                let n = query.fetch_one(&mut *tx).await?;
+                tx.commit().await?;
+                n
+            }
+            _ => with_pool!(db, pool => {
+                let mut query = sqlx::query_scalar(AssertSqlSafe(sql.clone()));
+                for p in &all_params {
+                    query = bind_all!(query, std::slice::from_ref(p));
+                }
+                query.fetch_one(pool).await?
+            }),
+        };
+        Ok(n)
+    }
+
+    /// The pandaids of up to `limit` running jobs, smallest first.
+    pub async fn running_pandaids(&self, limit: u64) -> Result<Vec<i64>> {
+        let d = self.dialect();
         let sql = format!(
-            "SELECT {} FROM {} WHERE {} >= {since_sql}",
-            select.join(", "),
-            self.qualified(Catalog::get().table(table)),
-            d.quote(time_column)
+            "SELECT {p} FROM {t} WHERE {s} = {mark} ORDER BY {p} LIMIT {limit}",
+            p = d.quote("pandaid"),
+            t = self.qualified(Catalog::get().table("jobsactive4")),
+            s = d.quote("jobstatus"),
+            mark = d.placeholder(1),
         );
-        self.fetch_cells(&sql, &[Value::Time(since)], &kinds).await
+        let rows = self
+            .fetch_cells(&sql, &[Value::from("running")], &[kind_of(ColType::BigInt)])
+            .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| r.first().and_then(Cell::as_int))
+            .collect())
     }
 
     /// Every row of a small table (queue descriptions, shares), up to `limit`.
     pub async fn all_rows(&self, table: &str, limit: u64) -> Result<Vec<Vec<(String, Cell)>>> {
-        self.whole_rows(table, None, None, limit).await
+        self.whole_rows(table, &[], None, limit).await
     }
 
     /// `error_descriptions` as (component, code) → (acronym, diagnostics, description, category).

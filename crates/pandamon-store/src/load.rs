@@ -6,55 +6,9 @@ use crate::db::{Db, Dialect, Pool};
 use crate::error::Result;
 use chrono::NaiveDateTime;
 use sqlx::AssertSqlSafe;
-use std::borrow::Cow;
 use std::io::Write as _;
 
-/// One cell of a row to load.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Null,
-    Int(i64),
-    /// Rounded to the column's scale by the database.
-    Float(f64),
-    Text(Cow<'static, str>),
-    Time(NaiveDateTime),
-}
-
-impl From<i64> for Value {
-    fn from(v: i64) -> Self {
-        Value::Int(v)
-    }
-}
-impl From<i32> for Value {
-    fn from(v: i32) -> Self {
-        Value::Int(v.into())
-    }
-}
-impl From<f64> for Value {
-    fn from(v: f64) -> Self {
-        Value::Float(v)
-    }
-}
-impl From<&'static str> for Value {
-    fn from(v: &'static str) -> Self {
-        Value::Text(Cow::Borrowed(v))
-    }
-}
-impl From<String> for Value {
-    fn from(v: String) -> Self {
-        Value::Text(Cow::Owned(v))
-    }
-}
-impl From<NaiveDateTime> for Value {
-    fn from(v: NaiveDateTime) -> Self {
-        Value::Time(v)
-    }
-}
-impl<T: Into<Value>> From<Option<T>> for Value {
-    fn from(v: Option<T>) -> Self {
-        v.map_or(Value::Null, Into::into)
-    }
-}
+pub use pandamon_query::Value;
 
 pub const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 
@@ -190,7 +144,9 @@ fn default_for(column: &crate::catalog::Column) -> Option<Value> {
     }
     match &column.default {
         Some(crate::catalog::Default::Number(n)) => Some(Value::Int(*n)),
-        Some(crate::catalog::Default::Text(t)) => Some(Value::Text(Cow::Owned(t.clone()))),
+        Some(crate::catalog::Default::Text(t)) => {
+            Some(Value::Text(std::borrow::Cow::Owned(t.clone())))
+        }
         Some(crate::catalog::Default::Epoch) => {
             Some(Value::Time(chrono::DateTime::UNIX_EPOCH.naive_utc()))
         }

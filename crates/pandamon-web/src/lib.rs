@@ -1,34 +1,42 @@
-//! The HTTP layer of pandamon: router, pages, JSON.
+//! The HTTP layer of pandamon: the module registry, the kit the modules share, and the router
+//! that puts the enabled modules together.
 //!
-//! Architecture invariant: this is the only crate that knows HTTP status codes; handlers read
-//! through `pandamon-store` and never build SQL themselves.
+//! Architecture invariants (checked by `tests/tidy.rs`): only `kit/error.rs` knows HTTP status
+//! codes; no SQL text here (the store takes typed selections); no module imports another.
 
-pub mod assets;
-pub mod dash;
-pub mod error;
-pub mod errors;
-pub mod files;
-pub mod freshness;
-pub mod job;
-pub mod jobs;
-pub mod request;
+pub mod kit;
+pub mod modules;
 pub mod router;
-pub mod search;
-pub mod source;
-pub mod state;
-pub mod status;
-pub mod tasks;
 
+pub use kit::state::{AppState, LiveHandle, LiveReport, Settings};
 pub use router::router;
-pub use state::{AppState, LiveHandle, LiveReport};
 
-/// Serves `app` on `listener` until `shutdown` resolves.
+/// Serves `app` on `listener` until `shutdown` resolves, with the background tasks of the
+/// enabled modules running beside it.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    let tasks = start_background(&state);
+    let result = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    for task in tasks {
+        task.abort();
+    }
+    result
+}
+
+/// Starts the background tasks of the enabled modules (and only theirs).
+pub fn start_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
+    state
+        .modules
+        .iter()
+        .flat_map(|m| m.background().into_iter().map(move |t| (m.name(), t)))
+        .map(|(module, task)| {
+            tracing::info!(module, task = task.name, "background task started");
+            tokio::spawn((task.run)(state.clone()))
+        })
+        .collect()
 }

@@ -1,42 +1,47 @@
-//! The whole URL space of pandamon, in one place.
+//! The URL space: the routes of every enabled module, the platform routes, the slash-less
+//! redirects, the fallback and the layout layer.
 
-use crate::state::AppState;
-use crate::{assets, dash, errors, files, freshness, job, jobs, search, status, tasks};
+use crate::kit::error::AppError;
+use crate::kit::layout;
+use crate::kit::state::AppState;
 use axum::Router;
+use axum::http::Uri;
+use axum::response::Redirect;
 use axum::routing::get;
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(status::show_status))
-        .route("/status/", get(status::show_status))
-        .route("/healthz", get(status::healthz))
-        .route("/jobs/", get(jobs::list_jobs))
-        .route("/jobs", get(jobs::list_jobs))
-        .route("/dash/region/", get(dash::region_dashboard))
-        .route("/dash/world/", get(dash::world_dashboard))
-        .route("/sites/", get(dash::list_sites))
-        .route("/site/{queue}/", get(dash::find_site))
-        .route("/users/", get(dash::list_users))
-        .route("/user/{name}/", get(dash::find_user))
-        .route("/files/", get(files::list_files))
-        .route("/file/", get(files::find_file))
-        .route("/datasets/", get(files::list_datasets))
-        .route("/dataset/", get(files::find_dataset))
-        .route("/search/", get(search::search))
-        .route("/tasks/", get(tasks::list_tasks))
-        .route("/tasks", get(tasks::list_tasks))
-        .route("/task/{jeditaskid}/", get(tasks::find_task))
-        .route("/task/{jeditaskid}", get(tasks::find_task))
-        .route("/errors/", get(errors::error_summary_page))
-        .route("/errors", get(errors::error_summary_page))
-        .route("/job/{pandaid}/", get(job::find_job_page))
-        .route("/job/{pandaid}", get(job::find_job_page))
-        .route("/static/{name}", get(assets::find_asset))
-        .fallback(status::not_found)
-        // Every HTML page says how fresh its numbers are.
-        .layer(axum::middleware::map_response_with_state(
+    let mut router = Router::new();
+    let routes = state
+        .modules
+        .iter()
+        .flat_map(|m| m.routes())
+        .chain(crate::kit::platform_routes());
+    for route in routes {
+        if let Some(bare) = route.path.strip_suffix('/')
+            && !bare.is_empty()
+        {
+            router = router.route(bare, get(add_slash));
+        }
+        router = router.route(route.path, route.handler);
+    }
+    router
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            freshness::fill,
+            layout::layout,
         ))
         .with_state(state)
+}
+
+/// `/jobs?x=1` → `/jobs/?x=1`: bookmarks without the trailing slash keep working.
+async fn add_slash(uri: Uri) -> Redirect {
+    let target = match uri.query() {
+        Some(q) => format!("{}/?{q}", uri.path()),
+        None => format!("{}/", uri.path()),
+    };
+    Redirect::permanent(&target)
+}
+
+async fn not_found(uri: Uri) -> AppError {
+    AppError::NotFound(format!("page {}", uri.path()))
 }

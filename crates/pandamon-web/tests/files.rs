@@ -78,6 +78,24 @@ async fn files_and_datasets_match_sql(test: &TestDb) {
         .map(|s| s["count"].as_i64().unwrap())
         .sum();
     assert_eq!(by_status, dataset["dataset"]["nfiles"].as_i64().unwrap());
+    // The total is the dataset's, not the page's; the HTML says the same and pages.
+    assert_eq!(dataset["total"].as_i64().unwrap(), by_status);
+    let (_, html) = get(
+        &state,
+        &format!("/dataset/?jeditaskid={task}&type=input&display_limit=2"),
+    )
+    .await;
+    let shown = pandamon_web::kit::format::human_count(by_status);
+    assert!(
+        html.contains(&format!("{shown} found")),
+        "dataset total shown"
+    );
+    if by_status > 2 {
+        assert!(
+            html.contains("next &rarr;"),
+            "a dataset larger than a page has a pager"
+        );
+    }
     for page in [
         format!("/files/?lfn={lfn}"),
         format!("/file/?lfn={lfn}"),
@@ -86,7 +104,11 @@ async fn files_and_datasets_match_sql(test: &TestDb) {
     ] {
         assert_eq!(get(&state, &page).await.0, StatusCode::OK, "{page}");
     }
-    assert_eq!(get(&state, "/files/").await.0, StatusCode::BAD_REQUEST);
+    // Without a parameter: a form for browsers, a 400 naming the parameters for scripts.
+    let (status, form) = get(&state, "/files/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(form.contains(r#"name="lfn""#), "{form}");
+    assert_eq!(get(&state, "/files/?json").await.0, StatusCode::BAD_REQUEST);
     assert_eq!(
         get(&state, "/datasets/?jeditaskid=x").await.0,
         StatusCode::BAD_REQUEST

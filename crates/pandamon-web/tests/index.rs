@@ -157,7 +157,10 @@ async fn index_survives_a_failing_database(test: &TestDb) {
     for page in ["/tasks/", "/errors/", "/jobs/", "/sites/"] {
         let (_, html) = common::get(&indexed, page).await;
         assert!(html.contains("live index: data "), "{page}");
-        assert!(!html.contains(pandamon_web::freshness::MARKER), "{page}");
+        assert!(
+            !html.contains(pandamon_web::kit::freshness::MARKER),
+            "{page}"
+        );
         let (_, html) = common::get(&plain, page).await;
         assert!(html.contains("read from the database"), "{page}");
     }

@@ -367,7 +367,21 @@ async fn job_page_shows_one_job_with_its_history(test: &TestDb) {
             .iter()
             .any(|f| f["type"] == "input")
     );
-    assert!(json["dsfiles"].is_array());
+    // The input files' JEDI records: as many as an independent join finds.
+    let joined = format!(
+        "SELECT COUNT(*) FROM {c} c JOIN {f} f ON c.{t} = f.{t} AND c.{ds} = f.{ds} AND c.{fid} = f.{fid} \
+         WHERE f.{p} = {pandaid} AND f.{ty} = 'input'",
+        c = db.qualified(Catalog::get().table("jedi_dataset_contents")),
+        f = db.qualified(Catalog::get().table("filestable4")),
+        t = d.quote("jeditaskid"),
+        ds = d.quote("datasetid"),
+        fid = d.quote("fileid"),
+        p = d.quote("pandaid"),
+        ty = d.quote("type"),
+    );
+    let expected: i64 = with_pool!(db, pool => sqlx::query_scalar(AssertSqlSafe(joined)).fetch_one(pool).await.unwrap());
+    assert!(expected > 0, "the retried job read files");
+    assert_eq!(json["dsfiles"].as_array().unwrap().len() as i64, expected);
     assert!(!json["retries_up"].as_array().unwrap().is_empty());
     assert!(!json["retries_down"].as_array().unwrap().is_empty());
     assert_eq!(

@@ -107,7 +107,7 @@ async fn status_page_numbers_match_sql(test: &TestDb) {
         .iter()
         .map(|j| j["total"].as_i64().unwrap())
         .sum();
-    let grand_text = pandamon_web::status::human_count(grand);
+    let grand_text = pandamon_web::kit::format::human_count(grand);
     assert!(
         html.contains(&grand_text),
         "page lacks the total {grand_text}"

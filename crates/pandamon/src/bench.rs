@@ -6,25 +6,12 @@ use anyhow::{Context, bail};
 use chrono::{Timelike, Utc};
 use pandamon_live::sync::{LiveIndex, Syncer};
 use pandamon_model::JobTable;
-use pandamon_query::{Defaults, Selection, SqlDialect, fields};
+use pandamon_query::{Defaults, Selection, fields};
 use pandamon_sim::SimConfig;
-use pandamon_store::{Catalog, Db, Dialect, Value, schema, with_pool};
+use pandamon_store::{Db, Value, schema};
 use serde::Serialize;
-use sqlx::AssertSqlSafe;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-macro_rules! bind {
-    ($query:expr, $value:expr) => {
-        match $value {
-            Value::Null => $query.bind(None::<String>),
-            Value::Int(v) => $query.bind(*v),
-            Value::Float(v) => $query.bind(*v),
-            Value::Text(t) => $query.bind(t.to_string()),
-            Value::Time(t) => $query.bind(*t),
-        }
-    };
-}
 
 #[derive(Debug, Serialize)]
 pub struct BenchResult {
@@ -67,10 +54,13 @@ fn index_summary(
     if !index.supports(selection) {
         bail!("the benchmark selection does not fit the index window");
     }
-    let facets: Vec<&str> = pandamon_web::jobs::FACETS.iter().map(|(_, c)| *c).collect();
+    let facets: Vec<&str> = pandamon_web::modules::JOB_FACETS
+        .iter()
+        .map(|(_, c)| *c)
+        .collect();
     let per_facet = index.facet_counts(selection, tables, &facets);
     let failing = selection.and_in("jobstatus", &["failed", "holding"]);
-    let errors: Vec<&str> = pandamon_web::jobs::error_columns()
+    let errors: Vec<&str> = pandamon_web::kit::joberrors::error_columns()
         .iter()
         .map(|(c, _)| *c)
         .collect();
@@ -78,92 +68,18 @@ fn index_summary(
     Ok(per_facet.iter().map(Vec::len).sum::<usize>() as i64 + error_groups.len() as i64)
 }
 
-/// The same facet summary as one SQL statement: `GROUPING SETS` with `work_mem` raised on
-/// PostgreSQL, one `GROUP BY` per facet in a `UNION ALL` elsewhere.
+/// The same facet summary as one SQL statement (see `Db::facet_summary_in_sql`).
 async fn sql_summary(db: &Db, selection: &Selection, tables: &[JobTable]) -> anyhow::Result<i64> {
-    let d = db.dialect();
-    let dialect = SqlDialect::from(d);
-    let columns: Vec<String> = pandamon_web::jobs::FACETS
+    let columns: Vec<&str> = pandamon_web::modules::JOB_FACETS
         .iter()
-        .map(|(_, c)| d.quote(c))
+        .map(|(_, c)| *c)
         .collect();
-    let mut branches = Vec::new();
-    let mut params = Vec::new();
-    for table in tables {
-        let (w, p) = selection.where_sql(dialect, params.len() + 1);
-        params.extend(p);
-        branches.push(format!(
-            "SELECT {} FROM {} WHERE {w}",
-            columns.join(", "),
-            db.qualified(Catalog::get().table(table.name()))
-        ));
-    }
-    let union = branches.join(" UNION ALL ");
-    let sql = match d {
-        Dialect::Postgres => format!(
-            "SELECT COUNT(*) FROM (SELECT {cols}, COUNT(*) FROM ({union}) j GROUP BY GROUPING SETS ({sets})) g",
-            cols = columns.join(", "),
-            sets = columns
-                .iter()
-                .map(|c| format!("({c})"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        _ => format!(
-            "SELECT COUNT(*) FROM ({}) g",
-            columns
-                .iter()
-                .map(|c| format!("SELECT {c}, COUNT(*) AS n FROM ({union}) j GROUP BY {c}"))
-                .collect::<Vec<_>>()
-                .join(" UNION ALL ")
-        ),
-    };
-    // Every branch of the union repeats the WHERE parameters.
-    let repeats = if d == Dialect::Postgres {
-        1
-    } else {
-        columns.len()
-    };
-    let mut all_params = Vec::new();
-    for _ in 0..repeats {
-        all_params.extend(params.iter().cloned());
-    }
-    let n: i64 = match &db.pool {
-        pandamon_store::Pool::Pg(pool) => {
-            let mut tx = pool.begin().await?;
-            sqlx::query("SET LOCAL work_mem = '256MB'")
-                .execute(&mut *tx)
-                .await?;
-            let mut query = sqlx::query_scalar(AssertSqlSafe(sql.clone()));
-            for p in &all_params {
-                query = bind!(query, p);
-            }
-            let n = query.fetch_one(&mut *tx).await?;
-            tx.commit().await?;
-            n
-        }
-        _ => with_pool!(db, pool => {
-            let mut query = sqlx::query_scalar(AssertSqlSafe(sql.clone()));
-            for p in &all_params {
-                query = bind!(query, p);
-            }
-            query.fetch_one(pool).await?
-        }),
-    };
-    Ok(n)
+    Ok(db.facet_summary_in_sql(tables, &columns, selection).await?)
 }
 
 /// Milliseconds from an UPDATE's commit until the index shows it, for `rounds` jobs.
 async fn sync_lag(db: &Db, live: &LiveIndex, rounds: usize) -> anyhow::Result<Vec<f64>> {
-    let d = db.dialect();
-    let sql = format!(
-        "SELECT {p} FROM {t} WHERE {s} = 'running' ORDER BY {p} LIMIT {rounds}",
-        p = d.quote("pandaid"),
-        t = db.qualified(Catalog::get().table("jobsactive4")),
-        s = d.quote("jobstatus")
-    );
-    let ids: Vec<i64> =
-        with_pool!(db, pool => sqlx::query_scalar(AssertSqlSafe(sql)).fetch_all(pool).await?);
+    let ids = db.running_pandaids(rounds as u64).await?;
     let mut lags = Vec::new();
     for pandaid in ids {
         let now = Value::Time(
@@ -282,7 +198,7 @@ pub async fn run(db: Db, jobs: u64, seed: u64, keep: bool) -> anyhow::Result<Ben
             vocabulary: &fields::JOBS,
         },
     )?;
-    let tables = pandamon_web::jobs::job_tables(&selection);
+    let tables = pandamon_web::kit::joberrors::job_tables(&selection);
     let mut index_ms = Vec::new();
     for _ in 0..21 {
         let started = Instant::now();

@@ -3,21 +3,43 @@
 
 use anyhow::{Context, bail};
 use pandamon_store::Schemas;
+use pandamon_web::kit::profile::{DEFAULT_PROFILE, Profile};
 use serde::Deserialize;
 use std::path::Path;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FileConfig {
+    /// Per-experiment defaults: `atlas` or `doma`.
+    pub profile: Option<String>,
     pub database: DatabaseConfig,
     pub server: ServerConfig,
+    pub modules: ModulesConfig,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
     pub url: Option<String>,
-    pub schemas: Schemas,
+    pub schemas: SchemaNames,
+}
+
+/// Schema names as the file gives them; the profile fills the rest.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SchemaNames {
+    pub panda: Option<String>,
+    pub arch: Option<String>,
+    pub idds: Option<String>,
+}
+
+/// `[modules]`: `enabled = [...]` and one `[modules.<name>]` table per module setting.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ModulesConfig {
+    pub enabled: Option<Vec<String>>,
+    #[serde(flatten)]
+    pub sections: toml::Table,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -32,6 +54,11 @@ pub struct Settings {
     pub db_url: Option<String>,
     pub schemas: Schemas,
     pub listen: Option<String>,
+    pub profile: &'static Profile,
+    /// The modules switched on, by name, in registry order.
+    pub modules: Vec<&'static str>,
+    /// `[modules.<name>]` sections.
+    pub module_config: serde_json::Map<String, serde_json::Value>,
 }
 
 pub const DEFAULT_CONFIG: &str = "pandamon.toml";
@@ -45,6 +72,8 @@ pub mod env {
     pub const SCHEMA_ARCH: &str = "PANDAMON_SCHEMA_ARCH";
     pub const SCHEMA_IDDS: &str = "PANDAMON_SCHEMA_IDDS";
     pub const LOG: &str = "PANDAMON_LOG";
+    pub const MODULES: &str = "PANDAMON_MODULES";
+    pub const PROFILE: &str = "PANDAMON_PROFILE";
 }
 
 /// Loads the config file (an explicit path must exist; the default one may be absent), then
@@ -63,16 +92,49 @@ pub fn load(
         None if Path::new(DEFAULT_CONFIG).exists() => read_file(Path::new(DEFAULT_CONFIG))?,
         None => FileConfig::default(),
     };
-    let mut schemas = file.database.schemas;
-    if let Some(v) = getenv(env::SCHEMA_PANDA) {
-        schemas.panda = v;
-    }
-    if let Some(v) = getenv(env::SCHEMA_ARCH) {
-        schemas.arch = v;
-    }
-    if let Some(v) = getenv(env::SCHEMA_IDDS) {
-        schemas.idds = v;
-    }
+    let profile_name = getenv(env::PROFILE)
+        .or(file.profile.clone())
+        .unwrap_or_else(|| DEFAULT_PROFILE.to_string());
+    let Some(profile) = Profile::named(profile_name.trim()) else {
+        bail!(
+            "unknown profile '{profile_name}' (from {} or `profile` in the config file); known profiles: {}",
+            env::PROFILE,
+            Profile::names().join(", ")
+        );
+    };
+    let named = file.database.schemas;
+    let pick = |var: &str, file: Option<String>, default: &str| {
+        getenv(var).or(file).unwrap_or_else(|| default.to_string())
+    };
+    let schemas = Schemas {
+        panda: pick(env::SCHEMA_PANDA, named.panda, profile.schemas[0]),
+        arch: pick(env::SCHEMA_ARCH, named.arch, profile.schemas[1]),
+        idds: pick(env::SCHEMA_IDDS, named.idds, profile.schemas[2]),
+    };
+    let enabled: Vec<String> = match getenv(env::MODULES) {
+        Some(list) => list
+            .split(',')
+            .map(|m| m.trim().to_string())
+            .filter(|m| !m.is_empty())
+            .collect(),
+        None => file
+            .modules
+            .enabled
+            .clone()
+            .unwrap_or_else(|| profile.modules.iter().map(|m| m.to_string()).collect()),
+    };
+    let modules = pandamon_web::modules::select(&enabled).map_err(|e| {
+        anyhow::anyhow!(
+            "{e} (check {} or [modules] enabled in the config file)",
+            env::MODULES
+        )
+    })?;
+    let module_config = match serde_json::to_value(&file.modules.sections) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    pandamon_web::modules::check_config(&module_config)
+        .map_err(|e| anyhow::anyhow!("config file: {e}"))?;
     schemas.validate().context(
         "check [database.schemas] in the config file or the PANDAMON_SCHEMA_* variables",
     )?;
@@ -86,6 +148,9 @@ pub fn load(
             .or_else(|| getenv(env::LISTEN))
             .or(file.server.listen),
         schemas,
+        profile,
+        modules: modules.iter().map(|m| m.name()).collect(),
+        module_config,
     })
 }
 
@@ -177,5 +242,50 @@ mod tests {
         assert!(err.contains("invalid schema name"), "{err}");
         let s = load(None, None, None, no_env).unwrap();
         assert!(s.require_db().unwrap_err().to_string().contains("--db"));
+    }
+
+    #[test]
+    fn modules_and_profiles_come_from_file_and_environment() {
+        let s = load(None, None, None, no_env).unwrap();
+        assert_eq!(s.profile.name, "doma");
+        assert!(s.modules.contains(&"tasks") && s.modules.contains(&"jobs"));
+        let env = |k: &str| (k == env::MODULES).then(|| "jobs, errors".to_string());
+        let s = load(None, None, None, env).unwrap();
+        assert_eq!(s.modules, ["jobs", "errors"]);
+        let env = |k: &str| (k == env::MODULES).then(|| "jobs,harvestr".to_string());
+        let err = format!("{:#}", load(None, None, None, env).unwrap_err());
+        assert!(
+            err.contains("unknown module 'harvestr'")
+                && err.contains("known modules: status, jobs"),
+            "{err}"
+        );
+        let env = |k: &str| (k == env::PROFILE).then(|| "atlas".to_string());
+        let s = load(None, None, None, env).unwrap();
+        assert_eq!(s.schemas.panda, "atlas_panda");
+        let env = |k: &str| (k == env::PROFILE).then(|| "lhcb".to_string());
+        let err = format!("{:#}", load(None, None, None, env).unwrap_err());
+        assert!(
+            err.contains("unknown profile 'lhcb'") && err.contains("atlas, doma"),
+            "{err}"
+        );
+
+        let dir = std::env::temp_dir().join(format!("pandamon-config-mod-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("m.toml");
+        std::fs::write(
+            &path,
+            "profile = \"atlas\"\n[database.schemas]\npanda = \"x_panda\"\n[modules]\nenabled = [\"jobs\", \"tasks\"]\n[modules.jobs]\ndefault_hours = 6\n",
+        )
+        .unwrap();
+        let s = load(Some(&path), None, None, no_env).unwrap();
+        assert_eq!(s.modules, ["jobs", "tasks"]);
+        assert_eq!(
+            (s.schemas.panda.as_str(), s.schemas.arch.as_str()),
+            ("x_panda", "atlas_pandaarch")
+        );
+        assert_eq!(s.module_config["jobs"]["default_hours"], 6);
+        std::fs::write(&path, "[modules.jobs]\ndefault_hourz = 6\n").unwrap();
+        let err = format!("{:#}", load(Some(&path), None, None, no_env).unwrap_err());
+        assert!(err.contains("modules.jobs.default_hourz"), "{err}");
     }
 }

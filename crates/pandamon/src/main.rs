@@ -50,6 +50,8 @@ enum Command {
     Serve(ServeArgs),
     /// Measure the live index against SQL on a simulated workload (writes BENCHMARKS-style results).
     Bench(BenchArgs),
+    /// List every module, whether the configuration switches it on, and its routes.
+    Modules,
 }
 
 #[derive(Args)]
@@ -232,6 +234,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo(args) => demo(args).await,
+        Command::Modules => {
+            let settings = config::load(cli.config.as_deref(), None, None, getenv)?;
+            print!("{}", modules_table(&settings));
+            Ok(())
+        }
         Command::Bench(args) => {
             let settings = config::load(cli.config.as_deref(), args.db.as_deref(), None, getenv)?;
             let db = connect(&settings, Purpose::Load).await?;
@@ -260,9 +267,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .listen
                 .clone()
                 .unwrap_or_else(|| "127.0.0.1:8080".into());
-            serve(db, &listen, None, args.index).await
+            serve(db, &settings, &listen, None, args.index).await
         }
     }
+}
+
+/// `pandamon modules`: every registered module, on or off, with its routes.
+fn modules_table(settings: &Settings) -> String {
+    let mut out = format!("profile {}\n", settings.profile.name);
+    for m in pandamon_web::modules::REGISTRY {
+        let on = settings.modules.contains(&m.name());
+        out.push_str(&format!(
+            "{:<12} {:<4} {}\n",
+            m.name(),
+            if on { "on" } else { "off" },
+            m.description()
+        ));
+        for route in m.routes() {
+            out.push_str(&format!("{:<17} {}\n", "", route.path));
+        }
+    }
+    out
 }
 
 async fn connect(settings: &Settings, purpose: Purpose) -> anyhow::Result<Db> {
@@ -286,6 +311,7 @@ async fn start_live(
 
 async fn serve(
     db: Db,
+    settings: &Settings,
     listen: &str,
     live: Option<pandamon_web::LiveHandle>,
     index: IndexArgs,
@@ -299,7 +325,15 @@ async fn serve(
             format!("cannot listen on {listen}: is the address free? choose another with --listen")
         })?;
     let address = listener.local_addr()?;
-    let mut state = pandamon_web::AppState::new(db.clone(), live);
+    let mut state = pandamon_web::AppState::new(db.clone(), live)
+        .with_settings(pandamon_web::Settings {
+            labels: settings.profile.labels,
+            module_config: settings.module_config.clone().into_iter().collect(),
+            ..Default::default()
+        })
+        .with_modules(
+            pandamon_web::modules::select(&settings.modules).map_err(anyhow::Error::msg)?,
+        );
     let (stop_index, stopped) = tokio::sync::watch::channel(false);
     let mut syncer_task = None;
     if !index.no_index {
@@ -332,11 +366,8 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         }
     }
     let url = format!("sqlite://{}", args.file.display());
-    let settings = Settings {
-        db_url: Some(url),
-        schemas: pandamon_store::Schemas::default(),
-        listen: Some(args.listen.clone()),
-    };
+    let getenv = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let settings = config::load(None, Some(&url), Some(&args.listen), getenv)?;
     let db = connect(&settings, Purpose::Load).await?;
     let existing = schema::existing_tables(&db).await?;
     let owned = schema::is_owned(&db).await?;
@@ -369,7 +400,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let live = start_live(&db, args.rate, SEED, report.clone()).await?;
     let (tx, rx) = tokio::sync::watch::channel(false);
     let live_task = tokio::spawn(live.run(rx));
-    let result = serve(db, &args.listen, Some(report), args.index).await;
+    let result = serve(db, &settings, &args.listen, Some(report), args.index).await;
     let _ = tx.send(true);
     let _ = live_task.await;
     result

@@ -1,19 +1,22 @@
 //! `/job/<pandaid>/`: one job with everything PanDA knows about it: attributes, errors with
 //! their descriptions, files, parameters, metadata, status history, retries and Harvester workers.
 
-use crate::error::{AppError, AppResult};
-use crate::jobs::{Category, cell_json, cell_text};
-use crate::state::AppState;
-use crate::status::wants_json;
+use crate::kit::error::{AppError, AppResult};
+use crate::kit::format::{cell_json, cell_text, field_text};
+use crate::kit::joberrors::{Category, decode_errors, describe};
+use crate::kit::respond::PageRequest;
+use crate::kit::state::AppState;
 use askama::Template;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::response::{Html, IntoResponse, Response};
-use pandamon_model::{ErrorComponent, JobTable, error_category_name};
+use axum::response::Response;
+use pandamon_model::JobTable;
 use pandamon_store::Value;
-use pandamon_store::jobs::Cell;
+use pandamon_store::jobs::{Cell, Match};
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
+use std::collections::BTreeMap;
 
 type Row = Vec<(String, Cell)>;
 
@@ -25,7 +28,7 @@ fn get<'a>(row: &'a Row, column: &str) -> Option<&'a Cell> {
     row.iter().find(|(k, _)| k == column).map(|(_, v)| v)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct JobError {
     pub component: &'static str,
     pub code: i64,
@@ -35,14 +38,16 @@ pub struct JobError {
     pub cat: Category,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct RetryLink {
     pub oldpandaid: i64,
     pub newpandaid: i64,
     pub relationtype: String,
 }
 
-#[derive(Debug, Serialize)]
+/// `/job/<pandaid>/?json`. Row objects carry the columns of their table; their keys are pinned by
+/// the JSON snapshot tests, so a catalogue edit cannot change them unnoticed.
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct JobJson {
     pub job: Map<String, Json>,
     pub files: Vec<Map<String, Json>>,
@@ -76,40 +81,41 @@ fn text_of(row: &Row, column: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Follows `jedi_job_retry_history` up (to the jobs this one retried) or down (to its retries).
+/// Follows `jedi_job_retry_history` up (to the jobs this one retried) or down (to its retries),
+/// one query per generation of retries.
 async fn retry_chain(state: &AppState, pandaid: i64, up: bool) -> AppResult<Vec<RetryLink>> {
     let key = if up { "newpandaid" } else { "oldpandaid" };
-    let mut links = Vec::new();
+    let mut links: Vec<RetryLink> = Vec::new();
     let mut frontier = vec![pandaid];
-    while let Some(id) = frontier.pop() {
-        if links.len() > 200 {
+    for _generation in 0..50 {
+        if frontier.is_empty() || links.len() > 200 {
             break;
         }
+        let ids = frontier.drain(..).map(Value::Int).collect();
         let rows = state
             .db
-            .rows_where(
+            .rows_matching(
                 "jedi_job_retry_history",
-                (key, Value::Int(id)),
+                &[(key, Match::In(ids))],
                 Some("ins_utc_tstamp"),
-                100,
+                1_000,
             )
             .await?;
         for row in rows {
             let old = get(&row, "oldpandaid").and_then(Cell::as_int).unwrap_or(0);
             let new = get(&row, "newpandaid").and_then(Cell::as_int).unwrap_or(0);
-            let link = RetryLink {
-                oldpandaid: old,
-                newpandaid: new,
-                relationtype: text_of(&row, "relationtype").unwrap_or_default(),
-            };
             let follow = if up { old } else { new };
             if follow != pandaid
                 && !links
                     .iter()
-                    .any(|l: &RetryLink| l.oldpandaid == old && l.newpandaid == new)
+                    .any(|l| l.oldpandaid == old && l.newpandaid == new)
             {
                 frontier.push(follow);
-                links.push(link);
+                links.push(RetryLink {
+                    oldpandaid: old,
+                    newpandaid: new,
+                    relationtype: text_of(&row, "relationtype").unwrap_or_default(),
+                });
             }
         }
     }
@@ -130,28 +136,37 @@ pub async fn collect(state: &AppState, pandaid: i64) -> AppResult<JobJson> {
         )
         .await?;
     let jeditaskid = get(&job, "jeditaskid").and_then(Cell::as_int);
+    // The input files' JEDI records, by the key PanDA indexes: (jeditaskid, datasetid, fileid).
     let mut dsfiles = Vec::new();
     if let Some(task) = jeditaskid {
-        for file in files
+        let inputs: Vec<&Row> = files
             .iter()
             .filter(|f| text_of(f, "type").as_deref() == Some("input"))
-        {
-            let Some(fileid) = get(file, "fileid").and_then(Cell::as_int) else {
-                continue;
-            };
+            .collect();
+        let ids = |column: &str| -> Vec<Value> {
+            let mut v: Vec<i64> = inputs
+                .iter()
+                .filter_map(|f| get(f, column).and_then(Cell::as_int))
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v.into_iter().map(Value::Int).collect()
+        };
+        let (datasets, fileids) = (ids("datasetid"), ids("fileid"));
+        if !fileids.is_empty() {
             let rows = db
-                .rows_where(
+                .rows_matching(
                     "jedi_dataset_contents",
-                    ("fileid", Value::Int(fileid)),
+                    &[
+                        ("jeditaskid", Match::Eq(Value::Int(task))),
+                        ("datasetid", Match::In(datasets)),
+                        ("fileid", Match::In(fileids)),
+                    ],
                     None,
-                    5,
+                    1_000,
                 )
                 .await?;
-            dsfiles.extend(
-                rows.iter()
-                    .filter(|r| get(r, "jeditaskid").and_then(Cell::as_int) == Some(task))
-                    .map(to_map),
-            );
+            dsfiles.extend(rows.iter().map(to_map));
         }
     }
     let jobparameters = db
@@ -180,69 +195,57 @@ pub async fn collect(state: &AppState, pandaid: i64) -> AppResult<JobJson> {
             20,
         )
         .await?;
-    let mut workers = Vec::new();
+    // Workers by the key PanDA indexes, (harvesterid, workerid): one query per instance.
+    let mut by_instance: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for link in &links {
-        let (Some(harvester), Some(worker)) = (
+        if let (Some(harvester), Some(worker)) = (
             text_of(link, "harvesterid"),
             get(link, "workerid").and_then(Cell::as_int),
-        ) else {
-            continue;
-        };
-        for row in db
-            .rows_where(
-                "harvester_workers",
-                ("workerid", Value::Int(worker)),
-                None,
-                20,
-            )
-            .await?
-        {
-            if text_of(&row, "harvesterid").as_deref() == Some(harvester.as_str()) {
-                workers.push(to_map(&row));
-            }
+        ) {
+            by_instance
+                .entry(harvester)
+                .or_default()
+                .push(Value::Int(worker));
         }
+    }
+    let mut workers = Vec::new();
+    for (harvester, ids) in by_instance {
+        let rows = db
+            .rows_matching(
+                "harvester_workers",
+                &[
+                    ("harvesterid", Match::Eq(Value::from(harvester))),
+                    ("workerid", Match::In(ids)),
+                ],
+                None,
+                100,
+            )
+            .await?;
+        workers.extend(rows.iter().map(to_map));
     }
     let descriptions = db.error_descriptions().await?;
-    let sup_set = get(&job, "superrorcode")
-        .and_then(Cell::as_int)
-        .is_some_and(|c| c != 0);
-    let mut errors = Vec::new();
-    for c in ErrorComponent::ALL {
-        if c == ErrorComponent::Taskbuffer && sup_set {
-            continue;
-        }
-        let code = match get(&job, c.code_column()) {
-            Some(Cell::Int(v)) => *v,
-            Some(Cell::Text(s)) => s.trim().parse().unwrap_or(0),
-            _ => 0,
-        };
-        if code <= 0 {
-            continue;
-        }
-        let description = descriptions
-            .iter()
-            .find(|d| d.component == c.name() && d.code == code);
-        let category = description.map_or(0, |d| d.category);
-        errors.push(JobError {
-            component: c.name(),
-            code,
-            diag: c
-                .diag_column()
-                .and_then(|col| text_of(&job, col))
-                .or_else(|| description.and_then(|d| d.diagnostics.clone()))
-                .unwrap_or_default(),
-            codename: description
-                .and_then(|d| d.acronym.clone())
-                .unwrap_or_default(),
-            description: description
-                .and_then(|d| d.description.clone())
-                .unwrap_or_default(),
-            cat: Category {
-                id: category,
-                name: error_category_name(category).to_string(),
-            },
-        });
-    }
+    let described = describe(&descriptions);
+    let errors = decode_errors(|column| get(&job, column))
+        .into_iter()
+        .map(|(c, code, diag)| {
+            let description = described.get(&(c.name(), code));
+            JobError {
+                component: c.name(),
+                code,
+                diag: Some(diag)
+                    .filter(|d| !d.is_empty())
+                    .or_else(|| description.and_then(|d| d.diagnostics.clone()))
+                    .unwrap_or_default(),
+                codename: description
+                    .and_then(|d| d.acronym.clone())
+                    .unwrap_or_default(),
+                description: description
+                    .and_then(|d| d.description.clone())
+                    .unwrap_or_default(),
+                cat: Category::of(description.map_or(0, |d| d.category)),
+            }
+        })
+        .collect();
     Ok(JobJson {
         job: to_map(&job),
         files: files.iter().map(to_map).collect(),
@@ -286,7 +289,7 @@ fn link_for(column: &str, value: &str) -> Option<String> {
 pub async fn find_job_page(
     State(state): State<AppState>,
     Path(pandaid): Path<String>,
-    RawQuery(query): RawQuery,
+    Query(params): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> AppResult<Response> {
     let pandaid: i64 = pandaid.trim().parse().map_err(|_| {
@@ -294,10 +297,16 @@ pub async fn find_job_page(
             "invalid value for parameter 'pandaid': expected a whole number".into(),
         )
     })?;
-    let data = collect(&state, pandaid).await?;
-    if wants_json(query.as_deref(), &headers) {
-        return Ok(axum::Json(data).into_response());
-    }
+    let request = PageRequest::new(&state, "jobs", params, &headers);
+    request
+        .answer(&format!("job {pandaid}"), None, || async {
+            let data = collect(&state, pandaid).await?;
+            request.reply(&data, false, || render(pandaid, &data))
+        })
+        .await
+}
+
+fn render(pandaid: i64, data: &JobJson) -> AppResult<String> {
     let attributes = data
         .job
         .iter()
@@ -319,16 +328,16 @@ pub async fn find_job_page(
     let files = data
         .files
         .iter()
-        .map(|f| file_columns.iter().map(|c| cell_text(&f[*c])).collect())
+        .map(|f| file_columns.iter().map(|c| field_text(f, c)).collect())
         .collect();
     let statuslog = data
         .statuslog
         .iter()
         .map(|s| {
             (
-                cell_text(&s["modificationtime"]),
-                cell_text(&s["jobstatus"]),
-                cell_text(&s["computingsite"]),
+                field_text(s, "modificationtime"),
+                field_text(s, "jobstatus"),
+                field_text(s, "computingsite"),
             )
         })
         .collect();
@@ -337,22 +346,22 @@ pub async fn find_job_page(
         .iter()
         .map(|w| {
             (
-                cell_text(&w["harvesterid"]),
-                cell_text(&w["workerid"]),
-                cell_text(&w["status"]),
-                cell_text(&w["batchid"]),
-                cell_text(&w["stdout"]),
+                field_text(w, "harvesterid"),
+                field_text(w, "workerid"),
+                field_text(w, "status"),
+                field_text(w, "batchid"),
+                field_text(w, "stdout"),
             )
         })
         .collect();
     let page = JobPage {
         pandaid,
-        status: cell_text(&data.job["jobstatus"]),
+        status: field_text(&data.job, "jobstatus"),
         attributes,
         files,
         statuslog,
         workers,
-        data: &data,
+        data,
     };
-    Ok(Html(page.render()?).into_response())
+    Ok(page.render()?)
 }

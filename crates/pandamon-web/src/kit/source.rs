@@ -1,17 +1,18 @@
 //! Where job summaries come from: the live index when it holds the whole selection, the
 //! database otherwise. Both give the same answers; pages say which one answered.
 
-use crate::error::AppResult;
-use crate::state::AppState;
+use crate::kit::error::AppResult;
+use crate::kit::state::AppState;
 use pandamon_live::JobIndex;
 use pandamon_model::JobTable;
-use pandamon_query::{Selection, SqlDialect};
+use pandamon_query::Selection;
 use pandamon_store::catalog::ColType;
 use pandamon_store::jobs::{Cell, Group};
 use serde::Serialize;
 use std::collections::HashMap;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Which one answered a page's summaries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     Index,
@@ -51,10 +52,8 @@ pub async fn count(
     {
         return Ok((index.count(selection, tables), Source::Index));
     }
-    let dialect = SqlDialect::from(state.db.dialect());
-    let clause = |first: usize| selection.where_sql(dialect, first);
     Ok((
-        state.db.count_jobs(tables, &clause).await?,
+        state.db.count_jobs(tables, selection).await?,
         Source::Database,
     ))
 }
@@ -72,10 +71,8 @@ pub async fn group(
     {
         return Ok((index.group(selection, tables, &names), Source::Index));
     }
-    let dialect = SqlDialect::from(state.db.dialect());
-    let clause = |first: usize| selection.where_sql(dialect, first);
     Ok((
-        state.db.group_jobs(tables, columns, &clause).await?,
+        state.db.group_jobs(tables, columns, selection).await?,
         Source::Database,
     ))
 }
@@ -123,7 +120,6 @@ pub async fn job_page(
     limit: u64,
     offset: u64,
 ) -> AppResult<Vec<Vec<Cell>>> {
-    let dialect = SqlDialect::from(state.db.dialect());
     let sort = selection.sort;
     if let Some(live) = index_for(state, selection, &[sort.column]) {
         // NULLs sort as PostgreSQL sorts them there, as MySQL and SQLite do elsewhere.
@@ -157,16 +153,57 @@ pub async fn job_page(
                 .collect());
         }
     }
-    let clause = |first: usize| selection.where_sql(dialect, first);
     Ok(state
         .db
-        .job_page(
-            tables,
-            columns,
-            &clause,
-            &selection.order_sql(dialect),
-            limit,
-            offset,
-        )
+        .job_page(tables, columns, selection, limit, offset)
         .await?)
+}
+
+/// Grouped job counts with the hour of `time_column` as the first value. The index keeps no
+/// hourly groups, so the database answers; pages call this rather than the store so that the
+/// planner stays the one place that decides.
+pub async fn group_by_hour(
+    state: &AppState,
+    selection: &Selection,
+    tables: &[JobTable],
+    time_column: &str,
+    columns: &[(&str, ColType)],
+) -> AppResult<(Vec<Group>, Source)> {
+    let names: Vec<&str> = tables.iter().map(|t| t.name()).collect();
+    Ok((
+        state
+            .db
+            .group_rows_by_hour(&names, time_column, columns, selection)
+            .await?,
+        Source::Database,
+    ))
+}
+
+/// Job counts grouped by the given job columns over the selection, each value as text
+/// ("Not specified" for none), from whichever source holds the selection.
+pub async fn keyed_groups(
+    state: &AppState,
+    selection: &Selection,
+    columns: &[(&str, ColType)],
+) -> AppResult<(Vec<(Vec<String>, i64)>, Source)> {
+    let tables = crate::kit::joberrors::job_tables(selection);
+    let (groups, source) = group(state, selection, &tables, columns).await?;
+    let keyed = groups
+        .into_iter()
+        .map(|g| {
+            let keys = g
+                .values
+                .iter()
+                .map(|c| match c {
+                    Cell::Null => "Not specified".to_string(),
+                    Cell::Int(v) => v.to_string(),
+                    Cell::Float(v) => v.to_string(),
+                    Cell::Text(s) => s.trim().to_string(),
+                    Cell::Time(t) => crate::kit::format::iso(t),
+                })
+                .collect();
+            (keys, g.count)
+        })
+        .collect();
+    Ok((keyed, source))
 }

@@ -1,28 +1,74 @@
 //! `/errors/`: the error summary of a selection: by code, by site, by user and by task, with
 //! error categories, over every failed and holding job.
 
-use crate::error::AppResult;
-use crate::jobs::{self, ErrorCount, error_columns, error_summary, job_tables};
-use crate::state::AppState;
-use crate::status::human_count;
+use crate::kit::error::AppResult;
+use crate::kit::format::{describe_window, human_count};
+use crate::kit::joberrors::{ErrorCount, error_columns, error_summary, group_errors, job_tables};
+use crate::kit::links::link_with;
+use crate::kit::module::{Module, NavEntry, Param, ParamType, Route, RouteDoc, schema};
+use crate::kit::respond::PageRequest;
+use crate::kit::source;
+use crate::kit::state::AppState;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
+use axum::routing::get;
 use pandamon_model::{ErrorComponent, JobStatus, error_category_name};
-use pandamon_query::{Selection, SqlDialect};
+use pandamon_query::{Selection, fields};
 use pandamon_store::catalog::ColType;
 use pandamon_store::jobs::{Cell, Group};
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
-#[derive(Debug, Serialize)]
+pub struct Errors;
+
+impl Module for Errors {
+    fn name(&self) -> &'static str {
+        "errors"
+    }
+    fn description(&self) -> &'static str {
+        "errors of failed and holding jobs by code, site, user, task and message, with categories"
+    }
+    fn routes(&self) -> Vec<Route> {
+        vec![Route {
+            path: "/errors/",
+            handler: get(error_summary_page),
+            doc: RouteDoc {
+                summary: "error summary of the selection's failed and holding jobs (errsByCount, errsBySite, errsByUser, errsByTask)",
+                vocabulary: Some(&fields::JOBS),
+                params: const {
+                    &[Param::query(
+                        "jobtype",
+                        ParamType::Text,
+                        "analysis, production, ...",
+                    )]
+                },
+                response: schema::<ErrorsJson>,
+                html: true,
+            },
+        }]
+    }
+    fn nav(&self) -> Vec<NavEntry> {
+        vec![NavEntry {
+            label: "errors",
+            href: "/errors/",
+            order: 300,
+        }]
+    }
+    fn vocabularies(&self) -> Vec<&'static fields::Vocabulary> {
+        vec![&fields::JOBS]
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct StatusCount {
     pub name: String,
     pub count: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct ErrorBrief {
     pub error: String,
     pub codename: String,
@@ -31,7 +77,7 @@ pub struct ErrorBrief {
 }
 
 /// Errors of one site, user or task.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct ErrorsOf {
     pub name: String,
     pub toterrors: i64,
@@ -39,14 +85,14 @@ pub struct ErrorsOf {
     pub errorlist: Vec<ErrorBrief>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct CategoryCount {
     pub id: i64,
     pub name: String,
     pub count: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct ErrorsJson {
     #[serde(rename = "jobSummary")]
     pub job_summary: Vec<StatusCount>,
@@ -67,7 +113,7 @@ pub struct ErrorsJson {
 }
 
 /// One distinct diagnostic of one error code.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct ErrorMessage {
     pub error: String,
     pub diag: String,
@@ -79,7 +125,7 @@ pub struct ErrorMessage {
 fn errors_by_message(groups: &[Group]) -> Vec<ErrorMessage> {
     let mut messages: BTreeMap<(String, String), (i64, BTreeSet<i64>)> = BTreeMap::new();
     for g in groups {
-        for (c, code, diag) in jobs::group_errors(g) {
+        for (c, code, diag) in group_errors(g) {
             let entry = messages
                 .entry((format!("{}:{code}", c.name()), diag))
                 .or_default();
@@ -105,13 +151,13 @@ fn errors_by_message(groups: &[Group]) -> Vec<ErrorMessage> {
     list
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Histogram {
     pub hours: Vec<String>,
     pub series: Vec<HistogramSeries>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct HistogramSeries {
     pub name: String,
     pub data: Vec<i64>,
@@ -231,9 +277,8 @@ fn errors_by(
 
 pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<ErrorsJson> {
     let db = &state.db;
-    let dialect = SqlDialect::from(db.dialect());
     let tables = job_tables(selection);
-    let (statuses, _) = crate::source::group(
+    let (statuses, _) = source::group(
         state,
         selection,
         &tables,
@@ -252,10 +297,9 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<Error
         .collect();
     job_summary.sort_by_key(|s| JobStatus::parse(&s.name).map_or(usize::MAX, |s| s as usize));
     let failing = selection.and_in("jobstatus", &["failed", "holding"]);
-    let failed_clause = |first: usize| failing.where_sql(dialect, first);
     let mut columns = error_columns();
     columns.extend(OWNERS);
-    let (groups, _) = crate::source::group(state, &failing, &tables, &columns).await?;
+    let (groups, _) = source::group(state, &failing, &tables, &columns).await?;
     let descriptions = db.error_descriptions().await?;
     let n = error_columns().len();
     let error_groups: Vec<Group> = groups
@@ -291,15 +335,8 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<Error
             )
         })
         .collect();
-    let table_names: Vec<&str> = tables.iter().map(|t| t.name()).collect();
-    let hourly = db
-        .group_rows_by_hour(
-            &table_names,
-            "modificationtime",
-            &code_columns,
-            &failed_clause,
-        )
-        .await?;
+    let (hourly, _) =
+        source::group_by_hour(state, &failing, &tables, "modificationtime", &code_columns).await?;
     Ok(ErrorsJson {
         errs_by_message: errors_by_message(&error_groups),
         histogram: histogram(&hourly, &descriptions),
@@ -323,17 +360,26 @@ struct ErrorsPage<'a> {
     narrow_site: Vec<(String, String)>,
 }
 
-pub async fn error_summary_page(
+async fn error_summary_page(
     State(state): State<AppState>,
     Query(params): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> AppResult<Response> {
-    let selection =
-        crate::request::parse_selection(&params, &[], &pandamon_query::fields::JOBS, 12)?;
-    let data = collect(&state, &selection).await?;
-    if crate::request::json_requested(&params, &headers) {
-        return Ok(axum::Json(data).into_response());
-    }
+    let request = PageRequest::new(&state, "errors", params, &headers);
+    let selection = request.selection(&fields::JOBS, 12, &[])?;
+    request
+        .answer("summary", selection.window, || async {
+            let data = collect(&state, &selection).await?;
+            request.reply(&data, false, || render(&request.params, &selection, &data))
+        })
+        .await
+}
+
+fn render(
+    params: &[(String, String)],
+    selection: &Selection,
+    data: &ErrorsJson,
+) -> AppResult<String> {
     let failed = data
         .job_summary
         .iter()
@@ -342,12 +388,7 @@ pub async fn error_summary_page(
     let narrow_site = data
         .errs_by_site
         .iter()
-        .map(|s| {
-            (
-                s.name.clone(),
-                jobs::link_with(&params, "computingsite", &s.name),
-            )
-        })
+        .map(|s| (s.name.clone(), link_with(params, "computingsite", &s.name)))
         .collect();
     let categories = serde_json::json!({
         "type": "pie",
@@ -361,7 +402,7 @@ pub async fn error_summary_page(
         "title": "sites with most failed jobs",
         "categories": top_sites.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
         "series": [{"name": "failed jobs", "data": top_sites.iter().map(|s| s.toterrjobs).collect::<Vec<_>>()}],
-        "links": top_sites.iter().map(|s| jobs::link_with(&params, "computingsite", &s.name)).collect::<Vec<_>>(),
+        "links": top_sites.iter().map(|s| link_with(params, "computingsite", &s.name)).collect::<Vec<_>>(),
     });
     let over_time = serde_json::json!({
         "type": "bar",
@@ -376,10 +417,10 @@ pub async fn error_summary_page(
             sites.to_string(),
             over_time.to_string(),
         ],
-        window: jobs::describe_window(&selection),
+        window: describe_window(selection),
         failed: human_count(failed),
         narrow_site,
-        data: &data,
+        data,
     };
-    Ok(Html(page.render()?).into_response())
+    Ok(page.render()?)
 }

@@ -1,23 +1,100 @@
 //! `/tasks/` (task attribute summary and list) and `/task/<jeditaskid>/` (one task: parameters,
 //! datasets with progress, its jobs by status with superseded retries dropped, sites, history).
 
-use crate::error::{AppError, AppResult};
-use crate::jobs::{Facet, FacetView, KeyCount, cell_json, cell_text, describe_window, link_with};
-use crate::state::AppState;
-use crate::status::human_count;
+use crate::kit::error::{AppError, AppResult};
+use crate::kit::facets::{Facet, FacetView, Tally, facet_views, list_table, pie_charts};
+use crate::kit::format::{cell_json, cell_text, describe_window, field_text, human_count};
+use crate::kit::links::{jobs_url, link_with};
+use crate::kit::module::{
+    ConfigKey, Module, NavEntry, Param, ParamType, Route, RouteDoc, positive_integer, schema,
+};
+use crate::kit::respond::{PageRequest, list_columns, parse_selection, project_rows};
+use crate::kit::source;
+use crate::kit::state::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
+use axum::routing::get;
 use chrono::Utc;
 use pandamon_model::{JobStatus, JobTable};
-use pandamon_query::{Selection, SqlDialect, fields};
+use pandamon_query::{Selection, fields};
 use pandamon_store::catalog::ColType;
 use pandamon_store::jobs::Cell;
 use pandamon_store::{Catalog, Value};
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
+
+pub struct Tasks;
+
+impl Module for Tasks {
+    fn name(&self) -> &'static str {
+        "tasks"
+    }
+    fn description(&self) -> &'static str {
+        "JEDI task summary and list, one task's page with its jobs, datasets and progress"
+    }
+    fn routes(&self) -> Vec<Route> {
+        vec![
+            Route {
+                path: "/tasks/",
+                handler: get(list_tasks),
+                doc: RouteDoc {
+                    summary: "tasks of the selection: a bare list (bigmon), or with outputs=summary the attribute summary around it",
+                    vocabulary: Some(&fields::TASKS),
+                    params: const {
+                        &[Param::query(
+                            "outputs",
+                            ParamType::Text,
+                            "'summary' adds the attribute summary to the JSON",
+                        )]
+                    },
+                    response: schema::<TasksJson>,
+                    html: true,
+                },
+            },
+            Route {
+                path: "/task/{jeditaskid}/",
+                handler: get(find_task),
+                doc: RouteDoc {
+                    summary: "one task: parameters, datasets with progress, jobs by status, scouts, sites, progress, status history",
+                    vocabulary: None,
+                    params: const {
+                        &[
+                            Param::path("jeditaskid", ParamType::Integer, "the JEDI task id"),
+                            Param::query(
+                                "mode",
+                                ParamType::Text,
+                                "drop (default): superseded retries left out; nodrop: every job",
+                            ),
+                        ]
+                    },
+                    response: schema::<TaskJson>,
+                    html: true,
+                },
+            },
+        ]
+    }
+    fn nav(&self) -> Vec<NavEntry> {
+        vec![NavEntry {
+            label: "tasks",
+            href: "/tasks/",
+            order: 200,
+        }]
+    }
+    fn vocabularies(&self) -> Vec<&'static fields::Vocabulary> {
+        vec![&fields::TASKS, &fields::JOBS]
+    }
+    fn config_keys(&self) -> &'static [ConfigKey] {
+        &[ConfigKey {
+            name: "default_days",
+            description: "the window of /tasks/ when the URL names no time and no id (days, default 7)",
+            check: positive_integer,
+        }]
+    }
+}
 
 /// Task attribute summary facets: (field in links and JSON, task column).
 const TASK_FACETS: &[(&str, &str)] = &[
@@ -90,11 +167,8 @@ fn bin(field: &str, cell: &Cell) -> Json {
     }
 }
 
-fn parse_selection(params: &[(String, String)], extra: &[(&str, String)]) -> AppResult<Selection> {
-    crate::request::parse_selection(params, extra, &fields::TASKS, 24 * 7)
-}
-
-#[derive(Debug, Serialize)]
+/// `/tasks/?json&outputs=summary` (without `outputs`, the bare `tasks` list).
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct TasksJson {
     pub tasks: Vec<Map<String, Json>>,
     pub selectionsummary: Vec<Facet>,
@@ -111,10 +185,8 @@ pub async fn collect_tasks(
     everything: bool,
 ) -> AppResult<TasksJson> {
     let db = &state.db;
-    let dialect = SqlDialect::from(db.dialect());
-    let clause = |first: usize| selection.where_sql(dialect, first);
     let tables = ["jedi_tasks"];
-    let mut total = db.count_rows(&tables, &clause).await?;
+    let mut total = db.count_rows(&tables, selection).await?;
     if let Some(limit) = selection.limit {
         total = total.min(limit as i64);
     }
@@ -123,36 +195,18 @@ pub async fn collect_tasks(
         .map(|(_, c)| (*c, task_column_type(c)))
         .collect();
     let groups = db
-        .group_rows(&tables, &columns, &clause, "jeditaskid")
+        .group_rows(&tables, &columns, selection, "jeditaskid")
         .await?;
-    let mut per_field: Vec<HashMap<String, (Json, i64)>> = vec![HashMap::new(); TASK_FACETS.len()];
+    let mut tally = Tally::new(TASK_FACETS.iter().map(|(field, _)| *field));
     for g in &groups {
         for (i, (field, _)) in TASK_FACETS.iter().enumerate() {
-            let key = bin(field, &g.values[i]);
-            per_field[i].entry(key.to_string()).or_insert((key, 0)).1 += g.count;
+            if let Some(cell) = g.values.get(i) {
+                tally.add(i, bin(field, cell), g.count);
+            }
         }
     }
-    let selectionsummary = TASK_FACETS
-        .iter()
-        .zip(per_field)
-        .filter(|(_, v)| !v.is_empty())
-        .map(|((field, _), values)| {
-            let mut list: Vec<KeyCount> = values
-                .into_values()
-                .map(|(kname, kvalue)| KeyCount { kname, kvalue })
-                .collect();
-            list.sort_by(|a, b| {
-                b.kvalue
-                    .cmp(&a.kvalue)
-                    .then_with(|| a.kname.to_string().cmp(&b.kname.to_string()))
-            });
-            Facet {
-                field: field.to_string(),
-                list,
-            }
-        })
-        .collect();
-    let columns = crate::request::list_columns(selection, TASK_LIST);
+    let selectionsummary = tally.into_facets(|_, _| None);
+    let columns = list_columns(selection, TASK_LIST);
     let (size, offset) = if everything {
         (selection.limit.unwrap_or(10_000), 0)
     } else {
@@ -165,17 +219,10 @@ pub async fn collect_tasks(
     let rows = if remaining == 0 {
         Vec::new()
     } else {
-        db.page_rows(
-            &tables,
-            &columns,
-            &clause,
-            &selection.order_sql(dialect),
-            size.min(remaining),
-            offset,
-        )
-        .await?
+        db.page_rows(&tables, &columns, selection, size.min(remaining), offset)
+            .await?
     };
-    let tasks = crate::request::project_rows(selection, &columns, rows);
+    let tasks = project_rows(selection, &columns, rows);
     Ok(TasksJson {
         tasks,
         selectionsummary,
@@ -201,99 +248,75 @@ struct TasksPage<'a> {
     next: Option<String>,
 }
 
-pub async fn list_tasks(
+fn default_days(state: &AppState) -> i64 {
+    state.settings.module_int("tasks", "default_days", 7)
+}
+
+async fn list_tasks(
     State(state): State<AppState>,
     Query(params): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> AppResult<Response> {
-    let selection = parse_selection(&params, &[])?;
-    let json = crate::request::json_requested(&params, &headers);
-    let data = collect_tasks(&state, &selection, json).await?;
-    if json {
-        // bigmon answers a bare list of tasks; `outputs=summary` adds the summary around it.
-        if params
-            .iter()
-            .any(|(k, v)| k == "outputs" && v.contains("summary"))
-        {
-            return Ok(axum::Json(data).into_response());
-        }
-        return Ok(axum::Json(data.tasks).into_response());
-    }
-    let facets = data
-        .selectionsummary
-        .iter()
-        .map(|f| {
-            let values = f
-                .list
-                .iter()
-                .map(|k| {
-                    let name = cell_text(&k.kname);
-                    (
-                        link_with(&params, &f.field, &name),
-                        name,
-                        human_count(k.kvalue),
-                    )
-                })
-                .collect();
-            FacetView {
-                field: f.field.clone(),
-                values,
-                counts: f.list.iter().map(|k| k.kvalue).collect(),
+    let request = PageRequest::new(&state, "tasks", params, &headers);
+    let selection = request.selection(&fields::TASKS, 24 * default_days(&state), &[])?;
+    // bigmon answers a bare list of tasks; `outputs=summary` adds the summary around it.
+    let summary = request
+        .param("outputs")
+        .is_some_and(|v| v.contains("summary"));
+    request
+        .answer("list", selection.window, || async {
+            let data = collect_tasks(&state, &selection, request.json).await?;
+            let html = || render_list(&request.params, &selection, &data);
+            if summary {
+                request.reply(&data, false, html)
+            } else {
+                request.reply(&data.tasks, false, html)
             }
         })
-        .collect::<Vec<FacetView>>();
-    let charts = ["status", "processingtype", "username"]
-        .iter()
-        .filter_map(|field| facets.iter().find(|f| f.field == *field))
-        .map(|f| crate::jobs::pie_chart(&f.field, f, data.totaltasks))
-        .collect();
-    let columns: Vec<&str> = data
-        .tasks
-        .first()
-        .map(|t| t.keys().map(String::as_str).collect())
-        .unwrap_or_default();
-    let rows = data
-        .tasks
-        .iter()
-        .map(|t| {
-            columns
-                .iter()
-                .map(|c| {
-                    let text = cell_text(&t[*c]);
-                    let link = match *c {
-                        "jeditaskid" => Some(format!("/task/{text}/")),
-                        "status" | "username" | "campaign" | "processingtype" | "gshare"
-                        | "nucleus" => Some(link_with(&params, c, &text)),
-                        "reqid" if !text.is_empty() => Some(format!("/jobs/?reqid={text}")),
-                        _ => None,
-                    };
-                    (text, link)
-                })
-                .collect()
-        })
-        .collect();
-    let page_link = |page: u64| link_with(&params, "page", &page.to_string());
+        .await
+}
+
+fn render_list(
+    params: &[(String, String)],
+    selection: &Selection,
+    data: &TasksJson,
+) -> AppResult<String> {
+    let facets = facet_views(&data.selectionsummary, params, |_, _| None);
+    let charts = pie_charts(
+        &facets,
+        &["status", "processingtype", "username"],
+        data.totaltasks,
+    );
+    let table = list_table(&data.tasks, |column, text| match column {
+        "jeditaskid" => Some(format!("/task/{text}/")),
+        "status" | "username" | "campaign" | "processingtype" | "gshare" | "nucleus" => {
+            Some(link_with(params, column, text))
+        }
+        "reqid" => Some(jobs_url(&[("reqid", text)])),
+        _ => None,
+    });
+    let page_link = |page: u64| link_with(params, "page", &page.to_string());
     let page = TasksPage {
         charts,
         total: human_count(data.totaltasks),
-        window: describe_window(&selection),
+        window: describe_window(selection),
         facets,
-        columns,
-        rows,
+        columns: table.columns,
+        rows: table.rows,
         prev: (data.page > 1).then(|| page_link(data.page - 1)),
         next: (data.page < data.pages).then(|| page_link(data.page + 1)),
-        data: &data,
+        data,
     };
-    Ok(Html(page.render()?).into_response())
+    Ok(page.render()?)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct StatusCount {
     pub jobstatus: String,
     pub count: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct SiteUse {
     pub site: String,
     pub jobs: i64,
@@ -303,7 +326,7 @@ pub struct SiteUse {
     pub corehours: f64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct TaskJson {
     pub task: Map<String, Json>,
     pub taskparams: Json,
@@ -378,14 +401,12 @@ pub async fn collect_task(state: &AppState, jeditaskid: i64, drop: bool) -> AppR
         .map(|r| r.iter().map(|(k, v)| (k.clone(), cell_json(v))).collect())
         .collect();
     // Every job of the task, from all job tables.
-    let selection = crate::request::parse_selection(
+    let selection = parse_selection(
         &[],
         &[("jeditaskid", jeditaskid.to_string())],
         &fields::JOBS,
         12,
     )?;
-    let dialect = SqlDialect::from(db.dialect());
-    let clause = |first: usize| selection.where_sql(dialect, first);
     // The sort column must be among the selected ones: the union is sorted as a whole.
     let columns = [
         "pandaid",
@@ -397,16 +418,7 @@ pub async fn collect_task(state: &AppState, jeditaskid: i64, drop: bool) -> AppR
         "specialhandling",
         "modificationtime",
     ];
-    let rows = db
-        .job_page(
-            &JobTable::ALL,
-            &columns,
-            &clause,
-            &selection.order_sql(dialect),
-            1_000_000,
-            0,
-        )
-        .await?;
+    let rows = source::job_page(state, &selection, &JobTable::ALL, &columns, 1_000_000, 0).await?;
     let ts = |c: &Cell| match c {
         Cell::Time(t) => Some(t.and_utc().timestamp()),
         _ => None,
@@ -528,7 +540,7 @@ struct TaskPage<'a> {
     statuslog: Vec<(String, String)>,
 }
 
-pub async fn find_task(
+async fn find_task(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(params): Query<Vec<(String, String)>>,
@@ -552,10 +564,16 @@ pub async fn find_task(
             ));
         }
     };
-    let data = collect_task(&state, jeditaskid, drop).await?;
-    if crate::request::json_requested(&params, &headers) {
-        return Ok(axum::Json(data).into_response());
-    }
+    let request = PageRequest::new(&state, "tasks", params, &headers);
+    request
+        .answer(&format!("task {jeditaskid}"), None, || async {
+            let data = collect_task(&state, jeditaskid, drop).await?;
+            request.reply(&data, false, || render_task(jeditaskid, drop, &data))
+        })
+        .await
+}
+
+fn render_task(jeditaskid: i64, drop: bool, data: &TaskJson) -> AppResult<String> {
     let attributes = data
         .task
         .iter()
@@ -566,20 +584,20 @@ pub async fn find_task(
         .datasets
         .iter()
         .map(|d| {
-            let nfiles = d["nfiles"].as_i64().unwrap_or(0);
-            let finished = d["nfilesfinished"].as_i64().unwrap_or(0);
+            let count = |key: &str| d.get(key).and_then(Json::as_i64).unwrap_or(0);
+            let (nfiles, finished) = (count("nfiles"), count("nfilesfinished"));
             let pct = if nfiles > 0 {
                 format!("{}%", 100 * finished / nfiles)
             } else {
                 "-".into()
             };
             (
-                cell_text(&d["datasetname"]),
-                cell_text(&d["type"]),
-                cell_text(&d["status"]),
+                field_text(d, "datasetname"),
+                field_text(d, "type"),
+                field_text(d, "status"),
                 nfiles.to_string(),
                 finished.to_string(),
-                d["nfilesfailed"].as_i64().unwrap_or(0).to_string(),
+                count("nfilesfailed").to_string(),
                 pct,
             )
         })
@@ -587,7 +605,7 @@ pub async fn find_task(
     let statuslog = data
         .statuslog
         .iter()
-        .map(|s| (cell_text(&s["modificationtime"]), cell_text(&s["status"])))
+        .map(|s| (field_text(s, "modificationtime"), field_text(s, "status")))
         .collect();
     let progress_chart = serde_json::json!({
         "type": "line",
@@ -601,20 +619,20 @@ pub async fn find_task(
         "title": "core-hours per site",
         "categories": top_sites.iter().map(|s| s.site.as_str()).collect::<Vec<_>>(),
         "series": [{"name": "core-hours", "data": top_sites.iter().map(|s| s.corehours).collect::<Vec<_>>()}],
-        "links": top_sites.iter().map(|s| format!("/jobs/?jeditaskid={jeditaskid}&computingsite={}", s.site)).collect::<Vec<_>>(),
+        "links": top_sites.iter().map(|s| jobs_url(&[("jeditaskid", &jeditaskid.to_string()), ("computingsite", &s.site)])).collect::<Vec<_>>(),
     })
     .to_string();
     let page = TaskPage {
         sites_chart,
         progress_chart,
         jeditaskid,
-        name: cell_text(&data.task["taskname"]),
-        status: cell_text(&data.task["status"]),
+        name: field_text(&data.task, "taskname"),
+        status: field_text(&data.task, "status"),
         attributes,
         datasets,
         other_mode: if drop { "nodrop".into() } else { "drop".into() },
         statuslog,
-        data: &data,
+        data,
     };
-    Ok(Html(page.render()?).into_response())
+    Ok(page.render()?)
 }

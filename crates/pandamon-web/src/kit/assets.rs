@@ -1,7 +1,7 @@
 //! Static assets, all embedded in the binary: our stylesheet and script, and the pinned ECharts
 //! and DataTables builds that `build.rs` takes from `web/node_modules`.
 
-use crate::error::AppError;
+use crate::kit::error::AppError;
 use axum::extract::Path;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -11,8 +11,8 @@ const CSS: &str = "text/css; charset=utf-8";
 
 pub fn asset_bytes(name: &str) -> Option<(&'static [u8], &'static str)> {
     Some(match name {
-        "pandamon.css" => (include_bytes!("../static/pandamon.css"), CSS),
-        "pandamon.js" => (include_bytes!("../static/pandamon.js"), JS),
+        "pandamon.css" => (include_bytes!("../../static/pandamon.css"), CSS),
+        "pandamon.js" => (include_bytes!("../../static/pandamon.js"), JS),
         "echarts.min.js" => (
             include_bytes!(concat!(env!("OUT_DIR"), "/echarts.min.js")),
             JS,

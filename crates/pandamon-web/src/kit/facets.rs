@@ -1,0 +1,206 @@
+//! Attribute summaries (bigmon's `selectionsummary`), their views and charts, and the rows of a
+//! list table: what the jobs and tasks pages (and any module with a faceted list) share.
+
+use crate::kit::format::{cell_text, human_count};
+use crate::kit::links::link_with;
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::{Map, Value as Json};
+use std::collections::HashMap;
+
+/// One value of a facet and how many objects have it.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct KeyCount {
+    /// The value (a string or a number; "Not specified" for none).
+    pub kname: Json,
+    /// How many objects of the selection have it.
+    pub kvalue: i64,
+}
+
+/// One facet of an attribute summary.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Facet {
+    pub field: String,
+    pub list: Vec<KeyCount>,
+}
+
+/// Counts per facet value, filled one (value, count) at a time, then ordered into facets.
+pub struct Tally {
+    fields: Vec<&'static str>,
+    values: Vec<HashMap<String, (Json, i64)>>,
+}
+
+impl Tally {
+    pub fn new(fields: impl IntoIterator<Item = &'static str>) -> Tally {
+        let fields: Vec<&'static str> = fields.into_iter().collect();
+        let values = vec![HashMap::new(); fields.len()];
+        Tally { fields, values }
+    }
+
+    /// Adds `count` objects with value `key` to facet number `i`.
+    pub fn add(&mut self, i: usize, key: Json, count: i64) {
+        if let Some(values) = self.values.get_mut(i) {
+            values.entry(key.to_string()).or_insert((key, 0)).1 += count;
+        }
+    }
+
+    /// The facets with at least one value, values ordered by `rank` when it knows the field
+    /// (status order, say) and by count (then name) otherwise.
+    pub fn into_facets(self, rank: impl Fn(&str, &Json) -> Option<usize>) -> Vec<Facet> {
+        self.fields
+            .into_iter()
+            .zip(self.values)
+            .filter(|(_, values)| !values.is_empty())
+            .map(|(field, values)| {
+                let mut list: Vec<KeyCount> = values
+                    .into_values()
+                    .map(|(kname, kvalue)| KeyCount { kname, kvalue })
+                    .collect();
+                list.sort_by(|a, b| {
+                    let by_rank = match (rank(field, &a.kname), rank(field, &b.kname)) {
+                        (Some(x), Some(y)) => x.cmp(&y),
+                        (Some(_), None) => std::cmp::Ordering::Less,
+                        (None, Some(_)) => std::cmp::Ordering::Greater,
+                        (None, None) => std::cmp::Ordering::Equal,
+                    };
+                    by_rank
+                        .then_with(|| b.kvalue.cmp(&a.kvalue))
+                        .then_with(|| a.kname.to_string().cmp(&b.kname.to_string()))
+                });
+                Facet {
+                    field: field.to_string(),
+                    list,
+                }
+            })
+            .collect()
+    }
+}
+
+/// A facet as pages show it: the field and its (link, value, count) entries.
+pub struct FacetView {
+    pub field: String,
+    pub values: Vec<(String, String, String)>,
+    /// The counts of `values`, as numbers.
+    pub counts: Vec<i64>,
+}
+
+/// Facets as pages show them; `link` gives the narrowing link of (field, value), by default the
+/// URL's parameters with the field set to the value.
+pub fn facet_views(
+    summary: &[Facet],
+    params: &[(String, String)],
+    link: impl Fn(&str, &str) -> Option<String>,
+) -> Vec<FacetView> {
+    summary
+        .iter()
+        .map(|f| FacetView {
+            field: f.field.clone(),
+            values: f
+                .list
+                .iter()
+                .map(|k| {
+                    let name = cell_text(&k.kname);
+                    let href =
+                        link(&f.field, &name).unwrap_or_else(|| link_with(params, &f.field, &name));
+                    (href, name, human_count(k.kvalue))
+                })
+                .collect(),
+            counts: f.list.iter().map(|k| k.kvalue).collect(),
+        })
+        .collect()
+}
+
+/// Pie chart specs for `pandamon.js`, one per named facet present.
+pub fn pie_charts(facets: &[FacetView], fields: &[&str], total: i64) -> Vec<String> {
+    fields
+        .iter()
+        .filter_map(|field| facets.iter().find(|f| f.field == *field))
+        .map(|f| pie_chart(&f.field, f, total))
+        .collect()
+}
+
+/// A pie chart spec for `pandamon.js`: the largest values of a facet (the rest as "other"),
+/// each slice linking to the narrowed selection.
+pub fn pie_chart(title: &str, facet: &FacetView, total: i64) -> String {
+    let mut data: Vec<Json> = Vec::new();
+    let mut other = 0i64;
+    for (i, (link, name, _)) in facet.values.iter().enumerate() {
+        let count = facet.counts.get(i).copied().unwrap_or(0);
+        if i < 12 {
+            data.push(serde_json::json!({"name": name, "value": count, "link": link}));
+        } else {
+            other += count;
+        }
+    }
+    if other > 0 {
+        data.push(serde_json::json!({"name": "other", "value": other}));
+    }
+    serde_json::json!({"type": "pie", "title": title, "total": human_count(total), "data": data})
+        .to_string()
+}
+
+/// A list table: the columns of the first row, each cell as (text, link).
+pub struct ListTable<'a> {
+    pub columns: Vec<&'a str>,
+    pub rows: Vec<Vec<(String, Option<String>)>>,
+}
+
+/// The rows of a list as table cells; `link` gives a cell's link from (column, text).
+pub fn list_table<'a>(
+    items: &'a [Map<String, Json>],
+    link: impl Fn(&str, &str) -> Option<String>,
+) -> ListTable<'a> {
+    let columns: Vec<&str> = items
+        .first()
+        .map(|j| j.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    let rows = items
+        .iter()
+        .map(|item| {
+            columns
+                .iter()
+                .map(|c| {
+                    let text = item.get(*c).map(cell_text).unwrap_or_default();
+                    let href = if text.is_empty() {
+                        None
+                    } else {
+                        link(c, &text)
+                    };
+                    (text, href)
+                })
+                .collect()
+        })
+        .collect();
+    ListTable { columns, rows }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn facets_order_by_rank_then_count() {
+        let mut tally = Tally::new(["jobstatus", "computingsite"]);
+        tally.add(0, Json::from("failed"), 5);
+        tally.add(0, Json::from("running"), 1);
+        tally.add(1, Json::from("B"), 2);
+        tally.add(1, Json::from("A"), 2);
+        tally.add(1, Json::from("C"), 9);
+        tally.add(1, Json::from("A"), 1);
+        let rank = |field: &str, k: &Json| match (field, k.as_str()) {
+            ("jobstatus", Some("running")) => Some(0),
+            ("jobstatus", Some("failed")) => Some(1),
+            _ => None,
+        };
+        let facets = tally.into_facets(rank);
+        let names = |f: &Facet| {
+            f.list
+                .iter()
+                .map(|k| k.kname.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&facets[0]), ["\"running\"", "\"failed\""]);
+        assert_eq!(names(&facets[1]), ["\"C\"", "\"A\"", "\"B\""]);
+        assert_eq!(facets[1].list[1].kvalue, 3);
+    }
+}

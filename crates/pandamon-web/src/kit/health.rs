@@ -1,0 +1,81 @@
+//! `GET /healthz`: database reachability, the PanDA schema version, the live index and what each
+//! enabled module reports, for load balancers and probes. No database error text reaches it.
+
+use crate::kit::error::health_response;
+use crate::kit::format::format_time;
+use crate::kit::state::AppState;
+use axum::extract::State;
+use axum::response::Response;
+use chrono::Utc;
+use pandamon_store::{ErrorKind, schema};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::{Map, Value as Json};
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct HealthJson {
+    /// `ok` or `unavailable`.
+    pub status: &'static str,
+    pub database: HealthDatabase,
+    pub data_time: Option<String>,
+    pub lag_seconds: Option<i64>,
+    /// The live index's state, when there is one.
+    #[schemars(with = "Option<Json>")]
+    pub index: Option<pandamon_live::sync::SyncStatus>,
+    /// What each enabled module reports, by name.
+    pub modules: Map<String, Json>,
+    pub version: &'static str,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct HealthDatabase {
+    pub reachable: bool,
+    pub dialect: &'static str,
+    pub schema_version: Option<String>,
+    /// Why it is not reachable, in general terms (the cause is in the server's log).
+    pub error: Option<&'static str>,
+}
+
+/// The answer: 200 when the database answers, 503 otherwise; always JSON.
+pub async fn healthz(State(state): State<AppState>) -> Response {
+    let db = &state.db;
+    let probe = async {
+        db.ping().await?;
+        let version = schema::panda_schema_version(db).await?;
+        let data_time = db.data_time().await.ok().flatten();
+        Ok::<_, pandamon_store::StoreError>((version, data_time))
+    };
+    let mut modules = Map::new();
+    for m in state.modules.iter() {
+        if let Some(report) = m.health(&state).await {
+            modules.insert(m.name().to_string(), report);
+        }
+    }
+    let (healthy, schema_version, data_time, error) = match probe.await {
+        Ok((version, data_time)) => (true, version, data_time, None),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check failed");
+            let why = match e.kind() {
+                ErrorKind::Unavailable => "the database does not answer",
+                ErrorKind::State => "the database is not in a state pandamon can read",
+                ErrorKind::Invalid | ErrorKind::Internal => "the health query failed",
+            };
+            (false, None, None, Some(why))
+        }
+    };
+    let body = HealthJson {
+        status: if healthy { "ok" } else { "unavailable" },
+        database: HealthDatabase {
+            reachable: healthy,
+            dialect: db.dialect().name(),
+            schema_version,
+            error,
+        },
+        data_time: data_time.map(format_time),
+        lag_seconds: data_time.map(|t| (Utc::now().naive_utc() - t).num_seconds()),
+        index: state.index.as_ref().map(|i| i.status()),
+        modules,
+        version: env!("CARGO_PKG_VERSION"),
+    };
+    health_response(healthy, body)
+}

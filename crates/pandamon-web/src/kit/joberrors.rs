@@ -1,0 +1,205 @@
+//! The job tables a selection reads and how a job's error fields read: one decoding of the
+//! error components for every page that shows errors.
+
+use pandamon_model::{ErrorComponent, JobTable, error_category_name};
+use pandamon_query::Selection;
+use pandamon_store::catalog::ColType;
+use pandamon_store::jobs::{Cell, ErrorDescription, Group};
+use schemars::JsonSchema;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// The type of a job column, from the catalogue.
+pub fn job_column_type(column: &str) -> ColType {
+    pandamon_store::Catalog::get()
+        .table(JobTable::Active.name())
+        .column(column)
+        .map_or(ColType::Text, |c| c.ty)
+}
+
+/// Job columns with their catalogue types.
+pub fn typed_job_columns<'a>(columns: &[&'a str]) -> Vec<(&'a str, ColType)> {
+    columns.iter().map(|c| (*c, job_column_type(c))).collect()
+}
+
+/// The job tables a selection reads: the archive only when its window reaches back far enough.
+pub fn job_tables(selection: &Selection) -> Vec<JobTable> {
+    if selection.needs_archive() {
+        JobTable::ALL.to_vec()
+    } else {
+        vec![JobTable::Defined, JobTable::Active, JobTable::Archived]
+    }
+}
+
+/// An error category as bigmon writes it.
+#[derive(Debug, Serialize, Clone, JsonSchema)]
+pub struct Category {
+    pub id: i64,
+    pub name: String,
+}
+
+impl Category {
+    pub fn of(id: i64) -> Category {
+        Category {
+            id,
+            name: error_category_name(id).to_string(),
+        }
+    }
+}
+
+/// bigmon's `errsByCount` entry.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ErrorCount {
+    /// `component:code`, e.g. `pilot:1305`.
+    pub error: String,
+    pub codename: String,
+    pub codeval: i64,
+    /// The most frequent diagnostic text.
+    pub diag: String,
+    pub desc: String,
+    pub cat: Category,
+    pub count: i64,
+    pub example_pandaid: i64,
+}
+
+/// The columns grouped for the error summary: every code and diagnostic.
+pub fn error_columns() -> Vec<(&'static str, ColType)> {
+    let mut columns = Vec::new();
+    for c in ErrorComponent::ALL {
+        columns.push((c.code_column(), job_column_type(c.code_column())));
+        if let Some(diag) = c.diag_column() {
+            columns.push((diag, job_column_type(diag)));
+        }
+    }
+    columns
+}
+
+/// The errors of one job, or of a group of jobs, given a way to read a column: (component,
+/// code, diagnostic) for every component with a positive code, skipping taskbuffer when the
+/// supervisor reported (bigmon's rule).
+pub fn decode_errors<'a>(
+    value: impl Fn(&str) -> Option<&'a Cell>,
+) -> Vec<(ErrorComponent, i64, String)> {
+    let sup_set = value(ErrorComponent::Sup.code_column())
+        .and_then(Cell::as_int)
+        .is_some_and(|c| c != 0);
+    ErrorComponent::ALL
+        .into_iter()
+        .filter(|c| !(*c == ErrorComponent::Taskbuffer && sup_set))
+        .filter_map(|c| {
+            let code = match value(c.code_column())? {
+                Cell::Int(v) => *v,
+                Cell::Text(s) => s.trim().parse::<i64>().unwrap_or(0),
+                _ => 0,
+            };
+            let diag = c
+                .diag_column()
+                .and_then(&value)
+                .and_then(Cell::as_text)
+                .unwrap_or("")
+                .trim_end()
+                .to_string();
+            (code > 0).then_some((c, code, diag))
+        })
+        .collect()
+}
+
+/// The errors of a group of jobs grouped by [`error_columns`].
+pub fn group_errors(group: &Group) -> Vec<(ErrorComponent, i64, String)> {
+    let columns = error_columns();
+    decode_errors(|name| {
+        columns
+            .iter()
+            .position(|(c, _)| *c == name)
+            .and_then(|i| group.values.get(i))
+    })
+}
+
+/// Error descriptions by (component, code).
+pub fn describe(descriptions: &[ErrorDescription]) -> HashMap<(&str, i64), &ErrorDescription> {
+    descriptions
+        .iter()
+        .map(|d| ((d.component.as_str(), d.code), d))
+        .collect()
+}
+
+/// Jobs, smallest pandaid and diagnostics seen for one `component:code`.
+struct ErrorTally {
+    count: i64,
+    example: i64,
+    diags: HashMap<String, i64>,
+}
+
+/// bigmon's `errsByCount`: one entry per `component:code` over the groups' jobs.
+pub fn error_summary(groups: &[Group], descriptions: &[ErrorDescription]) -> Vec<ErrorCount> {
+    let described = describe(descriptions);
+    let mut counts: BTreeMap<(&'static str, i64), ErrorTally> = BTreeMap::new();
+    for group in groups {
+        for (c, code, diag) in group_errors(group) {
+            let entry = counts.entry((c.name(), code)).or_insert(ErrorTally {
+                count: 0,
+                example: i64::MAX,
+                diags: HashMap::new(),
+            });
+            entry.count += group.count;
+            entry.example = entry.example.min(group.example);
+            *entry.diags.entry(diag).or_default() += group.count;
+        }
+    }
+    let mut list: Vec<ErrorCount> = counts
+        .into_iter()
+        .map(|((component, code), tally)| {
+            let description = described.get(&(component, code));
+            let mut diags: Vec<(String, i64)> = tally.diags.into_iter().collect();
+            diags.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            let diag = diags
+                .into_iter()
+                .map(|(d, _)| d)
+                .find(|d| !d.is_empty())
+                .or_else(|| description.and_then(|d| d.diagnostics.clone()))
+                .unwrap_or_default();
+            ErrorCount {
+                error: format!("{component}:{code}"),
+                codename: description
+                    .and_then(|d| d.acronym.clone())
+                    .unwrap_or_else(|| component.to_string()),
+                codeval: code,
+                diag,
+                desc: description
+                    .and_then(|d| d.description.clone())
+                    .unwrap_or_default(),
+                cat: Category::of(description.map_or(0, |d| d.category)),
+                count: tally.count,
+                example_pandaid: tally.example,
+            }
+        })
+        .collect();
+    list.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.error.cmp(&b.error)));
+    list
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn taskbuffer_is_skipped_when_the_supervisor_reported() {
+        let cells: HashMap<&str, Cell> = [
+            ("superrorcode", Cell::Int(2)),
+            ("taskbuffererrorcode", Cell::Int(100)),
+            ("piloterrorcode", Cell::Int(1305)),
+            ("piloterrordiag", Cell::Text("lost heartbeat  ".into())),
+            ("exeerrorcode", Cell::Int(0)),
+        ]
+        .into_iter()
+        .collect();
+        let errors = decode_errors(|c| cells.get(c));
+        let names: Vec<(&str, i64, &str)> = errors
+            .iter()
+            .map(|(c, code, d)| (c.name(), *code, d.as_str()))
+            .collect();
+        assert!(names.contains(&("pilot", 1305, "lost heartbeat")));
+        assert!(names.iter().any(|(c, code, _)| *c == "sup" && *code == 2));
+        assert!(!names.iter().any(|(c, _, _)| *c == "taskbuffer"));
+    }
+}

@@ -1,0 +1,107 @@
+//! The layer around every answer: HTML pages get the navigation of the enabled modules and the
+//! freshness line; error answers become HTML pages for browsers (JSON stays JSON); every answer
+//! carries the security headers.
+
+use crate::kit::error::{ErrorPage, with_status_of};
+use crate::kit::format::{escape_html, wants_json};
+use crate::kit::freshness;
+use crate::kit::module::NavEntry;
+use crate::kit::state::AppState;
+use askama::Template;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::HeaderValue;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::middleware::Next;
+use axum::response::Response;
+
+/// The marker `base.html` puts where the navigation goes.
+pub const NAV_MARKER: &str = "<!--pandamon:nav-->";
+
+/// Pages larger than this are passed through untouched (none are, today).
+const MAX_PAGE: usize = 64 * 1024 * 1024;
+
+/// The navigation entries of the enabled modules, in order.
+pub fn nav_entries(state: &AppState) -> Vec<NavEntry> {
+    let mut entries: Vec<NavEntry> = state.modules.iter().flat_map(|m| m.nav()).collect();
+    entries.sort_by_key(|e| e.order);
+    entries
+}
+
+fn nav_html(state: &AppState) -> String {
+    nav_entries(state)
+        .iter()
+        .map(|e| {
+            format!(
+                r#"<a href="{}">{}</a>"#,
+                escape_html(e.href),
+                escape_html(e.label)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n    ")
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorTemplate<'a> {
+    title: &'a str,
+    detail: &'a str,
+    status: u16,
+}
+
+/// The middleware: see the module documentation.
+pub async fn layout(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let json = wants_json(request.uri().query(), request.headers());
+    let response = next.run(request).await;
+    let mut response = match response.extensions().get::<ErrorPage>().cloned() {
+        Some(error) if !json => {
+            let page = ErrorTemplate {
+                title: error.title,
+                detail: &error.detail,
+                status: response.status().as_u16(),
+            };
+            match page.render() {
+                Ok(html) => with_status_of(&response, html),
+                Err(_) => response,
+            }
+        }
+        _ => response,
+    };
+    let is_html = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if is_html {
+        response = fill(&state, response).await;
+    }
+    let headers = response.headers_mut();
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    response
+}
+
+/// Fills the navigation and freshness markers of an HTML page.
+async fn fill(state: &AppState, response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_PAGE).await else {
+        // Unreachable for our own rendered pages; an empty body is the honest fallback.
+        return Response::from_parts(parts, Body::empty());
+    };
+    let page = String::from_utf8_lossy(&bytes);
+    if !page.contains(freshness::MARKER) && !page.contains(NAV_MARKER) {
+        return Response::from_parts(parts, Body::from(bytes));
+    }
+    let filled = page.replacen(NAV_MARKER, &nav_html(state), 1).replacen(
+        freshness::MARKER,
+        &freshness::line(state),
+        1,
+    );
+    parts.headers.remove(CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(filled))
+}

@@ -1,0 +1,92 @@
+//! Links between pages: every count links to what it counts, with the URL's other conditions kept.
+
+/// The query string with `name` set to `value` (other values of `name` dropped) and paging
+/// reset: the link a facet value or a page number carries.
+pub fn link_with(params: &[(String, String)], name: &str, value: &str) -> String {
+    let mut out: Vec<String> = params
+        .iter()
+        .filter(|(k, _)| k != name && k != "page" && k != "json")
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect();
+    out.push(format!("{}={}", encode(name), encode(value)));
+    format!("?{}", out.join("&"))
+}
+
+/// `path` with the query string made of `pairs`, every name and value encoded.
+pub fn url(path: &str, pairs: &[(&str, &str)]) -> String {
+    if pairs.is_empty() {
+        return path.to_string();
+    }
+    let query: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect();
+    format!("{path}?{}", query.join("&"))
+}
+
+/// `/jobs/` narrowed by `pairs`.
+pub fn jobs_url(pairs: &[(&str, &str)]) -> String {
+    url("/jobs/", pairs)
+}
+
+/// Percent-encodes a query component, keeping the characters bigmon's selection language uses
+/// (`*`, `|`, `!`, `:`, `,`) readable.
+pub fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        match b {
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'_'
+            | b'.'
+            | b'~'
+            | b'*'
+            | b'|'
+            | b'!'
+            | b':'
+            | b',' => out.push(b as char),
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Percent-encodes one path segment (a queue or user name in `/site/<queue>/`).
+pub fn encode_segment(text: &str) -> String {
+    encode(text).replace('+', "%20")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_replace_the_parameter_and_reset_paging() {
+        let params = vec![
+            ("jobstatus".to_string(), "failed".to_string()),
+            ("page".to_string(), "3".to_string()),
+            ("user".to_string(), "Anna Smith".to_string()),
+        ];
+        assert_eq!(
+            link_with(&params, "jobstatus", "finished"),
+            "?user=Anna+Smith&jobstatus=finished"
+        );
+        assert_eq!(
+            link_with(&[], "computingsite", "A&B"),
+            "?computingsite=A%26B"
+        );
+    }
+
+    #[test]
+    fn urls_encode_every_value() {
+        assert_eq!(
+            jobs_url(&[("nucleus", "A B"), ("computingsite", "X&Y*")]),
+            "/jobs/?nucleus=A+B&computingsite=X%26Y*"
+        );
+        assert_eq!(url("/sites/", &[]), "/sites/");
+        assert_eq!(encode_segment("a b/c"), "a%20b%2Fc");
+    }
+}

@@ -1,0 +1,154 @@
+//! What a module is: a page family that declares its routes, navigation entries, selection
+//! vocabularies, configuration section, background tasks, health contribution and API
+//! documentation. The registry (`crate::modules::REGISTRY`) lists every module once; the
+//! configuration switches each on or off.
+
+use crate::kit::state::AppState;
+use axum::routing::MethodRouter;
+use pandamon_query::fields::Vocabulary;
+use serde_json::Value as Json;
+use std::future::Future;
+use std::pin::Pin;
+
+/// A boxed future, as trait methods return them.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A JSON schema generator for a response type (`schemars::schema_for!`-like).
+pub type SchemaFn = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;
+
+/// The JSON schema of `T`, for [`RouteDoc::response`].
+pub fn schema<T: schemars::JsonSchema>(
+    generator: &mut schemars::SchemaGenerator,
+) -> schemars::Schema {
+    generator.subschema_for::<T>()
+}
+
+/// How a parameter's values read, for the API document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamType {
+    Text,
+    Integer,
+    /// Present or absent (`?json`).
+    Flag,
+}
+
+/// One documented parameter of a route.
+#[derive(Debug, Clone, Copy)]
+pub struct Param {
+    pub name: &'static str,
+    pub ty: ParamType,
+    pub description: &'static str,
+    /// A `{name}` segment of the path rather than a query parameter.
+    pub in_path: bool,
+    pub required: bool,
+}
+
+impl Param {
+    pub const fn query(name: &'static str, ty: ParamType, description: &'static str) -> Param {
+        Param {
+            name,
+            ty,
+            description,
+            in_path: false,
+            required: false,
+        }
+    }
+
+    pub const fn path(name: &'static str, ty: ParamType, description: &'static str) -> Param {
+        Param {
+            name,
+            ty,
+            description,
+            in_path: true,
+            required: true,
+        }
+    }
+
+    pub const fn required(self) -> Param {
+        Param {
+            required: true,
+            ..self
+        }
+    }
+}
+
+/// What the API document says of a route.
+#[derive(Clone, Copy)]
+pub struct RouteDoc {
+    pub summary: &'static str,
+    /// The selection language the route reads its filters with, if any.
+    pub vocabulary: Option<&'static Vocabulary>,
+    /// Parameters beyond the vocabulary's (path segments included).
+    pub params: &'static [Param],
+    /// The type of the JSON answer.
+    pub response: SchemaFn,
+    /// Whether the route also answers an HTML page (without `?json`).
+    pub html: bool,
+}
+
+/// One route of a module.
+pub struct Route {
+    /// An axum path; a path ending in `/` also answers its slash-less form with a redirect.
+    pub path: &'static str,
+    pub handler: MethodRouter<AppState>,
+    pub doc: RouteDoc,
+}
+
+/// An entry of the navigation bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NavEntry {
+    pub label: &'static str,
+    pub href: &'static str,
+    /// Entries are shown in this order, across modules.
+    pub order: u16,
+}
+
+/// Work a module runs beside the server while it is enabled.
+pub struct BackgroundTask {
+    pub name: &'static str,
+    pub run: Box<dyn FnOnce(AppState) -> BoxFuture<'static, ()> + Send>,
+}
+
+/// A documented key of a module's configuration section `[modules.<name>]`.
+#[derive(Debug, Clone, Copy)]
+pub struct ConfigKey {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub check: fn(&Json) -> Result<(), String>,
+}
+
+/// A positive integer setting.
+pub fn positive_integer(value: &Json) -> Result<(), String> {
+    match value.as_i64() {
+        Some(n) if n > 0 => Ok(()),
+        _ => Err("expected a positive integer".to_string()),
+    }
+}
+
+/// A page family.
+pub trait Module: Send + Sync + 'static {
+    /// The name configuration uses (`[modules] enabled = [...]`, `PANDAMON_MODULES`).
+    fn name(&self) -> &'static str;
+    /// One line for `pandamon modules`.
+    fn description(&self) -> &'static str;
+    fn routes(&self) -> Vec<Route>;
+    fn nav(&self) -> Vec<NavEntry> {
+        Vec::new()
+    }
+    /// The selection vocabularies the module's pages read (checked against the catalogue).
+    fn vocabularies(&self) -> Vec<&'static Vocabulary> {
+        Vec::new()
+    }
+    /// The keys of `[modules.<name>]` the module understands.
+    fn config_keys(&self) -> &'static [ConfigKey] {
+        &[]
+    }
+    /// Tasks to run beside the server while the module is on.
+    fn background(&self) -> Vec<BackgroundTask> {
+        Vec::new()
+    }
+    /// What the module adds to `/healthz` under `modules.<name>`.
+    fn health<'a>(&'a self, _state: &'a AppState) -> BoxFuture<'a, Option<Json>> {
+        Box::pin(async { None })
+    }
+}

@@ -1,0 +1,242 @@
+//! How every page answers: parse the request once, look in the answer cache, compute on a miss
+//! (one computation per key at a time), and answer HTML or JSON from the same view model.
+
+use crate::kit::cache::{Answer, Basis};
+use crate::kit::error::{AppError, AppResult};
+use crate::kit::format::accepts_json;
+use crate::kit::state::AppState;
+use axum::body::Bytes;
+use axum::http::HeaderMap;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use pandamon_query::fields::Vocabulary;
+use pandamon_query::{Defaults, Selection};
+use serde::Serialize;
+use std::future::Future;
+
+const JSON: &str = "application/json";
+const HTML: &str = "text/html; charset=utf-8";
+
+/// Parameters that never change an answer: cache busters and bigmon's refresh stamp.
+const NO_OP_PARAMS: &[&str] = &["_", "timestamp", "json"];
+
+/// One request to a page of a module.
+pub struct PageRequest {
+    pub state: AppState,
+    pub module: &'static str,
+    pub params: Vec<(String, String)>,
+    /// Whether JSON was asked for: `?json` (any value) or an `Accept: application/json` header.
+    pub json: bool,
+    /// The index generation when the request came in: an answer computed from the index is
+    /// valid for it.
+    generation: Option<u64>,
+}
+
+/// A computed answer and whether it may be kept.
+pub struct Reply {
+    answer: Answer,
+    basis: Basis,
+    cacheable: bool,
+}
+
+impl Reply {
+    /// The answer is served but not kept (a degraded answer, say).
+    pub fn uncacheable(mut self) -> Reply {
+        self.cacheable = false;
+        self
+    }
+}
+
+impl PageRequest {
+    pub fn new(
+        state: &AppState,
+        module: &'static str,
+        params: Vec<(String, String)>,
+        headers: &HeaderMap,
+    ) -> PageRequest {
+        let json = params.iter().any(|(k, _)| k == "json") || accepts_json(headers);
+        PageRequest {
+            generation: state.generation(),
+            state: state.clone(),
+            module,
+            params,
+            json,
+        }
+    }
+
+    /// Parses the URL's parameters, plus `extra` ones a page adds, into a selection over
+    /// `vocabulary` with a default window of `window_hours`. A bad value is a 400 naming the
+    /// parameter.
+    pub fn selection(
+        &self,
+        vocabulary: &'static Vocabulary,
+        window_hours: i64,
+        extra: &[(&str, String)],
+    ) -> AppResult<Selection> {
+        parse_selection(&self.params, extra, vocabulary, window_hours)
+    }
+
+    /// The value of parameter `name`, if given.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The cache key: module, what is asked (a path or an id), the answer's format, the resolved
+    /// window (relative windows move with the clock) and the parameters, sorted, without the
+    /// ones that change nothing.
+    fn key(&self, what: &str, window: Option<(i64, i64)>) -> String {
+        let mut params: Vec<&(String, String)> = self
+            .params
+            .iter()
+            .filter(|(k, _)| !NO_OP_PARAMS.contains(&k.as_str()))
+            .collect();
+        params.sort();
+        format!(
+            "{}|{what}|{}|{window:?}|{params:?}",
+            self.module,
+            if self.json { "json" } else { "html" }
+        )
+    }
+
+    /// The cached answer for this request, or `compute`'s, kept for the next request with the
+    /// same key. `timestamp` (bigmon's refresh button) skips the lookup.
+    pub async fn answer<F, Fut>(
+        &self,
+        what: &str,
+        window: Option<(i64, i64)>,
+        compute: F,
+    ) -> AppResult<Response>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = AppResult<Reply>>,
+    {
+        let answers = &self.state.answers;
+        let key = self.key(what, window);
+        let refresh = self.param("timestamp").is_some();
+        if !refresh && let Some(answer) = answers.get(&key, self.generation) {
+            return Ok(respond(answer));
+        }
+        let flight = answers.flight(&key);
+        let _turn = flight.wait().await;
+        if !refresh && let Some(answer) = answers.get(&key, self.generation) {
+            return Ok(respond(answer));
+        }
+        let reply = compute().await?;
+        if reply.cacheable {
+            answers.put(key, reply.answer.clone(), reply.basis);
+        }
+        Ok(respond(reply.answer))
+    }
+
+    /// An answer computed now and not kept (a form page, say).
+    pub fn answer_now<T: Serialize + ?Sized>(
+        &self,
+        data: &T,
+        html: impl FnOnce() -> AppResult<String>,
+    ) -> AppResult<Response> {
+        Ok(respond(self.reply(data, false, html)?.answer))
+    }
+
+    /// The answer from a view model: its JSON, or the page `html` renders. `from_index` says
+    /// whether only the live index was read to compute it.
+    pub fn reply<T: Serialize + ?Sized>(
+        &self,
+        data: &T,
+        from_index: bool,
+        html: impl FnOnce() -> AppResult<String>,
+    ) -> AppResult<Reply> {
+        let answer = if self.json {
+            Answer {
+                body: Bytes::from(serde_json::to_vec(data).map_err(|e| {
+                    AppError::BadRequest(format!("the answer could not be written as JSON: {e}"))
+                })?),
+                content_type: JSON,
+            }
+        } else {
+            Answer {
+                body: Bytes::from(html()?),
+                content_type: HTML,
+            }
+        };
+        let basis = match (from_index, self.generation) {
+            (true, Some(g)) => Basis::Index(g),
+            _ => Basis::Database,
+        };
+        Ok(Reply {
+            answer,
+            basis,
+            cacheable: true,
+        })
+    }
+}
+
+fn respond(answer: Answer) -> Response {
+    ([(CONTENT_TYPE, answer.content_type)], answer.body).into_response()
+}
+
+/// Parses parameters into a selection over `vocabulary` (see [`PageRequest::selection`]).
+pub fn parse_selection(
+    params: &[(String, String)],
+    extra: &[(&str, String)],
+    vocabulary: &'static Vocabulary,
+    window_hours: i64,
+) -> AppResult<Selection> {
+    let pairs = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain(extra.iter().map(|(k, v)| (*k, v.as_str())));
+    Selection::parse(
+        pairs,
+        Defaults {
+            window_hours,
+            now: Utc::now().timestamp(),
+            vocabulary,
+        },
+    )
+    .map_err(|e| AppError::BadRequest(e.to_string()))
+}
+
+/// The columns a list selects: the `fields=` projection plus the id and the sort column (the
+/// database sorts on them), or the page's defaults.
+pub fn list_columns<'a>(selection: &'a Selection, defaults: &[&'a str]) -> Vec<&'a str> {
+    match &selection.fields {
+        Some(fields) => {
+            let mut columns: Vec<&str> = fields.iter().map(String::as_str).collect();
+            for needed in [selection.id_column, selection.sort.column] {
+                if !columns.contains(&needed) {
+                    columns.push(needed);
+                }
+            }
+            columns
+        }
+        None => defaults.to_vec(),
+    }
+}
+
+/// Rows as JSON objects, keeping only the columns `fields=` asked for.
+pub fn project_rows(
+    selection: &Selection,
+    columns: &[&str],
+    rows: Vec<Vec<pandamon_store::jobs::Cell>>,
+) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    let wanted = |c: &str| {
+        selection
+            .fields
+            .as_ref()
+            .is_none_or(|f| f.iter().any(|x| x == c))
+    };
+    rows.into_iter()
+        .map(|cells| {
+            columns
+                .iter()
+                .zip(&cells)
+                .filter(|(c, _)| wanted(c))
+                .map(|(c, cell)| (c.to_string(), crate::kit::format::cell_json(cell)))
+                .collect()
+        })
+        .collect()
+}

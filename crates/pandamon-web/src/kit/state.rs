@@ -1,0 +1,148 @@
+//! Shared state of the web application: the database, the live index, the answer cache, the
+//! queue catalogue, the enabled modules and their settings.
+
+use crate::kit::cache::{Answers, MemoryStore};
+use crate::kit::module::Module;
+use crate::kit::profile::{Labels, Profile};
+use crate::kit::queues::QueueCatalog;
+use pandamon_store::Db;
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+pub use pandamon_model::SimulatorReport as LiveReport;
+
+pub type LiveHandle = Arc<RwLock<LiveReport>>;
+
+/// Settings of the web layer, resolved by the binary from `pandamon.toml` and the environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub labels: Labels,
+    /// `[modules.<name>]` sections, by module name.
+    pub module_config: BTreeMap<String, Json>,
+    /// The answer cache's size bound.
+    pub cache_bytes: usize,
+    /// How long an answer read from the database is served from the cache.
+    pub cache_database_ttl: Duration,
+    /// How often the queue descriptions are re-read.
+    pub queue_refresh: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            labels: Profile::default_profile().labels,
+            module_config: BTreeMap::new(),
+            cache_bytes: 256 << 20,
+            cache_database_ttl: Duration::from_secs(10),
+            queue_refresh: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Settings {
+    /// An integer setting of a module, or `default`.
+    pub fn module_int(&self, module: &str, key: &str, default: i64) -> i64 {
+        self.module_config
+            .get(module)
+            .and_then(|m| m.get(key))
+            .and_then(Json::as_i64)
+            .unwrap_or(default)
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState(pub Arc<App>);
+
+#[derive(Clone)]
+pub struct App {
+    pub db: Db,
+    pub started: Instant,
+    pub live: Option<LiveHandle>,
+    /// The in-memory job index, when enabled.
+    pub index: Option<pandamon_live::sync::LiveIndex>,
+    /// Answers of every page, by module, request and data generation.
+    pub answers: Arc<Answers>,
+    pub queues: Arc<QueueCatalog>,
+    /// The modules switched on, in registry order.
+    pub modules: Arc<Vec<&'static dyn Module>>,
+    pub settings: Arc<Settings>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Every registered module on, default settings.
+    pub fn new(db: Db, live: Option<LiveHandle>) -> AppState {
+        AppState::with_settings_and_modules(db, live, Settings::default(), crate::modules::all())
+    }
+
+    fn with_settings_and_modules(
+        db: Db,
+        live: Option<LiveHandle>,
+        settings: Settings,
+        modules: Vec<&'static dyn Module>,
+    ) -> AppState {
+        AppState(Arc::new(App {
+            db,
+            started: Instant::now(),
+            live,
+            index: None,
+            answers: Arc::new(Answers::new(
+                Box::new(MemoryStore::new(settings.cache_bytes)),
+                settings.cache_database_ttl,
+            )),
+            queues: Arc::new(QueueCatalog::new(settings.queue_refresh)),
+            modules: Arc::new(modules),
+            settings: Arc::new(settings),
+        }))
+    }
+
+    fn map(self, change: impl FnOnce(&mut App)) -> AppState {
+        let mut app = Arc::unwrap_or_clone(self.0);
+        change(&mut app);
+        AppState(Arc::new(app))
+    }
+
+    /// The same state with a live job index to answer from when it can.
+    pub fn with_index(self, index: pandamon_live::sync::LiveIndex) -> AppState {
+        self.map(|app| app.index = Some(index))
+    }
+
+    /// The same state with only these modules on.
+    pub fn with_modules(self, modules: Vec<&'static dyn Module>) -> AppState {
+        self.map(|app| app.modules = Arc::new(modules))
+    }
+
+    /// The same state with these settings (a fresh cache and queue catalogue sized by them).
+    pub fn with_settings(self, settings: Settings) -> AppState {
+        let modules = self.modules.as_ref().clone();
+        let index = self.index.clone();
+        let fresh = AppState::with_settings_and_modules(
+            self.db.clone(),
+            self.live.clone(),
+            settings,
+            modules,
+        );
+        match index {
+            Some(index) => fresh.with_index(index),
+            None => fresh,
+        }
+    }
+
+    /// Whether the module named `name` is on.
+    pub fn module_on(&self, name: &str) -> bool {
+        self.modules.iter().any(|m| m.name() == name)
+    }
+
+    /// The live index's generation now, if there is an index.
+    pub fn generation(&self) -> Option<u64> {
+        self.index.as_ref().map(|i| i.generation())
+    }
+}

@@ -1,0 +1,303 @@
+//! The users module: `/users/` (analysis users of the window with their jobs and tasks) and
+//! `/user/<name>/` (one user's jobs by status and by task).
+
+use crate::kit::error::{AppError, AppResult};
+use crate::kit::format::{describe_window, human_count, status_rank};
+use crate::kit::links::jobs_url;
+use crate::kit::module::{Module, NavEntry, Param, ParamType, Route, RouteDoc, schema};
+use crate::kit::respond::PageRequest;
+use crate::kit::source::keyed_groups;
+use crate::kit::state::AppState;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::get;
+use pandamon_model::JobStatus;
+use pandamon_query::{Selection, fields};
+use pandamon_store::Value;
+use pandamon_store::catalog::ColType;
+use schemars::JsonSchema;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+pub struct Users;
+
+impl Module for Users {
+    fn name(&self) -> &'static str {
+        "users"
+    }
+    fn description(&self) -> &'static str {
+        "analysis users with their jobs and tasks"
+    }
+    fn routes(&self) -> Vec<Route> {
+        vec![
+            Route {
+                path: "/users/",
+                handler: get(list_users),
+                doc: RouteDoc {
+                    summary: "analysis users of the window: jobs (active, finished, failed) and tasks",
+                    vocabulary: Some(&fields::JOBS),
+                    params: &[],
+                    response: schema::<Vec<UserRow>>,
+                    html: true,
+                },
+            },
+            Route {
+                path: "/user/{name}/",
+                handler: get(find_user),
+                doc: RouteDoc {
+                    summary: "one user's jobs by status and by task",
+                    vocabulary: Some(&fields::JOBS),
+                    params: const {
+                        &[Param::path(
+                            "name",
+                            ParamType::Text,
+                            "the user's name as PanDA records it",
+                        )]
+                    },
+                    response: schema::<UserJson>,
+                    html: true,
+                },
+            },
+        ]
+    }
+    fn nav(&self) -> Vec<NavEntry> {
+        vec![NavEntry {
+            label: "users",
+            href: "/users/",
+            order: 600,
+        }]
+    }
+    fn vocabularies(&self) -> Vec<&'static fields::Vocabulary> {
+        vec![&fields::JOBS]
+    }
+}
+
+fn parse(request: &PageRequest, extra: &[(&str, String)]) -> AppResult<Selection> {
+    request.selection(&fields::JOBS, 12, extra)
+}
+
+/// Jobs of one status.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct JobStatusCount {
+    pub jobstatus: String,
+    pub count: i64,
+}
+
+/// One task of a user, with its jobs by status.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct UserTask {
+    pub jeditaskid: String,
+    pub jobs: BTreeMap<String, i64>,
+}
+
+/// `/user/<name>/?json`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct UserJson {
+    pub user: String,
+    pub jobsummary: Vec<JobStatusCount>,
+    pub tasks: Vec<UserTask>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct UserRow {
+    pub name: String,
+    pub jobs: i64,
+    pub active: i64,
+    pub finished: i64,
+    pub failed: i64,
+    pub tasks: i64,
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+struct UsersPage<'a> {
+    window: String,
+    users: &'a [UserRow],
+}
+
+async fn list_users(
+    State(state): State<AppState>,
+    Query(params): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    let request = PageRequest::new(&state, "users", params, &headers);
+    let selection = parse(&request, &[("prodsourcelabel", "user|panda".to_string())])?;
+    request
+        .answer("users", selection.window, || {
+            users(&state, &request, &selection)
+        })
+        .await
+}
+
+async fn users(
+    state: &AppState,
+    request: &PageRequest,
+    selection: &Selection,
+) -> AppResult<crate::kit::respond::Reply> {
+    let (rows, source) = keyed_groups(
+        state,
+        selection,
+        &[
+            ("produsername", ColType::Varchar(60)),
+            ("jobstatus", ColType::Varchar(15)),
+            ("jeditaskid", ColType::BigInt),
+        ],
+    )
+    .await?;
+    let mut users: BTreeMap<String, (UserRow, BTreeSet<String>)> = BTreeMap::new();
+    for (keys, n) in rows {
+        let entry = users.entry(keys[0].clone()).or_insert_with(|| {
+            (
+                UserRow {
+                    name: keys[0].clone(),
+                    jobs: 0,
+                    active: 0,
+                    finished: 0,
+                    failed: 0,
+                    tasks: 0,
+                },
+                BTreeSet::new(),
+            )
+        });
+        entry.0.jobs += n;
+        match JobStatus::parse(&keys[1]) {
+            Some(JobStatus::Finished) => entry.0.finished += n,
+            Some(JobStatus::Failed) => entry.0.failed += n,
+            Some(s) if !s.is_final() => entry.0.active += n,
+            _ => {}
+        }
+        entry.1.insert(keys[2].clone());
+    }
+    let mut list: Vec<UserRow> = users
+        .into_values()
+        .map(|(mut row, tasks)| {
+            row.tasks = tasks.len() as i64;
+            row
+        })
+        .collect();
+    list.sort_by(|a, b| b.jobs.cmp(&a.jobs).then_with(|| a.name.cmp(&b.name)));
+    request.reply(&list, source == crate::kit::source::Source::Index, || {
+        let page = UsersPage {
+            window: describe_window(selection),
+            users: &list,
+        };
+        Ok(page.render()?)
+    })
+}
+
+async fn find_user(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(params): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    let name = name.trim().to_string();
+    if name.is_empty() {
+        return Err(AppError::BadRequest(
+            "invalid value for parameter 'user': empty name".into(),
+        ));
+    }
+    let request = PageRequest::new(&state, "users", params, &headers);
+    // Exact name, not the substring match of `user=`.
+    let selection = parse(&request, &[])?.and_in("produsername", &[name.as_str()]);
+    request
+        .answer(&format!("user {name}"), selection.window, || async {
+            let data = collect_user(&state, &name, &selection).await?;
+            request.reply(&data, false, || render_user(&selection, &data))
+        })
+        .await
+}
+
+async fn collect_user(state: &AppState, name: &str, selection: &Selection) -> AppResult<UserJson> {
+    let (rows, _) = keyed_groups(
+        state,
+        selection,
+        &[
+            ("jobstatus", ColType::Varchar(15)),
+            ("jeditaskid", ColType::BigInt),
+        ],
+    )
+    .await?;
+    let mut by_status: BTreeMap<String, i64> = BTreeMap::new();
+    let mut by_task: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+    for (keys, n) in rows {
+        *by_status.entry(keys[0].clone()).or_default() += n;
+        *by_task
+            .entry(keys[1].clone())
+            .or_default()
+            .entry(keys[0].clone())
+            .or_default() += n;
+    }
+    if by_status.is_empty() {
+        let tasks = state
+            .db
+            .rows_where(
+                "jedi_tasks",
+                ("username", Value::from(name.to_string())),
+                None,
+                1,
+            )
+            .await?;
+        if tasks.is_empty() {
+            return Err(AppError::NotFound(format!("user {name}")));
+        }
+    }
+    let mut jobsummary: Vec<JobStatusCount> = by_status
+        .into_iter()
+        .map(|(jobstatus, count)| JobStatusCount { jobstatus, count })
+        .collect();
+    jobsummary.sort_by_key(|s| status_rank(&s.jobstatus));
+    Ok(UserJson {
+        user: name.to_string(),
+        jobsummary,
+        tasks: by_task
+            .into_iter()
+            .map(|(jeditaskid, jobs)| UserTask { jeditaskid, jobs })
+            .collect(),
+    })
+}
+
+fn render_user(selection: &Selection, data: &UserJson) -> AppResult<String> {
+    let page = UserPage {
+        window: describe_window(selection),
+        user: data.user.clone(),
+        summary: data
+            .jobsummary
+            .iter()
+            .map(|s| {
+                (
+                    s.jobstatus.clone(),
+                    human_count(s.count),
+                    jobs_url(&[("produsername", &data.user), ("jobstatus", &s.jobstatus)]),
+                )
+            })
+            .collect(),
+        tasks: data
+            .tasks
+            .iter()
+            .map(|t| {
+                (
+                    t.jeditaskid.clone(),
+                    human_count(t.jobs.values().sum()),
+                    t.jobs
+                        .iter()
+                        .map(|(s, n)| format!("{s} {n}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                )
+            })
+            .collect(),
+    };
+    Ok(page.render()?)
+}
+
+#[derive(Template)]
+#[template(path = "user.html")]
+struct UserPage {
+    window: String,
+    user: String,
+    summary: Vec<(String, String, String)>,
+    tasks: Vec<(String, String, String)>,
+}
