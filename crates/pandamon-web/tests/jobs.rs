@@ -317,7 +317,7 @@ async fn jobs_page_matches_independent_counts(test: &TestDb) {
     assert!(html.contains("id=\"errors-by-site\""));
 
     // Bad input: 400 naming the parameter; injection is a literal; unknown parameters are noted.
-    let (status, body) = get(&state, "/jobs/?days=abc").await;
+    let (status, body) = get(&state, "/jobs/?json&days=abc").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("'days'"), "{body}");
     let (status, body) = get(&state, "/jobs/?json&sortby=colour").await;
@@ -407,7 +407,7 @@ async fn job_page_shows_one_job_with_its_history(test: &TestDb) {
     let (status, html) = get(&state, &format!("/job/{pandaid}/")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains(&format!("Job {pandaid}")));
-    let (status, body) = get(&state, "/job/12abc/").await;
+    let (status, body) = get(&state, "/job/12abc/?json").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("'pandaid'"));
     let (status, _) = get(&state, "/job/1/").await;

@@ -35,7 +35,7 @@ impl Default for Settings {
             labels: Profile::default_profile().labels,
             module_config: BTreeMap::new(),
             cache_bytes: 256 << 20,
-            cache_database_ttl: Duration::from_secs(10),
+            cache_database_ttl: Duration::ZERO,
             queue_refresh: Duration::from_secs(60),
         }
     }
