@@ -277,6 +277,16 @@ impl Db {
     }
 }
 
+impl From<Dialect> for pandamon_query::SqlDialect {
+    fn from(d: Dialect) -> Self {
+        match d {
+            Dialect::Postgres => pandamon_query::SqlDialect::Postgres,
+            Dialect::MySql => pandamon_query::SqlDialect::MySql,
+            Dialect::Sqlite => pandamon_query::SqlDialect::Sqlite,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,15 +315,5 @@ mod tests {
             ..Schemas::default()
         };
         assert!(matches!(bad.validate(), Err(StoreError::BadSchemaName(_))));
-    }
-}
-
-impl From<Dialect> for pandamon_query::SqlDialect {
-    fn from(d: Dialect) -> Self {
-        match d {
-            Dialect::Postgres => pandamon_query::SqlDialect::Postgres,
-            Dialect::MySql => pandamon_query::SqlDialect::MySql,
-            Dialect::Sqlite => pandamon_query::SqlDialect::Sqlite,
-        }
     }
 }
