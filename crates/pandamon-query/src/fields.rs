@@ -164,6 +164,45 @@ pub struct Vocabulary {
     pub id_column: &'static str,
     /// Whether a default time window applies (files and datasets have none).
     pub windowed: bool,
+    /// Parameters with a meaning of their own rather than a column match.
+    pub derived: &'static [Derived],
+}
+
+/// A parameter computed from several columns or read in its own notation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Derived {
+    /// `minramcount=2-3GB`: memory in 1-GB bins (MB in the database), or plain MB values.
+    MemoryBins,
+    /// `jobtype=analysis|production|...`: bigmon's job types, from the source label and more.
+    JobType,
+    /// `durationmin=lo:hi`: run time in minutes, up to now for jobs still running.
+    DurationMinutes,
+}
+
+impl Derived {
+    pub const ALL: [Derived; 3] = [
+        Derived::MemoryBins,
+        Derived::JobType,
+        Derived::DurationMinutes,
+    ];
+
+    /// The URL parameter.
+    pub fn param(self) -> &'static str {
+        match self {
+            Derived::MemoryBins => "minramcount",
+            Derived::JobType => "jobtype",
+            Derived::DurationMinutes => "durationmin",
+        }
+    }
+
+    /// What its values mean, for the API document.
+    pub fn description(self) -> &'static str {
+        match self {
+            Derived::MemoryBins => "memory in GB bins (e.g. 2-3GB) or MB values",
+            Derived::JobType => "bigmon's job types: analysis, production, ... (| lists)",
+            Derived::DurationMinutes => "run time in minutes, lo:hi",
+        }
+    }
 }
 
 impl Vocabulary {
@@ -186,6 +225,7 @@ pub static JOBS: Vocabulary = Vocabulary {
     json_columns: JOB_COLUMNS_FOR_JSON,
     id_column: "pandaid",
     windowed: true,
+    derived: &Derived::ALL,
 };
 
 /// Filterable JEDI task attributes.
@@ -302,6 +342,7 @@ pub static TASKS: Vocabulary = Vocabulary {
     json_columns: TASK_COLUMNS_FOR_JSON,
     id_column: "jeditaskid",
     windowed: true,
+    derived: &[],
 };
 
 /// Files of jobs (`filestable4`).
@@ -352,6 +393,7 @@ pub static FILES: Vocabulary = Vocabulary {
     json_columns: FILE_COLUMNS,
     id_column: "row_id",
     windowed: false,
+    derived: &[],
 };
 
 /// JEDI datasets (`jedi_datasets`).
@@ -408,6 +450,7 @@ pub static DATASETS: Vocabulary = Vocabulary {
     json_columns: DATASET_COLUMNS,
     id_column: "datasetid",
     windowed: false,
+    derived: &[],
 };
 
 /// Columns a JSON `fields=` projection may name.
@@ -534,4 +577,5 @@ pub static CONTENTS: Vocabulary = Vocabulary {
     json_columns: CONTENT_COLUMNS,
     id_column: "fileid",
     windowed: false,
+    derived: &[],
 };

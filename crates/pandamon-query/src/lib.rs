@@ -11,7 +11,7 @@ mod value;
 pub use value::Value;
 
 use chrono::{NaiveDate, NaiveDateTime};
-use fields::{Field, Kind, Vocabulary};
+use fields::{Derived, Field, Kind, Vocabulary};
 use std::fmt;
 
 /// A request parameter that cannot be understood: becomes HTTP 400 naming the parameter.
@@ -361,7 +361,7 @@ impl Selection {
                 continue;
             }
             // bigmon's memory bins: `minramcount=2-3GB` (MB in the database).
-            if name == "minramcount" && vocab.name == "jobs" {
+            if name == "minramcount" && vocab.derived.contains(&Derived::MemoryBins) {
                 let text = value.trim();
                 let cond = match text.strip_suffix("GB").or_else(|| text.strip_suffix("gb")) {
                     Some(bins) => {
@@ -428,8 +428,10 @@ impl Selection {
                     }
                     fields_projection = Some(list);
                 }
-                "jobtype" if vocab.name == "jobs" => conds.extend(parse_jobtype(value)?),
-                "durationmin" if vocab.name == "jobs" => {
+                "jobtype" if vocab.derived.contains(&Derived::JobType) => {
+                    conds.extend(parse_jobtype(value)?)
+                }
+                "durationmin" if vocab.derived.contains(&Derived::DurationMinutes) => {
                     let (lo, hi) = parse_range(name, value)?;
                     conds.push(Cond::Duration {
                         lo: lo.unwrap_or(0),

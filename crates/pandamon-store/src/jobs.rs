@@ -117,6 +117,25 @@ impl Db {
         selection.where_sql(SqlDialect::from(self.dialect()), first)
     }
 
+    /// One statement per table made by `branch` from the qualified table name and the
+    /// selection's WHERE clause, the clause's values appended to `params` in order.
+    fn branches(
+        &self,
+        tables: &[&str],
+        selection: &Selection,
+        params: &mut Vec<Value>,
+        mut branch: impl FnMut(&str, &str) -> String,
+    ) -> Vec<String> {
+        tables
+            .iter()
+            .map(|table| {
+                let (w, p) = self.where_clause(selection, params.len() + 1);
+                params.extend(p);
+                branch(&self.qualified(Catalog::get().table(table)), &w)
+            })
+            .collect()
+    }
+
     /// Every queue's name and CRIC document (`schedconfig_json`).
     pub async fn queue_documents(&self) -> Result<Vec<(String, String)>> {
         let d = self.dialect();
@@ -307,21 +326,18 @@ impl Db {
             .map(|(c, t)| format!("{} AS {}", uniform(d, c, *t), d.quote(c)))
             .collect();
         let kinds: Vec<u8> = typed.iter().map(|(_, t)| kind_of(*t)).collect();
-        let mut branches = Vec::new();
         let mut params = Vec::new();
-        for table in tables {
-            let (w, p) = self.where_clause(selection, params.len() + 1);
-            params.extend(p);
-            // Each table gives at most offset + limit rows, in order, so the database can walk
-            // an index instead of sorting the whole selection.
-            branches.push(format!(
-                "SELECT * FROM (SELECT {} FROM {} WHERE {w} ORDER BY {order} LIMIT {}) b{}",
+        let mut n = 0;
+        // Each table gives at most offset + limit rows, in order, so the database can walk an
+        // index instead of sorting the whole selection.
+        let branches = self.branches(tables, selection, &mut params, |table, w| {
+            n += 1;
+            format!(
+                "SELECT * FROM (SELECT {} FROM {table} WHERE {w} ORDER BY {order} LIMIT {}) b{n}",
                 select.join(", "),
-                self.qualified(catalog.table(table)),
                 offset + limit,
-                branches.len()
-            ));
-        }
+            )
+        });
         if branches.is_empty() {
             return Ok(Vec::new());
         }
@@ -390,25 +406,14 @@ impl Db {
         limit: u64,
     ) -> Result<Vec<Vec<(String, Cell)>>> {
         let (column, value) = key;
-        self.whole_rows(table, &[(column, Match::Eq(value))], order_by, limit)
+        self.rows_matching(table, &[(column, Match::Eq(value))], order_by, limit)
             .await
     }
 
     /// Every column of the rows of `table` matching every condition, optionally ordered by a
-    /// column: one statement however many values an `In` lists (up to 1 000).
+    /// column, in catalogue order: one statement however many values an `In` lists (up to
+    /// 1 000). Column names must be the table's own.
     pub async fn rows_matching(
-        &self,
-        table: &str,
-        conditions: &[(&str, Match)],
-        order_by: Option<&str>,
-        limit: u64,
-    ) -> Result<Vec<Vec<(String, Cell)>>> {
-        self.whole_rows(table, conditions, order_by, limit).await
-    }
-
-    /// Every column of `table`'s rows matching the conditions, in catalogue order. Column names
-    /// must be the table's own.
-    async fn whole_rows(
         &self,
         table: &str,
         conditions: &[(&str, Match)],
@@ -481,22 +486,15 @@ impl Db {
         facets: &[&str],
         selection: &Selection,
     ) -> Result<i64> {
-        let db = self;
-        let d = db.dialect();
-        let dialect = SqlDialect::from(d);
+        let d = self.dialect();
         let columns: Vec<String> = facets.iter().map(|c| d.quote(c)).collect();
-        let mut branches = Vec::new();
+        let names: Vec<&str> = tables.iter().map(|t| t.name()).collect();
         let mut params = Vec::new();
-        for table in tables {
-            let (w, p) = selection.where_sql(dialect, params.len() + 1);
-            params.extend(p);
-            branches.push(format!(
-                "SELECT {} FROM {} WHERE {w}",
-                columns.join(", "),
-                db.qualified(Catalog::get().table(table.name()))
-            ));
-        }
-        let union = branches.join(" UNION ALL ");
+        let union = self
+            .branches(&names, selection, &mut params, |table, w| {
+                format!("SELECT {} FROM {table} WHERE {w}", columns.join(", "))
+            })
+            .join(" UNION ALL ");
         let sql = match d {
             Dialect::Postgres => format!(
                 "SELECT COUNT(*) FROM (SELECT {cols}, COUNT(*) FROM ({union}) j GROUP BY GROUPING SETS ({sets})) g",
@@ -526,25 +524,19 @@ impl Db {
         for _ in 0..repeats {
             all_params.extend(params.iter().cloned());
         }
-        let n: i64 = match &db.pool {
+        let n: i64 = match &self.pool {
             crate::db::Pool::Pg(pool) => {
                 let mut tx = pool.begin().await?;
                 sqlx::query("SET LOCAL work_mem = '256MB'")
                     .execute(&mut *tx)
                     .await?;
-                let mut query = sqlx::query_scalar(AssertSqlSafe(sql.clone()));
-                for p in &all_params {
-                    query = bind_all!(query, std::slice::from_ref(p));
-                }
+                let query = bind_all!(sqlx::query_scalar(AssertSqlSafe(sql)), &all_params);
                 let n = query.fetch_one(&mut *tx).await?;
                 tx.commit().await?;
                 n
             }
-            _ => with_pool!(db, pool => {
-                let mut query = sqlx::query_scalar(AssertSqlSafe(sql.clone()));
-                for p in &all_params {
-                    query = bind_all!(query, std::slice::from_ref(p));
-                }
+            _ => with_pool!(self, pool => {
+                let query = bind_all!(sqlx::query_scalar(AssertSqlSafe(sql.clone())), &all_params);
                 query.fetch_one(pool).await?
             }),
         };
@@ -568,11 +560,6 @@ impl Db {
             .iter()
             .filter_map(|r| r.first().and_then(Cell::as_int))
             .collect())
-    }
-
-    /// Every row of a small table (queue descriptions, shares), up to `limit`.
-    pub async fn all_rows(&self, table: &str, limit: u64) -> Result<Vec<Vec<(String, Cell)>>> {
-        self.whole_rows(table, &[], None, limit).await
     }
 
     /// `error_descriptions` as (component, code) → (acronym, diagnostics, description, category).
