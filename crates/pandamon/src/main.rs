@@ -286,6 +286,15 @@ fn modules_table(settings: &Settings) -> String {
         for route in m.routes() {
             out.push_str(&format!("{:<17} {}\n", "", route.path));
         }
+        for key in m.config_keys() {
+            out.push_str(&format!(
+                "{:<17} [modules.{}] {}: {}\n",
+                "",
+                m.name(),
+                key.name,
+                key.description
+            ));
+        }
     }
     out
 }

@@ -7,6 +7,7 @@
 
 use axum::body::Bytes;
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -107,7 +108,7 @@ pub struct Answers {
     store: Box<dyn AnswerStore>,
     /// How long an answer read from the database stays valid.
     database_ttl: Duration,
-    inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    inflight: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Answer>>>>,
 }
 
 impl Answers {
@@ -143,10 +144,10 @@ impl Answers {
         );
     }
 
-    /// The lock held while the answer for `key` is computed: whoever misses the same key at
-    /// the same time waits on it and then finds the answer stored.
+    /// The computation slot of `key`: whoever asks for the same key while it is computed
+    /// waits for that one computation and gets its answer.
     pub fn flight(&self, key: &str) -> Flight<'_> {
-        let lock = self
+        let cell = self
             .inflight
             .lock()
             .map(|mut m| m.entry(key.to_string()).or_default().clone())
@@ -154,7 +155,7 @@ impl Answers {
         Flight {
             answers: self,
             key: key.to_string(),
-            lock,
+            cell,
         }
     }
 }
@@ -163,12 +164,18 @@ impl Answers {
 pub struct Flight<'a> {
     answers: &'a Answers,
     key: String,
-    lock: Arc<tokio::sync::Mutex<()>>,
+    cell: Arc<tokio::sync::OnceCell<Answer>>,
 }
 
 impl Flight<'_> {
-    pub async fn wait(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.lock.lock().await
+    /// The answer of the computation in flight, or `compute`'s when there is none (a failed
+    /// computation leaves the slot to the next waiter).
+    pub async fn share<F, Fut, E>(&self, compute: F) -> Result<Answer, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Answer, E>>,
+    {
+        self.cell.get_or_try_init(compute).await.cloned()
     }
 }
 
@@ -176,7 +183,7 @@ impl Drop for Flight<'_> {
     fn drop(&mut self) {
         if let Ok(mut map) = self.answers.inflight.lock() {
             // Two references: the map's and ours. Then nobody else waits on this key.
-            if Arc::strong_count(&self.lock) <= 2 {
+            if Arc::strong_count(&self.cell) <= 2 {
                 map.remove(&self.key);
             }
         }
@@ -235,15 +242,34 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn one_key_waits_others_do_not() {
-        let answers = Answers::new(Box::new(MemoryStore::new(1 << 20)), Duration::ZERO);
-        let a = answers.flight("a");
-        let _held = a.wait().await;
-        let b = answers.flight("b");
-        // A different key is free at once.
-        assert!(b.lock.try_lock().is_ok());
-        // The same key is held.
-        let a2 = answers.flight("a");
-        assert!(a2.lock.try_lock().is_err());
+    async fn concurrent_misses_of_one_key_share_one_computation() {
+        let answers = Arc::new(Answers::new(
+            Box::new(MemoryStore::new(1 << 20)),
+            Duration::ZERO,
+        ));
+        let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let ask = |key: &'static str| {
+            let (answers, runs) = (answers.clone(), runs.clone());
+            tokio::spawn(async move {
+                let flight = answers.flight(key);
+                flight
+                    .share(|| async {
+                        runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        Ok::<_, ()>(answer(key))
+                    })
+                    .await
+            })
+        };
+        let tasks: Vec<_> = ["a", "a", "a", "b"].into_iter().map(ask).collect();
+        for (task, key) in tasks.into_iter().zip(["a", "a", "a", "b"]) {
+            assert_eq!(&task.await.unwrap().unwrap().body[..], key.as_bytes());
+        }
+        // One computation for the three "a" requests, one for "b".
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert!(
+            answers.inflight.lock().unwrap().is_empty(),
+            "slots are forgotten"
+        );
     }
 }

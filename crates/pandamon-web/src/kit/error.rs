@@ -24,6 +24,8 @@ pub enum AppError {
     Internal(#[source] StoreError),
     #[error("page rendering failed")]
     Render(#[from] askama::Error),
+    #[error("answer encoding failed")]
+    Encode(#[from] serde_json::Error),
 }
 
 impl From<StoreError> for AppError {
@@ -49,7 +51,9 @@ impl AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Internal(_) | AppError::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Internal(_) | AppError::Render(_) | AppError::Encode(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
@@ -58,7 +62,7 @@ impl AppError {
             AppError::BadRequest(_) => "Bad request",
             AppError::NotFound(_) => "Not found",
             AppError::Unavailable(_) => "Database unavailable",
-            AppError::Internal(_) | AppError::Render(_) => "Internal error",
+            AppError::Internal(_) | AppError::Render(_) | AppError::Encode(_) => "Internal error",
         }
     }
 }
@@ -70,6 +74,7 @@ impl IntoResponse for AppError {
             let cause = match &self {
                 AppError::Unavailable(e) | AppError::Internal(e) => e.to_string(),
                 AppError::Render(e) => e.to_string(),
+                AppError::Encode(e) => e.to_string(),
                 _ => String::new(),
             };
             tracing::error!(status = status.as_u16(), cause, "request failed");
@@ -104,9 +109,4 @@ pub fn with_status_of(response: &Response, body: String) -> Response {
         body,
     )
         .into_response()
-}
-
-/// Whether an answer is a success (2xx).
-pub fn is_success(response: &Response) -> bool {
-    response.status().is_success()
 }

@@ -24,6 +24,28 @@ pub struct Facet {
     pub list: Vec<KeyCount>,
 }
 
+/// Jobs of one status: an entry of bigmon's `jobsummary`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct JobStatusCount {
+    pub jobstatus: String,
+    pub count: i64,
+}
+
+/// Counts by status (a status may come more than once) as a `jobsummary`, in PanDA's
+/// lifecycle order.
+pub fn job_summary(counts: impl IntoIterator<Item = (String, i64)>) -> Vec<JobStatusCount> {
+    let mut by_status: std::collections::BTreeMap<String, i64> = Default::default();
+    for (status, n) in counts {
+        *by_status.entry(status).or_default() += n;
+    }
+    let mut list: Vec<JobStatusCount> = by_status
+        .into_iter()
+        .map(|(jobstatus, count)| JobStatusCount { jobstatus, count })
+        .collect();
+    list.sort_by_key(|s| crate::kit::format::status_rank(&s.jobstatus));
+    list
+}
+
 /// Counts per facet value, filled one (value, count) at a time, then ordered into facets.
 pub struct Tally {
     fields: Vec<&'static str>,
@@ -145,10 +167,10 @@ pub struct ListTable<'a> {
     pub rows: Vec<Vec<(String, Option<String>)>>,
 }
 
-/// The rows of a list as table cells; `link` gives a cell's link from (column, text).
+/// The rows of a list as table cells; `link` gives a cell's link from (column, text, row).
 pub fn list_table<'a>(
     items: &'a [Map<String, Json>],
-    link: impl Fn(&str, &str) -> Option<String>,
+    link: impl Fn(&str, &str, &Map<String, Json>) -> Option<String>,
 ) -> ListTable<'a> {
     let columns: Vec<&str> = items
         .first()
@@ -164,7 +186,7 @@ pub fn list_table<'a>(
                     let href = if text.is_empty() {
                         None
                     } else {
-                        link(c, &text)
+                        link(c, &text, item)
                     };
                     (text, href)
                 })

@@ -14,7 +14,7 @@ pub fn wants_json(query: Option<&str>, headers: &HeaderMap) -> bool {
 }
 
 /// Whether the Accept header puts JSON first.
-pub fn accepts_json(headers: &HeaderMap) -> bool {
+fn accepts_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -64,6 +64,11 @@ pub fn cell_json(cell: &Cell) -> Json {
         Cell::Text(s) => Json::from(s.trim_end().to_string()),
         Cell::Time(t) => Json::from(iso(t)),
     }
+}
+
+/// A whole row read from the database as a JSON object, column by column.
+pub fn row_object(row: &[(String, Cell)]) -> serde_json::Map<String, Json> {
+    row.iter().map(|(k, v)| (k.clone(), cell_json(v))).collect()
 }
 
 /// A JSON value as a table cell shows it.

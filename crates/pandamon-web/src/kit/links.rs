@@ -12,6 +12,19 @@ pub fn link_with(params: &[(String, String)], name: &str, value: &str) -> String
     format!("?{}", out.join("&"))
 }
 
+/// Links to the previous and next page of a paged list (none past either end).
+pub fn page_links(
+    params: &[(String, String)],
+    page: u64,
+    pages: u64,
+) -> (Option<String>, Option<String>) {
+    let link = |p: u64| link_with(params, "page", &p.to_string());
+    (
+        (page > 1).then(|| link(page - 1)),
+        (page < pages).then(|| link(page + 1)),
+    )
+}
+
 /// `path` with the query string made of `pairs`, every name and value encoded.
 pub fn url(path: &str, pairs: &[(&str, &str)]) -> String {
     if pairs.is_empty() {

@@ -16,7 +16,7 @@ pub mod links;
 pub mod module;
 pub mod openapi;
 pub mod profile;
-pub mod queues;
+pub mod reference;
 pub mod respond;
 pub mod source;
 pub mod state;

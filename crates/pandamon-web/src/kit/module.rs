@@ -27,7 +27,10 @@ pub fn schema<T: schemars::JsonSchema>(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParamType {
     Text,
+    /// One whole number.
     Integer,
+    /// Whole numbers in the selection language: `1|2`, `!3`, `Not specified`.
+    IntegerList,
     /// Present or absent (`?json`).
     Flag,
 }

@@ -62,25 +62,34 @@ const JSON_PARAM: Param = Param::query(
 fn param_schema(ty: ParamType) -> Json_ {
     match ty {
         ParamType::Text => json!({"type": "string"}),
-        ParamType::Integer => {
-            json!({"type": "string", "pattern": "^!?-?[0-9]+([|,]!?-?[0-9]+)*$|^Not specified$"})
+        ParamType::Integer => json!({"type": "integer"}),
+        ParamType::IntegerList => {
+            json!({"type": "string", "pattern": "^(!?-?[0-9]+([|,]!?-?[0-9]+)*|Not specified)$"})
         }
-        ParamType::Flag => json!({"type": "string", "allowEmptyValue": true}),
+        ParamType::Flag => json!({"type": "string"}),
     }
 }
 
 fn param_json(p: &Param) -> Json_ {
-    let mut schema = param_schema(p.ty);
-    if p.in_path && p.ty == ParamType::Integer {
-        schema = json!({"type": "integer"});
-    }
-    json!({
+    let mut out = json!({
         "name": p.name,
         "in": if p.in_path { "path" } else { "query" },
         "required": p.required || p.in_path,
         "description": p.description,
-        "schema": schema,
-    })
+        "schema": param_schema(p.ty),
+    });
+    if p.ty == ParamType::Flag {
+        out["allowEmptyValue"] = Json_::Bool(true);
+    }
+    out
+}
+
+/// A query parameter whose description is made at run time.
+fn described(name: &str, ty: ParamType, description: String) -> Json_ {
+    let mut p = param_json(&Param::query("", ty, ""));
+    p["name"] = Json_::from(name);
+    p["description"] = Json_::from(description);
+    p
 }
 
 fn vocabulary_params(vocabulary: &Vocabulary) -> Vec<Json_> {
@@ -88,7 +97,7 @@ fn vocabulary_params(vocabulary: &Vocabulary) -> Vec<Json_> {
     for field in vocabulary.fields {
         let (ty, how) = match field.kind {
             Kind::Int => (
-                ParamType::Integer,
+                ParamType::IntegerList,
                 "integers; | or , lists, ! negates, 'Not specified' for none",
             ),
             Kind::Text => (ParamType::Text, "text; * wildcards, | OR, , AND, ! negates"),
@@ -98,45 +107,58 @@ fn vocabulary_params(vocabulary: &Vocabulary) -> Vec<Json_> {
             ),
             Kind::Status => (ParamType::Text, "status names; | or , lists, ! negates"),
         };
-        let mut p = param_json(&Param::query(field.param, ty, ""));
-        p["description"] = Json_::from(format!("{} ({how})", field.column));
-        out.push(p);
+        out.push(described(
+            field.param,
+            ty,
+            format!("{} ({how})", field.column),
+        ));
+    }
+    for derived in vocabulary.derived {
+        out.push(described(
+            derived.param(),
+            ParamType::Text,
+            derived.description().to_string(),
+        ));
     }
     for (param, column) in vocabulary.ranges {
-        out.push(json!({
-            "name": param, "in": "query", "required": false,
-            "description": format!("{column} between lo:hi (either side may be empty)"),
-            "schema": {"type": "string"},
-        }));
+        out.push(described(
+            param,
+            ParamType::Text,
+            format!("{column} between lo:hi (either side may be empty)"),
+        ));
     }
     for column in vocabulary.time_columns {
-        out.push(json!({
-            "name": format!("{column}range"), "in": "query", "required": false,
-            "description": format!("{column} between two times, from|to"),
-            "schema": {"type": "string"},
-        }));
+        out.push(described(
+            &format!("{column}range"),
+            ParamType::Text,
+            format!("{column} between two times, from|to"),
+        ));
     }
     out.extend(SELECTION_PARAMS.iter().map(param_json));
     out
 }
 
+/// The operation of one route. The parameters of its vocabulary are defined once under
+/// `components/parameters` (as `<vocabulary>.<name>`) and referred to.
 fn operation(
     module: &str,
     path: &str,
     doc: &RouteDoc,
     generator: &mut schemars::SchemaGenerator,
+    shared: &mut Map<String, Json_>,
 ) -> Json_ {
     let mut params: Vec<Json_> = doc.params.iter().map(param_json).collect();
     if let Some(vocabulary) = doc.vocabulary {
-        let named: Vec<String> = params
-            .iter()
-            .filter_map(|p| p["name"].as_str().map(str::to_string))
-            .collect();
-        params.extend(
-            vocabulary_params(vocabulary)
-                .into_iter()
-                .filter(|p| !named.iter().any(|n| Some(n.as_str()) == p["name"].as_str())),
-        );
+        let own: Vec<&str> = doc.params.iter().map(|p| p.name).collect();
+        for p in vocabulary_params(vocabulary) {
+            let name = p["name"].as_str().unwrap_or_default().to_string();
+            if own.contains(&name.as_str()) {
+                continue;
+            }
+            let id = format!("{}.{name}", vocabulary.name);
+            params.push(json!({"$ref": format!("#/components/parameters/{id}")}));
+            shared.insert(id, p);
+        }
     }
     if doc.html {
         params.push(param_json(&JSON_PARAM));
@@ -167,6 +189,7 @@ pub fn document(state: &AppState) -> Json_ {
     settings.meta_schema = None;
     let mut generator = settings.into_generator();
     let mut paths = Map::new();
+    let mut parameters = Map::new();
     let mut tags = Vec::new();
     let platform: Vec<(&str, Route)> = crate::kit::platform_routes()
         .into_iter()
@@ -183,7 +206,13 @@ pub fn document(state: &AppState) -> Json_ {
         json!({"name": "platform", "description": "health, the API document and static assets"}),
     );
     for (module, route) in modules.chain(platform) {
-        let op = operation(module, route.path, &route.doc, &mut generator);
+        let op = operation(
+            module,
+            route.path,
+            &route.doc,
+            &mut generator,
+            &mut parameters,
+        );
         paths.insert(route.path.to_string(), json!({"get": op}));
     }
     let schemas = generator.take_definitions(true);
@@ -198,6 +227,7 @@ pub fn document(state: &AppState) -> Json_ {
         "paths": paths,
         "components": {
             "schemas": schemas,
+            "parameters": parameters,
             "responses": {
                 "Error": {
                     "description": "a bad parameter (400, naming it), nothing found (404) or the database unavailable (503)",

@@ -6,8 +6,6 @@
 pub struct Labels {
     /// What a group of sites is called (ATLAS: cloud; DOMA: region).
     pub region: &'static str,
-    /// The experiment's name, in page titles.
-    pub experiment: &'static str,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,19 +35,13 @@ pub const PROFILES: &[Profile] = &[
         name: "atlas",
         schemas: ["atlas_panda", "atlas_pandaarch", "atlas_idds"],
         modules: CORE_MODULES,
-        labels: Labels {
-            region: "cloud",
-            experiment: "ATLAS",
-        },
+        labels: Labels { region: "cloud" },
     },
     Profile {
         name: "doma",
         schemas: ["doma_panda", "doma_pandaarch", "doma_idds"],
         modules: CORE_MODULES,
-        labels: Labels {
-            region: "region",
-            experiment: "PanDA",
-        },
+        labels: Labels { region: "region" },
     },
 ];
 

@@ -1,13 +1,15 @@
 //! How every page answers: parse the request once, look in the answer cache, compute on a miss
-//! (one computation per key at a time), and answer HTML or JSON from the same view model.
+//! (one computation per key at a time, its answer shared with whoever asked meanwhile), and
+//! answer HTML or JSON from the same view model.
 
 use crate::kit::cache::{Answer, Basis};
 use crate::kit::error::{AppError, AppResult};
-use crate::kit::format::accepts_json;
+use crate::kit::format::wants_json;
 use crate::kit::state::AppState;
 use axum::body::Bytes;
-use axum::http::HeaderMap;
+use axum::extract::{FromRequestParts, Query};
 use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use pandamon_query::fields::Vocabulary;
@@ -21,10 +23,11 @@ const HTML: &str = "text/html; charset=utf-8";
 /// Parameters that never change an answer: cache busters and bigmon's refresh stamp.
 const NO_OP_PARAMS: &[&str] = &["_", "timestamp", "json"];
 
-/// One request to a page of a module.
+/// One request to a page: an extractor every handler takes (after its path parameters).
 pub struct PageRequest {
     pub state: AppState,
-    pub module: &'static str,
+    /// The request's path: a route belongs to one module, so it names the module too.
+    pub path: String,
     pub params: Vec<(String, String)>,
     /// Whether JSON was asked for: `?json` (any value) or an `Accept: application/json` header.
     pub json: bool,
@@ -48,23 +51,24 @@ impl Reply {
     }
 }
 
-impl PageRequest {
-    pub fn new(
-        state: &AppState,
-        module: &'static str,
-        params: Vec<(String, String)>,
-        headers: &HeaderMap,
-    ) -> PageRequest {
-        let json = params.iter().any(|(k, _)| k == "json") || accepts_json(headers);
-        PageRequest {
+impl FromRequestParts<AppState> for PageRequest {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> AppResult<PageRequest> {
+        let Query(params) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+            .map_err(|e| AppError::BadRequest(format!("unreadable query string: {e}")))?;
+        let json = wants_json(parts.uri.query(), &parts.headers);
+        Ok(PageRequest {
             generation: state.generation(),
             state: state.clone(),
-            module,
+            path: parts.uri.path().to_string(),
             params,
             json,
-        }
+        })
     }
+}
 
+impl PageRequest {
     /// Parses the URL's parameters, plus `extra` ones a page adds, into a selection over
     /// `vocabulary` with a default window of `window_hours`. A bad value is a 400 naming the
     /// parameter.
@@ -85,10 +89,9 @@ impl PageRequest {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The cache key: module, what is asked (a path or an id), the answer's format, the resolved
-    /// window (relative windows move with the clock) and the parameters, sorted, without the
-    /// ones that change nothing.
-    fn key(&self, what: &str, window: Option<(i64, i64)>) -> String {
+    /// The cache key: the path, the answer's format, the resolved window (relative windows move
+    /// with the clock) and the parameters, sorted, without the ones that change nothing.
+    fn key(&self, window: Option<(i64, i64)>) -> String {
         let mut params: Vec<&(String, String)> = self
             .params
             .iter()
@@ -96,17 +99,17 @@ impl PageRequest {
             .collect();
         params.sort();
         format!(
-            "{}|{what}|{}|{window:?}|{params:?}",
-            self.module,
+            "{}|{}|{window:?}|{params:?}",
+            self.path,
             if self.json { "json" } else { "html" }
         )
     }
 
-    /// The cached answer for this request, or `compute`'s, kept for the next request with the
-    /// same key. `timestamp` (bigmon's refresh button) skips the lookup.
+    /// The cached answer for this request, or `compute`'s. Requests with the same key that
+    /// arrive while it is computed share its answer; the answer is kept for later requests when
+    /// the reply allows it. `timestamp` (bigmon's refresh button) skips the stored answers.
     pub async fn answer<F, Fut>(
         &self,
-        what: &str,
         window: Option<(i64, i64)>,
         compute: F,
     ) -> AppResult<Response>
@@ -115,21 +118,23 @@ impl PageRequest {
         Fut: Future<Output = AppResult<Reply>>,
     {
         let answers = &self.state.answers;
-        let key = self.key(what, window);
-        let refresh = self.param("timestamp").is_some();
-        if !refresh && let Some(answer) = answers.get(&key, self.generation) {
+        let key = self.key(window);
+        if self.param("timestamp").is_none()
+            && let Some(answer) = answers.get(&key, self.generation)
+        {
             return Ok(respond(answer));
         }
         let flight = answers.flight(&key);
-        let _turn = flight.wait().await;
-        if !refresh && let Some(answer) = answers.get(&key, self.generation) {
-            return Ok(respond(answer));
-        }
-        let reply = compute().await?;
-        if reply.cacheable {
-            answers.put(key, reply.answer.clone(), reply.basis);
-        }
-        Ok(respond(reply.answer))
+        let answer = flight
+            .share(|| async {
+                let reply = compute().await?;
+                if reply.cacheable {
+                    answers.put(key.clone(), reply.answer.clone(), reply.basis);
+                }
+                Ok::<_, AppError>(reply.answer)
+            })
+            .await?;
+        Ok(respond(answer))
     }
 
     /// An answer computed now and not kept (a form page, say).
@@ -151,9 +156,7 @@ impl PageRequest {
     ) -> AppResult<Reply> {
         let answer = if self.json {
             Answer {
-                body: Bytes::from(serde_json::to_vec(data).map_err(|e| {
-                    AppError::BadRequest(format!("the answer could not be written as JSON: {e}"))
-                })?),
+                body: Bytes::from(serde_json::to_vec(data)?),
                 content_type: JSON,
             }
         } else {
@@ -176,6 +179,15 @@ impl PageRequest {
 
 fn respond(answer: Answer) -> Response {
     ([(CONTENT_TYPE, answer.content_type)], answer.body).into_response()
+}
+
+/// A whole-number path segment (`/job/<pandaid>/`); anything else is a 400 naming it.
+pub fn parse_id(name: &str, text: &str) -> AppResult<i64> {
+    text.trim().parse().map_err(|_| {
+        AppError::BadRequest(format!(
+            "invalid value for parameter '{name}': expected a whole number"
+        ))
+    })
 }
 
 /// Parses parameters into a selection over `vocabulary` (see [`PageRequest::selection`]).

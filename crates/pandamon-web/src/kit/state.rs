@@ -4,7 +4,7 @@
 use crate::kit::cache::{Answers, MemoryStore};
 use crate::kit::module::Module;
 use crate::kit::profile::{Labels, Profile};
-use crate::kit::queues::QueueCatalog;
+use crate::kit::reference::ReferenceData;
 use pandamon_store::Db;
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
@@ -25,8 +25,8 @@ pub struct Settings {
     pub cache_bytes: usize,
     /// How long an answer read from the database is served from the cache.
     pub cache_database_ttl: Duration,
-    /// How often the queue descriptions are re-read.
-    pub queue_refresh: Duration,
+    /// How often the reference data (queue and error descriptions) is re-read.
+    pub reference_refresh: Duration,
 }
 
 impl Default for Settings {
@@ -36,7 +36,7 @@ impl Default for Settings {
             module_config: BTreeMap::new(),
             cache_bytes: 256 << 20,
             cache_database_ttl: Duration::ZERO,
-            queue_refresh: Duration::from_secs(60),
+            reference_refresh: Duration::from_secs(60),
         }
     }
 }
@@ -64,7 +64,8 @@ pub struct App {
     pub index: Option<pandamon_live::sync::LiveIndex>,
     /// Answers of every page, by module, request and data generation.
     pub answers: Arc<Answers>,
-    pub queues: Arc<QueueCatalog>,
+    /// Queue and error descriptions.
+    pub reference: Arc<ReferenceData>,
     /// The modules switched on, in registry order.
     pub modules: Arc<Vec<&'static dyn Module>>,
     pub settings: Arc<Settings>,
@@ -98,7 +99,7 @@ impl AppState {
                 Box::new(MemoryStore::new(settings.cache_bytes)),
                 settings.cache_database_ttl,
             )),
-            queues: Arc::new(QueueCatalog::new(settings.queue_refresh)),
+            reference: Arc::new(ReferenceData::new(settings.reference_refresh)),
             modules: Arc::new(modules),
             settings: Arc::new(settings),
         }))
@@ -120,7 +121,7 @@ impl AppState {
         self.map(|app| app.modules = Arc::new(modules))
     }
 
-    /// The same state with these settings (a fresh cache and queue catalogue sized by them).
+    /// The same state with these settings (a fresh cache and reference data sized by them).
     pub fn with_settings(self, settings: Settings) -> AppState {
         let modules = self.modules.as_ref().clone();
         let index = self.index.clone();
@@ -134,11 +135,6 @@ impl AppState {
             Some(index) => fresh.with_index(index),
             None => fresh,
         }
-    }
-
-    /// Whether the module named `name` is on.
-    pub fn module_on(&self, name: &str) -> bool {
-        self.modules.iter().any(|m| m.name() == name)
     }
 
     /// The live index's generation now, if there is an index.

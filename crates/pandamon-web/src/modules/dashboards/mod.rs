@@ -2,15 +2,13 @@
 //! resource type) and `/dash/world/` (nucleus × satellite sites for production).
 
 use crate::kit::error::AppResult;
+use crate::kit::facets::JobStatusCount;
 use crate::kit::format::{describe_window, human_count, order_statuses};
 use crate::kit::links::{encode_segment, jobs_url, link_with};
 use crate::kit::module::{Module, NavEntry, Route, RouteDoc, schema};
 use crate::kit::respond::PageRequest;
 use crate::kit::source::{Source, keyed_groups};
-use crate::kit::state::AppState;
 use askama::Template;
-use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use chrono::Utc;
@@ -73,13 +71,6 @@ impl Module for Dashboards {
     fn vocabularies(&self) -> Vec<&'static fields::Vocabulary> {
         vec![&fields::JOBS]
     }
-}
-
-/// Jobs of one status.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct JobStatusCount {
-    pub jobstatus: String,
-    pub count: i64,
 }
 
 /// name → job type → resource type → counts by status ("all" holds the totals).
@@ -208,33 +199,28 @@ fn status_rows(nested: &Nested, statuses: &[String], link: impl Fn(&str) -> Stri
 #[derive(Template)]
 #[template(path = "dash_region.html")]
 struct RegionPage {
+    /// What the profile calls a region (ATLAS: cloud).
+    region_label: &'static str,
     window: String,
     statuses: Vec<String>,
     regions: StatusRows,
     queues: Vec<(String, StatusRows)>,
 }
 
-async fn region_dashboard(
-    State(state): State<AppState>,
-    Query(params): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
-) -> AppResult<Response> {
-    let request = PageRequest::new(&state, "dashboards", params, &headers);
+async fn region_dashboard(request: PageRequest) -> AppResult<Response> {
     let selection = parse(&request, &[])?;
     request
-        .answer("region", selection.window, || {
-            region(&state, &request, &selection)
-        })
+        .answer(selection.window, || region(&request, &selection))
         .await
 }
 
 async fn region(
-    state: &AppState,
     request: &PageRequest,
     selection: &Selection,
 ) -> AppResult<crate::kit::respond::Reply> {
+    let state = &request.state;
     let params = &request.params;
-    let queue_info = state.queues.get(&state.db).await?;
+    let queue_info = state.reference.queues(&state.db).await?;
     let (rows, source) = keyed_groups(
         state,
         selection,
@@ -271,6 +257,7 @@ async fn region(
     };
     request.reply(&data, source == Source::Index, || {
         render_region(
+            state.settings.labels.region,
             params,
             selection,
             statuses,
@@ -282,6 +269,7 @@ async fn region(
 }
 
 fn render_region(
+    region_label: &'static str,
     params: &[(String, String)],
     selection: &Selection,
     statuses: Vec<String>,
@@ -312,6 +300,7 @@ fn render_region(
         })
         .collect();
     let page = RegionPage {
+        region_label,
         window: describe_window(selection),
         statuses,
         regions: region_rows,
@@ -329,27 +318,20 @@ struct WorldPage {
     satellites: Vec<(String, StatusRows)>,
 }
 
-async fn world_dashboard(
-    State(state): State<AppState>,
-    Query(params): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
-) -> AppResult<Response> {
-    let request = PageRequest::new(&state, "dashboards", params, &headers);
+async fn world_dashboard(request: PageRequest) -> AppResult<Response> {
     let selection = parse(&request, &[("prodsourcelabel", "managed".to_string())])?;
     request
-        .answer("world", selection.window, || {
-            world(&state, &request, &selection)
-        })
+        .answer(selection.window, || world(&request, &selection))
         .await
 }
 
 async fn world(
-    state: &AppState,
     request: &PageRequest,
     selection: &Selection,
 ) -> AppResult<crate::kit::respond::Reply> {
+    let state = &request.state;
     let params = &request.params;
-    let queue_info = state.queues.get(&state.db).await?;
+    let queue_info = state.reference.queues(&state.db).await?;
     let (rows, _) = keyed_groups(
         state,
         selection,

@@ -5,13 +5,11 @@ use crate::kit::error::AppResult;
 use crate::kit::format::{describe_window, human_count};
 use crate::kit::joberrors::{ErrorCount, error_columns, error_summary, group_errors, job_tables};
 use crate::kit::links::link_with;
-use crate::kit::module::{Module, NavEntry, Param, ParamType, Route, RouteDoc, schema};
+use crate::kit::module::{Module, NavEntry, Route, RouteDoc, schema};
 use crate::kit::respond::PageRequest;
 use crate::kit::source;
 use crate::kit::state::AppState;
 use askama::Template;
-use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use pandamon_model::{ErrorComponent, JobStatus, error_category_name};
@@ -38,13 +36,7 @@ impl Module for Errors {
             doc: RouteDoc {
                 summary: "error summary of the selection's failed and holding jobs (errsByCount, errsBySite, errsByUser, errsByTask)",
                 vocabulary: Some(&fields::JOBS),
-                params: const {
-                    &[Param::query(
-                        "jobtype",
-                        ParamType::Text,
-                        "analysis, production, ...",
-                    )]
-                },
+                params: &[],
                 response: schema::<ErrorsJson>,
                 html: true,
             },
@@ -300,7 +292,7 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<Error
     let mut columns = error_columns();
     columns.extend(OWNERS);
     let (groups, _) = source::group(state, &failing, &tables, &columns).await?;
-    let descriptions = db.error_descriptions().await?;
+    let descriptions = state.reference.error_descriptions(db).await?;
     let n = error_columns().len();
     let error_groups: Vec<Group> = groups
         .iter()
@@ -360,16 +352,12 @@ struct ErrorsPage<'a> {
     narrow_site: Vec<(String, String)>,
 }
 
-async fn error_summary_page(
-    State(state): State<AppState>,
-    Query(params): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
-) -> AppResult<Response> {
-    let request = PageRequest::new(&state, "errors", params, &headers);
+async fn error_summary_page(request: PageRequest) -> AppResult<Response> {
+    let state = &request.state;
     let selection = request.selection(&fields::JOBS, 12, &[])?;
     request
-        .answer("summary", selection.window, || async {
-            let data = collect(&state, &selection).await?;
+        .answer(selection.window, || async {
+            let data = collect(state, &selection).await?;
             request.reply(&data, false, || render(&request.params, &selection, &data))
         })
         .await

@@ -2,14 +2,13 @@
 //! `jedi_dataset_contents`; `/datasets/` and `/dataset/` over `jedi_datasets`.
 
 use crate::kit::error::{AppError, AppResult};
+use crate::kit::facets::list_table;
 use crate::kit::format::{cell_json, cell_text, human_count};
-use crate::kit::links::{link_with, url};
+use crate::kit::links::{page_links, url};
 use crate::kit::module::{Module, NavEntry, Param, ParamType, Route, RouteDoc, schema};
 use crate::kit::respond::{PageRequest, parse_selection};
 use crate::kit::state::AppState;
 use askama::Template;
-use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use pandamon_query::Selection;
@@ -137,6 +136,19 @@ pub struct ListJson {
     pub notes: Vec<String>,
 }
 
+impl ListJson {
+    /// Nothing found.
+    fn empty() -> ListJson {
+        ListJson {
+            total: 0,
+            page: 1,
+            pages: 1,
+            rows: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+}
+
 /// `/file/?json`.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct FileJson {
@@ -225,9 +237,6 @@ struct ListPage {
 }
 
 fn link(column: &str, value: &str, row: &Map<String, Json>) -> Option<String> {
-    if value.is_empty() {
-        return None;
-    }
     Some(match column {
         "pandaid" => format!("/job/{value}/"),
         "jeditaskid" => format!("/task/{value}/"),
@@ -251,35 +260,17 @@ fn link(column: &str, value: &str, row: &Map<String, Json>) -> Option<String> {
 }
 
 fn section(title: &str, params: &[(String, String)], list: &ListJson) -> Section {
-    let columns: Vec<String> = list
-        .rows
-        .first()
-        .map(|r| r.keys().cloned().collect())
-        .unwrap_or_default();
-    let rows = list
-        .rows
-        .iter()
-        .map(|r| {
-            columns
-                .iter()
-                .map(|c| {
-                    let text = r.get(c.as_str()).map(cell_text).unwrap_or_default();
-                    let href = link(c, &text, r);
-                    (text, href)
-                })
-                .collect()
-        })
-        .collect();
-    let page_link = |page: u64| link_with(params, "page", &page.to_string());
+    let table = list_table(&list.rows, link);
+    let (prev, next) = page_links(params, list.page, list.pages);
     Section {
         title: title.to_string(),
         total: human_count(list.total),
         page: list.page,
         pages: list.pages,
-        columns,
-        rows,
-        prev: (list.page > 1).then(|| page_link(list.page - 1)),
-        next: (list.page < list.pages).then(|| page_link(list.page + 1)),
+        columns: table.columns.iter().map(|c| c.to_string()).collect(),
+        rows: table.rows,
+        prev,
+        next,
     }
 }
 
@@ -304,78 +295,70 @@ fn ask(
     title: &'static str,
     needs: &'static [&'static str],
 ) -> AppResult<Response> {
-    let empty = ListJson {
-        total: 0,
-        page: 1,
-        pages: 1,
-        rows: Vec::new(),
-        notes: Vec::new(),
-    };
-    request.answer_now(&empty, || render(title, Vec::new(), needs, Vec::new()))
+    request.answer_now(&ListJson::empty(), || {
+        render(title, Vec::new(), needs, Vec::new())
+    })
 }
 
-async fn list_files(
-    State(state): State<AppState>,
-    Query(params): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
-) -> AppResult<Response> {
-    let request = PageRequest::new(&state, "files", params, &headers);
-    let Some(selection) = parse(&request, &fields::FILES, NEEDS_FILES)? else {
-        return ask(&request, "Files", NEEDS_FILES);
+/// What a list page lists: its title, the parameters that name something, the table.
+struct Listing {
+    title: &'static str,
+    vocabulary: &'static Vocabulary,
+    needs: &'static [&'static str],
+    table: &'static str,
+    columns: &'static [&'static str],
+}
+
+const FILES: Listing = Listing {
+    title: "Files",
+    vocabulary: &fields::FILES,
+    needs: NEEDS_FILES,
+    table: "filestable4",
+    columns: fields::FILE_COLUMNS,
+};
+
+const DATASETS: Listing = Listing {
+    title: "Datasets",
+    vocabulary: &fields::DATASETS,
+    needs: NEEDS_DATASETS,
+    table: "jedi_datasets",
+    columns: fields::DATASET_COLUMNS,
+};
+
+/// One page of a listing for the URL's selection (or the form asking for one).
+async fn list_page(request: PageRequest, listing: &Listing) -> AppResult<Response> {
+    let Some(selection) = parse(&request, listing.vocabulary, listing.needs)? else {
+        return ask(&request, listing.title, listing.needs);
     };
     request
-        .answer("files", None, || async {
-            let data = list(&state, "filestable4", fields::FILE_COLUMNS, &selection).await?;
+        .answer(None, || async {
+            let data = list(&request.state, listing.table, listing.columns, &selection).await?;
             request.reply(&data, false, || {
-                render(
-                    "Files",
-                    data.notes.clone(),
-                    &[],
-                    vec![section("Files", &request.params, &data)],
-                )
+                let table = section(listing.title, &request.params, &data);
+                render(listing.title, data.notes.clone(), &[], vec![table])
             })
         })
         .await
 }
 
-async fn list_datasets(
-    State(state): State<AppState>,
-    Query(params): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
-) -> AppResult<Response> {
-    let request = PageRequest::new(&state, "files", params, &headers);
-    let Some(selection) = parse(&request, &fields::DATASETS, NEEDS_DATASETS)? else {
-        return ask(&request, "Datasets", NEEDS_DATASETS);
-    };
-    request
-        .answer("datasets", None, || async {
-            let data = list(&state, "jedi_datasets", fields::DATASET_COLUMNS, &selection).await?;
-            request.reply(&data, false, || {
-                render(
-                    "Datasets",
-                    data.notes.clone(),
-                    &[],
-                    vec![section("Datasets", &request.params, &data)],
-                )
-            })
-        })
-        .await
+async fn list_files(request: PageRequest) -> AppResult<Response> {
+    list_page(request, &FILES).await
+}
+
+async fn list_datasets(request: PageRequest) -> AppResult<Response> {
+    list_page(request, &DATASETS).await
 }
 
 /// `/file/?lfn=…` (optionally `&jeditaskid=`): every job attempt that read or wrote the file,
 /// and its JEDI records.
-async fn find_file(
-    State(state): State<AppState>,
-    Query(params): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
-) -> AppResult<Response> {
-    let request = PageRequest::new(&state, "files", params, &headers);
+async fn find_file(request: PageRequest) -> AppResult<Response> {
+    let state = &request.state;
     let Some(selection) = parse(&request, &fields::FILES, NEEDS_FILE)? else {
         return ask(&request, "File", NEEDS_FILE);
     };
     request
-        .answer("file", None, || async {
-            let attempts = list(&state, "filestable4", fields::FILE_COLUMNS, &selection).await?;
+        .answer(None, || async {
+            let attempts = list(state, "filestable4", fields::FILE_COLUMNS, &selection).await?;
             // The JEDI view of the same file: contents rows with the same name (and task).
             let contents_params: Vec<(String, String)> = request
                 .params
@@ -386,16 +369,10 @@ async fn find_file(
                 .cloned()
                 .collect();
             let contents = if contents_params.is_empty() {
-                ListJson {
-                    total: 0,
-                    page: 1,
-                    pages: 1,
-                    rows: Vec::new(),
-                    notes: Vec::new(),
-                }
+                ListJson::empty()
             } else {
                 let sel = parse_selection(&contents_params, &[], &CONTENTS, 24)?;
-                list(&state, "jedi_dataset_contents", CONTENT_COLUMNS, &sel).await?
+                list(state, "jedi_dataset_contents", CONTENT_COLUMNS, &sel).await?
             };
             if attempts.total == 0 && contents.total == 0 {
                 return Err(AppError::NotFound("file".into()));
@@ -427,20 +404,16 @@ async fn find_file(
 
 /// `/dataset/?datasetname=…` or `?jeditaskid=&datasetid=`: the dataset, its files by status and
 /// one page of its files.
-async fn find_dataset(
-    State(state): State<AppState>,
-    Query(params): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
-) -> AppResult<Response> {
-    let request = PageRequest::new(&state, "files", params, &headers);
+async fn find_dataset(request: PageRequest) -> AppResult<Response> {
+    let state = &request.state;
     let Some(selection) = parse(&request, &fields::DATASETS, NEEDS_DATASET)? else {
         return ask(&request, "Dataset", NEEDS_DATASET);
     };
     request
-        .answer("dataset", None, || async {
+        .answer(None, || async {
             let db = &state.db;
             let datasets =
-                list(&state, "jedi_datasets", fields::DATASET_COLUMNS, &selection).await?;
+                list(state, "jedi_datasets", fields::DATASET_COLUMNS, &selection).await?;
             let Some(first) = datasets.rows.into_iter().next() else {
                 return Err(AppError::NotFound("dataset".into()));
             };

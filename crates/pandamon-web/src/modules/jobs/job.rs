@@ -2,13 +2,12 @@
 //! their descriptions, files, parameters, metadata, status history, retries and Harvester workers.
 
 use crate::kit::error::{AppError, AppResult};
-use crate::kit::format::{cell_json, cell_text, field_text};
+use crate::kit::format::{cell_text, field_text, row_object};
 use crate::kit::joberrors::{Category, decode_errors, describe};
-use crate::kit::respond::PageRequest;
+use crate::kit::respond::{PageRequest, parse_id};
 use crate::kit::state::AppState;
 use askama::Template;
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::Path;
 use axum::response::Response;
 use pandamon_model::JobTable;
 use pandamon_store::Value;
@@ -19,10 +18,6 @@ use serde_json::{Map, Value as Json};
 use std::collections::BTreeMap;
 
 type Row = Vec<(String, Cell)>;
-
-fn to_map(row: &Row) -> Map<String, Json> {
-    row.iter().map(|(k, v)| (k.clone(), cell_json(v))).collect()
-}
 
 fn get<'a>(row: &'a Row, column: &str) -> Option<&'a Cell> {
     row.iter().find(|(k, _)| k == column).map(|(_, v)| v)
@@ -166,7 +161,7 @@ pub async fn collect(state: &AppState, pandaid: i64) -> AppResult<JobJson> {
                     1_000,
                 )
                 .await?;
-            dsfiles.extend(rows.iter().map(to_map));
+            dsfiles.extend(rows.iter().map(|r| row_object(r)));
         }
     }
     let jobparameters = db
@@ -221,9 +216,9 @@ pub async fn collect(state: &AppState, pandaid: i64) -> AppResult<JobJson> {
                 100,
             )
             .await?;
-        workers.extend(rows.iter().map(to_map));
+        workers.extend(rows.iter().map(|r| row_object(r)));
     }
-    let descriptions = db.error_descriptions().await?;
+    let descriptions = state.reference.error_descriptions(db).await?;
     let described = describe(&descriptions);
     let errors = decode_errors(|column| get(&job, column))
         .into_iter()
@@ -247,14 +242,14 @@ pub async fn collect(state: &AppState, pandaid: i64) -> AppResult<JobJson> {
         })
         .collect();
     Ok(JobJson {
-        job: to_map(&job),
-        files: files.iter().map(to_map).collect(),
+        job: row_object(&job),
+        files: files.iter().map(|r| row_object(r)).collect(),
         dsfiles,
         table: table.name(),
         errors,
         jobparameters,
         metadata,
-        statuslog: statuslog.iter().map(to_map).collect(),
+        statuslog: statuslog.iter().map(|r| row_object(r)).collect(),
         retries_up: retry_chain(state, pandaid, true).await?,
         retries_down: retry_chain(state, pandaid, false).await?,
         workers,
@@ -287,20 +282,14 @@ fn link_for(column: &str, value: &str) -> Option<String> {
 }
 
 pub async fn find_job_page(
-    State(state): State<AppState>,
     Path(pandaid): Path<String>,
-    Query(params): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
+    request: PageRequest,
 ) -> AppResult<Response> {
-    let pandaid: i64 = pandaid.trim().parse().map_err(|_| {
-        AppError::BadRequest(
-            "invalid value for parameter 'pandaid': expected a whole number".into(),
-        )
-    })?;
-    let request = PageRequest::new(&state, "jobs", params, &headers);
+    let state = &request.state;
+    let pandaid = parse_id("pandaid", &pandaid)?;
     request
-        .answer(&format!("job {pandaid}"), None, || async {
-            let data = collect(&state, pandaid).await?;
+        .answer(None, || async {
+            let data = collect(state, pandaid).await?;
             request.reply(&data, false, || render(pandaid, &data))
         })
         .await

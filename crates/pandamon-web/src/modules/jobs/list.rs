@@ -7,13 +7,11 @@ use crate::kit::format::{cell_json, describe_window, human_count, iso};
 use crate::kit::joberrors::{
     ErrorCount, error_columns, error_summary, job_tables, typed_job_columns,
 };
-use crate::kit::links::link_with;
+use crate::kit::links::{link_with, page_links};
 use crate::kit::respond::{PageRequest, list_columns, project_rows};
 use crate::kit::source::{self, Source};
 use crate::kit::state::AppState;
 use askama::Template;
-use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use chrono::Utc;
 use pandamon_model::JobStatus;
@@ -181,19 +179,19 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<JobsJ
     let mut notes = selection.notes.clone();
     // With the summaries from the index, a failing database costs only what must be read from
     // it (descriptions, the page's rows): the page says so instead of failing whole.
-    let degrade = |what: &str, e: pandamon_store::StoreError, notes: &mut Vec<String>| {
-        tracing::warn!(error = %e, what, "database read failed; serving the index's summary");
+    let degrade = |what: &str, e: &AppError, notes: &mut Vec<String>| {
+        tracing::warn!(error = ?e, what, "database read failed; serving the index's summary");
         notes.push(format!(
             "{what} could not be read from the database; the summary comes from the live index"
         ));
     };
-    let descriptions = match db.error_descriptions().await {
+    let descriptions = match state.reference.error_descriptions(db).await {
         Ok(d) => d,
         Err(e) if source == Source::Index => {
-            degrade("error descriptions", e, &mut notes);
-            Vec::new()
+            degrade("error descriptions", &e, &mut notes);
+            std::sync::Arc::default()
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(e),
     };
     let columns = list_columns(selection, LIST_COLUMNS);
     let page_size = selection.display_limit;
@@ -213,8 +211,10 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<JobsJ
         .await
         {
             Ok(rows) => rows,
-            Err(AppError::Unavailable(e) | AppError::Internal(e)) if source == Source::Index => {
-                degrade("the job list", e, &mut notes);
+            Err(e @ (AppError::Unavailable(_) | AppError::Internal(_)))
+                if source == Source::Index =>
+            {
+                degrade("the job list", &e, &mut notes);
                 Vec::new()
             }
             Err(e) => return Err(e),
@@ -264,16 +264,12 @@ pub fn default_hours(state: &AppState) -> i64 {
     state.settings.module_int("jobs", "default_hours", 12)
 }
 
-pub async fn list_jobs(
-    State(state): State<AppState>,
-    Query(params): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
-) -> AppResult<Response> {
-    let request = PageRequest::new(&state, "jobs", params, &headers);
-    let selection = request.selection(&pandamon_query::fields::JOBS, default_hours(&state), &[])?;
+pub async fn list_jobs(request: PageRequest) -> AppResult<Response> {
+    let state = &request.state;
+    let selection = request.selection(&pandamon_query::fields::JOBS, default_hours(state), &[])?;
     request
-        .answer("list", selection.window, || async {
-            let data = collect(&state, &selection).await?;
+        .answer(selection.window, || async {
+            let data = collect(state, &selection).await?;
             let reply = request.reply(&data, data.source == Source::Index, || {
                 render(&request.params, &selection, &data)
             })?;
@@ -305,7 +301,7 @@ fn render(
         &["jobstatus", "computingsite", "produsername"],
         data.totaljobs,
     );
-    let table = list_table(&data.jobs, |column, text| match column {
+    let table = list_table(&data.jobs, |column, text, _| match column {
         "pandaid" => Some(format!("/job/{text}/")),
         "jeditaskid" => Some(format!("/task/{text}/")),
         "computingsite" | "jobstatus" | "produsername" | "cloud" | "nucleus" | "gshare" => {
@@ -313,7 +309,7 @@ fn render(
         }
         _ => None,
     });
-    let page_link = |page: u64| link_with(params, "page", &page.to_string());
+    let (prev, next) = page_links(params, data.page, data.pages);
     let page = JobsPage {
         source: match data.source {
             Source::Index => "live index",
@@ -325,8 +321,8 @@ fn render(
         rows: table.rows,
         window: describe_window(selection),
         total: human_count(data.totaljobs),
-        prev: (data.page > 1).then(|| page_link(data.page - 1)),
-        next: (data.page < data.pages).then(|| page_link(data.page + 1)),
+        prev,
+        next,
         data,
     };
     Ok(page.render()?)

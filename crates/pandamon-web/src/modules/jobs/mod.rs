@@ -31,25 +31,7 @@ impl Module for Jobs {
                 doc: RouteDoc {
                     summary: "job attribute summary (selectionsummary), error summary (errsByCount) and one sorted page of jobs",
                     vocabulary: Some(&fields::JOBS),
-                    params: const {
-                        &[
-                            Param::query(
-                                "jobtype",
-                                ParamType::Text,
-                                "analysis, production, ... (bigmon's job types)",
-                            ),
-                            Param::query(
-                                "durationmin",
-                                ParamType::Text,
-                                "running time in minutes, lo:hi",
-                            ),
-                            Param::query(
-                                "minramcount",
-                                ParamType::Text,
-                                "memory in GB bins, e.g. 2-3GB",
-                            ),
-                        ]
-                    },
+                    params: &[],
                     response: schema::<list::JobsJson>,
                     html: true,
                 },

@@ -4,13 +4,12 @@
 use crate::kit::error::{AppError, AppResult};
 use crate::kit::links::url;
 use crate::kit::module::{Module, Param, ParamType, Route, RouteDoc, schema};
+use crate::kit::respond::PageRequest;
 use crate::kit::state::AppState;
-use axum::extract::{Query, State};
 use axum::response::Redirect;
 use axum::routing::get;
 use pandamon_model::JobTable;
 use pandamon_store::Value;
-use serde::Deserialize;
 
 pub struct Search;
 
@@ -34,11 +33,6 @@ impl Module for Search {
             },
         }]
     }
-}
-
-#[derive(Deserialize)]
-struct SearchQuery {
-    q: Option<String>,
 }
 
 /// Where a search for `text` leads.
@@ -69,7 +63,7 @@ pub async fn resolve(state: &AppState, text: &str) -> AppResult<String> {
         }
         return Err(AppError::NotFound(format!("job or task {id}")));
     }
-    if state.queues.get(db).await?.contains_key(q) {
+    if state.reference.queues(db).await?.contains_key(q) {
         return Ok(url("/jobs/", &[("computingsite", q)]));
     }
     if q.contains('.') || q.contains('*') {
@@ -78,10 +72,7 @@ pub async fn resolve(state: &AppState, text: &str) -> AppResult<String> {
     Ok(url("/jobs/", &[("produsername", q)]))
 }
 
-async fn search(
-    State(state): State<AppState>,
-    Query(query): Query<SearchQuery>,
-) -> AppResult<Redirect> {
-    let target = resolve(&state, query.q.as_deref().unwrap_or("")).await?;
+async fn search(request: PageRequest) -> AppResult<Redirect> {
+    let target = resolve(&request.state, request.param("q").unwrap_or("")).await?;
     Ok(Redirect::to(&target))
 }

@@ -2,16 +2,15 @@
 //! status) and `/site/<queue>/` (one queue: its CRIC attributes and jobs).
 
 use crate::kit::error::{AppError, AppResult};
-use crate::kit::format::{cell_text, describe_window, human_count, order_statuses, status_rank};
+use crate::kit::facets::{JobStatusCount, job_summary};
+use crate::kit::format::{cell_text, describe_window, human_count, order_statuses};
 use crate::kit::links::jobs_url;
 use crate::kit::module::{Module, NavEntry, Param, ParamType, Route, RouteDoc, schema};
-use crate::kit::queues::QueueInfo;
+use crate::kit::reference::{QueueAttributes, QueueInfo};
 use crate::kit::respond::{PageRequest, Reply};
 use crate::kit::source::keyed_groups;
-use crate::kit::state::AppState;
 use askama::Template;
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::Path;
 use axum::response::Response;
 use axum::routing::get;
 use pandamon_query::{Selection, fields};
@@ -76,26 +75,10 @@ impl Module for Sites {
 /// One queue of `/sites/?json`: its attributes and jobs by status.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct SiteRow {
-    pub queue: String,
-    pub site: String,
-    pub cloud: String,
-    pub tier: String,
-    pub status: String,
-    pub kind: String,
-    pub resource: String,
-    pub corecount: i64,
-    pub corepower: f64,
-    pub harvester: String,
-    pub role: String,
+    #[serde(flatten)]
+    pub queue: QueueAttributes,
     /// Jobs by status in the window.
     pub jobs: BTreeMap<String, i64>,
-}
-
-/// Jobs of one status.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct JobStatusCount {
-    pub jobstatus: String,
-    pub count: i64,
 }
 
 /// `/site/<queue>/?json`.
@@ -117,22 +100,16 @@ struct SitesPage {
     rows: Vec<(QueueInfo, Vec<String>, String)>,
 }
 
-async fn list_sites(
-    State(state): State<AppState>,
-    Query(params): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
-) -> AppResult<Response> {
-    let request = PageRequest::new(&state, "sites", params, &headers);
+async fn list_sites(request: PageRequest) -> AppResult<Response> {
     let selection = parse(&request, &[])?;
     request
-        .answer("sites", selection.window, || {
-            sites(&state, &request, &selection)
-        })
+        .answer(selection.window, || sites(&request, &selection))
         .await
 }
 
-async fn sites(state: &AppState, request: &PageRequest, selection: &Selection) -> AppResult<Reply> {
-    let queue_info = state.queues.get(&state.db).await?;
+async fn sites(request: &PageRequest, selection: &Selection) -> AppResult<Reply> {
+    let state = &request.state;
+    let queue_info = state.reference.queues(&state.db).await?;
     let (rows, _) = keyed_groups(
         state,
         selection,
@@ -156,17 +133,7 @@ async fn sites(state: &AppState, request: &PageRequest, selection: &Selection) -
     let data: Vec<SiteRow> = queue_info
         .values()
         .map(|q| SiteRow {
-            queue: q.queue.clone(),
-            site: q.site.clone(),
-            cloud: q.cloud.clone(),
-            tier: q.tier.clone(),
-            status: q.status.clone(),
-            kind: q.kind.clone(),
-            resource: q.resource.clone(),
-            corecount: q.corecount,
-            corepower: q.corepower,
-            harvester: q.harvester.clone(),
-            role: q.role.clone(),
+            queue: q.attributes.clone(),
             jobs: counts.get(&q.queue).cloned().unwrap_or_default(),
         })
         .collect();
@@ -207,49 +174,29 @@ struct SitePage {
     attributes: Vec<(String, String)>,
 }
 
-async fn find_site(
-    State(state): State<AppState>,
-    Path(queue): Path<String>,
-    Query(params): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
-) -> AppResult<Response> {
-    let request = PageRequest::new(&state, "sites", params, &headers);
-    let queue_info = state.queues.get(&state.db).await?;
+async fn find_site(Path(queue): Path<String>, request: PageRequest) -> AppResult<Response> {
+    let state = &request.state;
+    let queue_info = state.reference.queues(&state.db).await?;
     let info = queue_info
         .get(&queue)
         .cloned()
         .ok_or_else(|| AppError::NotFound(format!("queue {queue}")))?;
     let selection = parse(&request, &[("computingsite", queue.clone())])?;
     request
-        .answer(&format!("site {queue}"), selection.window, || async {
+        .answer(selection.window, || async {
             let (rows, _) =
-                keyed_groups(&state, &selection, &[("jobstatus", ColType::Varchar(15))]).await?;
-            let mut summary: Vec<(String, i64)> =
-                rows.into_iter().map(|(k, n)| (k[0].clone(), n)).collect();
-            summary.sort_by_key(|(s, _)| status_rank(s));
+                keyed_groups(state, &selection, &[("jobstatus", ColType::Varchar(15))]).await?;
             let data = SiteJson {
                 queue: info,
-                jobsummary: summary
-                    .iter()
-                    .map(|(s, n)| JobStatusCount {
-                        jobstatus: s.clone(),
-                        count: *n,
-                    })
-                    .collect(),
+                jobsummary: job_summary(rows.into_iter().map(|(k, n)| (k[0].clone(), n))),
             };
-            request.reply(&data, false, || {
-                render_site(&queue, &selection, &summary, &data.queue)
-            })
+            request.reply(&data, false, || render_site(&queue, &selection, &data))
         })
         .await
 }
 
-fn render_site(
-    queue: &str,
-    selection: &Selection,
-    summary: &[(String, i64)],
-    info: &QueueInfo,
-) -> AppResult<String> {
+fn render_site(queue: &str, selection: &Selection, data: &SiteJson) -> AppResult<String> {
+    let info = &data.queue;
     let attributes = info
         .data
         .as_object()
@@ -257,13 +204,14 @@ fn render_site(
         .unwrap_or_default();
     let page = SitePage {
         window: describe_window(selection),
-        summary: summary
+        summary: data
+            .jobsummary
             .iter()
-            .map(|(s, n)| {
+            .map(|s| {
                 (
-                    s.clone(),
-                    human_count(*n),
-                    jobs_url(&[("computingsite", queue), ("jobstatus", s)]),
+                    s.jobstatus.clone(),
+                    human_count(s.count),
+                    jobs_url(&[("computingsite", queue), ("jobstatus", &s.jobstatus)]),
                 )
             })
             .collect(),

@@ -7,8 +7,6 @@ use crate::kit::module::{Module, NavEntry, Route, RouteDoc, schema};
 use crate::kit::respond::PageRequest;
 use crate::kit::state::{AppState, LiveReport};
 use askama::Template;
-use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use chrono::Utc;
@@ -171,16 +169,12 @@ async fn collect_status(state: &AppState) -> AppResult<StatusJson> {
     })
 }
 
-async fn show_status(
-    State(state): State<AppState>,
-    Query(params): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
-) -> AppResult<Response> {
-    let request = PageRequest::new(&state, "status", params, &headers);
+async fn show_status(request: PageRequest) -> AppResult<Response> {
+    let state = &request.state;
     request
-        .answer("status", None, || async {
-            let status = collect_status(&state).await?;
-            request.reply(&status, false, || render(&state, &status))
+        .answer(None, || async {
+            let status = collect_status(state).await?;
+            request.reply(&status, false, || render(state, &status))
         })
         .await
 }

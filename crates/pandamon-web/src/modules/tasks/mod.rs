@@ -2,22 +2,25 @@
 //! datasets with progress, its jobs by status with superseded retries dropped, sites, history).
 
 use crate::kit::error::{AppError, AppResult};
-use crate::kit::facets::{Facet, FacetView, Tally, facet_views, list_table, pie_charts};
-use crate::kit::format::{cell_json, cell_text, describe_window, field_text, human_count};
-use crate::kit::links::{jobs_url, link_with};
+use crate::kit::facets::{
+    Facet, FacetView, JobStatusCount, Tally, facet_views, job_summary, list_table, pie_charts,
+};
+use crate::kit::format::{
+    cell_json, cell_text, describe_window, field_text, human_count, row_object,
+};
+use crate::kit::links::{jobs_url, link_with, page_links};
 use crate::kit::module::{
     ConfigKey, Module, NavEntry, Param, ParamType, Route, RouteDoc, positive_integer, schema,
 };
-use crate::kit::respond::{PageRequest, list_columns, parse_selection, project_rows};
+use crate::kit::respond::{PageRequest, list_columns, parse_id, parse_selection, project_rows};
 use crate::kit::source;
 use crate::kit::state::AppState;
 use askama::Template;
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::Path;
 use axum::response::Response;
 use axum::routing::get;
 use chrono::Utc;
-use pandamon_model::{JobStatus, JobTable};
+use pandamon_model::JobTable;
 use pandamon_query::{Selection, fields};
 use pandamon_store::catalog::ColType;
 use pandamon_store::jobs::Cell;
@@ -252,20 +255,16 @@ fn default_days(state: &AppState) -> i64 {
     state.settings.module_int("tasks", "default_days", 7)
 }
 
-async fn list_tasks(
-    State(state): State<AppState>,
-    Query(params): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
-) -> AppResult<Response> {
-    let request = PageRequest::new(&state, "tasks", params, &headers);
-    let selection = request.selection(&fields::TASKS, 24 * default_days(&state), &[])?;
+async fn list_tasks(request: PageRequest) -> AppResult<Response> {
+    let state = &request.state;
+    let selection = request.selection(&fields::TASKS, 24 * default_days(state), &[])?;
     // bigmon answers a bare list of tasks; `outputs=summary` adds the summary around it.
     let summary = request
         .param("outputs")
         .is_some_and(|v| v.contains("summary"));
     request
-        .answer("list", selection.window, || async {
-            let data = collect_tasks(&state, &selection, request.json).await?;
+        .answer(selection.window, || async {
+            let data = collect_tasks(state, &selection, request.json).await?;
             let html = || render_list(&request.params, &selection, &data);
             if summary {
                 request.reply(&data, false, html)
@@ -287,7 +286,7 @@ fn render_list(
         &["status", "processingtype", "username"],
         data.totaltasks,
     );
-    let table = list_table(&data.tasks, |column, text| match column {
+    let table = list_table(&data.tasks, |column, text, _| match column {
         "jeditaskid" => Some(format!("/task/{text}/")),
         "status" | "username" | "campaign" | "processingtype" | "gshare" | "nucleus" => {
             Some(link_with(params, column, text))
@@ -295,7 +294,7 @@ fn render_list(
         "reqid" => Some(jobs_url(&[("reqid", text)])),
         _ => None,
     });
-    let page_link = |page: u64| link_with(params, "page", &page.to_string());
+    let (prev, next) = page_links(params, data.page, data.pages);
     let page = TasksPage {
         charts,
         total: human_count(data.totaltasks),
@@ -303,17 +302,11 @@ fn render_list(
         facets,
         columns: table.columns,
         rows: table.rows,
-        prev: (data.page > 1).then(|| page_link(data.page - 1)),
-        next: (data.page < data.pages).then(|| page_link(data.page + 1)),
+        prev,
+        next,
         data,
     };
     Ok(page.render()?)
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct StatusCount {
-    pub jobstatus: String,
-    pub count: i64,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -332,9 +325,9 @@ pub struct TaskJson {
     pub taskparams: Json,
     pub datasets: Vec<Map<String, Json>>,
     pub mode: &'static str,
-    pub jobsummary: Vec<StatusCount>,
+    pub jobsummary: Vec<JobStatusCount>,
     pub dropped: i64,
-    pub scouts: Vec<StatusCount>,
+    pub scouts: Vec<JobStatusCount>,
     pub sites: Vec<SiteUse>,
     pub statuslog: Vec<Map<String, Json>>,
     /// (hour, finished jobs so far), the task's progress over time.
@@ -363,7 +356,7 @@ pub async fn collect_task(state: &AppState, jeditaskid: i64, drop: bool) -> AppR
         .await?
         .pop()
         .ok_or_else(|| AppError::NotFound(format!("task {jeditaskid}")))?;
-    let task: Map<String, Json> = row.iter().map(|(k, v)| (k.clone(), cell_json(v))).collect();
+    let task = row_object(&row);
     let taskparams = db
         .rows_where(
             "jedi_taskparams",
@@ -387,7 +380,7 @@ pub async fn collect_task(state: &AppState, jeditaskid: i64, drop: bool) -> AppR
         )
         .await?
         .iter()
-        .map(|r| r.iter().map(|(k, v)| (k.clone(), cell_json(v))).collect())
+        .map(|r| row_object(r))
         .collect();
     let statuslog = db
         .rows_where(
@@ -398,7 +391,7 @@ pub async fn collect_task(state: &AppState, jeditaskid: i64, drop: bool) -> AppR
         )
         .await?
         .iter()
-        .map(|r| r.iter().map(|(k, v)| (k.clone(), cell_json(v))).collect())
+        .map(|r| row_object(r))
         .collect();
     // Every job of the task, from all job tables.
     let selection = parse_selection(
@@ -460,18 +453,7 @@ pub async fn collect_task(state: &AppState, jeditaskid: i64, drop: bool) -> AppR
         .iter()
         .filter(|j| !superseded.contains(&j.pandaid))
         .collect();
-    let by_status = |list: &[&TaskJob]| {
-        let mut counts: BTreeMap<String, i64> = BTreeMap::new();
-        for j in list {
-            *counts.entry(j.status.clone()).or_default() += 1;
-        }
-        let mut out: Vec<StatusCount> = counts
-            .into_iter()
-            .map(|(jobstatus, count)| StatusCount { jobstatus, count })
-            .collect();
-        out.sort_by_key(|s| JobStatus::parse(&s.jobstatus).map_or(usize::MAX, |s| s as usize));
-        out
-    };
+    let by_status = |list: &[&TaskJob]| job_summary(list.iter().map(|j| (j.status.clone(), 1)));
     let jobsummary = by_status(&counted);
     let scouts: Vec<&TaskJob> = jobs.iter().filter(|j| j.scout).collect();
     let now = Utc::now().timestamp();
@@ -540,22 +522,10 @@ struct TaskPage<'a> {
     statuslog: Vec<(String, String)>,
 }
 
-async fn find_task(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(params): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
-) -> AppResult<Response> {
-    let jeditaskid: i64 = id.trim().parse().map_err(|_| {
-        AppError::BadRequest(
-            "invalid value for parameter 'jeditaskid': expected a whole number".into(),
-        )
-    })?;
-    let drop = match params
-        .iter()
-        .find(|(k, _)| k == "mode")
-        .map(|(_, v)| v.as_str())
-    {
+async fn find_task(Path(id): Path<String>, request: PageRequest) -> AppResult<Response> {
+    let state = &request.state;
+    let jeditaskid = parse_id("jeditaskid", &id)?;
+    let drop = match request.param("mode") {
         None | Some("drop") => true,
         Some("nodrop") => false,
         Some(_) => {
@@ -564,10 +534,9 @@ async fn find_task(
             ));
         }
     };
-    let request = PageRequest::new(&state, "tasks", params, &headers);
     request
-        .answer(&format!("task {jeditaskid}"), None, || async {
-            let data = collect_task(&state, jeditaskid, drop).await?;
+        .answer(None, || async {
+            let data = collect_task(state, jeditaskid, drop).await?;
             request.reply(&data, false, || render_task(jeditaskid, drop, &data))
         })
         .await

@@ -2,15 +2,15 @@
 //! `/user/<name>/` (one user's jobs by status and by task).
 
 use crate::kit::error::{AppError, AppResult};
-use crate::kit::format::{describe_window, human_count, status_rank};
+use crate::kit::facets::{JobStatusCount, job_summary};
+use crate::kit::format::{describe_window, human_count};
 use crate::kit::links::jobs_url;
 use crate::kit::module::{Module, NavEntry, Param, ParamType, Route, RouteDoc, schema};
 use crate::kit::respond::PageRequest;
 use crate::kit::source::keyed_groups;
 use crate::kit::state::AppState;
 use askama::Template;
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::Path;
 use axum::response::Response;
 use axum::routing::get;
 use pandamon_model::JobStatus;
@@ -78,13 +78,6 @@ fn parse(request: &PageRequest, extra: &[(&str, String)]) -> AppResult<Selection
     request.selection(&fields::JOBS, 12, extra)
 }
 
-/// Jobs of one status.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct JobStatusCount {
-    pub jobstatus: String,
-    pub count: i64,
-}
-
 /// One task of a user, with its jobs by status.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct UserTask {
@@ -117,25 +110,18 @@ struct UsersPage<'a> {
     users: &'a [UserRow],
 }
 
-async fn list_users(
-    State(state): State<AppState>,
-    Query(params): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
-) -> AppResult<Response> {
-    let request = PageRequest::new(&state, "users", params, &headers);
+async fn list_users(request: PageRequest) -> AppResult<Response> {
     let selection = parse(&request, &[("prodsourcelabel", "user|panda".to_string())])?;
     request
-        .answer("users", selection.window, || {
-            users(&state, &request, &selection)
-        })
+        .answer(selection.window, || users(&request, &selection))
         .await
 }
 
 async fn users(
-    state: &AppState,
     request: &PageRequest,
     selection: &Selection,
 ) -> AppResult<crate::kit::respond::Reply> {
+    let state = &request.state;
     let (rows, source) = keyed_groups(
         state,
         selection,
@@ -187,24 +173,19 @@ async fn users(
     })
 }
 
-async fn find_user(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-    Query(params): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
-) -> AppResult<Response> {
+async fn find_user(Path(name): Path<String>, request: PageRequest) -> AppResult<Response> {
+    let state = &request.state;
     let name = name.trim().to_string();
     if name.is_empty() {
         return Err(AppError::BadRequest(
             "invalid value for parameter 'user': empty name".into(),
         ));
     }
-    let request = PageRequest::new(&state, "users", params, &headers);
     // Exact name, not the substring match of `user=`.
     let selection = parse(&request, &[])?.and_in("produsername", &[name.as_str()]);
     request
-        .answer(&format!("user {name}"), selection.window, || async {
-            let data = collect_user(&state, &name, &selection).await?;
+        .answer(selection.window, || async {
+            let data = collect_user(state, &name, &selection).await?;
             request.reply(&data, false, || render_user(&selection, &data))
         })
         .await
@@ -244,14 +225,9 @@ async fn collect_user(state: &AppState, name: &str, selection: &Selection) -> Ap
             return Err(AppError::NotFound(format!("user {name}")));
         }
     }
-    let mut jobsummary: Vec<JobStatusCount> = by_status
-        .into_iter()
-        .map(|(jobstatus, count)| JobStatusCount { jobstatus, count })
-        .collect();
-    jobsummary.sort_by_key(|s| status_rank(&s.jobstatus));
     Ok(UserJson {
         user: name.to_string(),
-        jobsummary,
+        jobsummary: job_summary(by_status),
         tasks: by_task
             .into_iter()
             .map(|(jeditaskid, jobs)| UserTask { jeditaskid, jobs })
