@@ -10,7 +10,9 @@ use common::{get, get_json, get_redirect};
 use pandamon_sim::{Silent, SimConfig};
 use pandamon_store::schema;
 use pandamon_testkit::{TestDb, on_every_backend};
+use pandamon_web::kit::module::{BackgroundTask, Module, Route};
 use pandamon_web::{AppState, router};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tower::ServiceExt;
 
 async fn state(test: &TestDb) -> AppState {
@@ -96,12 +98,17 @@ async fn modules_switch_off_and_document_themselves(test: &TestDb) {
     for path in ["/healthz", "/api/openapi.json"] {
         assert!(paths.contains_key(path), "{path}");
     }
-    // Vocabulary parameters are documented with their columns.
+    // Vocabulary parameters are documented with their columns (defined once, referred to).
+    let shared = &doc["components"]["parameters"];
     let jobs = &paths["/jobs/"]["get"]["parameters"];
     let names: Vec<&str> = jobs
         .as_array()
         .unwrap()
         .iter()
+        .map(|p| match p["$ref"].as_str() {
+            Some(r) => &shared[r.trim_start_matches("#/components/parameters/")],
+            None => p,
+        })
         .filter_map(|p| p["name"].as_str())
         .collect();
     for p in [
@@ -114,15 +121,21 @@ async fn modules_switch_off_and_document_themselves(test: &TestDb) {
     ] {
         assert!(names.contains(&p), "/jobs/ documents {p}: {names:?}");
     }
-    // Every schema a response refers to is defined.
+    // Every schema and parameter referred to is defined.
     let schemas = doc["components"]["schemas"].as_object().unwrap();
     let text = serde_json::to_string(&doc).unwrap();
-    for reference in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
-        let name = reference.split('"').next().unwrap();
-        assert!(
-            schemas.contains_key(name),
-            "schema {name} is referred to but not defined"
-        );
+    for (kind, defined) in [
+        ("schemas", schemas),
+        ("parameters", shared.as_object().unwrap()),
+    ] {
+        let prefix = format!("\"$ref\":\"#/components/{kind}/");
+        for reference in text.split(prefix.as_str()).skip(1) {
+            let name = reference.split('"').next().unwrap();
+            assert!(
+                defined.contains_key(name),
+                "{kind} {name} is referred to but not defined"
+            );
+        }
     }
     assert!(schemas.contains_key("JobsJson") && schemas.contains_key("ErrorCount"));
     let no_tasks_doc = get_json(&no_tasks, "/api/openapi.json").await;
@@ -207,3 +220,85 @@ async fn slashless_paths_redirect_keeping_the_query(test: &TestDb) {
     }
 }
 on_every_backend!(slashless_paths_redirect_keeping_the_query);
+
+/// Every route of every module, on a database with the PanDA schema and no rows: HTML for a
+/// browser (an error page when it fails), JSON for `?json`, never a server error.
+async fn every_route_answers_on_an_empty_database(test: &TestDb) {
+    let db = test.connect().await;
+    schema::init(&db, false).await.unwrap();
+    let state = AppState::new(db, None);
+    for module in pandamon_web::modules::REGISTRY {
+        for route in module.routes() {
+            let path = route
+                .path
+                .replace("{pandaid}", "1")
+                .replace("{jeditaskid}", "1")
+                .replace("{queue}", "NO_SUCH_QUEUE")
+                .replace("{name}", "nobody");
+            let (status, content_type, body) = browse(&state, &path).await;
+            assert!(!status.is_server_error(), "{path}: {status} {body}");
+            if status.is_client_error() || (status.is_success() && route.doc.html) {
+                assert!(
+                    content_type.starts_with("text/html"),
+                    "{path}: {content_type}"
+                );
+                assert!(!body.contains("pandamon:nav"), "{path}: navigation filled");
+            }
+            let sep = if path.contains('?') { '&' } else { '?' };
+            let (status, body) = get(&state, &format!("{path}{sep}json")).await;
+            assert!(!status.is_server_error(), "{path}?json: {status} {body}");
+            if !status.is_redirection() {
+                assert!(
+                    serde_json::from_str::<serde_json::Value>(&body).is_ok(),
+                    "{path}?json answers JSON: {body}"
+                );
+            }
+        }
+    }
+}
+on_every_backend!(every_route_answers_on_an_empty_database);
+
+static TICKS: AtomicUsize = AtomicUsize::new(0);
+
+/// A module whose only work is a background task that counts its starts.
+struct Ticker;
+
+impl Module for Ticker {
+    fn name(&self) -> &'static str {
+        "ticker"
+    }
+    fn description(&self) -> &'static str {
+        "counts its background task's starts"
+    }
+    fn routes(&self) -> Vec<Route> {
+        Vec::new()
+    }
+    fn background(&self) -> Vec<BackgroundTask> {
+        vec![BackgroundTask {
+            name: "tick",
+            run: Box::new(|_| {
+                Box::pin(async {
+                    TICKS.fetch_add(1, Ordering::SeqCst);
+                })
+            }),
+        }]
+    }
+}
+
+static TICKER: Ticker = Ticker;
+
+#[tokio::test]
+async fn only_enabled_modules_start_their_background_tasks() {
+    let test = TestDb::new(pandamon_testkit::Backend::Sqlite, "background").await;
+    let db = test.connect().await;
+    let state = AppState::new(db.clone(), None);
+    let off = state.clone().with_modules(pandamon_web::modules::all());
+    assert!(pandamon_web::start_background(&off).is_empty());
+    let on = state.with_modules(vec![&TICKER]);
+    for task in pandamon_web::start_background(&on) {
+        task.await.unwrap();
+    }
+    assert_eq!(TICKS.load(Ordering::SeqCst), 1);
+    db.close().await;
+    test.cleanup().await;
+}

@@ -62,6 +62,10 @@ async fn json_shapes() {
     .await;
     trim(&mut tasks, 3);
     insta::assert_json_snapshot!("tasks", tasks);
+
+    // The API document: every route, parameter and answer type; a change shows in review.
+    let openapi = get_json(&state, "/api/openapi.json").await;
+    insta::assert_json_snapshot!("openapi", openapi, { ".info.version" => "[version]" });
     db.close().await;
     test.cleanup().await;
 }

@@ -8,10 +8,18 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn pandamon(args: &[&str]) -> (i32, String, String) {
+    pandamon_with(args, &[])
+}
+
+/// `pandamon` with extra environment variables.
+fn pandamon_with(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_pandamon"))
         .args(args)
         .env_remove("PANDAMON_DB")
         .env_remove("PANDAMON_CONFIG")
+        .env_remove("PANDAMON_MODULES")
+        .env_remove("PANDAMON_PROFILE")
+        .envs(env.iter().copied())
         .current_dir(std::env::temp_dir())
         .output()
         .expect("pandamon runs");
@@ -52,6 +60,30 @@ fn bad_input_gets_one_clear_line_and_a_nonzero_exit() {
     let (code, _, err) = pandamon(&["frobnicate"]);
     assert_eq!(code, 2);
     assert!(err.contains("unrecognized subcommand"), "{err}");
+}
+
+#[test]
+fn modules_lists_every_module_with_its_state_and_routes() {
+    let (code, out, err) = pandamon_with(&["modules"], &[("PANDAMON_MODULES", "jobs,errors")]);
+    assert_eq!(code, 0, "{err}");
+    let state_of = |module: &str| {
+        out.lines()
+            .find(|l| l.split_whitespace().next() == Some(module))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .map(str::to_string)
+    };
+    assert_eq!(state_of("jobs").as_deref(), Some("on"), "{out}");
+    assert_eq!(state_of("errors").as_deref(), Some("on"), "{out}");
+    assert_eq!(state_of("tasks").as_deref(), Some("off"), "{out}");
+    assert!(
+        out.contains("/task/{jeditaskid}/"),
+        "routes of modules that are off too: {out}"
+    );
+    assert!(out.contains("[modules.jobs] default_hours"), "{out}");
+    let (code, _, err) = pandamon_with(&["modules"], &[("PANDAMON_MODULES", "jobs,harvestr")]);
+    assert_eq!(code, 1);
+    assert_clean_error(&err, "unknown module 'harvestr'");
+    assert!(err.contains("known modules: status, jobs"), "{err}");
 }
 
 #[tokio::test]
