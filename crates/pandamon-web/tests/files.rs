@@ -45,6 +45,13 @@ async fn files_and_datasets_match_sql(test: &TestDb) {
     let expected = count(&db, "filestable4", &format!("lfn = '{lfn}'")).await;
     assert!(expected >= 2);
     assert_eq!(files["total"].as_i64().unwrap(), expected);
+    // The form sends its empty fields too: they name nothing.
+    let from_form = get_json(
+        &state,
+        &format!("/files/?json&lfn={lfn}&dataset=&pandaid=&jeditaskid=&guid="),
+    )
+    .await;
+    assert_eq!(from_form["total"].as_i64().unwrap(), expected);
     let file = get_json(&state, &format!("/file/?json&lfn={lfn}")).await;
     assert_eq!(file["files"].as_array().unwrap().len() as i64, expected);
     assert_eq!(file["contents"][0]["lfn"], lfn.as_str());

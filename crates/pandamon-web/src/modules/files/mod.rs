@@ -113,7 +113,14 @@ fn parse(
     vocabulary: &'static Vocabulary,
     needs: &[&str],
 ) -> AppResult<Option<Selection>> {
-    let selection = request.selection(vocabulary, 24, &[])?;
+    // The form sends every field, the ones left empty too: those name nothing.
+    let given: Vec<(String, String)> = request
+        .params
+        .iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .cloned()
+        .collect();
+    let selection = parse_selection(&given, &[], vocabulary, 24)?;
     if selection.is_narrowed() {
         return Ok(Some(selection));
     }
@@ -259,9 +266,10 @@ fn link(column: &str, value: &str, row: &Map<String, Json>) -> Option<String> {
     })
 }
 
-fn section(title: &str, params: &[(String, String)], list: &ListJson) -> Section {
+/// A table of a list page; `params` are the URL's, for its pager (`None`: a table without one).
+fn section(title: &str, params: Option<&[(String, String)]>, list: &ListJson) -> Section {
     let table = list_table(&list.rows, link);
-    let (prev, next) = page_links(params, list.page, list.pages);
+    let (prev, next) = params.map_or((None, None), |p| page_links(p, list.page, list.pages));
     Section {
         title: title.to_string(),
         total: human_count(list.total),
@@ -334,7 +342,7 @@ async fn list_page(request: PageRequest, listing: &Listing) -> AppResult<Respons
         .answer(None, || async {
             let data = list(&request.state, listing.table, listing.columns, &selection).await?;
             request.reply(&data, false, || {
-                let table = section(listing.title, &request.params, &data);
+                let table = section(listing.title, Some(&request.params), &data);
                 render(listing.title, data.notes.clone(), &[], vec![table])
             })
         })
@@ -385,10 +393,10 @@ async fn find_file(request: PageRequest) -> AppResult<Response> {
                     vec![
                         section(
                             "Job attempts that read or wrote the file",
-                            &request.params,
+                            Some(&request.params),
                             &attempts,
                         ),
-                        section("JEDI records of the file", &[], &contents),
+                        section("JEDI records of the file", None, &contents),
                     ],
                 )
             };
@@ -483,7 +491,7 @@ async fn find_dataset(request: PageRequest) -> AppResult<Response> {
                     "Dataset files",
                     vec![note],
                     &[],
-                    vec![section("Files", &request.params, &files)],
+                    vec![section("Files", Some(&request.params), &files)],
                 )
             };
             request.reply(&data, false, html)
