@@ -11,6 +11,13 @@ pub mod router;
 pub use kit::state::{AppState, LiveHandle, LiveReport, Settings};
 pub use router::router;
 
+impl AppState {
+    /// Every registered module on, default settings.
+    pub fn new(db: pandamon_store::Db, live: Option<LiveHandle>) -> AppState {
+        AppState::with_settings_and_modules(db, live, Settings::default(), modules::all())
+    }
+}
+
 /// Serves `app` on `listener` until `shutdown` resolves, with the background tasks of the
 /// enabled modules running beside it.
 pub async fn serve(

@@ -185,6 +185,19 @@ fn no_module_imports_another_module() {
 }
 
 #[test]
+fn the_kit_does_not_know_the_modules() {
+    let kit = crates_dir().join("pandamon-web/src/kit");
+    check(
+        "the kit serves every module and names none (only the crate root holds the registry)",
+        violations(
+            &["pandamon-web"],
+            |p| !p.starts_with(&kit),
+            |l| l.contains("crate::modules"),
+        ),
+    );
+}
+
+#[test]
 fn every_vocabulary_column_is_in_the_catalogue() {
     let catalog = pandamon_store::Catalog::get();
     let mut found = Vec::new();

@@ -79,12 +79,9 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// Every registered module on, default settings.
-    pub fn new(db: Db, live: Option<LiveHandle>) -> AppState {
-        AppState::with_settings_and_modules(db, live, Settings::default(), crate::modules::all())
-    }
-
-    fn with_settings_and_modules(
+    /// A state with these modules on (the crate root's `AppState::new` turns on every
+    /// registered one: the kit does not know the registry).
+    pub fn with_settings_and_modules(
         db: Db,
         live: Option<LiveHandle>,
         settings: Settings,
