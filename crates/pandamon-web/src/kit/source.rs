@@ -179,15 +179,16 @@ pub async fn group_by_hour(
     ))
 }
 
-/// Job counts grouped by the given job columns over the selection, each value as text
-/// ("Not specified" for none), from whichever source holds the selection.
+/// Job counts grouped by the given job columns (typed from the catalogue) over the selection,
+/// each value as text ("Not specified" for none), from whichever source holds the selection.
 pub async fn keyed_groups(
     state: &AppState,
     selection: &Selection,
-    columns: &[(&str, ColType)],
+    columns: &[&str],
 ) -> AppResult<(Vec<(Vec<String>, i64)>, Source)> {
     let tables = crate::kit::joberrors::job_tables(selection);
-    let (groups, source) = group(state, selection, &tables, columns).await?;
+    let typed = crate::kit::joberrors::typed_job_columns(columns);
+    let (groups, source) = group(state, selection, &tables, &typed).await?;
     let keyed = groups
         .into_iter()
         .map(|g| {

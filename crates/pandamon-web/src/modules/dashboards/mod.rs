@@ -14,7 +14,6 @@ use axum::routing::get;
 use chrono::Utc;
 use pandamon_model::job_type;
 use pandamon_query::{Selection, fields};
-use pandamon_store::catalog::ColType;
 use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -225,10 +224,10 @@ async fn region(
         state,
         selection,
         &[
-            ("computingsite", ColType::Varchar(128)),
-            ("jobstatus", ColType::Varchar(15)),
-            ("prodsourcelabel", ColType::Varchar(20)),
-            ("resource_type", ColType::Varchar(56)),
+            "computingsite",
+            "jobstatus",
+            "prodsourcelabel",
+            "resource_type",
         ],
     )
     .await?;
@@ -332,16 +331,8 @@ async fn world(
     let state = &request.state;
     let params = &request.params;
     let queue_info = state.reference.queues(&state.db).await?;
-    let (rows, _) = keyed_groups(
-        state,
-        selection,
-        &[
-            ("nucleus", ColType::Varchar(52)),
-            ("computingsite", ColType::Varchar(128)),
-            ("jobstatus", ColType::Varchar(15)),
-        ],
-    )
-    .await?;
+    let (rows, _) =
+        keyed_groups(state, selection, &["nucleus", "computingsite", "jobstatus"]).await?;
     let mut nuclei = Nested::new();
     let mut satellites: BTreeMap<String, Nested> = BTreeMap::new();
     let mut statuses = BTreeSet::new();

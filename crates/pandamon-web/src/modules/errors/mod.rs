@@ -3,7 +3,9 @@
 
 use crate::kit::error::AppResult;
 use crate::kit::format::{describe_window, human_count};
-use crate::kit::joberrors::{ErrorCount, error_columns, error_summary, group_errors, job_tables};
+use crate::kit::joberrors::{
+    ErrorCount, error_columns, error_summary, group_errors, job_tables, typed_job_columns,
+};
 use crate::kit::links::link_with;
 use crate::kit::module::{Module, NavEntry, Route, RouteDoc, schema};
 use crate::kit::respond::PageRequest;
@@ -14,7 +16,6 @@ use axum::response::Response;
 use axum::routing::get;
 use pandamon_model::{ErrorComponent, JobStatus, error_category_name};
 use pandamon_query::{Selection, fields};
-use pandamon_store::catalog::ColType;
 use pandamon_store::jobs::{Cell, Group};
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -211,11 +212,8 @@ fn histogram(
     Histogram { hours, series }
 }
 
-const OWNERS: [(&str, ColType); 3] = [
-    ("computingsite", ColType::Varchar(128)),
-    ("produsername", ColType::Varchar(60)),
-    ("jeditaskid", ColType::BigInt),
-];
+/// The columns errors are split by: site, user, task.
+const OWNERS: [&str; 3] = ["computingsite", "produsername", "jeditaskid"];
 
 /// Splits groups by the value of one owner column and summarises each part.
 fn errors_by(
@@ -274,7 +272,7 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<Error
         state,
         selection,
         &tables,
-        &[("jobstatus", ColType::Varchar(15))],
+        &typed_job_columns(&["jobstatus"]),
     )
     .await?;
     let mut by_status: BTreeMap<String, i64> = BTreeMap::new();
@@ -290,7 +288,7 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<Error
     job_summary.sort_by_key(|s| JobStatus::parse(&s.name).map_or(usize::MAX, |s| s as usize));
     let failing = selection.and_in("jobstatus", &["failed", "holding"]);
     let mut columns = error_columns();
-    columns.extend(OWNERS);
+    columns.extend(typed_job_columns(&OWNERS));
     let (groups, _) = source::group(state, &failing, &tables, &columns).await?;
     let descriptions = state.reference.error_descriptions(db).await?;
     let n = error_columns().len();
@@ -314,19 +312,7 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<Error
             })
             .count += e.count;
     }
-    let code_columns: Vec<(&str, ColType)> = FIRST_ERROR_ORDER
-        .iter()
-        .map(|c| {
-            (
-                c.code_column(),
-                if *c == ErrorComponent::Transform {
-                    ColType::Varchar(128)
-                } else {
-                    ColType::Int
-                },
-            )
-        })
-        .collect();
+    let code_columns = typed_job_columns(&FIRST_ERROR_ORDER.map(|c| c.code_column()));
     let (hourly, _) =
         source::group_by_hour(state, &failing, &tables, "modificationtime", &code_columns).await?;
     Ok(ErrorsJson {

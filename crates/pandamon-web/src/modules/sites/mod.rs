@@ -14,7 +14,6 @@ use axum::extract::Path;
 use axum::response::Response;
 use axum::routing::get;
 use pandamon_query::{Selection, fields};
-use pandamon_store::catalog::ColType;
 use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -110,15 +109,7 @@ async fn list_sites(request: PageRequest) -> AppResult<Response> {
 async fn sites(request: &PageRequest, selection: &Selection) -> AppResult<Reply> {
     let state = &request.state;
     let queue_info = state.reference.queues(&state.db).await?;
-    let (rows, _) = keyed_groups(
-        state,
-        selection,
-        &[
-            ("computingsite", ColType::Varchar(128)),
-            ("jobstatus", ColType::Varchar(15)),
-        ],
-    )
-    .await?;
+    let (rows, _) = keyed_groups(state, selection, &["computingsite", "jobstatus"]).await?;
     let mut counts: HashMap<String, BTreeMap<String, i64>> = HashMap::new();
     let mut statuses = BTreeSet::new();
     for (keys, n) in rows {
@@ -184,8 +175,7 @@ async fn find_site(Path(queue): Path<String>, request: PageRequest) -> AppResult
     let selection = parse(&request, &[("computingsite", queue.clone())])?;
     request
         .answer(selection.window, || async {
-            let (rows, _) =
-                keyed_groups(state, &selection, &[("jobstatus", ColType::Varchar(15))]).await?;
+            let (rows, _) = keyed_groups(state, &selection, &["jobstatus"]).await?;
             let data = SiteJson {
                 queue: info,
                 jobsummary: job_summary(rows.into_iter().map(|(k, n)| (k[0].clone(), n))),

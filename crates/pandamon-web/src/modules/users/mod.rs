@@ -16,7 +16,6 @@ use axum::routing::get;
 use pandamon_model::JobStatus;
 use pandamon_query::{Selection, fields};
 use pandamon_store::Value;
-use pandamon_store::catalog::ColType;
 use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -125,11 +124,7 @@ async fn users(
     let (rows, source) = keyed_groups(
         state,
         selection,
-        &[
-            ("produsername", ColType::Varchar(60)),
-            ("jobstatus", ColType::Varchar(15)),
-            ("jeditaskid", ColType::BigInt),
-        ],
+        &["produsername", "jobstatus", "jeditaskid"],
     )
     .await?;
     let mut users: BTreeMap<String, (UserRow, BTreeSet<String>)> = BTreeMap::new();
@@ -192,15 +187,7 @@ async fn find_user(Path(name): Path<String>, request: PageRequest) -> AppResult<
 }
 
 async fn collect_user(state: &AppState, name: &str, selection: &Selection) -> AppResult<UserJson> {
-    let (rows, _) = keyed_groups(
-        state,
-        selection,
-        &[
-            ("jobstatus", ColType::Varchar(15)),
-            ("jeditaskid", ColType::BigInt),
-        ],
-    )
-    .await?;
+    let (rows, _) = keyed_groups(state, selection, &["jobstatus", "jeditaskid"]).await?;
     let mut by_status: BTreeMap<String, i64> = BTreeMap::new();
     let mut by_task: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
     for (keys, n) in rows {
