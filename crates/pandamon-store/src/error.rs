@@ -44,6 +44,10 @@ pub enum StoreError {
         "the PanDA tables are missing ({tables}): run `pandamon schema init --db URL`, or check the schema names in pandamon.toml"
     )]
     MissingTables { tables: String },
+    #[error(
+        "pandamon's state store is at migration {found}, newer than this pandamon knows ({known}): upgrade pandamon or point [state] db elsewhere"
+    )]
+    StateTooNew { found: i64, known: i64 },
     /// Not a `source`: sqlx's message already carries its cause, and chains would repeat it.
     #[error("database error: {0}")]
     Sql(sqlx::Error),
@@ -62,7 +66,8 @@ impl StoreError {
             StoreError::Connect { .. } => ErrorKind::Unavailable,
             StoreError::ForeignSchema { .. }
             | StoreError::NotOwned
-            | StoreError::MissingTables { .. } => ErrorKind::State,
+            | StoreError::MissingTables { .. }
+            | StoreError::StateTooNew { .. } => ErrorKind::State,
             StoreError::Sql(e) => match e {
                 sqlx::Error::PoolTimedOut
                 | sqlx::Error::PoolClosed

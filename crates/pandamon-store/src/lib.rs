@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod load;
 pub mod scan;
 pub mod schema;
+pub mod state;
 pub mod status;
 pub mod write;
 
@@ -20,4 +21,5 @@ pub use catalog::{Catalog, SchemaRole, Table};
 pub use db::{Db, Dialect, Pool, Purpose, Schemas, dialect_of, redact};
 pub use error::{ErrorKind, Result, StoreError};
 pub use load::{Batch, Value};
+pub use state::{StateConfig, StateLocation, StateStore};
 pub use write::Statement;

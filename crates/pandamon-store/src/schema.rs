@@ -14,7 +14,7 @@ pub const CATALOG_VERSION: &str = "1";
 /// The panda-database schema version the catalogue follows.
 pub const PANDA_SCHEMA_VERSION: (i16, i16, i16) = (0, 1, 6);
 
-fn column_type(dialect: Dialect, ty: ColType) -> String {
+pub(crate) fn column_type(dialect: Dialect, ty: ColType) -> String {
     match (dialect, ty) {
         (_, ColType::BigInt) => "BIGINT".into(),
         (Dialect::Sqlite, ColType::Int) => "INTEGER".into(),

@@ -126,6 +126,46 @@ impl TestDb {
             .unwrap_or_else(|e| panic!("cannot connect to the test database {}: {e}", self.url))
     }
 
+    /// The database's name on its server (the file stem on SQLite).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// This database's url as another account of the same server would write it (no password).
+    pub fn url_for_user(&self, user: &str) -> String {
+        let (scheme, rest) = self.url.split_once("://").expect("test urls have a scheme");
+        let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+        format!("{scheme}://{user}@{host}")
+    }
+
+    /// Runs one statement on the server as its administrator, outside any test database (for
+    /// accounts and grants).
+    pub async fn admin(&self, sql: &str) {
+        match self.backend {
+            Backend::Sqlite => panic!("sqlite has no accounts"),
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&format!("{}/postgres", self.server))
+                    .await
+                    .expect("postgres reachable");
+                sqlx::query(AssertSqlSafe(sql.to_string()))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+                let _ = conn.close().await;
+            }
+            Backend::MySql => {
+                let mut conn = sqlx::MySqlConnection::connect(&self.server)
+                    .await
+                    .expect("mariadb reachable");
+                sqlx::query(AssertSqlSafe(sql.to_string()))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+                let _ = conn.close().await;
+            }
+        }
+    }
+
     /// Drops the database (best effort; a leftover is harmless and uniquely named).
     pub async fn cleanup(self) {
         match self.backend {

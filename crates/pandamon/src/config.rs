@@ -15,6 +15,17 @@ pub struct FileConfig {
     pub database: DatabaseConfig,
     pub server: ServerConfig,
     pub modules: ModulesConfig,
+    pub state: StateSection,
+}
+
+/// `[state]`: where pandamon keeps its own tables.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StateSection {
+    /// A database of its own for pandamon's tables.
+    pub db: Option<String>,
+    /// The SQLite file used when the PanDA account may not create tables.
+    pub file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -59,6 +70,8 @@ pub struct Settings {
     pub modules: Vec<&'static str>,
     /// `[modules.<name>]` sections.
     pub module_config: serde_json::Map<String, serde_json::Value>,
+    /// Where pandamon's own tables go.
+    pub state: pandamon_store::StateConfig,
 }
 
 pub const DEFAULT_CONFIG: &str = "pandamon.toml";
@@ -74,6 +87,7 @@ pub mod env {
     pub const LOG: &str = "PANDAMON_LOG";
     pub const MODULES: &str = "PANDAMON_MODULES";
     pub const PROFILE: &str = "PANDAMON_PROFILE";
+    pub const STATE_DB: &str = "PANDAMON_STATE_DB";
 }
 
 /// Loads the config file (an explicit path must exist; the default one may be absent), then
@@ -151,6 +165,10 @@ pub fn load(
         profile,
         modules: modules.iter().map(|m| m.name()).collect(),
         module_config,
+        state: pandamon_store::StateConfig {
+            url: getenv(env::STATE_DB).or(file.state.db),
+            file: file.state.file,
+        },
     })
 }
 
@@ -242,6 +260,37 @@ mod tests {
         assert!(err.contains("invalid schema name"), "{err}");
         let s = load(None, None, None, no_env).unwrap();
         assert!(s.require_db().unwrap_err().to_string().contains("--db"));
+    }
+
+    #[test]
+    fn the_state_store_comes_from_file_and_environment() {
+        let dir = std::env::temp_dir().join(format!("pandamon-config-st-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.toml");
+        std::fs::write(
+            &path,
+            "[state]\ndb = \"postgres://pm@h/state\"\nfile = \"/var/lib/pandamon/state.db\"\n",
+        )
+        .unwrap();
+        let s = load(Some(&path), None, None, no_env).unwrap();
+        assert_eq!(s.state.url.as_deref(), Some("postgres://pm@h/state"));
+        assert_eq!(
+            s.state.file.as_deref(),
+            Some(Path::new("/var/lib/pandamon/state.db"))
+        );
+        let env = |k: &str| (k == env::STATE_DB).then(|| "mysql://pm@h/st".to_string());
+        let s = load(Some(&path), None, None, env).unwrap();
+        assert_eq!(s.state.url.as_deref(), Some("mysql://pm@h/st"));
+        let s = load(None, None, None, no_env).unwrap();
+        assert_eq!(s.state.url, None);
+        std::fs::write(&path, "[state]\nurl = \"x\"\n").unwrap();
+        let err = load(Some(&path), None, None, no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unknown field") && err.contains("url"),
+            "{err}"
+        );
     }
 
     #[test]

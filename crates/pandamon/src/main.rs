@@ -334,15 +334,18 @@ async fn serve(
             format!("cannot listen on {listen}: is the address free? choose another with --listen")
         })?;
     let address = listener.local_addr()?;
+    let store = pandamon_store::StateStore::open(&settings.state, &db)
+        .await
+        .context("cannot open pandamon's state store: check [state] in the config file or PANDAMON_STATE_DB")?;
+    tracing::info!(place = %store.location().place, version = store.location().version, "pandamon state store open");
     let mut state = pandamon_web::AppState::new(db.clone(), live)
         .with_settings(pandamon_web::Settings {
             labels: settings.profile.labels,
             module_config: settings.module_config.clone().into_iter().collect(),
             ..Default::default()
         })
-        .with_modules(
-            pandamon_web::modules::select(&settings.modules).map_err(anyhow::Error::msg)?,
-        );
+        .with_modules(pandamon_web::modules::select(&settings.modules).map_err(anyhow::Error::msg)?)
+        .with_state(store);
     let (stop_index, stopped) = tokio::sync::watch::channel(false);
     let mut syncer_task = None;
     if !index.no_index {

@@ -19,6 +19,7 @@ fn pandamon_with(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
         .env_remove("PANDAMON_CONFIG")
         .env_remove("PANDAMON_MODULES")
         .env_remove("PANDAMON_PROFILE")
+        .env_remove("PANDAMON_STATE_DB")
         .envs(env.iter().copied())
         .current_dir(std::env::temp_dir())
         .output()
@@ -140,6 +141,7 @@ fn start(args: &[&str]) -> (Running, String) {
         Command::new(env!("CARGO_BIN_EXE_pandamon"))
             .args(args)
             .env_remove("PANDAMON_DB")
+            .env_remove("PANDAMON_STATE_DB")
             .current_dir(std::env::temp_dir())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -253,6 +255,24 @@ async fn serve_answers_for_a_postgres_database() {
     let (code, body) = http_get(&address, "/healthz");
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("\"dialect\":\"postgres\""), "{body}");
+    // pandamon's own tables are in a schema of their own, outside the PanDA schemas.
+    let health: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(health["state"]["backend"], "postgres", "{body}");
+    assert!(
+        health["state"]["place"]
+            .as_str()
+            .unwrap()
+            .contains("schema pandamon"),
+        "{body}"
+    );
     interrupt_and_wait(child);
+    // A state database named but unreachable stops the start with a message saying where to look.
+    let (code, _, err) = pandamon_with(
+        &["serve", "--db", &test.url, "--listen", "127.0.0.1:0"],
+        &[("PANDAMON_STATE_DB", "postgres://postgres@127.0.0.1:1/state")],
+    );
+    assert_eq!(code, 1);
+    assert_clean_error(&err, "cannot open pandamon's state store");
+    assert!(err.contains("PANDAMON_STATE_DB"), "{err}");
     test.cleanup().await;
 }

@@ -22,6 +22,9 @@ pub struct HealthJson {
     /// The live index's state, when there is one.
     #[schemars(with = "Option<Json>")]
     pub index: Option<pandamon_live::sync::SyncStatus>,
+    /// Where pandamon's own tables are, when the state store is open.
+    #[schemars(with = "Option<Json>")]
+    pub state: Option<pandamon_store::StateLocation>,
     /// What each enabled module reports, by name.
     pub modules: Map<String, Json>,
     pub version: &'static str,
@@ -74,6 +77,7 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
         data_time: data_time.map(format_time),
         lag_seconds: data_time.map(|t| (Utc::now().naive_utc() - t).num_seconds()),
         index: state.index.as_ref().map(|i| i.status()),
+        state: state.state.as_ref().map(|s| s.location().clone()),
         modules,
         version: env!("CARGO_PKG_VERSION"),
     };

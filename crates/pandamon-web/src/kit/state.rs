@@ -69,6 +69,8 @@ pub struct App {
     /// The modules switched on, in registry order.
     pub modules: Arc<Vec<&'static dyn Module>>,
     pub settings: Arc<Settings>,
+    /// pandamon's own tables (rollups, users, alerts sent), when opened.
+    pub state: Option<pandamon_store::StateStore>,
 }
 
 impl std::ops::Deref for AppState {
@@ -99,6 +101,7 @@ impl AppState {
             reference: Arc::new(ReferenceData::new(settings.reference_refresh)),
             modules: Arc::new(modules),
             settings: Arc::new(settings),
+            state: None,
         }))
     }
 
@@ -113,6 +116,11 @@ impl AppState {
         self.map(|app| app.index = Some(index))
     }
 
+    /// The same state with pandamon's own state store.
+    pub fn with_state(self, store: pandamon_store::StateStore) -> AppState {
+        self.map(|app| app.state = Some(store))
+    }
+
     /// The same state with only these modules on.
     pub fn with_modules(self, modules: Vec<&'static dyn Module>) -> AppState {
         self.map(|app| app.modules = Arc::new(modules))
@@ -121,17 +129,17 @@ impl AppState {
     /// The same state with these settings (a fresh cache and reference data sized by them).
     pub fn with_settings(self, settings: Settings) -> AppState {
         let modules = self.modules.as_ref().clone();
-        let index = self.index.clone();
+        let (index, store) = (self.index.clone(), self.state.clone());
         let fresh = AppState::with_settings_and_modules(
             self.db.clone(),
             self.live.clone(),
             settings,
             modules,
         );
-        match index {
-            Some(index) => fresh.with_index(index),
-            None => fresh,
-        }
+        fresh.map(|app| {
+            app.index = index;
+            app.state = store;
+        })
     }
 
     /// The live index's generation now, if there is an index.

@@ -1,0 +1,442 @@
+//! pandamon's own state store: the tables of data pandamon keeps for itself (rollups, users,
+//! sessions, alerts already sent, module bookmarks), never a PanDA table.
+//!
+//! Where the state lives:
+//! - `[state] db = URL` (or `PANDAMON_STATE_DB`): that database.
+//! - otherwise the PanDA database itself when its account may create tables there: a schema of
+//!   its own (`pandamon`) on PostgreSQL, tables prefixed `pandamon_` on MariaDB and SQLite;
+//! - otherwise (a read-only production account) a SQLite file, `[state] file`.
+//!
+//! The tables come from versioned [`MIGRATIONS`], applied in order when the store opens; the
+//! versions applied are recorded in the store's `migrations` table. A store migrated by a newer
+//! pandamon is refused rather than misread. Every statement uses `IF NOT EXISTS` and the version
+//! row is written last, so two servers starting together at worst both create a table once.
+
+use crate::catalog::ColType;
+use crate::db::{Db, Dialect, Purpose, Schemas};
+use crate::error::{Result, StoreError};
+use crate::load::Value;
+use crate::schema::column_type;
+use crate::with_pool;
+use crate::write::Statement;
+use chrono::NaiveDateTime;
+use serde::Serialize;
+use sqlx::AssertSqlSafe;
+use std::path::{Path, PathBuf};
+
+/// The PostgreSQL schema holding pandamon's state.
+pub const STATE_SCHEMA: &str = "pandamon";
+/// The table-name prefix on MariaDB and SQLite, where the state shares a database with PanDA.
+pub const STATE_PREFIX: &str = "pandamon_";
+/// The SQLite file used when the PanDA account cannot write and no `[state] db` is given.
+pub const DEFAULT_STATE_FILE: &str = "pandamon-state.db";
+
+/// One column of a state table.
+#[derive(Debug, Clone, Copy)]
+pub struct StateColumn {
+    pub name: &'static str,
+    pub ty: ColType,
+    pub not_null: bool,
+}
+
+const fn col(name: &'static str, ty: ColType) -> StateColumn {
+    StateColumn {
+        name,
+        ty,
+        not_null: true,
+    }
+}
+
+const fn nullable(name: &'static str, ty: ColType) -> StateColumn {
+    StateColumn {
+        name,
+        ty,
+        not_null: false,
+    }
+}
+
+/// One step of a migration, rendered for each dialect (indexes join when a table needs one).
+#[derive(Debug, Clone, Copy)]
+pub enum Step {
+    Table {
+        name: &'static str,
+        columns: &'static [StateColumn],
+        key: &'static [&'static str],
+    },
+}
+
+/// A numbered set of changes to pandamon's own tables. Never edit a released migration: add one.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub steps: &'static [Step],
+}
+
+/// The bookkeeping table, created before any migration.
+const MIGRATIONS_TABLE: &str = "migrations";
+const MIGRATIONS_COLUMNS: &[StateColumn] = &[
+    col("version", ColType::BigInt),
+    col("name", ColType::Varchar(128)),
+    col("applied_at", ColType::Timestamp),
+];
+
+/// The state table of small named values, one namespace per module.
+pub const VALUES_TABLE: &str = "state_values";
+
+/// Every migration, in version order.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "named values per module",
+    steps: &[Step::Table {
+        name: VALUES_TABLE,
+        columns: &[
+            col("module", ColType::Varchar(64)),
+            col("name", ColType::Varchar(191)),
+            nullable("value", ColType::Text),
+            col("updated_at", ColType::Timestamp),
+        ],
+        key: &["module", "name"],
+    }],
+}];
+
+/// Where the state store is, for `/healthz` and the start-up log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StateLocation {
+    pub backend: Dialect,
+    /// The schema, the table prefix, the file, or the `[state] db` database (never its url).
+    pub place: String,
+    /// Why the state is not in the PanDA database, when it is not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The highest migration applied.
+    pub version: i64,
+}
+
+/// Where to put the state, from `[state]` in the config.
+#[derive(Debug, Clone, Default)]
+pub struct StateConfig {
+    /// A database of its own for the state.
+    pub url: Option<String>,
+    /// The SQLite file used when the PanDA account is read-only.
+    pub file: Option<PathBuf>,
+}
+
+/// How table names are made unique in the state's database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Namespace {
+    Schema(&'static str),
+    Prefix(&'static str),
+}
+
+/// pandamon's own tables, migrated to the current version.
+#[derive(Debug, Clone)]
+pub struct StateStore {
+    db: Db,
+    namespace: Namespace,
+    location: StateLocation,
+}
+
+impl StateStore {
+    /// Opens the state store as the config says (see the module documentation) and applies the
+    /// pending migrations.
+    pub async fn open(config: &StateConfig, panda: &Db) -> Result<StateStore> {
+        if let Some(url) = &config.url {
+            let db = Db::connect(url, Schemas::default(), Purpose::Serve).await?;
+            let place = "the database of [state] db".to_string();
+            return StateStore::migrate(db, None, Some(place)).await;
+        }
+        match StateStore::migrate(panda.clone(), None, None).await {
+            Ok(store) => Ok(store),
+            Err(e @ StoreError::Sql(sqlx::Error::Database(_))) => {
+                let file = config
+                    .file
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_FILE));
+                let reason = format!(
+                    "the panda database account cannot create pandamon's tables ({})",
+                    short_reason(&e)
+                );
+                tracing::warn!(file = %file.display(), reason = %reason, "pandamon state kept in a sqlite file");
+                StateStore::open_file(&file, Some(reason)).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Opens (creating it) a SQLite state file.
+    pub async fn open_file(file: &Path, note: Option<String>) -> Result<StateStore> {
+        let url = format!("sqlite://{}", file.display());
+        let db = Db::connect(&url, Schemas::default(), Purpose::Serve).await?;
+        StateStore::migrate(db, note, Some(format!("file {}", file.display()))).await
+    }
+
+    async fn migrate(db: Db, note: Option<String>, place: Option<String>) -> Result<StateStore> {
+        let dialect = db.dialect();
+        let namespace = match dialect {
+            Dialect::Postgres => Namespace::Schema(STATE_SCHEMA),
+            _ => Namespace::Prefix(STATE_PREFIX),
+        };
+        let place = place.unwrap_or_else(|| match namespace {
+            Namespace::Schema(s) => format!("schema {s} of the panda database"),
+            Namespace::Prefix(p) => format!("tables {p}* of the panda database"),
+        });
+        let mut store = StateStore {
+            db,
+            namespace,
+            location: StateLocation {
+                backend: dialect,
+                place,
+                note,
+                version: 0,
+            },
+        };
+        if let Namespace::Schema(schema) = store.namespace {
+            store
+                .db
+                .execute(&format!(
+                    "CREATE SCHEMA IF NOT EXISTS {}",
+                    dialect.quote(schema)
+                ))
+                .await?;
+        }
+        store
+            .db
+            .execute(&store.create_table(MIGRATIONS_TABLE, MIGRATIONS_COLUMNS, &["version"]))
+            .await?;
+        let applied = store.applied_versions().await?;
+        let newest = MIGRATIONS.last().map_or(0, |m| m.version);
+        if let Some(&found) = applied.iter().find(|&&v| v > newest) {
+            return Err(StoreError::StateTooNew {
+                found,
+                known: newest,
+            });
+        }
+        for migration in MIGRATIONS {
+            if applied.contains(&migration.version) {
+                continue;
+            }
+            for step in migration.steps {
+                store.db.execute(&store.render(step)).await?;
+            }
+            let record = store.statement(
+                &format!(
+                    "INSERT INTO {} ({}, {}, {}) VALUES ({}, {}, {})",
+                    store.table(MIGRATIONS_TABLE),
+                    dialect.quote("version"),
+                    dialect.quote("name"),
+                    dialect.quote("applied_at"),
+                    dialect.placeholder(1),
+                    dialect.placeholder(2),
+                    dialect.placeholder(3)
+                ),
+                vec![
+                    (Value::Int(migration.version), ColType::BigInt),
+                    (Value::Text(migration.name.into()), ColType::Varchar(128)),
+                    (Value::Time(now()), ColType::Timestamp),
+                ],
+            );
+            if let Err(e) = store.db.transaction(&[record]).await {
+                // Another server applied it in the meantime: the row is there now.
+                if !store.applied_versions().await?.contains(&migration.version) {
+                    return Err(e);
+                }
+            }
+            tracing::info!(
+                version = migration.version,
+                name = migration.name,
+                "pandamon state migrated"
+            );
+        }
+        store.location.version = newest;
+        Ok(store)
+    }
+
+    pub fn location(&self) -> &StateLocation {
+        &self.location
+    }
+
+    /// The versions recorded as applied, ascending.
+    pub async fn applied_versions(&self) -> Result<Vec<i64>> {
+        let sql = format!(
+            "SELECT {} FROM {} ORDER BY 1",
+            self.db.dialect().quote("version"),
+            self.table(MIGRATIONS_TABLE)
+        );
+        let versions: Vec<i64> = with_pool!(self.db, pool => sqlx::query_scalar(AssertSqlSafe(sql.as_str())).fetch_all(pool).await?);
+        Ok(versions)
+    }
+
+    /// The names of pandamon's state tables as they exist in the database, namespace included.
+    pub fn table_names(&self) -> Vec<String> {
+        std::iter::once(MIGRATIONS_TABLE)
+            .chain(MIGRATIONS.iter().flat_map(|m| {
+                m.steps.iter().map(|s| match s {
+                    Step::Table { name, .. } => *name,
+                })
+            }))
+            .map(|name| match &self.namespace {
+                Namespace::Schema(s) => format!("{s}.{name}"),
+                Namespace::Prefix(p) => format!("{p}{name}"),
+            })
+            .collect()
+    }
+
+    /// A named value a module keeps (a bookmark, the last alert sent, a backfill position).
+    pub async fn get(&self, module: &str, name: &str) -> Result<Option<String>> {
+        let d = self.db.dialect();
+        let sql = format!(
+            "SELECT {} FROM {} WHERE {} = {} AND {} = {}",
+            d.quote("value"),
+            self.table(VALUES_TABLE),
+            d.quote("module"),
+            d.placeholder(1),
+            d.quote("name"),
+            d.placeholder(2)
+        );
+        let value: Option<Option<String>> = with_pool!(self.db, pool => sqlx::query_scalar(AssertSqlSafe(sql.as_str()))
+            .bind(module)
+            .bind(name)
+            .fetch_optional(pool)
+            .await?);
+        Ok(value.flatten())
+    }
+
+    /// Sets (or, with `None`, clears) a module's named value, atomically.
+    pub async fn put(&self, module: &str, name: &str, value: Option<&str>) -> Result<()> {
+        let d = self.db.dialect();
+        let table = self.table(VALUES_TABLE);
+        let key = vec![
+            (Value::Text(module.to_string().into()), ColType::Varchar(64)),
+            (Value::Text(name.to_string().into()), ColType::Varchar(191)),
+        ];
+        let delete = self.statement(
+            &format!(
+                "DELETE FROM {table} WHERE {} = {} AND {} = {}",
+                d.quote("module"),
+                d.placeholder(1),
+                d.quote("name"),
+                d.placeholder(2)
+            ),
+            key.clone(),
+        );
+        let mut statements = vec![delete];
+        if let Some(value) = value {
+            let mut params = key;
+            params.push((Value::Text(value.to_string().into()), ColType::Text));
+            params.push((Value::Time(now()), ColType::Timestamp));
+            statements.push(self.statement(
+                &format!(
+                    "INSERT INTO {table} ({}, {}, {}, {}) VALUES ({}, {}, {}, {})",
+                    d.quote("module"),
+                    d.quote("name"),
+                    d.quote("value"),
+                    d.quote("updated_at"),
+                    d.placeholder(1),
+                    d.placeholder(2),
+                    d.placeholder(3),
+                    d.placeholder(4)
+                ),
+                params,
+            ));
+        }
+        self.db.transaction(&statements).await?;
+        Ok(())
+    }
+
+    /// Every value of one module, by name.
+    pub async fn values(&self, module: &str) -> Result<Vec<(String, Option<String>)>> {
+        let d = self.db.dialect();
+        let sql = format!(
+            "SELECT {}, {} FROM {} WHERE {} = {} ORDER BY 1",
+            d.quote("name"),
+            d.quote("value"),
+            self.table(VALUES_TABLE),
+            d.quote("module"),
+            d.placeholder(1)
+        );
+        let rows: Vec<(String, Option<String>)> = with_pool!(self.db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str()))
+            .bind(module)
+            .fetch_all(pool)
+            .await?);
+        Ok(rows)
+    }
+
+    pub async fn close(&self) {
+        self.db.close().await
+    }
+
+    fn statement(&self, sql: &str, params: Vec<(Value, ColType)>) -> Statement {
+        Statement {
+            sql: sql.to_string(),
+            params,
+        }
+    }
+
+    /// A state table's name as SQL.
+    fn table(&self, name: &str) -> String {
+        let d = self.db.dialect();
+        match &self.namespace {
+            Namespace::Schema(s) => format!("{}.{}", d.quote(s), d.quote(name)),
+            Namespace::Prefix(p) => d.quote(&format!("{p}{name}")),
+        }
+    }
+
+    fn create_table(&self, name: &str, columns: &[StateColumn], key: &[&str]) -> String {
+        let d = self.db.dialect();
+        let mut parts: Vec<String> = columns
+            .iter()
+            .map(|c| {
+                let null = if c.not_null { " NOT NULL" } else { "" };
+                format!("{} {}{null}", d.quote(c.name), column_type(d, c.ty))
+            })
+            .collect();
+        let key: Vec<String> = key.iter().map(|k| d.quote(k)).collect();
+        parts.push(format!("PRIMARY KEY ({})", key.join(", ")));
+        format!(
+            "CREATE TABLE IF NOT EXISTS {} ({})",
+            self.table(name),
+            parts.join(", ")
+        )
+    }
+
+    fn render(&self, step: &Step) -> String {
+        match *step {
+            Step::Table { name, columns, key } => self.create_table(name, columns, key),
+        }
+    }
+}
+
+fn now() -> NaiveDateTime {
+    chrono::Utc::now().naive_utc()
+}
+
+/// The database's own words for why a statement was refused, without the statement.
+fn short_reason(e: &StoreError) -> String {
+    match e {
+        StoreError::Sql(sqlx::Error::Database(db)) => db.message().to_lowercase(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_numbered_in_order_and_name_no_panda_table() {
+        let catalog = crate::Catalog::get();
+        let mut last = 0;
+        for m in MIGRATIONS {
+            assert_eq!(m.version, last + 1, "migration {} out of order", m.name);
+            last = m.version;
+            for step in m.steps {
+                let Step::Table { name, key, columns } = step;
+                assert!(catalog.find(name).is_none(), "{name} is a panda table");
+                for k in *key {
+                    assert!(columns.iter().any(|c| c.name == *k), "{name}: key {k}");
+                }
+            }
+        }
+    }
+}
