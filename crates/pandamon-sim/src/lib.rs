@@ -173,7 +173,7 @@ pub async fn simulate(
     generated.map_err(|e| SimError::Generator(e.to_string()))?;
     schema::create_indexes(db).await?;
     if db.dialect() == pandamon_store::Dialect::Postgres {
-        db.execute("ANALYZE").await?;
+        db.analyze().await?;
     }
     progress.finish();
     schema::set_meta(db, "sim_seed", &config.seed.to_string()).await?;

@@ -11,8 +11,8 @@ use crate::rng::Rng;
 use crate::world::{FAILURE_MODES, HARVESTERS, USER_CODE_MODE, World};
 use chrono::Utc;
 use pandamon_model::{ErrorComponent, JobStatus, JobTable, SimulatorReport};
-use pandamon_store::{Catalog, Db, Statement, Value, schema, with_pool};
-use sqlx::AssertSqlSafe;
+use pandamon_store::simreads::{FilePick, JobInFlight, ReadyInput, TaskDataset};
+use pandamon_store::{Db, Statement, Value, schema};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::{Arc, RwLock};
@@ -91,8 +91,6 @@ impl Live {
             .and_then(|s| s.parse().ok())
             .unwrap_or(config.seed);
         let world = World::build(&mut Rng::new(seed).fork(1));
-        let d = db.dialect();
-        let q = |c: &str| d.quote(c);
         let mut live = Live {
             rng: Rng::new(config.seed ^ Utc::now().timestamp() as u64),
             world,
@@ -111,7 +109,6 @@ impl Live {
             config,
             db,
         };
-        let catalog = Catalog::get();
         let now = Utc::now().timestamp();
         let queue_index: HashMap<String, usize> = live
             .world
@@ -122,40 +119,22 @@ impl Live {
             .collect();
         let mut max_pandaid = 0i64;
         for table in JobTable::ALL {
-            let name = live.db.qualified(catalog.table(table.name()));
-            max_pandaid = max_pandaid.max(
-                live.db
-                    .scalar_i64(&format!("SELECT MAX({}) FROM {name}", q("pandaid")))
-                    .await?,
-            );
+            max_pandaid = max_pandaid.max(live.db.max_value(table.name(), "pandaid").await?);
             if !matches!(table, JobTable::Defined | JobTable::Active) {
                 continue;
             }
-            let sql = format!(
-                "SELECT {}, {}, {}, {}, {}, {}, {}, {}, {} FROM {name}",
-                q("pandaid"),
-                q("jobstatus"),
-                q("jeditaskid"),
-                q("computingsite"),
-                q("prodsourcelabel"),
-                q("attemptnr"),
-                q("maxattempt"),
-                q("statechangetime"),
-                q("corecount"),
-            );
-            type Row = (
-                i64,
-                String,
-                Option<i64>,
-                Option<String>,
-                Option<String>,
-                i16,
-                i16,
-                Option<chrono::NaiveDateTime>,
-                Option<i16>,
-            );
-            let rows: Vec<Row> = with_pool!(live.db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).fetch_all(pool).await.map_err(pandamon_store::StoreError::from)?);
-            for (pandaid, status, task, site, label, attempt, maxattempt, changed, cores) in rows {
+            for job in live.db.jobs_in_flight(table.name()).await? {
+                let JobInFlight {
+                    pandaid,
+                    jobstatus: status,
+                    jeditaskid: task,
+                    computingsite: site,
+                    prodsourcelabel: label,
+                    attemptnr: attempt,
+                    maxattempt,
+                    statechangetime: changed,
+                    corecount: cores,
+                } = job;
                 let Some(status) = JobStatus::parse(&status) else {
                     tracing::warn!(pandaid, status, "skipping job with unknown status");
                     continue;
@@ -199,34 +178,18 @@ impl Live {
     }
 
     async fn max_of(&self, table: &str, column: &str) -> Result<i64, SimError> {
-        let d = self.db.dialect();
-        let sql = format!(
-            "SELECT MAX({}) FROM {}",
-            d.quote(column),
-            self.db.qualified(Catalog::get().table(table))
-        );
-        Ok(self.db.scalar_i64(&sql).await?)
+        Ok(self.db.max_value(table, column).await?)
     }
 
     /// Tasks that still have ready input files, with a job to copy new jobs from.
     async fn load_tasks(&mut self) -> Result<(), SimError> {
-        let d = self.db.dialect();
-        let q = |c: &str| d.quote(c);
-        let catalog = Catalog::get();
-        let contents = self.db.qualified(catalog.table("jedi_dataset_contents"));
-        let tasks = self.db.qualified(catalog.table("jedi_tasks"));
-        let sql = format!(
-            "SELECT c.{tid}, c.{dsid}, COUNT(*), t.{label} FROM {contents} c JOIN {tasks} t ON t.{tid} = c.{tid} \
-             WHERE c.{status} = 'ready' AND c.{ty} = 'input' AND t.{status} IN ('running', 'scouting', 'ready') \
-             GROUP BY c.{tid}, c.{dsid}, t.{label}",
-            tid = q("jeditaskid"),
-            dsid = q("datasetid"),
-            label = q("prodsourcelabel"),
-            status = q("status"),
-            ty = q("type"),
-        );
-        let rows: Vec<(i64, i64, i64, Option<String>)> = with_pool!(self.db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).fetch_all(pool).await.map_err(pandamon_store::StoreError::from)?);
-        for (task, dataset, ready, label) in rows {
+        for ReadyInput {
+            jeditaskid: task,
+            datasetid: dataset,
+            ready,
+            prodsourcelabel: label,
+        } in self.db.ready_inputs().await?
+        {
             if let Some((template, files)) = self.find_template(task).await? {
                 self.tasks.insert(
                     task,
@@ -245,27 +208,13 @@ impl Live {
 
     /// The newest job of a task, in whichever table it is, and how many input files it read.
     async fn find_template(&self, task: i64) -> Result<Option<((JobTable, i64), i64)>, SimError> {
-        let d = self.db.dialect();
-        let q = |c: &str| d.quote(c);
         for table in [
             JobTable::Archived,
             JobTable::Active,
             JobTable::Defined,
             JobTable::Archive,
         ] {
-            let sql = format!(
-                "SELECT {p}, {n} FROM {t} WHERE {tid} = {ph} ORDER BY {p} DESC LIMIT 1",
-                p = q("pandaid"),
-                n = q("ninputdatafiles"),
-                t = self.db.qualified(Catalog::get().table(table.name())),
-                tid = q("jeditaskid"),
-                ph = d.placeholder(1)
-            );
-            let row: Option<(i64, Option<i32>)> = with_pool!(self.db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str()))
-                .bind(task)
-                .fetch_optional(pool)
-                .await
-                .map_err(pandamon_store::StoreError::from)?);
+            let row = self.db.newest_job_of_task(table.name(), task).await?;
             if let Some((pandaid, files)) = row {
                 return Ok(Some(((table, pandaid), files.unwrap_or(1) as i64)));
             }
@@ -390,42 +339,15 @@ impl Live {
         let Some(task) = self.tasks.get(&task_id).cloned() else {
             return Ok(false);
         };
-        let d = self.db.dialect();
-        let q = |c: &str| d.quote(c);
-        let contents = self
-            .db
-            .qualified(Catalog::get().table("jedi_dataset_contents"));
         // Input files: the parent's files for a retry, otherwise the next ready files.
-        let sql = match parent {
-            Some(_) => format!(
-                "SELECT {f}, {l} FROM {contents} WHERE {tid} = {p1} AND {ds} = {p2} AND {pid} = {p3} ORDER BY {f}",
-                f = q("fileid"),
-                l = q("lfn"),
-                tid = q("jeditaskid"),
-                ds = q("datasetid"),
-                pid = q("pandaid"),
-                p1 = d.placeholder(1),
-                p2 = d.placeholder(2),
-                p3 = d.placeholder(3)
-            ),
-            None => format!(
-                "SELECT {f}, {l} FROM {contents} WHERE {tid} = {p1} AND {ds} = {p2} AND {st} = 'ready' ORDER BY {f} LIMIT {n}",
-                f = q("fileid"),
-                l = q("lfn"),
-                tid = q("jeditaskid"),
-                ds = q("datasetid"),
-                st = q("status"),
-                p1 = d.placeholder(1),
-                p2 = d.placeholder(2),
-                n = task.files_per_job
-            ),
+        let pick = match parent {
+            Some((parent_id, _)) => FilePick::HeldBy(parent_id),
+            None => FilePick::NextReady(task.files_per_job),
         };
-        let parent_id = parent.map_or(0, |p| p.0);
-        let files: Vec<(i64, String)> = with_pool!(self.db, pool => {
-            let query = sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(task_id).bind(task.input_dataset);
-            let query = if parent.is_some() { query.bind(parent_id) } else { query };
-            query.fetch_all(pool).await.map_err(pandamon_store::StoreError::from)?
-        });
+        let files = self
+            .db
+            .input_files(task_id, task.input_dataset, pick)
+            .await?;
         if files.is_empty() {
             if parent.is_none()
                 && let Some(t) = self.tasks.get_mut(&task_id)
@@ -861,27 +783,7 @@ impl Live {
     /// Statements that record a final job on its files and datasets, as the bulk simulation does.
     /// The input files a job holds as `running`, per dataset: (datasetid, files).
     async fn running_inputs(&self, task: i64, pandaid: i64) -> Result<Vec<(i64, i64)>, SimError> {
-        let d = self.db.dialect();
-        let q = |c: &str| d.quote(c);
-        let sql = format!(
-            "SELECT {ds}, COUNT(*) FROM {t} WHERE {tid} = {p1} AND {pid} = {p2} AND {st} = 'running' GROUP BY {ds}",
-            ds = q("datasetid"),
-            t = self
-                .db
-                .qualified(Catalog::get().table("jedi_dataset_contents")),
-            tid = q("jeditaskid"),
-            pid = q("pandaid"),
-            st = q("status"),
-            p1 = d.placeholder(1),
-            p2 = d.placeholder(2)
-        );
-        let rows: Vec<(i64, i64)> = with_pool!(self.db, pool => sqlx::query_as(AssertSqlSafe(sql))
-            .bind(task)
-            .bind(pandaid)
-            .fetch_all(pool)
-            .await
-            .map_err(pandamon_store::StoreError::from)?);
-        Ok(rows)
+        Ok(self.db.running_inputs(task, pandaid).await?)
     }
 
     /// Statements that record a final job on its files and datasets, as the bulk simulation does.
@@ -968,22 +870,10 @@ impl Live {
         if task.ready > 0 {
             return Ok(());
         }
-        let d = self.db.dialect();
-        let q = |c: &str| d.quote(c);
-        let sql = format!(
-            "SELECT {nf}, {nff}, {nfl} FROM {t} WHERE {tid} = {p1} AND {ds} = {p2}",
-            nf = q("nfiles"),
-            nff = q("nfilesfinished"),
-            nfl = q("nfilesfailed"),
-            t = self.db.qualified(Catalog::get().table("jedi_datasets")),
-            tid = q("jeditaskid"),
-            ds = q("datasetid"),
-            p1 = d.placeholder(1),
-            p2 = d.placeholder(2)
-        );
-        let row: Option<(Option<i64>, Option<i64>, Option<i64>)> = with_pool!(self.db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str()))
-            .bind(task_id).bind(task.input_dataset)
-            .fetch_optional(pool).await.map_err(pandamon_store::StoreError::from)?);
+        let row = self
+            .db
+            .dataset_counters(task_id, task.input_dataset)
+            .await?;
         let Some((Some(nfiles), finished, failed)) = row else {
             return Ok(());
         };
@@ -1035,16 +925,7 @@ impl Live {
 
     /// Starts a new task modelled on an existing one: same kind of work, fresh input files.
     async fn new_task(&mut self, now: i64) -> Result<(), SimError> {
-        let d = self.db.dialect();
-        let q = |c: &str| d.quote(c);
-        let catalog = Catalog::get();
-        let sql = format!(
-            "SELECT {tid} FROM {t} WHERE {st} IN ('done', 'finished') ORDER BY {tid} DESC LIMIT 50",
-            tid = q("jeditaskid"),
-            st = q("status"),
-            t = self.db.qualified(catalog.table("jedi_tasks"))
-        );
-        let candidates: Vec<i64> = with_pool!(self.db, pool => sqlx::query_scalar(AssertSqlSafe(sql.as_str())).fetch_all(pool).await.map_err(pandamon_store::StoreError::from)?);
+        let candidates = self.db.completed_tasks(50).await?;
         if candidates.is_empty() {
             return Ok(());
         }
@@ -1052,22 +933,11 @@ impl Live {
         let Some((template, files_per_job)) = self.find_template(model).await? else {
             return Ok(());
         };
-        let sql = format!(
-            "SELECT {ds}, {ty}, {label} FROM {t} JOIN {tasks} USING ({tid}) WHERE {tid} = {p1}",
-            ds = q("datasetid"),
-            ty = q("type"),
-            label = q("prodsourcelabel"),
-            tid = q("jeditaskid"),
-            t = self.db.qualified(catalog.table("jedi_datasets")),
-            tasks = self.db.qualified(catalog.table("jedi_tasks")),
-            p1 = d.placeholder(1)
-        );
-        let datasets: Vec<(i64, String, Option<String>)> = with_pool!(self.db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str()))
-            .bind(model).fetch_all(pool).await.map_err(pandamon_store::StoreError::from)?);
-        let Some(input) = datasets.iter().find(|d| d.1 == "input") else {
+        let datasets = self.db.task_datasets(model).await?;
+        let Some(input) = datasets.iter().find(|d| d.r#type == "input") else {
             return Ok(());
         };
-        let analysis = input.2.as_deref() == Some("user");
+        let analysis = input.prodsourcelabel.as_deref() == Some("user");
         let id = self.next_task;
         self.next_task += 1;
         let jobs =
@@ -1114,7 +984,12 @@ impl Live {
             ));
         }
         let mut input_dataset = 0;
-        for (old, kind, _) in &datasets {
+        for TaskDataset {
+            datasetid: old,
+            r#type: kind,
+            ..
+        } in &datasets
+        {
             let new = self.next_dataset;
             self.next_dataset += 1;
             if kind == "input" {

@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod load;
 pub mod scan;
 pub mod schema;
+pub mod simreads;
 pub mod state;
 pub mod status;
 pub mod write;
