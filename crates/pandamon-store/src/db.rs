@@ -112,6 +112,8 @@ pub enum Purpose {
 /// A connected PanDA database.
 #[derive(Debug, Clone)]
 pub struct Db {
+    /// Public for tests' independent SQL checks only: `tests/tidy.rs` keeps it out of every
+    /// other crate's sources.
     pub pool: Pool,
     pub schemas: Schemas,
     /// The url with any password removed, for messages and `/healthz`.

@@ -78,6 +78,7 @@ const NO_SQL: &[&str] = &[
     "pandamon-live",
     "pandamon-model",
     "pandamon-sim",
+    "pandamon",
 ];
 
 fn has_sql(line: &str) -> bool {
