@@ -326,6 +326,22 @@ fn parse_range(param: &str, text: &str) -> Result<(Option<i64>, Option<i64>), Qu
 }
 
 impl Selection {
+    /// The same selection over another time window on `column` (`None`: no window), as
+    /// bigmon's pages do when the default window holds nothing.
+    pub fn with_window(&self, column: &'static str, window: Option<(i64, i64)>) -> Selection {
+        let mut moved = self.clone();
+        if let Some((from, to)) = self.window {
+            moved.conds.retain(|c| {
+                !matches!(c, Cond::Time { column: c, from: f, to: t } if *c == column && *f == from && *t == to)
+            });
+        }
+        if let Some((from, to)) = window {
+            moved.conds.push(Cond::Time { column, from, to });
+        }
+        moved.window = window;
+        moved
+    }
+
     /// Parses request parameters (names are matched case-insensitively).
     pub fn parse<'a>(
         params: impl IntoIterator<Item = (&'a str, &'a str)>,

@@ -236,6 +236,7 @@ impl Db {
         time_column: &str,
         columns: &[(&str, ColType)],
         selection: &Selection,
+        id_column: &str,
     ) -> Result<Vec<Group>> {
         let d = self.dialect();
         let t = d.quote(time_column);
@@ -244,7 +245,7 @@ impl Db {
             Dialect::MySql => format!("CAST(DATE_FORMAT({t}, '%Y-%m-%d %H:00:00') AS DATETIME)"),
             Dialect::Sqlite => format!("strftime('%Y-%m-%d %H:00:00', {t})"),
         };
-        self.group_select(tables, Some(hour), columns, selection, "pandaid")
+        self.group_select(tables, Some(hour), columns, selection, id_column)
             .await
     }
 

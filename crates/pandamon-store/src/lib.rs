@@ -9,6 +9,7 @@
 pub mod catalog;
 pub mod db;
 pub mod error;
+pub mod harvester;
 pub mod jobs;
 pub mod load;
 pub mod scan;

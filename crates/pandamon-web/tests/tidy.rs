@@ -221,6 +221,7 @@ fn every_vocabulary_column_is_in_the_catalogue() {
                 "files" => "filestable4",
                 "datasets" => "jedi_datasets",
                 "contents" => "jedi_dataset_contents",
+                "workers" => "harvester_workers",
                 other => {
                     found.push(format!(
                         "vocabulary {other} of module {}: no table known",

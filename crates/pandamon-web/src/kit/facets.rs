@@ -196,6 +196,45 @@ pub fn list_table<'a>(
     ListTable { columns, rows }
 }
 
+/// One table of a list page (`list.html`): a title, its count and pager, its cells.
+pub struct Section {
+    pub title: String,
+    pub total: String,
+    pub page: u64,
+    pub pages: u64,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<(String, Option<String>)>>,
+    pub prev: Option<String>,
+    pub next: Option<String>,
+}
+
+impl Section {
+    /// A table shown whole (no pager) from a list's rows.
+    pub fn whole(title: &str, table: ListTable<'_>) -> Section {
+        Section {
+            title: title.to_string(),
+            total: human_count(table.rows.len() as i64),
+            page: 1,
+            pages: 1,
+            columns: table.columns.iter().map(|c| c.to_string()).collect(),
+            rows: table.rows,
+            prev: None,
+            next: None,
+        }
+    }
+}
+
+/// A page of one or more tables, with notes and, when the URL names nothing, a form asking
+/// for one of `form`'s parameters.
+#[derive(askama::Template)]
+#[template(path = "list.html")]
+pub struct ListPage {
+    pub title: String,
+    pub notes: Vec<String>,
+    pub form: Vec<&'static str>,
+    pub sections: Vec<Section>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

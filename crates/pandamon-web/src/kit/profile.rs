@@ -28,6 +28,7 @@ const CORE_MODULES: &[&str] = &[
     "users",
     "files",
     "search",
+    "harvester",
 ];
 
 pub const PROFILES: &[Profile] = &[

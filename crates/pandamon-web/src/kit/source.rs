@@ -173,7 +173,7 @@ pub async fn group_by_hour(
     Ok((
         state
             .db
-            .group_rows_by_hour(&names, time_column, columns, selection)
+            .group_rows_by_hour(&names, time_column, columns, selection, "pandaid")
             .await?,
         Source::Database,
     ))

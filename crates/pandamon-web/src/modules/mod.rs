@@ -4,6 +4,7 @@
 mod dashboards;
 mod errors;
 mod files;
+mod harvester;
 mod jobs;
 mod search;
 mod sites;
@@ -27,6 +28,7 @@ pub static REGISTRY: &[&dyn Module] = &[
     &users::Users,
     &files::Files,
     &search::Search,
+    &harvester::Harvester,
 ];
 
 /// Every registered module.

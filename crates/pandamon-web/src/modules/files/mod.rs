@@ -2,7 +2,7 @@
 //! `jedi_dataset_contents`; `/datasets/` and `/dataset/` over `jedi_datasets`.
 
 use crate::kit::error::{AppError, AppResult};
-use crate::kit::facets::list_table;
+use crate::kit::facets::{ListPage, Section, list_table};
 use crate::kit::format::{cell_json, cell_text, human_count};
 use crate::kit::links::{page_links, url};
 use crate::kit::module::{Module, NavEntry, Param, ParamType, Route, RouteDoc, schema};
@@ -219,28 +219,6 @@ async fn list(
         rows: objects(columns, rows),
         notes: selection.notes.clone(),
     })
-}
-
-/// One table of a list page.
-struct Section {
-    title: String,
-    total: String,
-    page: u64,
-    pages: u64,
-    columns: Vec<String>,
-    rows: Vec<Vec<(String, Option<String>)>>,
-    prev: Option<String>,
-    next: Option<String>,
-}
-
-#[derive(Template)]
-#[template(path = "list.html")]
-struct ListPage {
-    title: String,
-    notes: Vec<String>,
-    /// Parameters to ask for when the URL names nothing.
-    form: Vec<&'static str>,
-    sections: Vec<Section>,
 }
 
 fn link(column: &str, value: &str, row: &Map<String, Json>) -> Option<String> {
