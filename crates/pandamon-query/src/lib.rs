@@ -326,6 +326,19 @@ fn parse_range(param: &str, text: &str) -> Result<(Option<i64>, Option<i64>), Qu
 }
 
 impl Selection {
+    /// The column the time window applies to, when there is a window.
+    pub fn window_column(&self) -> Option<&'static str> {
+        let (from, to) = self.window?;
+        self.conds.iter().find_map(|c| match c {
+            Cond::Time {
+                column,
+                from: f,
+                to: t,
+            } if *f == from && *t == to => Some(*column),
+            _ => None,
+        })
+    }
+
     /// The same selection over another time window on `column` (`None`: no window), as
     /// bigmon's pages do when the default window holds nothing.
     pub fn with_window(&self, column: &'static str, window: Option<(i64, i64)>) -> Selection {

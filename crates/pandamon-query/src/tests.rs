@@ -407,3 +407,38 @@ fn glob_is_case_insensitive_with_stars_anywhere() {
     assert!(!glob_match("c*x", "CERN"));
     assert!(glob_match("a*b*c", "aXbYbZc"));
 }
+
+/// A window can be moved or dropped (bigmon's auto-extension) without touching other filters.
+#[test]
+fn windows_move_and_name_their_column() {
+    let selection = Selection::parse(
+        [("status", "failed"), ("harvesterid", "CERN_A")],
+        Defaults {
+            window_hours: 12,
+            now: NOW,
+            vocabulary: &fields::WORKERS,
+        },
+    )
+    .unwrap();
+    assert_eq!(selection.window, Some((NOW - 12 * 3_600, NOW)));
+    assert_eq!(selection.window_column(), Some("submittime"));
+    let moved = selection.with_window("submittime", Some((100, 200)));
+    assert_eq!(moved.window, Some((100, 200)));
+    let (text, params) = moved.where_sql(SqlDialect::Postgres, 1);
+    assert!(
+        text.contains("\"status\"") && text.contains("\"harvesterid\""),
+        "{text}"
+    );
+    assert_eq!(text.matches("\"submittime\" >=").count(), 1, "{text}");
+    assert!(
+        params.contains(&Value::Time(
+            chrono::DateTime::from_timestamp(100, 0)
+                .unwrap()
+                .naive_utc()
+        ))
+    );
+    let unbounded = selection.with_window("submittime", None);
+    assert_eq!(unbounded.window_column(), None);
+    let (text, _) = unbounded.where_sql(SqlDialect::Postgres, 1);
+    assert!(!text.contains("submittime"), "{text}");
+}

@@ -106,7 +106,12 @@ pub fn describe_window(selection: &Selection) -> String {
             .map_or(String::new(), |t| t.format("%Y-%m-%d %H:%M").to_string())
     };
     match selection.window {
-        Some((from, to)) => format!("modificationtime from {} to {}", show(from), show(to)),
+        Some((from, to)) => format!(
+            "{} from {} to {}",
+            selection.window_column().unwrap_or("modificationtime"),
+            show(from),
+            show(to)
+        ),
         None => "no time limit (an id was given)".to_string(),
     }
 }

@@ -81,8 +81,6 @@ pub fn instances(data: &InstancesJson) -> AppResult<String> {
             );
             row.insert("host".into(), Json::from(i.hostname.clone()));
             row.insert("version".into(), Json::from(i.sw_version.clone()));
-            row.insert("owner".into(), Json::from(i.owner.clone()));
-            row.insert("description".into(), Json::from(i.description.clone()));
             row
         })
         .collect();
@@ -100,7 +98,7 @@ pub fn instances(data: &InstancesJson) -> AppResult<String> {
         }
     });
     let stale = data.instances.iter().filter(|i| i.stale).count();
-    let mut notes = vec![format!("Workers submitted {}.", data.window)];
+    let mut notes = vec![format!("Workers by {}.", data.window)];
     if stale > 0 {
         notes.push(format!(
             "{stale} of {} instances have not reported for an hour or more.",
