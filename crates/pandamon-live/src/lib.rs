@@ -17,6 +17,7 @@
 
 mod column;
 pub mod sync;
+pub mod workers;
 
 use column::{Codes, Dict, Entry};
 use pandamon_model::JobTable;

@@ -3,6 +3,7 @@
 //! reconciliation of deleted jobs, and eviction of jobs that left the window. A failed poll keeps
 //! the last good index and is retried with backoff.
 
+use crate::workers::{WorkerIndex, worker_columns};
 use crate::{JobIndex, MODIFIED, Malformed, Row, loaded_columns, loaded_type};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use pandamon_model::JobTable;
@@ -13,6 +14,10 @@ use serde::Serialize;
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
+
+/// Where `lastupdate` comes among the worker columns.
+const WORKER_UPDATED: usize =
+    1 + crate::workers::WORKER_TEXT_COLUMNS.len() + crate::workers::WORKER_INT_COLUMNS.len() + 1;
 
 /// Seconds re-read before each table's watermark, for commits that land late.
 pub const OVERLAP_SECS: i64 = 10;
@@ -41,12 +46,18 @@ pub struct SyncStatus {
     pub last_error: Option<String>,
     pub malformed_rows: u64,
     pub cold_load_rows_per_s: f64,
+    /// Whether the Harvester workers are held and current (their table may be missing, or
+    /// its last poll may have failed: worker pages then ask the database).
+    pub workers_loaded: bool,
+    pub workers: usize,
 }
 
 /// A shared index and its status.
 #[derive(Clone)]
 pub struct LiveIndex {
     pub index: Arc<RwLock<JobIndex>>,
+    /// Harvester workers of the window.
+    pub workers: Arc<RwLock<WorkerIndex>>,
     pub status: Arc<RwLock<SyncStatus>>,
     /// Bumped whenever the index changes: answers computed at one generation stay valid until
     /// the next.
@@ -58,6 +69,7 @@ impl LiveIndex {
         let start = Utc::now().timestamp() - (window_days * 86_400.0) as i64;
         LiveIndex {
             index: Arc::new(RwLock::new(JobIndex::new(start))),
+            workers: Arc::new(RwLock::new(WorkerIndex::new(start))),
             status: Arc::new(RwLock::new(SyncStatus {
                 window_days,
                 ..SyncStatus::default()
@@ -85,6 +97,14 @@ impl LiveIndex {
 
     pub fn is_loaded(&self) -> bool {
         self.status.read().map(|s| s.loaded).unwrap_or(false)
+    }
+
+    /// Whether the worker index is loaded and its last poll succeeded.
+    pub fn workers_loaded(&self) -> bool {
+        self.status
+            .read()
+            .map(|s| s.loaded && s.workers_loaded)
+            .unwrap_or(false)
     }
 }
 
@@ -141,6 +161,8 @@ pub struct Syncer {
     live: LiveIndex,
     window_secs: i64,
     watermarks: [Option<i64>; 4],
+    /// The newest worker `lastupdate` seen.
+    worker_watermark: Option<i64>,
     polls: u64,
 }
 
@@ -152,6 +174,7 @@ impl Syncer {
             live,
             window_secs,
             watermarks: [None; 4],
+            worker_watermark: None,
             polls: 0,
         }
     }
@@ -196,10 +219,103 @@ impl Syncer {
         if let Ok(mut index) = self.live.index.write() {
             *index = fresh;
         }
+        self.load_workers(start).await;
         self.live.bump();
         self.update_status(started, jobs, malformed, Some(rate));
         tracing::info!(jobs, rows_per_s = rate as u64, "live index loaded");
         Ok(rate)
+    }
+
+    /// Reads every worker updated since `start` into a fresh worker index. A failure (no
+    /// Harvester tables, say) leaves the workers to the database and does not stop the jobs.
+    async fn load_workers(&mut self, start: i64) {
+        let mut fresh = WorkerIndex::new(start);
+        let mut newest = start;
+        let scanned = self
+            .db
+            .scan_since(
+                "harvester_workers",
+                &worker_columns(),
+                "lastupdate",
+                start,
+                Some("workerid"),
+                |fields| {
+                    fresh.upsert(fields);
+                    if let Some(Field::Time(t)) = fields.get(WORKER_UPDATED) {
+                        newest = newest.max(*t);
+                    }
+                },
+            )
+            .await;
+        let loaded = match scanned {
+            Ok(_) => {
+                self.worker_watermark = Some(newest);
+                let workers = fresh.len();
+                if let Ok(mut index) = self.live.workers.write() {
+                    *index = fresh;
+                }
+                tracing::info!(workers, "live worker index loaded");
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "harvester workers not indexed; worker pages ask the database");
+                false
+            }
+        };
+        self.set_workers_status(loaded);
+    }
+
+    /// Applies the workers updated since the last poll and drops those that left the window;
+    /// returns how many changed.
+    async fn poll_workers(&mut self, start: i64) -> usize {
+        let Some(mark) = self.worker_watermark else {
+            self.load_workers(start).await;
+            return 0;
+        };
+        let since = mark.max(start) - OVERLAP_SECS;
+        let mut rows: Vec<Vec<Field<'static>>> = Vec::new();
+        let mut newest = mark;
+        let scanned = self
+            .db
+            .scan_since(
+                "harvester_workers",
+                &worker_columns(),
+                "lastupdate",
+                since,
+                None,
+                |fields| {
+                    if let Some(Field::Time(t)) = fields.get(WORKER_UPDATED) {
+                        newest = newest.max(*t);
+                    }
+                    rows.push(fields.iter().map(Field::to_owned_field).collect());
+                },
+            )
+            .await;
+        if let Err(e) = scanned {
+            tracing::warn!(error = %e, "worker poll failed; worker pages ask the database");
+            self.set_workers_status(false);
+            return 0;
+        }
+        self.worker_watermark = Some(newest);
+        let mut changed = 0;
+        if let Ok(mut index) = self.live.workers.write() {
+            for row in &rows {
+                if index.upsert(row) {
+                    changed += 1;
+                }
+            }
+            changed += index.evict(start);
+        }
+        self.set_workers_status(true);
+        changed
+    }
+
+    fn set_workers_status(&self, loaded: bool) {
+        let workers = self.live.workers.read().map(|w| w.len()).unwrap_or(0);
+        if let Ok(mut s) = self.live.status.write() {
+            s.workers_loaded = loaded;
+            s.workers = workers;
+        }
     }
 
     /// One poll of every table; returns how many rows changed the index.
@@ -262,6 +378,7 @@ impl Syncer {
         } else {
             None
         };
+        let workers_changed = self.poll_workers(start).await;
         let mut rejects: Vec<Rejects> = JobTable::ALL.iter().map(|t| Rejects::new(*t)).collect();
         let mut applied = 0;
         let jobs = match self.live.index.write() {
@@ -284,7 +401,7 @@ impl Syncer {
                 }
                 index.maintain();
                 // Answers cached at the current generation stay valid if nothing changed.
-                if applied > 0 || evicted > 0 || deleted > 0 {
+                if applied > 0 || evicted > 0 || deleted > 0 || workers_changed > 0 {
                     self.live.bump();
                 }
                 index.len()

@@ -198,6 +198,150 @@ async fn compare(db: &Db, live: &LiveIndex, seed: u64) -> usize {
     nonzero
 }
 
+fn random_worker_query(rng: &mut Rng) -> Vec<(String, String)> {
+    let mut q = vec![("hours".to_string(), rng.range(1, 72).to_string())];
+    for _ in 0..rng.range(0, 2) {
+        q.push(match rng.range(0, 6) {
+            0 => (
+                "status".into(),
+                rng.pick(&["running", "finished|failed", "!running", "submitted,idle"])
+                    .to_string(),
+            ),
+            1 => (
+                "instance".into(),
+                rng.pick(&["CERN_central_A", "CERN_*", "!BNL_central"])
+                    .to_string(),
+            ),
+            2 => (
+                "computingsite".into(),
+                rng.pick(&["*UCORE*", "CERN-PROD*", "Not specified"])
+                    .to_string(),
+            ),
+            3 => (
+                "resourcetype".into(),
+                rng.pick(&["SCORE", "MCORE|SCORE_HIMEM"]).to_string(),
+            ),
+            4 => ("jobtype".into(), rng.pick(&["managed", "user"]).to_string()),
+            _ => (
+                "nativestatus".into(),
+                rng.pick(&["running", "!completed", "Not specified"])
+                    .to_string(),
+            ),
+        });
+    }
+    q
+}
+
+fn cell_key(c: &Cell) -> String {
+    match c {
+        Cell::Null => "∅".to_string(),
+        Cell::Int(v) => v.to_string(),
+        Cell::Text(s) => s.trim_end().to_string(),
+        Cell::Time(t) => t.format("%Y-%m-%d %H:%M:%S").to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// The worker index and SQL give the same summary (total, every facet, workers per hour and
+/// status) for random worker selections; returns how many selections matched workers.
+async fn compare_workers(db: &Db, live: &LiveIndex, seed: u64) -> usize {
+    let mut rng = Rng::new(seed);
+    let now = Utc::now().timestamp();
+    let columns = [
+        "status",
+        "computingsite",
+        "computingelement",
+        "resourcetype",
+        "harvesterid",
+        "nativestatus",
+        "jobtype",
+        "ncore",
+    ];
+    let table = pandamon_store::Catalog::get().table("harvester_workers");
+    let mut nonzero = 0;
+    for round in 0..25 {
+        let query = random_worker_query(&mut rng);
+        let selection = Selection::parse(
+            query.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            Defaults {
+                window_hours: 12,
+                now,
+                vocabulary: &fields::WORKERS,
+            },
+        )
+        .unwrap();
+        let index = live.workers.read().unwrap().clone();
+        assert!(index.supports(&selection), "{query:?}");
+        let summary = index.summary(&selection, &columns);
+        let total = db
+            .count_rows(&["harvester_workers"], &selection)
+            .await
+            .unwrap();
+        assert_eq!(summary.total, total, "round {round}: {query:?}");
+        if total > 0 {
+            nonzero += 1;
+        }
+        for (i, column) in columns.iter().enumerate() {
+            let ty = table.column(column).unwrap().ty;
+            let sql = db
+                .group_rows(
+                    &["harvester_workers"],
+                    &[(column, ty)],
+                    &selection,
+                    "workerid",
+                )
+                .await
+                .unwrap();
+            let mut expected: Vec<(String, i64)> = sql
+                .iter()
+                .map(|g| (cell_key(&g.values[0]), g.count))
+                .collect();
+            let mut got: Vec<(String, i64)> = summary.facets[i]
+                .iter()
+                .map(|(c, n)| (cell_key(c), *n))
+                .collect();
+            expected.sort();
+            got.sort();
+            assert_eq!(got, expected, "round {round}: {column} for {query:?}");
+        }
+        let hourly = db
+            .group_rows_by_hour(
+                &["harvester_workers"],
+                "submittime",
+                &[("status", ColType::Varchar(80))],
+                &selection,
+                "workerid",
+            )
+            .await
+            .unwrap();
+        let mut expected: Vec<(String, String, i64)> = hourly
+            .iter()
+            .map(|g| {
+                let hour = cell_key(&g.values[0]);
+                (
+                    hour.get(..13).unwrap_or(&hour).to_string(),
+                    cell_key(&g.values[1]),
+                    g.count,
+                )
+            })
+            .collect();
+        let mut got: Vec<(String, String, i64)> = summary
+            .hourly
+            .iter()
+            .map(|(hour, status, n)| {
+                let hour = hour
+                    .and_then(|h| chrono::DateTime::from_timestamp(h, 0))
+                    .map_or("∅".to_string(), |t| t.format("%Y-%m-%d %H").to_string());
+                (hour, cell_key(status), *n)
+            })
+            .collect();
+        expected.sort();
+        got.sort();
+        assert_eq!(got, expected, "round {round}: hourly for {query:?}");
+    }
+    nonzero
+}
+
 async fn index_and_sql_agree(test: &TestDb) {
     let db = test.connect().await;
     schema::init(&db, false).await.unwrap();
@@ -221,6 +365,9 @@ async fn index_and_sql_agree(test: &TestDb) {
     let held = live.index.read().unwrap().len();
     assert!(held >= 2_400, "{held} jobs loaded");
     assert!(compare(&db, &live, 1).await > 10);
+    assert!(live.workers_loaded());
+    assert!(live.workers.read().unwrap().len() > 100);
+    assert!(compare_workers(&db, &live, 1).await > 10);
 
     // Live changes: jobs move between tables, new jobs arrive; a poll brings them in.
     let report = Arc::new(RwLock::new(SimulatorReport::default()));
@@ -235,12 +382,18 @@ async fn index_and_sql_agree(test: &TestDb) {
     )
     .await
     .unwrap();
+    let workers_sql = format!(
+        "SELECT COUNT(*) FROM {}",
+        db.qualified(pandamon_store::Catalog::get().table("harvester_workers"))
+    );
+    let workers_at_load = db.scalar_i64(&workers_sql).await.unwrap();
     let (mut created, mut moved) = (0, 0);
-    for _ in 0..60 {
+    for _ in 0..120 {
         let (c, m) = sim.tick().await.unwrap();
         created += c;
         moved += m;
-        if created > 0 && moved > 0 {
+        let submitted = db.scalar_i64(&workers_sql).await.unwrap() > workers_at_load;
+        if created > 0 && moved > 0 && submitted {
             break;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -249,8 +402,17 @@ async fn index_and_sql_agree(test: &TestDb) {
         created > 0 && moved > 0,
         "live simulation changed nothing ({created} new, {moved} moved)"
     );
+    let held_before = live.workers.read().unwrap().len() as i64;
+    let submitted = db.scalar_i64(&workers_sql).await.unwrap() - workers_at_load;
+    assert!(submitted > 0, "live simulation submitted no worker");
     syncer.poll().await.unwrap();
     assert!(compare(&db, &live, 2).await > 10);
+    assert_eq!(
+        live.workers.read().unwrap().len() as i64,
+        held_before + submitted,
+        "the poll brought in every worker live mode submitted"
+    );
+    assert!(compare_workers(&db, &live, 2).await > 10);
     db.close().await;
 }
 on_every_backend!(index_and_sql_agree);

@@ -718,6 +718,7 @@ impl Live {
                                 .into(),
                             ),
                             ("endtime", t.clone()),
+                            ("lastupdate", t.clone()),
                         ],
                         &[
                             ("harvesterid", HARVESTERS[harvester].into()),
