@@ -314,3 +314,63 @@ async fn harvester_bad_input_is_a_clear_error(test: &TestDb) {
     db.close().await;
 }
 on_every_backend!(harvester_bad_input_is_a_clear_error);
+
+/// The worker summary from the live index equals the one the database gives.
+async fn harvester_summary_from_the_index_equals_sql(test: &TestDb) {
+    let db = test.connect().await;
+    schema::init(&db, false).await.unwrap();
+    pandamon_sim::simulate(
+        &db,
+        SimConfig {
+            jobs: 3_000,
+            seed: 29,
+            days: 2.0,
+            now: chrono::Utc::now().timestamp(),
+        },
+        Box::new(Silent),
+    )
+    .await
+    .unwrap();
+    let live = pandamon_live::sync::LiveIndex::new(3.0);
+    let mut syncer = pandamon_live::sync::Syncer::new(db.clone(), live.clone());
+    syncer.load().await.unwrap();
+    let plain = AppState::new(db.clone(), None);
+    let indexed = AppState::new(db.clone(), None).with_index(live);
+    // Absolute windows, so that both answers cover the same seconds.
+    let to = chrono::Utc::now().naive_utc();
+    let from = to - chrono::Duration::hours(30);
+    let window = format!(
+        "date_from={}&date_to={}",
+        from.format("%Y-%m-%dT%H:%M:%S"),
+        to.format("%Y-%m-%dT%H:%M:%S")
+    );
+    for filter in [
+        "",
+        "&status=running|finished",
+        "&instance=CERN_*",
+        "&resourcetype=!SCORE",
+    ] {
+        let uri = format!("/harvester/workers/?json&{window}{filter}");
+        let a = get_json(&plain, &uri).await;
+        let b = get_json(&indexed, &uri).await;
+        assert_eq!(a["source"], "database");
+        assert_eq!(b["source"], "index", "{uri}");
+        assert!(a["totalworkers"].as_i64().unwrap() > 0 || !filter.is_empty());
+        for key in ["totalworkers", "selectionsummary", "timeline", "njobs"] {
+            let (mut x, mut y) = (a[key].clone(), b[key].clone());
+            for v in [&mut x, &mut y] {
+                if let Json::Array(items) = v {
+                    items.sort_by_key(|i| i.to_string());
+                    for item in items.iter_mut() {
+                        if let Some(Json::Array(list)) = item.get_mut("list") {
+                            list.sort_by_key(|i| i.to_string());
+                        }
+                    }
+                }
+            }
+            assert_eq!(x, y, "{key} of {uri}");
+        }
+    }
+    db.close().await;
+}
+on_every_backend!(harvester_summary_from_the_index_equals_sql);

@@ -208,3 +208,21 @@ pub async fn keyed_groups(
         .collect();
     Ok((keyed, source))
 }
+
+/// The worker summary (total, counts per value of `columns`, workers per submission hour by
+/// status) from the live worker index, when it is current and holds the whole selection;
+/// `None` sends the page to the database.
+pub fn worker_summary(
+    state: &AppState,
+    selection: &Selection,
+    columns: &[&str],
+) -> Option<pandamon_live::workers::WorkerSummary> {
+    let live = state.index.as_ref()?;
+    if !live.workers_loaded() {
+        return None;
+    }
+    let index = live.workers.read().ok()?;
+    index
+        .supports(selection)
+        .then(|| index.summary(selection, columns))
+}

@@ -12,11 +12,13 @@ use crate::kit::module::{
     ConfigKey, Module, NavEntry, Param, ParamType, Route, RouteDoc, positive_integer, schema,
 };
 use crate::kit::respond::{PageRequest, list_columns, parse_id, project_rows};
+use crate::kit::source::{self, Source};
 use crate::kit::state::AppState;
 use axum::extract::Path;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::Utc;
+use pandamon_live::workers::WorkerSummary;
 use pandamon_model::JobTable;
 use pandamon_query::Selection;
 use pandamon_query::fields::{self, WORKER_COLUMNS, WORKERS};
@@ -343,6 +345,8 @@ pub struct WorkersJson {
     pub diagnostics: Vec<Map<String, Json>>,
     /// The window shown, as `[from, to]` in UTC.
     pub window: Option<(String, String)>,
+    /// Which one counted the workers: the live index or the database.
+    pub source: Source,
     pub notes: Vec<String>,
 }
 
@@ -479,18 +483,15 @@ async fn collect_workers(
 ) -> AppResult<WorkersJson> {
     let db = &state.db;
     let tables = [WORKERS_TABLE];
-    let total = db.count_rows(&tables, selection).await?;
-    let columns: Vec<(&str, ColType)> = WORKER_FACETS
-        .iter()
-        .map(|c| (*c, column_type(WORKERS_TABLE, c)))
-        .collect();
-    let groups = db
-        .group_rows(&tables, &columns, selection, "workerid")
-        .await?;
+    let (summary, source) = match source::worker_summary(state, selection, WORKER_FACETS) {
+        Some(summary) => (summary, Source::Index),
+        None => (summary_in_sql(state, selection).await?, Source::Database),
+    };
+    let total = summary.total;
     let mut tally = Tally::new(WORKER_FACETS.iter().copied());
-    for g in &groups {
-        for (i, cell) in g.values.iter().enumerate() {
-            tally.add(i, facet_value(cell), g.count);
+    for (i, values) in summary.facets.iter().enumerate() {
+        for (cell, count) in values {
+            tally.add(i, facet_value(cell), *count);
         }
     }
     let selectionsummary = tally.into_facets(|field, value| {
@@ -508,23 +509,18 @@ async fn collect_workers(
     let workers = project_rows(selection, &list, rows);
     let by_status = db.job_status_of_workers(selection).await?;
     let njobs = by_status.iter().map(|(_, n)| n).sum();
-    let timeline = db
-        .group_rows_by_hour(
-            &tables,
-            "submittime",
-            &[("status", column_type(WORKERS_TABLE, "status"))],
-            selection,
-            "workerid",
-        )
-        .await?
+    let timeline = summary
+        .hourly
         .into_iter()
-        .filter_map(|g| match g.values.as_slice() {
-            [hour, status] => Some(HourCount {
-                hour: crate::kit::format::cell_text(&cell_json(hour)),
-                status: status.as_text().unwrap_or("Not specified").to_string(),
-                count: g.count,
-            }),
-            _ => None,
+        .map(|(hour, status, count)| HourCount {
+            hour: hour
+                .and_then(|h| chrono::DateTime::from_timestamp(h, 0))
+                .map_or_else(
+                    || "Not specified".to_string(),
+                    |t| crate::kit::format::format_time(t.naive_utc()),
+                ),
+            status: status.as_text().unwrap_or("Not specified").to_string(),
+            count,
         })
         .collect();
     let (instance_json, workerstats, diagnostics) = match instance {
@@ -563,8 +559,64 @@ async fn collect_workers(
         workerstats,
         diagnostics,
         window: selection.window.map(|(a, b)| (format(a), format(b))),
+        source,
         notes: selection.notes.clone(),
     })
+}
+
+/// The worker summary as SQL: one count, one grouped count per facet, one per hour and status.
+async fn summary_in_sql(state: &AppState, selection: &Selection) -> AppResult<WorkerSummary> {
+    let db = &state.db;
+    let tables = [WORKERS_TABLE];
+    let total = db.count_rows(&tables, selection).await?;
+    let mut facets = Vec::new();
+    for column in WORKER_FACETS {
+        let groups = db
+            .group_rows(
+                &tables,
+                &[(column, column_type(WORKERS_TABLE, column))],
+                selection,
+                "workerid",
+            )
+            .await?;
+        facets.push(
+            groups
+                .into_iter()
+                .filter_map(|g| g.values.into_iter().next().map(|v| (v, g.count)))
+                .collect(),
+        );
+    }
+    let hourly = db
+        .group_rows_by_hour(
+            &tables,
+            "submittime",
+            &[("status", column_type(WORKERS_TABLE, "status"))],
+            selection,
+            "workerid",
+        )
+        .await?
+        .into_iter()
+        .filter_map(|g| match <[Cell; 2]>::try_from(g.values) {
+            Ok([hour, status]) => Some((hour_of(&hour), status, g.count)),
+            Err(_) => None,
+        })
+        .collect();
+    Ok(WorkerSummary {
+        total,
+        facets,
+        hourly,
+    })
+}
+
+/// An hour as the database groups it (a time, or text on SQLite), in unix seconds.
+fn hour_of(cell: &Cell) -> Option<i64> {
+    match cell {
+        Cell::Time(t) => Some(t.and_utc().timestamp()),
+        Cell::Text(s) => chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
+            .ok()
+            .map(|t| t.and_utc().timestamp()),
+        _ => None,
+    }
 }
 
 /// Harvester's worker statuses in lifecycle order.
