@@ -1437,6 +1437,9 @@ struct WorkerBook {
     /// Open worker per (queue, resource type, job type): index into rows and jobs it may still take.
     open: HashMap<(u16, &'static str, &'static str), (usize, u32)>,
     next_id: Vec<i64>,
+    /// New workers per 6-hour stretch of send time: analysis, production, single-core and
+    /// multi-core, to keep each stretch's mix like ATLAS's whatever the task mix.
+    balance: HashMap<i64, [u32; 4]>,
 }
 
 impl WorkerBook {
@@ -1502,7 +1505,25 @@ impl WorkerBook {
                     active: false,
                 });
                 let index = self.rows.len() - 1;
-                self.open.insert(key, (index, rng.range(0, 4) as u32));
+                // Analysis pilots are pushed one per job and production pilots pull jobs of their
+                // queue until their wall time ends. How many a pilot takes is steered so that
+                // each 6-hour stretch has about 43 analysis to 52 production workers and 56
+                // single-core to 38 multi-core ones, as Harvester's monitoring shows for ATLAS.
+                let multi = task.corecount > 1;
+                let b = self.balance.entry(sent / 21_600).or_default();
+                let analysis_heavy = u64::from(b[0]) * 52 > u64::from(b[1]) * 43;
+                let single_heavy = u64::from(b[2]) * 38 > u64::from(b[3]) * 56;
+                let more = match (jobtype, multi) {
+                    ("user", _) if analysis_heavy => rng.range(1, 8),
+                    ("user", _) => 0,
+                    (_, false) if single_heavy => rng.range(6, 20),
+                    (_, false) => rng.range(1, 4),
+                    (_, true) if single_heavy => rng.range(2, 8),
+                    (_, true) => rng.range(10, 40),
+                };
+                b[usize::from(jobtype != "user")] += 1;
+                b[2 + usize::from(multi)] += 1;
+                self.open.insert(key, (index, more as u32));
                 index
             }
         };
@@ -1544,7 +1565,8 @@ impl WorkerBook {
                 row.end = None;
                 row.status = "running";
             } else if row.end.is_some() {
-                let end = row.end.unwrap_or(now) + rng.range(30, 300);
+                // The pilot asks for more work until none comes, then exits.
+                let end = row.end.unwrap_or(now) + rng.lognormal(5_400.0, 0.8) as i64;
                 if end <= now {
                     row.end = Some(end);
                     row.last = end;
@@ -1559,54 +1581,63 @@ impl WorkerBook {
                 }
             }
         }
-        // Extra workers that never ran a job: queued, idle, missed, failed to start.
-        let extra = self.rows.len() / 6;
-        for _ in 0..extra {
-            let q = rng.index(plan.world.queues.len());
-            let queue = &plan.world.queues[q];
+        // Workers that ran no job: pilots still waiting in the batch queues (about a third of
+        // the recent submissions, as in ATLAS), and a few that ended without one (cancelled when
+        // the queue drained, missed by the batch system, failed to start). They copy the queue,
+        // resource type and job type of a worker that ran jobs, so the mix stays the workload's.
+        let with_jobs = self.rows.len();
+        let span = (now - plan.start).max(3_600);
+        let recent = self
+            .rows
+            .iter()
+            .filter(|r| now - r.submit < 6 * 3_600)
+            .count();
+        let waiting = recent * 55 / 100;
+        let ended = with_jobs / 50;
+        for n in 0..waiting + ended {
+            if with_jobs == 0 {
+                break;
+            }
+            let model = &self.rows[rng.index(with_jobs)];
+            let (q, resource_type, jobtype, ncore) =
+                (model.queue, model.resource_type, model.jobtype, model.ncore);
+            let queue = &plan.world.queues[q as usize];
             if self.next_id.is_empty() {
                 self.next_id = vec![1_000_000; HARVESTERS.len()];
             }
             let id = self.next_id[queue.harvester];
             self.next_id[queue.harvester] += 1;
-            let submit = now - rng.range(60, (now - plan.start).max(120));
-            let status = *rng.pick(&[
-                "submitted",
-                "submitted",
-                "idle",
-                "missed",
-                "failed",
-                "cancelled",
-                "finished",
-            ]);
-            let ended = !matches!(status, "submitted" | "idle");
-            let end = ended.then(|| (submit + rng.range(60, 7_200)).min(now));
+            let (status, submit, start, end) = if n < waiting {
+                let age = (rng.exp(3.0 * 3_600.0) as i64).clamp(30, span);
+                ("submitted", now - age, None, None)
+            } else {
+                let submit = now - rng.range(600, span);
+                let status = *rng.pick(&["cancelled", "cancelled", "missed", "failed"]);
+                let end = (submit + rng.range(300, 7_200)).min(now);
+                let start = (status == "failed").then(|| (submit + rng.range(30, 600)).min(end));
+                (status, submit, start, Some(end))
+            };
             self.rows.push(WorkerRow {
                 harvester: queue.harvester,
                 workerid: id,
-                queue: q as u16,
+                queue: q,
                 submit,
-                start: (status != "submitted" && status != "missed")
-                    .then_some(submit + rng.range(30, 600))
-                    .map(|s| s.min(now)),
+                start,
                 end,
                 status,
-                resource_type: if queue.corecount > 1 {
-                    "MCORE"
-                } else {
-                    "SCORE"
-                },
-                jobtype: "managed",
-                ncore: queue.corecount.max(1),
+                resource_type,
+                jobtype,
+                ncore,
                 njobs: 0,
                 pandaids: Vec::new(),
-                last: end.unwrap_or(now - rng.range(0, 600)),
+                last: end.unwrap_or_else(|| (submit + rng.range(0, 600)).min(now)),
                 batchid: format!("{}.0", 8_000_000 + id % 1_000_000),
                 node: format!("wn{:04}.{}", rng.range(1, 2_000), queue.site.to_lowercase()),
                 errorcode: if status == "failed" { 1 } else { 0 },
                 diag: match status {
                     "failed" => Some("worker failed to start: pilot wrapper exited with code 1"),
                     "missed" => Some("worker disappeared from the batch system"),
+                    "cancelled" => Some("killed by harvester: no more jobs for the queue"),
                     _ => None,
                 },
                 active: false,

@@ -613,6 +613,10 @@ pub const HARVESTERS: &[&str] = &[
     "NERSC_harvester",
     "TACC_harvester",
     "CERN_cloud",
+    "CERN_central_0",
+    "CERN_central_1",
+    "BNL_central_B",
+    "CERN_grid_A",
 ];
 pub const RELEASES: &[(&str, &str)] = &[
     ("AthSimulation,23.0.28", "x86_64-el9-gcc13-opt"),
@@ -855,7 +859,7 @@ fn new_queue(
         (_, "US") if rng.chance(0.6) => 3,
         _ => {
             *harvester_rr += 1;
-            [0, 1, 2, 4][*harvester_rr % 4]
+            [0, 1, 2, 4, 9, 10, 11, 12][*harvester_rr % 8]
         }
     };
     let status = if rng.chance(0.04) {

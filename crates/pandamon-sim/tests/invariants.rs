@@ -370,3 +370,102 @@ async fn simulate_refuses_a_database_it_did_not_create() {
     assert!(err.to_string().contains("--jobs"), "{err}");
     test.cleanup().await;
 }
+
+/// Workers look like the Harvester paper's Figure 3 over a 6-hour window: status, resource type
+/// and job type shares each within 10 points; 13 instances; about one worker per two or three
+/// jobs; every worker's native status consistent with its status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_look_like_figure_3() {
+    let test = TestDb::new(Backend::Sqlite, "workers_mix").await;
+    let db = test.connect().await;
+    schema::init(&db, false).await.unwrap();
+    pandamon_sim::simulate(
+        &db,
+        SimConfig {
+            jobs: 40_000,
+            seed: 5,
+            days: 1.0,
+            now: NOW,
+        },
+        Box::new(Silent),
+    )
+    .await
+    .unwrap();
+    let window = "submittime >= '2026-09-21 08:13:20' AND submittime <= '2026-09-21 14:13:20'";
+    let in_window = count(
+        &db,
+        &format!("SELECT COUNT(*) FROM {{harvester_workers}} WHERE {window}"),
+    )
+    .await;
+    assert!(in_window > 1_000, "{in_window} workers in 6 hours");
+    let share = |n: i64| 100.0 * n as f64 / in_window as f64;
+    for (column, value, expected) in [
+        ("status", "running", 45.0),
+        ("status", "submitted", 32.0),
+        ("status", "finished", 21.0),
+        ("status", "cancelled", 1.0),
+        ("resourcetype", "SCORE", 56.0),
+        ("resourcetype", "MCORE", 38.0),
+        ("resourcetype", "SCORE_HIMEM", 6.0),
+        ("jobtype", "managed", 52.0),
+        ("jobtype", "user", 43.0),
+    ] {
+        let n = count(
+            &db,
+            &format!(
+                "SELECT COUNT(*) FROM {{harvester_workers}} WHERE {window} AND {column} = '{value}'"
+            ),
+        )
+        .await;
+        let got = share(n);
+        assert!(
+            (got - expected).abs() <= 10.0,
+            "{column}={value}: {got:.1} % of the workers, expected about {expected} %"
+        );
+    }
+    for status in ["failed", "missed"] {
+        let n = count(
+            &db,
+            &format!(
+                "SELECT COUNT(*) FROM {{harvester_workers}} WHERE {window} AND status = '{status}'"
+            ),
+        )
+        .await;
+        assert!(share(n) < 2.0, "{status}: {:.1} %", share(n));
+    }
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(DISTINCT harvesterid) FROM {harvester_workers}"
+        )
+        .await,
+        13
+    );
+    let workers = count(&db, "SELECT COUNT(*) FROM {harvester_workers}").await;
+    let jobs = count(&db, &format!("SELECT COUNT(*) FROM ({ALL_JOBS}) j")).await;
+    let per_job = workers as f64 / jobs as f64;
+    assert!(
+        (0.2..0.5).contains(&per_job),
+        "{per_job:.2} workers per job"
+    );
+    // Pull-mode workers run several jobs; the relation table says which.
+    let multi = count(
+        &db,
+        "SELECT COUNT(*) FROM (SELECT harvesterid, workerid FROM {harvester_rel_jobs_workers} GROUP BY harvesterid, workerid HAVING COUNT(*) > 1) m",
+    )
+    .await;
+    assert!(multi > 0, "no worker ran more than one job");
+    let inconsistent = count(
+        &db,
+        "SELECT COUNT(*) FROM {harvester_workers} WHERE (status = 'running' AND nativestatus <> 'running') \
+         OR (status = 'submitted' AND nativestatus <> 'idle') OR (status = 'finished' AND nativestatus <> 'completed') \
+         OR (njobs > 0 AND status IN ('submitted', 'missed'))",
+    )
+    .await;
+    assert_eq!(
+        inconsistent, 0,
+        "workers whose native status contradicts their status"
+    );
+    db.close().await;
+    test.cleanup().await;
+}
