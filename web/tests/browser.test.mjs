@@ -54,3 +54,73 @@ test("a facet value narrows /jobs/ to that value", async () => {
     await browser.close();
   }
 });
+
+test("a shifter goes from the Harvester instances to the jobs of a failed worker", async () => {
+  assert.ok(base, "PANDAMON_URL must be set");
+  const browser = await chromium.launch({
+    executablePath,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`${base}/harvester/instances/?${query}`);
+    await page.screenshot({ path: `${shots}/harvester-instances.png` });
+    const instances = await page.locator("table.data tbody tr td:first-child a").allInnerTexts();
+    assert.ok(instances.length >= 5, `instances listed: ${instances}`);
+    let found = false;
+    for (const instance of instances) {
+      await page.goto(`${base}/harvester/instances/?${query}`);
+      // The instance's workers.
+      await Promise.all([
+        page.waitForURL(/\/harvester\/workers\//),
+        page.locator("table.data tbody tr td:first-child a", { hasText: new RegExp(`^${instance}$`) }).click(),
+      ]);
+      await page.waitForSelector("#attribute-summary");
+      const failed = page.locator('[data-field="status"] a[data-value="failed"]');
+      if ((await failed.count()) === 0) continue;
+      // Its failed workers.
+      await Promise.all([page.waitForURL(/status=failed/), failed.click()]);
+      await page.waitForSelector("#worker-list");
+      const statuses = page.locator('[data-field="status"] a');
+      assert.equal(await statuses.count(), 1);
+      assert.equal(await statuses.first().getAttribute("data-value"), "failed");
+      // A failed worker that ran jobs (its njobs cell links to the worker).
+      const rows = page.locator("#worker-list tbody tr");
+      const n = await rows.count();
+      const header = await page.locator("#worker-list thead th").allInnerTexts();
+      const njobsColumn = header.indexOf("njobs");
+      assert.ok(njobsColumn >= 0, `worker list columns: ${header}`);
+      let row = null;
+      for (let i = 0; i < n; i++) {
+        const cell = rows.nth(i).locator("td").nth(njobsColumn);
+        if (Number(await cell.innerText()) > 0) {
+          row = rows.nth(i);
+          break;
+        }
+      }
+      if (row === null) continue;
+      await page.screenshot({ path: `${shots}/harvester-failed-workers.png`, fullPage: true });
+      await Promise.all([
+        page.waitForURL(/\/harvester\/worker\/\d+\//),
+        row.locator("a[href^='/harvester/worker/']").first().click(),
+      ]);
+      await page.waitForSelector("h1");
+      assert.match(await page.locator("h1").innerText(), new RegExp(`Worker \\d+ of ${instance}`));
+      await page.screenshot({ path: `${shots}/harvester-worker.png`, fullPage: true });
+      // Its jobs, and one job's page.
+      const job = page.locator("table.data a[href^='/job/']").first();
+      assert.equal(await job.count(), 1, "the failed worker's page lists its jobs");
+      await Promise.all([page.waitForURL(/\/job\/\d+\//), job.click()]);
+      await page.waitForSelector("#job-attributes");
+      await page.screenshot({ path: `${shots}/harvester-job.png` });
+      found = true;
+      break;
+    }
+    assert.ok(found, "no instance had a failed worker that ran jobs");
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});

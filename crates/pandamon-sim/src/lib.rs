@@ -9,6 +9,7 @@ pub mod emit;
 pub mod live;
 pub mod plan;
 pub mod rng;
+pub mod workers;
 pub mod world;
 
 use pandamon_store::{Batch, Db, schema};

@@ -483,16 +483,15 @@ impl Db {
     /// `UNION ALL` elsewhere. Returns the number of (facet, value) groups.
     pub async fn facet_summary_in_sql(
         &self,
-        tables: &[JobTable],
+        tables: &[&str],
         facets: &[&str],
         selection: &Selection,
     ) -> Result<i64> {
         let d = self.dialect();
         let columns: Vec<String> = facets.iter().map(|c| d.quote(c)).collect();
-        let names: Vec<&str> = tables.iter().map(|t| t.name()).collect();
         let mut params = Vec::new();
         let union = self
-            .branches(&names, selection, &mut params, |table, w| {
+            .branches(tables, selection, &mut params, |table, w| {
                 format!("SELECT {} FROM {table} WHERE {w}", columns.join(", "))
             })
             .join(" UNION ALL ");

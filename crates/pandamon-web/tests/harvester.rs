@@ -374,3 +374,36 @@ async fn harvester_summary_from_the_index_equals_sql(test: &TestDb) {
     db.close().await;
 }
 on_every_backend!(harvester_summary_from_the_index_equals_sql);
+
+/// Past 50 000 workers the page does not join them all to the jobs: it says so and how to
+/// narrow, and still counts the workers themselves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grid_wide_worker_selection_leaves_the_jobs_uncounted() {
+    let test = TestDb::new(pandamon_testkit::Backend::Sqlite, "harvester_many").await;
+    let db = test.connect().await;
+    schema::init(&db, false).await.unwrap();
+    let now = chrono::Utc::now().timestamp();
+    pandamon_sim::workers::add_workers(&db, 50_500, 20.0, now, 3)
+        .await
+        .unwrap();
+    let state = AppState::new(db.clone(), None);
+    let all = get_json(&state, "/harvester/workers/?json&hours=24").await;
+    assert_eq!(all["totalworkers"], 50_500);
+    assert!(all["njobs"].is_null());
+    assert!(
+        all["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("not counted")),
+        "{}",
+        all["notes"]
+    );
+    let narrow = get_json(&state, "/harvester/workers/?json&hours=24&status=failed").await;
+    assert_eq!(narrow["njobs"], 0, "workers without jobs ran none");
+    let (code, html) = get(&state, "/harvester/workers/?hours=24").await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(html.contains("Not counted for this many workers"));
+    db.close().await;
+    test.cleanup().await;
+}

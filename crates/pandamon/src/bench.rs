@@ -26,6 +26,43 @@ pub struct BenchResult {
     pub cold_load_rows_per_s: f64,
     pub http_rps: f64,
     pub http_p99_ms: f64,
+    /// Harvester workers submitted in the last 24 hours (topped up to production density).
+    pub harvester_workers: i64,
+    /// The worker summary of those 24 hours (count, 7 facets, per hour and status) from the
+    /// live worker index.
+    pub harvester_summary_p50_ms: f64,
+    /// The same facets as one SQL statement.
+    pub harvester_sql_p50_ms: f64,
+    pub worker_index_bytes_per_worker: f64,
+}
+
+/// Workers a day in ATLAS: the density the Harvester summary is measured at.
+const WORKERS_PER_DAY: i64 = 600_000;
+
+/// Harvester workers submitted in the last 24 hours: the selection the bench summarises.
+fn last_day_of_workers() -> anyhow::Result<Selection> {
+    Ok(Selection::parse(
+        [("hours", "24")],
+        Defaults {
+            window_hours: 24,
+            now: Utc::now().timestamp(),
+            vocabulary: &fields::WORKERS,
+        },
+    )?)
+}
+
+/// Tops the workers of the last day up to production density with a worker-only workload.
+async fn top_up_workers(db: &Db, seed: u64) -> anyhow::Result<()> {
+    let have = db
+        .count_rows(&["harvester_workers"], &last_day_of_workers()?)
+        .await?;
+    if have < WORKERS_PER_DAY {
+        // A little over, so that the day is still full when the measurements start.
+        let missing = (WORKERS_PER_DAY - have) as u64 + 10_000;
+        println!("adding {missing} workers without jobs to reach {WORKERS_PER_DAY} a day");
+        pandamon_sim::workers::add_workers(db, missing, 23.5, Utc::now().timestamp(), seed).await?;
+    }
+    Ok(())
 }
 
 fn percentile(samples: &mut [f64], p: f64) -> f64 {
@@ -74,7 +111,8 @@ async fn sql_summary(db: &Db, selection: &Selection, tables: &[JobTable]) -> any
         .iter()
         .map(|(_, c)| *c)
         .collect();
-    Ok(db.facet_summary_in_sql(tables, &columns, selection).await?)
+    let names: Vec<&str> = tables.iter().map(|t| t.name()).collect();
+    Ok(db.facet_summary_in_sql(&names, &columns, selection).await?)
 }
 
 /// Milliseconds from an UPDATE's commit until the index shows it, for `rounds` jobs.
@@ -180,6 +218,8 @@ pub async fn run(db: Db, jobs: u64, seed: u64, keep: bool) -> anyhow::Result<Ben
         summary.jobs
     };
 
+    top_up_workers(&db, seed).await?;
+
     let live = LiveIndex::new(7.0);
     let mut syncer = Syncer::new(db.clone(), live.clone());
     let cold_rate = syncer.load().await.context("loading the index")?;
@@ -216,6 +256,39 @@ pub async fn run(db: Db, jobs: u64, seed: u64, keep: bool) -> anyhow::Result<Ben
     let sql_p50 = percentile(&mut sql_ms, 50.0);
     println!("summary: index p50 {index_p50:.1} ms, sql p50 {sql_p50:.1} ms");
 
+    // The Harvester worker summary of the last day, index against SQL.
+    let day = last_day_of_workers()?;
+    let facets = pandamon_web::modules::WORKER_FACETS;
+    let (harvester_workers, worker_bytes, mut worker_ms) = {
+        let workers = live
+            .workers
+            .read()
+            .map_err(|_| anyhow::anyhow!("worker index lock poisoned"))?;
+        if !live.workers_loaded() || !workers.supports(&day) {
+            bail!("the worker index does not hold the last day of workers");
+        }
+        let mut samples = Vec::new();
+        let mut total = 0;
+        for _ in 0..21 {
+            let started = Instant::now();
+            total = workers.summary(&day, facets).total;
+            samples.push(started.elapsed().as_secs_f64() * 1_000.0);
+        }
+        (total, workers.bytes_per_worker(), samples)
+    };
+    let mut worker_sql_ms = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        db.facet_summary_in_sql(&["harvester_workers"], facets, &day)
+            .await?;
+        worker_sql_ms.push(started.elapsed().as_secs_f64() * 1_000.0);
+    }
+    println!(
+        "harvester: {harvester_workers} workers in 24 h, summary p50 {:.1} ms (index), {:.1} ms (sql), {worker_bytes:.0} bytes per worker",
+        percentile(&mut worker_ms, 50.0),
+        percentile(&mut worker_sql_ms, 50.0)
+    );
+
     // Sync lag with the poller running as `serve` runs it.
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let poller = tokio::spawn(syncer.run(Duration::from_secs(1), stopped));
@@ -250,6 +323,10 @@ pub async fn run(db: Db, jobs: u64, seed: u64, keep: bool) -> anyhow::Result<Ben
         cold_load_rows_per_s: round(cold_rate),
         http_rps: round(rps),
         http_p99_ms: round(http_p99),
+        harvester_workers,
+        harvester_summary_p50_ms: round(percentile(&mut worker_ms, 50.0)),
+        harvester_sql_p50_ms: round(percentile(&mut worker_sql_ms, 50.0)),
+        worker_index_bytes_per_worker: round(worker_bytes),
     })
 }
 

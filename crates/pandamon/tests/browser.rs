@@ -21,7 +21,7 @@ impl Drop for Server {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn clicking_a_facet_narrows_the_jobs_page_in_chromium() {
+async fn shifters_click_through_jobs_and_harvester_pages_in_chromium() {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(
         Path::new(&chromium).exists(),
@@ -76,7 +76,9 @@ async fn clicking_a_facet_narrows_the_jobs_page_in_chromium() {
     std::fs::create_dir_all(&shots).unwrap();
     // A screenshot left by an earlier run must not pass for this one's.
     let shot = shots.join("jobs-failed.png");
+    let worker_shot = shots.join("harvester-job.png");
     let _ = std::fs::remove_file(&shot);
+    let _ = std::fs::remove_file(&worker_shot);
     let output = Command::new("node")
         .args(["--test", "tests/browser.test.mjs"])
         .current_dir(&web)
@@ -96,7 +98,11 @@ async fn clicking_a_facet_narrows_the_jobs_page_in_chromium() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.status.success(), "browser test failed:\n{report}");
-    assert!(report.contains("# pass 1"), "{report}");
+    assert!(report.contains("# pass 2"), "{report}");
     assert!(shot.exists(), "the browser test leaves its screenshot");
+    assert!(
+        worker_shot.exists(),
+        "the Harvester walk leaves its screenshot"
+    );
     test.cleanup().await;
 }

@@ -17,6 +17,9 @@ use crate::kit::module::Module;
 /// The facets of the job attribute summary, for the bench (which measures what `/jobs/` asks).
 pub use jobs::FACETS as JOB_FACETS;
 
+/// The facets of the Harvester worker summary, for the bench.
+pub use harvester::WORKER_FACETS;
+
 /// Every module, in navigation order.
 pub static REGISTRY: &[&dyn Module] = &[
     &status::Status,

@@ -38,7 +38,7 @@ const WORKERS_TABLE: &str = "harvester_workers";
 const RELATIONS: &str = "harvester_rel_jobs_workers";
 
 /// The attribute summary of the workers page: bigmon's fields, each also a URL parameter.
-const WORKER_FACETS: &[&str] = &[
+pub const WORKER_FACETS: &[&str] = &[
     "status",
     "computingsite",
     "computingelement",
@@ -75,6 +75,9 @@ const JOB_COLUMNS: &[&str] = &[
     "produsername",
     "modificationtime",
 ];
+
+/// The most workers whose jobs the summary counts.
+const JOBS_OF_WORKERS_LIMIT: i64 = 50_000;
 
 /// An instance is stale when it has not reported for this long.
 const STALE_AFTER_SECONDS: i64 = 3_600;
@@ -332,9 +335,11 @@ pub struct WorkersJson {
     pub page: u64,
     pub pages: u64,
     pub display_limit: u64,
-    /// The PanDA jobs of the selected workers, by status.
+    /// The PanDA jobs of the selected workers, by status (empty when not counted).
     pub jobsummary: Vec<JobStatusCount>,
-    pub njobs: i64,
+    /// How many PanDA jobs the selected workers ran; null when the selection holds more than
+    /// 50 000 workers (see `notes`).
+    pub njobs: Option<i64>,
     /// Workers submitted per hour, by status.
     pub timeline: Vec<HourCount>,
     /// The selected instance, when one is.
@@ -458,7 +463,7 @@ async fn instances(request: PageRequest) -> AppResult<Response> {
     request
         .answer(selection.window, || async {
             let data = collect_instances(state, &selection).await?;
-            request.reply(&data, false, || pages::instances(&data))
+            request.reply(&data, false, || pages::instances(&request.params, &data))
         })
         .await
 }
@@ -507,8 +512,20 @@ async fn collect_workers(
             .await?
     };
     let workers = project_rows(selection, &list, rows);
-    let by_status = db.job_status_of_workers(selection).await?;
-    let njobs = by_status.iter().map(|(_, n)| n).sum();
+    // Counting the jobs joins every worker of the selection to the job tables: for the whole
+    // grid's day (600 000 workers) that is seconds, so it waits for a narrower selection.
+    let mut notes = selection.notes.clone();
+    let (by_status, njobs) = if total <= JOBS_OF_WORKERS_LIMIT {
+        let by_status = db.job_status_of_workers(selection).await?;
+        let njobs = by_status.iter().map(|(_, n)| n).sum();
+        (by_status, Some(njobs))
+    } else {
+        notes.push(format!(
+            "The PanDA jobs of more than {} workers are not counted: choose an instance, site, status or a shorter window to see them.",
+            crate::kit::format::human_count(JOBS_OF_WORKERS_LIMIT)
+        ));
+        (Vec::new(), None)
+    };
     let timeline = summary
         .hourly
         .into_iter()
@@ -560,7 +577,7 @@ async fn collect_workers(
         diagnostics,
         window: selection.window.map(|(a, b)| (format(a), format(b))),
         source,
-        notes: selection.notes.clone(),
+        notes,
     })
 }
 

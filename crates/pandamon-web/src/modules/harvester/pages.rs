@@ -7,7 +7,7 @@ use crate::kit::facets::{
     FacetView, ListPage, ListTable, Section, facet_views, list_table, pie_charts,
 };
 use crate::kit::format::{describe_window, human_count};
-use crate::kit::links::{jobs_url, page_links, url};
+use crate::kit::links::{jobs_url, link_with, page_links, url};
 use askama::Template;
 use pandamon_query::Selection;
 use serde_json::{Map, Value as Json};
@@ -19,19 +19,36 @@ fn worker_url(instance: &str, workerid: &str) -> String {
     )
 }
 
-fn workers_url(pairs: &[(&str, &str)]) -> String {
-    url("/harvester/workers/", pairs)
+/// The time window parameters of a request, which links to other worker pages keep.
+const WINDOW_PARAMS: &[&str] = &["hours", "days", "date_from", "date_to", "earlierthan"];
+
+/// `/harvester/workers/` with `pairs` and the request's time window.
+fn workers_url(params: &[(String, String)], pairs: &[(&str, &str)]) -> String {
+    let mut all: Vec<(&str, &str)> = params
+        .iter()
+        .filter(|(k, _)| WINDOW_PARAMS.contains(&k.as_str()))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    all.extend_from_slice(pairs);
+    url("/harvester/workers/", &all)
 }
 
-/// Links of a worker row's cells: the worker, its instance and site, its logs.
-fn worker_link(column: &str, text: &str, row: &Map<String, Json>) -> Option<String> {
+/// Links of a worker row's cells: the worker, the current selection narrowed to its instance,
+/// site, status..., its logs.
+fn worker_link(
+    params: &[(String, String)],
+    column: &str,
+    text: &str,
+    row: &Map<String, Json>,
+) -> Option<String> {
     let instance = row.get("harvesterid").and_then(Json::as_str).unwrap_or("");
     match column {
         "workerid" => Some(worker_url(instance, text)),
-        "harvesterid" => Some(workers_url(&[("harvesterid", text)])),
-        "computingsite" | "status" | "resourcetype" | "jobtype" | "computingelement" => {
-            Some(workers_url(&[("harvesterid", instance), (column, text)]))
-        }
+        "harvesterid" | "computingsite" | "status" | "resourcetype" | "jobtype"
+        | "computingelement" => Some(format!(
+            "/harvester/workers/{}",
+            link_with(params, column, text)
+        )),
         "batchlog" | "stdout" | "stderr" if text.starts_with("http") => Some(text.to_string()),
         "njobs" => Some(url(
             "/harvester/worker/",
@@ -60,7 +77,7 @@ fn job_link(column: &str, text: &str, _: &Map<String, Json>) -> Option<String> {
 }
 
 /// `/harvester/instances/`.
-pub fn instances(data: &InstancesJson) -> AppResult<String> {
+pub fn instances(params: &[(String, String)], data: &InstancesJson) -> AppResult<String> {
     let rows: Vec<Map<String, Json>> = data
         .instances
         .iter()
@@ -87,13 +104,10 @@ pub fn instances(data: &InstancesJson) -> AppResult<String> {
     let table = list_table(&rows, |column, text, row| {
         let instance = row.get("instance").and_then(Json::as_str).unwrap_or("");
         match column {
-            "instance" | "workers" => Some(workers_url(&[("harvesterid", instance)])),
-            "submitted" | "running" | "finished" | "failed" | "cancelled" if text != "0" => {
-                Some(workers_url(&[
-                    ("harvesterid", instance),
-                    ("status", column),
-                ]))
-            }
+            "instance" | "workers" => Some(workers_url(params, &[("harvesterid", instance)])),
+            "submitted" | "running" | "finished" | "failed" | "cancelled" if text != "0" => Some(
+                workers_url(params, &[("harvesterid", instance), ("status", column)]),
+            ),
             _ => None,
         }
     });
@@ -120,7 +134,7 @@ struct WorkersPage<'a> {
     data: &'a WorkersJson,
     window: String,
     total: String,
-    njobs: String,
+    njobs: Option<String>,
     charts: Vec<String>,
     facets: Vec<FacetView>,
     list: ListTable<'a>,
@@ -187,15 +201,20 @@ pub fn workers(
     let page = WorkersPage {
         window: describe_window(selection),
         total: human_count(data.totalworkers),
-        njobs: human_count(data.njobs),
+        njobs: data.njobs.map(human_count),
         charts,
         facets,
-        list: list_table(&data.workers, worker_link),
+        list: list_table(&data.workers, |column, text, row| {
+            worker_link(params, column, text, row)
+        }),
         jobs,
         stats: list_table(&data.workerstats, |column, text, row| match column {
             "computingsite" | "status" | "resourcetype" | "jobtype" => {
                 let instance = row.get("harvester_id").and_then(Json::as_str).unwrap_or("");
-                Some(workers_url(&[("harvesterid", instance), (column, text)]))
+                Some(workers_url(
+                    params,
+                    &[("harvesterid", instance), (column, text)],
+                ))
             }
             _ => None,
         }),
@@ -233,10 +252,10 @@ pub fn worker(data: &WorkerJson) -> AppResult<String> {
             "batchlog" | "stdout" | "stderr" | "jdl" if text.starts_with("http") => {
                 Some(text.to_string())
             }
-            "harvesterid" => Some(workers_url(&[("harvesterid", text)])),
-            "computingsite" | "status" | "resourcetype" | "jobtype" | "computingelement" => {
-                Some(workers_url(&[("harvesterid", instance), (field, text)]))
-            }
+            "harvesterid" => Some(workers_url(&[], &[("harvesterid", text)])),
+            "computingsite" | "status" | "resourcetype" | "jobtype" | "computingelement" => Some(
+                workers_url(&[], &[("harvesterid", instance), (field, text)]),
+            ),
             _ => None,
         }
     });
@@ -276,7 +295,7 @@ pub fn worker(data: &WorkerJson) -> AppResult<String> {
 /// `/harvester/slots/`.
 pub fn slots(data: &[Map<String, Json>]) -> AppResult<String> {
     let table = list_table(data, |column, text, _| match column {
-        "pandaqueuename" => Some(workers_url(&[("computingsite", text)])),
+        "pandaqueuename" => Some(workers_url(&[], &[("computingsite", text)])),
         "gshare" => Some(jobs_url(&[("gshare", text)])),
         _ => None,
     });
@@ -302,10 +321,11 @@ pub fn task_workers(task: i64, data: &[TaskWorkerJson]) -> AppResult<String> {
         let instance = row.get("harvesterid").and_then(Json::as_str).unwrap_or("");
         match column {
             "workerid" => Some(worker_url(instance, text)),
-            "harvesterid" => Some(workers_url(&[("harvesterid", text)])),
-            "computingsite" | "status" | "resourcetype" => {
-                Some(workers_url(&[("harvesterid", instance), (column, text)]))
-            }
+            "harvesterid" => Some(workers_url(&[], &[("harvesterid", text)])),
+            "computingsite" | "status" | "resourcetype" => Some(workers_url(
+                &[],
+                &[("harvesterid", instance), (column, text)],
+            )),
             _ => None,
         }
     });

@@ -4,6 +4,7 @@
 use crate::kit::error::{AppError, AppResult};
 use crate::kit::format::{cell_text, field_text, row_object};
 use crate::kit::joberrors::{Category, decode_errors, describe};
+use crate::kit::links::{encode_segment, url};
 use crate::kit::respond::{PageRequest, parse_id};
 use crate::kit::state::AppState;
 use askama::Template;
@@ -265,7 +266,16 @@ struct JobPage<'a> {
     attributes: Vec<(String, String, Option<String>)>,
     files: Vec<Vec<String>>,
     statuslog: Vec<(String, String, String)>,
-    workers: Vec<(String, String, String, String, String)>,
+    workers: Vec<WorkerCells>,
+}
+
+/// A worker row of the job page; links only when the Harvester pages are on.
+struct WorkerCells {
+    instance: (String, Option<String>),
+    workerid: (String, Option<String>),
+    status: String,
+    batchid: String,
+    stdout: (String, Option<String>),
 }
 
 fn link_for(column: &str, value: &str) -> Option<String> {
@@ -290,12 +300,13 @@ pub async fn find_job_page(
     request
         .answer(None, || async {
             let data = collect(state, pandaid).await?;
-            request.reply(&data, false, || render(pandaid, &data))
+            let harvester = state.modules.iter().any(|m| m.name() == "harvester");
+            request.reply(&data, false, || render(pandaid, &data, harvester))
         })
         .await
 }
 
-fn render(pandaid: i64, data: &JobJson) -> AppResult<String> {
+fn render(pandaid: i64, data: &JobJson, harvester: bool) -> AppResult<String> {
     let attributes = data
         .job
         .iter()
@@ -334,13 +345,29 @@ fn render(pandaid: i64, data: &JobJson) -> AppResult<String> {
         .workers
         .iter()
         .map(|w| {
-            (
-                field_text(w, "harvesterid"),
-                field_text(w, "workerid"),
-                field_text(w, "status"),
-                field_text(w, "batchid"),
-                field_text(w, "stdout"),
-            )
+            let instance = field_text(w, "harvesterid");
+            let workerid = field_text(w, "workerid");
+            let stdout = field_text(w, "stdout");
+            let on = |href: String| harvester.then_some(href);
+            WorkerCells {
+                instance: (
+                    instance.clone(),
+                    on(url("/harvester/workers/", &[("harvesterid", &instance)])),
+                ),
+                workerid: (
+                    workerid.clone(),
+                    on(url(
+                        &format!("/harvester/worker/{}/", encode_segment(&workerid)),
+                        &[("harvesterid", &instance)],
+                    )),
+                ),
+                status: field_text(w, "status"),
+                batchid: field_text(w, "batchid"),
+                stdout: (
+                    stdout.clone(),
+                    stdout.starts_with("http").then(|| stdout.clone()),
+                ),
+            }
         })
         .collect();
     let page = JobPage {
