@@ -56,7 +56,7 @@ pub async fn add_workers(
         .and_then(|s| s.parse().ok())
         .unwrap_or(seed);
     let world = World::build(&mut Rng::new(world_seed).fork(1));
-    let mut rng = Rng::new(seed ^ 0x5eed_0f_f00d);
+    let mut rng = Rng::new(seed).fork(0x5eed);
     let mut next_id = db.max_value("harvester_workers", "workerid").await? + 1;
     let span = (hours * 3_600.0) as i64;
     let mut written = 0u64;
