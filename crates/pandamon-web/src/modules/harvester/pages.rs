@@ -50,7 +50,7 @@ fn worker_link(
             link_with(params, column, text)
         )),
         "batchlog" | "stdout" | "stderr" if text.starts_with("http") => Some(text.to_string()),
-        "njobs" => Some(url(
+        "njobs" if text != "0" => Some(url(
             "/harvester/worker/",
             &[
                 ("harvesterid", instance),
