@@ -62,6 +62,11 @@ pub struct Live {
     next_pandaid: i64,
     next_row_id: i64,
     next_worker: i64,
+    /// Pilots still asking for work, per (queue, multi-core, analysis): instance, worker id and
+    /// how many more jobs each will take.
+    pilots: HashMap<(usize, bool, bool), (usize, i64, i64, String)>,
+    /// Jobs each running pilot still holds, by (instance, worker id).
+    pilot_jobs: HashMap<(usize, i64), i64>,
     next_task: i64,
     next_dataset: i64,
     next_file: i64,
@@ -100,6 +105,8 @@ impl Live {
             next_pandaid: 0,
             next_row_id: 0,
             next_worker: 0,
+            pilots: HashMap::new(),
+            pilot_jobs: HashMap::new(),
             next_task: 0,
             next_dataset: 0,
             next_file: 0,
@@ -612,37 +619,91 @@ impl Live {
         let mut extra: Vec<Statement> = Vec::new();
         match next {
             JobStatus::Sent => {
-                let harvester = queue.harvester;
-                let workerid = self.next_worker;
-                self.next_worker += 1;
+                // A pilot of the queue still asking for work takes the job (production pilots
+                // pull many, as in `simulate`); otherwise Harvester submits a new one.
+                let key = (flight.queue, flight.cores > 1, flight.analysis);
+                let reuse = match self.pilots.get_mut(&key) {
+                    Some((harvester, workerid, left, batchid)) if *left > 0 => {
+                        *left -= 1;
+                        sets.push(("batchid", batchid.clone().into()));
+                        Some((*harvester, *workerid))
+                    }
+                    _ => None,
+                };
+                let (harvester, workerid) = match reuse {
+                    Some((harvester, workerid)) => {
+                        extra.push(self.db.increment_statement(
+                            "harvester_workers",
+                            "njobs",
+                            1,
+                            &[
+                                ("harvesterid", HARVESTERS[harvester].into()),
+                                ("workerid", workerid.into()),
+                            ],
+                        ));
+                        extra.push(self.db.update_statement(
+                            "harvester_workers",
+                            &[("lastupdate", t.clone())],
+                            &[
+                                ("harvesterid", HARVESTERS[harvester].into()),
+                                ("workerid", workerid.into()),
+                            ],
+                        ));
+                        (harvester, workerid)
+                    }
+                    None => {
+                        let harvester = queue.harvester;
+                        let workerid = self.next_worker;
+                        self.next_worker += 1;
+                        let left = match (flight.analysis, flight.cores > 1) {
+                            (true, _) => 0,
+                            (false, false) => self.rng.range(3, 12),
+                            (false, true) => self.rng.range(12, 40),
+                        };
+                        let batchid = format!("{}.0", 9_000_000 + workerid % 1_000_000);
+                        self.pilots
+                            .insert(key, (harvester, workerid, left, batchid.clone()));
+                        sets.push(("batchid", batchid.clone().into()));
+                        let base = format!(
+                            "https://{}/condor_logs/{}/{}",
+                            HARVESTERS[harvester].to_lowercase(),
+                            workerid / 1000,
+                            workerid
+                        );
+                        extra.push(self.db.insert_statement(
+                            "harvester_workers",
+                            &[
+                                ("harvesterid", HARVESTERS[harvester].into()),
+                                ("workerid", workerid.into()),
+                                ("lastupdate", t.clone()),
+                                ("status", "running".into()),
+                                ("nativestatus", "running".into()),
+                                ("batchid", batchid.into()),
+                                ("queuename", queue.name.clone().into()),
+                                ("computingsite", queue.name.clone().into()),
+                                ("submittime", ts(now - self.rng.range(60, 1_800)).into()),
+                                ("starttime", t.clone()),
+                                ("ncore", flight.cores.into()),
+                                ("njobs", 1i64.into()),
+                                (
+                                    "resourcetype",
+                                    if flight.cores > 1 { "MCORE" } else { "SCORE" }.into(),
+                                ),
+                                (
+                                    "jobtype",
+                                    if flight.analysis { "user" } else { "managed" }.into(),
+                                ),
+                                ("computingelement", queue.ce.clone().into()),
+                                ("stdout", format!("{base}.out").into()),
+                                ("stderr", format!("{base}.err").into()),
+                                ("batchlog", format!("{base}.log").into()),
+                            ],
+                        ));
+                        (harvester, workerid)
+                    }
+                };
                 flight.worker = Some((harvester, workerid));
-                let batchid = format!("{}.0", 9_000_000 + workerid % 1_000_000);
-                sets.push(("batchid", batchid.clone().into()));
-                extra.push(self.db.insert_statement(
-                    "harvester_workers",
-                    &[
-                        ("harvesterid", HARVESTERS[harvester].into()),
-                        ("workerid", workerid.into()),
-                        ("lastupdate", t.clone()),
-                        ("status", "running".into()),
-                        ("batchid", batchid.into()),
-                        ("queuename", queue.name.clone().into()),
-                        ("computingsite", queue.name.clone().into()),
-                        ("submittime", ts(now - self.rng.range(60, 1_800)).into()),
-                        ("starttime", t.clone()),
-                        ("ncore", flight.cores.into()),
-                        ("njobs", 1i64.into()),
-                        (
-                            "resourcetype",
-                            if flight.cores > 1 { "MCORE" } else { "SCORE" }.into(),
-                        ),
-                        (
-                            "jobtype",
-                            if flight.analysis { "user" } else { "managed" }.into(),
-                        ),
-                        ("computingelement", queue.ce.clone().into()),
-                    ],
-                ));
+                *self.pilot_jobs.entry((harvester, workerid)).or_default() += 1;
                 extra.push(self.db.insert_statement(
                     "harvester_rel_jobs_workers",
                     &[
@@ -704,28 +765,42 @@ impl Live {
             let inputs = self.running_inputs(flight.task, pandaid).await?;
             extra.extend(self.finish_files(pandaid, &flight, next, retry, &t, &inputs));
             if let Some((harvester, workerid)) = flight.worker {
-                extra.push(
-                    self.db.update_statement(
+                let held = self.pilot_jobs.entry((harvester, workerid)).or_default();
+                *held -= 1;
+                let asks_for_more = self
+                    .pilots
+                    .values()
+                    .any(|(h, w, left, _)| (*h, *w) == (harvester, workerid) && *left > 0);
+                let keys = [
+                    ("harvesterid", HARVESTERS[harvester].into()),
+                    ("workerid", workerid.into()),
+                ];
+                if *held <= 0 && !asks_for_more {
+                    self.pilot_jobs.remove(&(harvester, workerid));
+                    let finished = next == JobStatus::Finished;
+                    extra.push(self.db.update_statement(
                         "harvester_workers",
                         &[
                             (
                                 "status",
-                                if next == JobStatus::Finished {
-                                    "finished"
-                                } else {
-                                    "failed"
-                                }
-                                .into(),
+                                if finished { "finished" } else { "failed" }.into(),
+                            ),
+                            (
+                                "nativestatus",
+                                if finished { "completed" } else { "removed" }.into(),
                             ),
                             ("endtime", t.clone()),
                             ("lastupdate", t.clone()),
                         ],
-                        &[
-                            ("harvesterid", HARVESTERS[harvester].into()),
-                            ("workerid", workerid.into()),
-                        ],
-                    ),
-                );
+                        &keys,
+                    ));
+                } else {
+                    extra.push(self.db.update_statement(
+                        "harvester_workers",
+                        &[("lastupdate", t.clone())],
+                        &keys,
+                    ));
+                }
             }
         }
         let target = next.live_table();

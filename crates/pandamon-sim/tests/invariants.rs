@@ -49,6 +49,17 @@ const ALL_JOBS: &str = "SELECT pandaid, jobstatus, jeditaskid, parentid, computi
 async fn check_invariants(db: &Db) {
     let total = count(db, &format!("SELECT COUNT(*) FROM ({ALL_JOBS}) j")).await;
     assert!(total > 0);
+    // A worker's job count is the number of jobs related to it (pilots pulling several too).
+    let miscounted = count(
+        db,
+        "SELECT COUNT(*) FROM {harvester_workers} w WHERE COALESCE(w.njobs, 0) <> \
+         (SELECT COUNT(*) FROM {harvester_rel_jobs_workers} r WHERE r.harvesterid = w.harvesterid AND r.workerid = w.workerid)",
+    )
+    .await;
+    assert_eq!(
+        miscounted, 0,
+        "workers whose njobs differs from their related jobs"
+    );
     // Every job in exactly one job table.
     let distinct = count(
         db,

@@ -307,6 +307,15 @@ async fn harvester_bad_input_is_a_clear_error(test: &TestDb) {
     assert!(body.contains("jeditaskid"), "{body}");
     let (code, _) = get(&state, "/harvester/worker/?json&pandaid=5").await;
     assert_eq!(code, StatusCode::NOT_FOUND);
+    let (code, body) = get(&state, "/harvester/workers/?instance=nowhere").await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    assert!(
+        body.contains("Harvester instance nowhere") && body.contains("<html"),
+        "{body}"
+    );
+    let (code, body) = get(&state, "/harvester/workers/?json&instance=nowhere").await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    assert!(body.contains("\"errors\""), "{body}");
     // An empty database: the pages render and say there is nothing.
     let (code, html) = get(&state, "/harvester/workers/").await;
     assert_eq!(code, StatusCode::OK);

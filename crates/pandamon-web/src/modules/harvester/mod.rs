@@ -263,6 +263,26 @@ impl Module for Harvester {
     fn vocabularies(&self) -> Vec<&'static fields::Vocabulary> {
         vec![&WORKERS]
     }
+    fn health<'a>(
+        &'a self,
+        state: &'a AppState,
+    ) -> crate::kit::module::BoxFuture<'a, Option<Json>> {
+        Box::pin(async move {
+            let (summaries_from, workers) = match &state.index {
+                Some(live) if live.workers_loaded() => (
+                    "live worker index",
+                    live.workers.read().map(|w| w.len()).ok(),
+                ),
+                Some(_) => ("database (worker index loading or failing)", None),
+                None => ("database", None),
+            };
+            Some(serde_json::json!({
+                "default_hours": default_hours(state),
+                "summaries_from": summaries_from,
+                "workers_indexed": workers,
+            }))
+        })
+    }
     fn config_keys(&self) -> &'static [ConfigKey] {
         &[ConfigKey {
             name: "default_hours",
@@ -557,6 +577,12 @@ async fn collect_workers(
         }
         None => (None, Vec::new(), Vec::new()),
     };
+    if let Some(id) = instance
+        && instance_json.is_none()
+        && total == 0
+    {
+        return Err(AppError::NotFound(format!("Harvester instance {id}")));
+    }
     let format = |t: i64| {
         chrono::DateTime::from_timestamp(t, 0)
             .map(|d| crate::kit::format::format_time(d.naive_utc()))

@@ -191,6 +191,20 @@ pub fn workers(
             .to_string(),
         );
     }
+    if let Some(sites) = facets.iter().find(|f| f.field == "computingsite") {
+        let top: Vec<&(String, String, String)> = sites.values.iter().take(15).collect();
+        charts.push(
+            serde_json::json!({
+                "type": "bar",
+                "title": "sites with most workers",
+                "wide": true,
+                "categories": top.iter().map(|v| v.1.as_str()).collect::<Vec<_>>(),
+                "series": [{"name": "workers", "data": sites.counts.iter().take(15).collect::<Vec<_>>()}],
+                "links": top.iter().map(|v| v.0.as_str()).collect::<Vec<_>>(),
+            })
+            .to_string(),
+        );
+    }
     // Jobs by status of these workers; each worker's page lists its own jobs.
     let jobs = data
         .jobsummary
