@@ -42,6 +42,9 @@ struct Flight {
     cores: i64,
 }
 
+/// A pilot asking for work: its instance, worker id, how many more jobs it takes, batch id.
+type Pilot = (usize, i64, i64, String);
+
 #[derive(Debug, Clone)]
 struct ActiveTask {
     analysis: bool,
@@ -64,7 +67,7 @@ pub struct Live {
     next_worker: i64,
     /// Pilots still asking for work, per (queue, multi-core, analysis): instance, worker id and
     /// how many more jobs each will take.
-    pilots: HashMap<(usize, bool, bool), (usize, i64, i64, String)>,
+    pilots: HashMap<(usize, bool, bool), Pilot>,
     /// Jobs each running pilot still holds, by (instance, worker id).
     pilot_jobs: HashMap<(usize, i64), i64>,
     next_task: i64,
