@@ -840,7 +840,8 @@ fn parallel_workers<T: Send>(tasks: usize, work: impl Fn() -> T + Sync) -> Vec<T
     })
 }
 
-enum Test {
+/// A selection condition compiled for one index (jobs or workers).
+pub(crate) enum Test {
     /// Accepted dictionary codes of a column.
     Codes(usize, Vec<bool>),
     /// Inclusive bounds on a time column.
@@ -850,9 +851,9 @@ enum Test {
 }
 
 /// A single dictionary value, to decide a condition once per dictionary entry.
-struct One<'a> {
-    column: &'a str,
-    entry: Entry<'a>,
+pub(crate) struct One<'a> {
+    pub(crate) column: &'a str,
+    pub(crate) entry: Entry<'a>,
 }
 
 impl JobView for One<'_> {

@@ -9,7 +9,7 @@
 //! submitted or updated in the window was updated in it, so none is missing.
 
 use crate::column::{Codes, Dict, Entry};
-use crate::parallel;
+use crate::{One, Test, parallel};
 use pandamon_query::{Cond, JobView, Selection};
 use pandamon_store::catalog::ColType;
 use pandamon_store::jobs::Cell;
@@ -275,7 +275,7 @@ impl WorkerIndex {
                     let dict = &self.dicts[c];
                     let accept = (0..dict.len() as u32)
                         .map(|code| {
-                            cond.matches(&Value {
+                            cond.matches(&One {
                                 column,
                                 entry: dict.entry(code),
                             })
@@ -369,37 +369,6 @@ impl WorkerIndex {
             facets,
             hourly,
         }
-    }
-}
-
-enum Test {
-    Codes(usize, Vec<bool>),
-    Time(usize, u32, u32),
-    Never,
-    General(Cond),
-}
-
-/// One dictionary value, to decide a condition once per value.
-struct Value<'a> {
-    column: &'a str,
-    entry: Entry<'a>,
-}
-
-impl JobView for Value<'_> {
-    fn text(&self, column: &str) -> Option<&str> {
-        match self.entry {
-            Entry::Text(t) if column == self.column => Some(t),
-            _ => None,
-        }
-    }
-    fn int(&self, column: &str) -> Option<i64> {
-        match self.entry {
-            Entry::Int(v) if column == self.column => Some(v),
-            _ => None,
-        }
-    }
-    fn time(&self, _: &str) -> Option<i64> {
-        None
     }
 }
 

@@ -4,6 +4,7 @@
 use crate::catalog::Catalog;
 use crate::db::{Db, Dialect};
 use crate::error::Result;
+use crate::jobs::bind_all;
 use crate::load::Value;
 use crate::with_pool;
 use chrono::NaiveDateTime;
@@ -31,22 +32,6 @@ fn bigint(d: Dialect, expr: &str) -> String {
         Dialect::MySql => format!("CAST({expr} AS SIGNED)"),
         Dialect::Sqlite => expr.to_string(),
     }
-}
-
-macro_rules! bind_values {
-    ($query:expr, $params:expr) => {{
-        let mut query = $query;
-        for p in $params {
-            query = match p {
-                Value::Null => query.bind(None::<String>),
-                Value::Int(v) => query.bind(*v),
-                Value::Float(v) => query.bind(*v),
-                Value::Text(t) => query.bind(t.to_string()),
-                Value::Time(t) => query.bind(*t),
-            };
-        }
-        query
-    }};
 }
 
 impl Db {
@@ -79,7 +64,7 @@ impl Db {
             all = branches.join(" UNION ALL ")
         );
         let rows: Vec<(String, i64)> = with_pool!(self, pool => {
-            let query = bind_values!(sqlx::query_as(AssertSqlSafe(sql)), &params);
+            let query = bind_all!(sqlx::query_as(AssertSqlSafe(sql)), &params);
             query.fetch_all(pool).await?
         });
         Ok(rows)
@@ -147,7 +132,7 @@ impl Db {
             self.qualified(Catalog::get().table(table))
         );
         let latest: Option<NaiveDateTime> = with_pool!(self, pool => {
-            let query = bind_values!(sqlx::query_scalar(AssertSqlSafe(sql)), &params);
+            let query = bind_all!(sqlx::query_scalar(AssertSqlSafe(sql)), &params);
             query.fetch_one(pool).await?
         });
         Ok(latest)

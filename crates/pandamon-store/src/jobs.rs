@@ -60,6 +60,7 @@ macro_rules! bind_all {
         query
     }};
 }
+pub(crate) use bind_all;
 
 /// How a column is selected so that every dialect returns the same Rust type.
 pub(crate) fn uniform(d: Dialect, column: &str, ty: ColType) -> String {

@@ -2,11 +2,11 @@
 //! links both ways, bad input.
 
 mod common;
-use common::{get, get_json, get_redirect};
+use common::{count, get, get_json, get_redirect};
 
 use axum::http::StatusCode;
 use pandamon_sim::{Silent, SimConfig};
-use pandamon_store::{Catalog, Db, schema};
+use pandamon_store::schema;
 use pandamon_testkit::{TestDb, on_every_backend};
 use pandamon_web::AppState;
 use serde_json::Value as Json;
@@ -15,16 +15,6 @@ const NOW: i64 = 1_790_000_000;
 const WINDOW: &str = "date_from=2026-09-19T14:13:20&date_to=2026-09-21T14:13:20";
 const IN_WINDOW: &str =
     "submittime >= '2026-09-19 14:13:20' AND submittime <= '2026-09-21 14:13:20'";
-
-async fn count(db: &Db, sql: &str) -> i64 {
-    let mut text = sql.to_string();
-    for t in &Catalog::get().tables {
-        text = text.replace(&format!("{{{}}}", t.name), &db.qualified(t));
-    }
-    db.scalar_i64(&text)
-        .await
-        .unwrap_or_else(|e| panic!("{text}: {e}"))
-}
 
 fn facet<'a>(summary: &'a Json, field: &str) -> &'a Vec<Json> {
     summary["selectionsummary"]

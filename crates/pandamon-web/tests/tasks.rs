@@ -1,27 +1,17 @@
 //! `/tasks/` and `/task/<id>/` on every backend, checked against independent SQL.
 
 mod common;
-use common::{get, get_json, get_redirect};
+use common::{count, get, get_json, get_redirect};
 
 use axum::http::StatusCode;
 use pandamon_sim::{Silent, SimConfig};
-use pandamon_store::{Catalog, Db, schema, with_pool};
+use pandamon_store::{Catalog, schema, with_pool};
 use pandamon_testkit::{TestDb, on_every_backend};
 use pandamon_web::AppState;
 use serde_json::Value as Json;
 use sqlx::AssertSqlSafe;
 
 const NOW: i64 = 1_790_000_000;
-
-async fn count(db: &Db, sql: &str) -> i64 {
-    let mut text = sql.to_string();
-    for t in &Catalog::get().tables {
-        text = text.replace(&format!("{{{}}}", t.name), &db.qualified(t));
-    }
-    db.scalar_i64(&text)
-        .await
-        .unwrap_or_else(|e| panic!("{text}: {e}"))
-}
 
 async fn tasks_views_match_independent_counts(test: &TestDb) {
     let db = test.connect().await;

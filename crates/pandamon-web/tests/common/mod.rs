@@ -39,3 +39,14 @@ pub async fn get_redirect(state: &AppState, uri: &str) -> (StatusCode, Option<St
         .map(|v| v.to_str().unwrap().to_string());
     (response.status(), location)
 }
+
+/// An independent SQL count; `{table}` names a catalogue table, qualified for the database.
+pub async fn count(db: &pandamon_store::Db, sql: &str) -> i64 {
+    let mut text = sql.to_string();
+    for t in &pandamon_store::Catalog::get().tables {
+        text = text.replace(&format!("{{{}}}", t.name), &db.qualified(t));
+    }
+    db.scalar_i64(&text)
+        .await
+        .unwrap_or_else(|e| panic!("{text}: {e}"))
+}
