@@ -505,43 +505,12 @@ impl JobIndex {
                 .all(|c| c.columns().iter().all(|col| slot(col).is_some()))
     }
 
-    /// Compiles the selection's conditions into per-row tests: a condition on one dictionary
-    /// column is decided once per dictionary value, a time range becomes integer bounds.
     fn compile(&self, selection: &Selection) -> Vec<Test> {
-        selection
-            .conds
-            .iter()
-            .map(|cond| {
-                if let Cond::Time { column, from, to } = cond
-                    && let Some(Slot::Time(c)) = slot(column)
-                {
-                    // Stored times lie in 0..u32::MAX; NULL never matches.
-                    let lo = (*from).clamp(0, i64::from(NULL_TIME));
-                    let hi = (*to).min(i64::from(NULL_TIME) - 1);
-                    return if hi < lo {
-                        Test::Never
-                    } else {
-                        Test::Time(c, lo as u32, hi as u32)
-                    };
-                }
-                let columns = cond.columns();
-                if let [column] = columns.as_slice()
-                    && let Some(Slot::Dict(c)) = slot(column)
-                {
-                    let dict = &self.dicts[c];
-                    let accept = (0..dict.len() as u32)
-                        .map(|code| {
-                            cond.matches(&One {
-                                column,
-                                entry: dict.entry(code),
-                            })
-                        })
-                        .collect();
-                    return Test::Codes(c, accept);
-                }
-                Test::General(cond.clone())
-            })
-            .collect()
+        compile(selection, &self.dicts, |column| match slot(column) {
+            Some(Slot::Time(c)) => Some(Held::Time(c)),
+            Some(Slot::Dict(c)) => Some(Held::Dict(c)),
+            _ => None,
+        })
     }
 
     fn row_matches(&self, i: usize, tests: &[Test], tables: &[bool; 256]) -> bool {
@@ -838,6 +807,55 @@ fn parallel_workers<T: Send>(tasks: usize, work: impl Fn() -> T + Sync) -> Vec<T
             .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
             .collect()
     })
+}
+
+/// Where an index holds a column a condition names.
+pub(crate) enum Held {
+    Time(usize),
+    Dict(usize),
+}
+
+/// Compiles a selection's conditions into per-row tests for an index (jobs or workers): a
+/// condition on one dictionary column is decided once per dictionary value, a time range
+/// becomes integer bounds, anything else is evaluated row by row.
+pub(crate) fn compile(
+    selection: &Selection,
+    dicts: &[Dict],
+    held: impl Fn(&str) -> Option<Held>,
+) -> Vec<Test> {
+    selection
+        .conds
+        .iter()
+        .map(|cond| {
+            if let Cond::Time { column, from, to } = cond
+                && let Some(Held::Time(c)) = held(column)
+            {
+                // Stored times lie in 0..u32::MAX; NULL never matches.
+                let lo = (*from).clamp(0, i64::from(NULL_TIME));
+                let hi = (*to).min(i64::from(NULL_TIME) - 1);
+                return if hi < lo {
+                    Test::Never
+                } else {
+                    Test::Time(c, lo as u32, hi as u32)
+                };
+            }
+            if let [column] = cond.columns().as_slice()
+                && let Some(Held::Dict(c)) = held(column)
+            {
+                let dict = &dicts[c];
+                let accept = (0..dict.len() as u32)
+                    .map(|code| {
+                        cond.matches(&One {
+                            column,
+                            entry: dict.entry(code),
+                        })
+                    })
+                    .collect();
+                return Test::Codes(c, accept);
+            }
+            Test::General(cond.clone())
+        })
+        .collect()
 }
 
 /// A selection condition compiled for one index (jobs or workers).

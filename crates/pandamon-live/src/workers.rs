@@ -9,8 +9,8 @@
 //! submitted or updated in the window was updated in it, so none is missing.
 
 use crate::column::{Codes, Dict, Entry};
-use crate::{One, Test, parallel};
-use pandamon_query::{Cond, JobView, Selection};
+use crate::{Held, Test, compile, parallel};
+use pandamon_query::{JobView, Selection};
 use pandamon_store::catalog::ColType;
 use pandamon_store::jobs::Cell;
 use pandamon_store::scan::Field;
@@ -254,38 +254,11 @@ impl WorkerIndex {
     }
 
     fn compile(&self, selection: &Selection) -> Vec<Test> {
-        selection
-            .conds
-            .iter()
-            .map(|cond| {
-                if let Cond::Time { column, from, to } = cond
-                    && let Some(Slot::Time(t)) = slot(column)
-                {
-                    let lo = (*from).clamp(0, i64::from(NULL_TIME));
-                    let hi = (*to).min(i64::from(NULL_TIME) - 1);
-                    return if hi < lo {
-                        Test::Never
-                    } else {
-                        Test::Time(t, lo as u32, hi as u32)
-                    };
-                }
-                if let [column] = cond.columns().as_slice()
-                    && let Some(Slot::Dict(c)) = slot(column)
-                {
-                    let dict = &self.dicts[c];
-                    let accept = (0..dict.len() as u32)
-                        .map(|code| {
-                            cond.matches(&One {
-                                column,
-                                entry: dict.entry(code),
-                            })
-                        })
-                        .collect();
-                    return Test::Codes(c, accept);
-                }
-                Test::General(cond.clone())
-            })
-            .collect()
+        compile(selection, &self.dicts, |column| match slot(column) {
+            Some(Slot::Time(t)) => Some(Held::Time(t)),
+            Some(Slot::Dict(c)) => Some(Held::Dict(c)),
+            _ => None,
+        })
     }
 
     fn row_matches(&self, row: usize, tests: &[Test]) -> bool {
