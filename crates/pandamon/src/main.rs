@@ -3,6 +3,7 @@
 
 mod bench;
 mod config;
+mod logging;
 
 /// The simulator allocates many short-lived rows from two threads; glibc's arenas contend.
 #[global_allocator]
@@ -174,13 +175,7 @@ fn main() {
 }
 
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env(config::env::LOG)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+    logging::init(config::env::LOG);
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
