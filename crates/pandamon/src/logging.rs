@@ -106,6 +106,7 @@ fn describe(summary: &str) -> (String, String) {
         .iter()
         .position(|w| matches!(w.as_str(), "from" | "into" | "update" | "on" | "table"))
         .and_then(|i| words.get(i + 1))
+        .filter(|t| t.to_lowercase() != "select")
         .map(|t| {
             t.rsplit('.')
                 .next()
