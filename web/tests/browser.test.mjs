@@ -43,6 +43,9 @@ test("a facet value narrows /jobs/ to that value", async () => {
     const listed = await page.locator("#job-list tbody tr").count();
     assert.ok(listed > 0);
     assert.ok(await page.locator("#error-summary").count(), "failed jobs show the error summary");
+    // Every failed job's status cell wears the failed colour, as the facet value does.
+    assert.equal(await page.locator("#job-list tbody td.st-failed").count(), listed);
+    assert.equal(await page.locator('[data-field="jobstatus"] a.st-failed').count(), 1);
     await page.screenshot({ path: `${shots}/jobs-failed.png`, fullPage: true });
 
     // A job link opens the job page.

@@ -15,6 +15,46 @@
     });
   }
 
+  // One colour per job, task and worker status, in every chart and table.
+  var STATUS_COLOURS = {
+    finished: "#2e8b3e", done: "#2e8b3e", completed: "#2e8b3e",
+    failed: "#c9302c", broken: "#8b1a1a", aborted: "#8b1a1a", missed: "#c9302c", exhausted: "#8b1a1a",
+    holding: "#e8850c", throttled: "#b8860b", pending: "#9aa5b1",
+    running: "#1f5fa8", starting: "#6a4fb3", sent: "#8e6fd1", transferring: "#17918f", merging: "#17918f",
+    activated: "#5aa9e6", assigned: "#7fb8e8", defined: "#a9cdee", waiting: "#a9cdee",
+    submitted: "#5aa9e6", ready: "#7fb8e8", idle: "#b7c3d0", scouting: "#7fb8e8",
+    cancelled: "#7a7a7a", closed: "#7a7a7a", removed: "#7a7a7a",
+  };
+  var STATUS_FIELDS = ["jobstatus", "status", "superstatus", "state"];
+
+  function statusColour(name) {
+    return Object.prototype.hasOwnProperty.call(STATUS_COLOURS, name) ? STATUS_COLOURS[name] : undefined;
+  }
+
+  // Status cells of tables and status facet values get the status's class (and so its colour).
+  function markStatuses() {
+    document.querySelectorAll("table.data").forEach(function (table) {
+      var columns = [];
+      table.querySelectorAll("thead th").forEach(function (th, i) {
+        if (STATUS_FIELDS.indexOf(th.textContent.trim()) >= 0) columns.push(i);
+      });
+      if (!columns.length) return;
+      table.querySelectorAll("tbody tr").forEach(function (tr) {
+        columns.forEach(function (i) {
+          var td = tr.children[i];
+          if (td && statusColour(td.textContent.trim())) td.classList.add("st-" + td.textContent.trim());
+        });
+      });
+    });
+    document.querySelectorAll(".facet").forEach(function (facet) {
+      if (STATUS_FIELDS.indexOf(facet.getAttribute("data-field")) < 0) return;
+      facet.querySelectorAll("a[data-value]").forEach(function (a) {
+        var v = a.getAttribute("data-value");
+        if (statusColour(v)) a.classList.add("st-" + v);
+      });
+    });
+  }
+
   function go(link) {
     if (link) window.location.href = link;
   }
@@ -37,7 +77,10 @@
           radius: ["48%", "72%"],
           avoidLabelOverlap: true,
           label: { show: false },
-          data: spec.data,
+          data: spec.data.map(function (d) {
+            var colour = statusColour(d.name);
+            return colour ? Object.assign({}, d, { itemStyle: { color: colour } }) : d;
+          }),
         },
       ],
     });
@@ -57,7 +100,10 @@
       xAxis: { type: "category", data: spec.categories, axisLabel: { rotate: 30 } },
       yAxis: { type: "value" },
       series: spec.series.map(function (s) {
-        return { name: s.name, type: "bar", stack: "total", data: s.data };
+        var serie = { name: s.name, type: "bar", stack: "total", data: s.data };
+        var colour = statusColour(s.name);
+        if (colour) serie.itemStyle = { color: colour };
+        return serie;
       }),
     });
     chart.on("click", function (p) {
@@ -103,6 +149,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    markStatuses();
     enhanceTables();
     drawCharts();
   });
