@@ -707,6 +707,16 @@ impl Live {
                 };
                 flight.worker = Some((harvester, workerid));
                 *self.pilot_jobs.entry((harvester, workerid)).or_default() += 1;
+                sets.push((
+                    "pilotid",
+                    format!(
+                        "https://{}/condor_logs/{}/{}.out|PR|PICARD|3.9.2.41",
+                        HARVESTERS[harvester].to_lowercase(),
+                        workerid / 1000,
+                        workerid
+                    )
+                    .into(),
+                ));
                 extra.push(self.db.insert_statement(
                     "harvester_rel_jobs_workers",
                     &[

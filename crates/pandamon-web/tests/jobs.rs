@@ -404,9 +404,32 @@ async fn job_page_shows_one_job_with_its_history(test: &TestDb) {
                 .all(|e| !e["description"].as_str().unwrap().is_empty())
         );
     }
+    // Log links come from the job's own data: its pilot id, its worker, its log file.
+    let links = &json["links"];
+    let pilot = json["job"]["pilotid"].as_str().unwrap_or("");
+    if pilot.starts_with("http") {
+        assert_eq!(links["pilotstdout"], pilot.split('|').next().unwrap());
+    }
+    if let Some(worker) = json["workers"].as_array().unwrap().first() {
+        assert_eq!(links["workerstdout"], worker["stdout"]);
+    }
+    if json["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["type"] == "log")
+    {
+        let tarball = links["logtarball"].as_str().expect("a log tarball link");
+        let (status, _) = get(&state, tarball).await;
+        assert_eq!(status, StatusCode::OK, "{tarball}");
+    }
     let (status, html) = get(&state, &format!("/job/{pandaid}/")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains(&format!("Job {pandaid}")));
+    for href in links.as_object().unwrap().values() {
+        let href = href.as_str().unwrap().replace('&', "&amp;");
+        assert!(html.contains(&href), "the page links {href}");
+    }
     let (status, body) = get(&state, "/job/12abc/?json").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("'pandaid'"));

@@ -56,6 +56,60 @@ pub struct JobJson {
     pub retries_up: Vec<RetryLink>,
     pub retries_down: Vec<RetryLink>,
     pub workers: Vec<Map<String, Json>>,
+    /// Where the job's logs are, by name (`pilotstdout`, `pilotstderr`, `batchlog`, `jdl`,
+    /// `workerstdout`, `workerstderr`, `logtarball`), built from the job's own data: its pilot
+    /// id, its Harvester worker and its log file.
+    pub links: BTreeMap<String, String>,
+}
+
+/// The job's log links: the pilot's batch files from its `pilotid` (the URL before the first
+/// `|`), the worker's batch files, and the log tarball's file page.
+fn log_links(
+    job: &Map<String, Json>,
+    files: &[Map<String, Json>],
+    workers: &[Map<String, Json>],
+) -> BTreeMap<String, String> {
+    let mut links = BTreeMap::new();
+    let pilot = job
+        .get("pilotid")
+        .and_then(Json::as_str)
+        .and_then(|p| p.split('|').next())
+        .filter(|u| u.starts_with("http://") || u.starts_with("https://"));
+    if let Some(stdout) = pilot {
+        links.insert("pilotstdout".to_string(), stdout.to_string());
+        if let Some(base) = stdout.strip_suffix(".out") {
+            for (name, suffix) in [
+                ("pilotstderr", ".err"),
+                ("batchlog", ".log"),
+                ("jdl", ".jdl"),
+            ] {
+                links.insert(name.to_string(), format!("{base}{suffix}"));
+            }
+        }
+    }
+    if let Some(worker) = workers.first() {
+        for (name, column) in [
+            ("workerstdout", "stdout"),
+            ("workerstderr", "stderr"),
+            ("batchlog", "batchlog"),
+        ] {
+            if let Some(url) = worker
+                .get(column)
+                .and_then(Json::as_str)
+                .filter(|u| u.starts_with("http"))
+            {
+                links.insert(name.to_string(), url.to_string());
+            }
+        }
+    }
+    if let Some(lfn) = files
+        .iter()
+        .find(|f| f.get("type").and_then(Json::as_str) == Some("log"))
+        .and_then(|f| f.get("lfn").and_then(Json::as_str))
+    {
+        links.insert("logtarball".to_string(), url("/file/", &[("lfn", lfn)]));
+    }
+    links
 }
 
 async fn find_job(state: &AppState, pandaid: i64) -> AppResult<Option<(JobTable, Row)>> {
@@ -242,9 +296,12 @@ pub async fn collect(state: &AppState, pandaid: i64) -> AppResult<JobJson> {
             }
         })
         .collect();
+    let job = row_object(&job);
+    let files: Vec<Map<String, Json>> = files.iter().map(|r| row_object(r)).collect();
+    let links = log_links(&job, &files, &workers);
     Ok(JobJson {
-        job: row_object(&job),
-        files: files.iter().map(|r| row_object(r)).collect(),
+        job,
+        files,
         dsfiles,
         table: table.name(),
         errors,
@@ -254,6 +311,7 @@ pub async fn collect(state: &AppState, pandaid: i64) -> AppResult<JobJson> {
         retries_up: retry_chain(state, pandaid, true).await?,
         retries_down: retry_chain(state, pandaid, false).await?,
         workers,
+        links,
     })
 }
 
