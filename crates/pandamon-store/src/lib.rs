@@ -12,6 +12,7 @@ pub mod error;
 pub mod harvester;
 pub mod jobs;
 pub mod load;
+pub mod log;
 pub mod scan;
 pub mod schema;
 pub mod simreads;
