@@ -13,6 +13,15 @@ use sqlx::AssertSqlSafe;
 
 const NOW: i64 = 1_790_000_000;
 
+/// The site (`atlas_site`) of a queue, as the sites page reports it.
+async fn state_site(state: &AppState, queue: &str) -> String {
+    let site = get_json(state, &format!("/site/{queue}/?json")).await;
+    site["queue"]["site"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no site for {queue}: {site}"))
+        .to_string()
+}
+
 async fn tasks_views_match_independent_counts(test: &TestDb) {
     let db = test.connect().await;
     schema::init(&db, false).await.unwrap();
@@ -148,20 +157,86 @@ async fn tasks_views_match_independent_counts(test: &TestDb) {
     .fetch_one(pool)
     .await
     .unwrap());
+    let text_of = |sql: String| {
+        let db = db.clone();
+        async move {
+            let sql = sql
+                .replace(
+                    "{jedi_tasks}",
+                    &db.qualified(Catalog::get().table("jedi_tasks")),
+                )
+                .replace(
+                    "{jobsarchived4}",
+                    &db.qualified(Catalog::get().table("jobsarchived4")),
+                )
+                .replace(
+                    "{jedi_datasets}",
+                    &db.qualified(Catalog::get().table("jedi_datasets")),
+                );
+            let value: String = with_pool!(db, pool => sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(pool).await.unwrap());
+            value
+        }
+    };
+    let user = text_of("SELECT MIN(produsername) FROM {jobsarchived4}".into()).await;
+    let dataset = text_of("SELECT MIN(datasetname) FROM {jedi_datasets}".into()).await;
+    let reqid = dropped["task"]["reqid"]
+        .as_i64()
+        .expect("the task's request");
+    let site = state_site(&state, &queue).await;
+    let encode = |v: &str| pandamon_web::kit::links::encode(v);
     for (q, target) in [
         (pandaid.to_string(), format!("/job/{pandaid}/")),
         (task.to_string(), format!("/task/{task}/")),
+        (reqid.to_string(), format!("/tasks/?reqid={reqid}")),
         (queue.clone(), format!("/jobs/?computingsite={queue}")),
         (
             "mc23_13p6TeV.*".to_string(),
             "/tasks/?days=30&taskname=mc23_13p6TeV.*".to_string(),
         ),
-        ("Anna".to_string(), "/jobs/?produsername=Anna".to_string()),
+        (
+            user.clone(),
+            format!("/jobs/?produsername={}", encode(&user)),
+        ),
+        (
+            dataset.clone(),
+            format!("/dataset/?datasetname={}", encode(&dataset)),
+        ),
     ] {
-        let (status, location) = get_redirect(&state, &format!("/search/?q={q}")).await;
+        let (status, location) = get_redirect(&state, &format!("/search/?q={}", encode(&q))).await;
         assert_eq!(status, StatusCode::SEE_OTHER, "{q}");
         assert_eq!(location.as_deref(), Some(target.as_str()), "{q}");
     }
+    // A site names all its queues.
+    let json = get_json(&state, &format!("/search/?json&q={}", encode(&site))).await;
+    let site_candidate = json["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "site")
+        .expect("the site is a candidate");
+    assert!(
+        site_candidate["url"]
+            .as_str()
+            .unwrap()
+            .contains(&encode(&queue))
+    );
+    // Two things with one name: the page lists both instead of guessing.
+    db.execute(&format!(
+        "INSERT INTO {} (jeditaskid, datasetid, datasetname, type, creationtime, modificationtime) \
+         VALUES (1, 1, '{user}', 'input', '2026-09-20 00:00:00', '2026-09-20 00:00:00')",
+        db.qualified(Catalog::get().table("jedi_datasets"))
+    ))
+    .await
+    .unwrap();
+    let (status, html) = get(&state, &format!("/search/?q={}", encode(&user))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("names 2 things"), "{html}");
+    assert!(html.contains(&format!("/dataset/?datasetname={}", encode(&user))));
+    assert!(html.contains(&format!("/jobs/?produsername={}", encode(&user))));
+    // Nothing found is said, not guessed as a user.
+    let (status, body) = get(&state, "/search/?q=INFN-T2-nowhere").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body.contains("anything named"), "{body}");
     assert_eq!(get(&state, "/search/?q=").await.0, StatusCode::BAD_REQUEST);
     assert_eq!(get(&state, "/search/?q=1").await.0, StatusCode::NOT_FOUND);
     db.close().await;
