@@ -23,7 +23,7 @@ use column::{Codes, Dict, Entry};
 use pandamon_model::JobTable;
 use pandamon_query::{Cond, JobView, Selection};
 use pandamon_store::catalog::ColType;
-use pandamon_store::jobs::{Cell, Group};
+use pandamon_store::jobs::{Cell, Group, Summed};
 use pandamon_store::scan::Field;
 use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -80,6 +80,7 @@ pub const INT_COLUMNS: &[&str] = &[
     "workqueue_id",
     "nevents",
     "minramcount",
+    "hs06",
     "piloterrorcode",
     "exeerrorcode",
     "superrorcode",
@@ -233,6 +234,40 @@ fn decode<'a>(fields: &'a [Field<'a>]) -> Result<Decoded<'a>, Malformed> {
         ints,
         times,
     })
+}
+
+/// Time bins: `bins` bins of `bin` seconds from `from`; jobs without an end run until `now`.
+#[derive(Debug, Clone, Copy)]
+pub struct Span {
+    pub from: i64,
+    pub bin: i64,
+    pub bins: usize,
+    pub now: i64,
+}
+
+/// What a group gathers: its count, smallest pandaid and sums.
+struct Acc {
+    count: i64,
+    example: i64,
+    sums: Box<[i64]>,
+}
+
+impl Acc {
+    fn new(sums: usize) -> Acc {
+        Acc {
+            count: 0,
+            example: i64::MAX,
+            sums: vec![0; sums].into_boxed_slice(),
+        }
+    }
+
+    fn merge(&mut self, other: &Acc) {
+        self.count += other.count;
+        self.example = self.example.min(other.example);
+        for (a, b) in self.sums.iter_mut().zip(&other.sums) {
+            *a += b;
+        }
+    }
 }
 
 /// The in-memory columnar index.
@@ -576,6 +611,14 @@ impl JobIndex {
         }
     }
 
+    /// A group key as a number to add up: NULL and text count as 0.
+    fn number(&self, slot: Slot, key: u64) -> i64 {
+        match self.cell(slot, key) {
+            Cell::Int(v) => v,
+            _ => 0,
+        }
+    }
+
     /// Grouped counts, in the shape of `Db::group_jobs`: one group per distinct combination of
     /// the columns, with its count and smallest pandaid.
     pub fn group(
@@ -584,16 +627,68 @@ impl JobIndex {
         tables: &[JobTable],
         columns: &[&str],
     ) -> Vec<Group> {
-        let Some(slots) = columns
-            .iter()
-            .map(|c| slot(c))
-            .collect::<Option<Vec<Slot>>>()
-        else {
+        self.grouped(selection, tables, columns, &[])
+            .into_iter()
+            .map(|(values, acc)| Group {
+                values,
+                count: acc.count,
+                example: acc.example,
+            })
+            .collect()
+    }
+
+    /// Grouped sums, in the shape of `Db::group_sums`: per distinct combination of the columns,
+    /// the count and the sum of each whole-number column of `sums` (NULL as 0).
+    pub fn group_sums(
+        &self,
+        selection: &Selection,
+        tables: &[JobTable],
+        columns: &[&str],
+        sums: &[&str],
+    ) -> Vec<Summed> {
+        self.grouped(selection, tables, columns, sums)
+            .into_iter()
+            .map(|(values, acc)| Summed {
+                values,
+                count: acc.count,
+                sums: acc.sums.into_vec(),
+            })
+            .collect()
+    }
+
+    /// The groups of the matching jobs by `columns`, each with its count, smallest pandaid and
+    /// the sums of `sums`; empty if a column is not held.
+    fn grouped(
+        &self,
+        selection: &Selection,
+        tables: &[JobTable],
+        columns: &[&str],
+        sums: &[&str],
+    ) -> Vec<(Vec<Cell>, Acc)> {
+        let (Some(slots), Some(summed)) = (
+            columns
+                .iter()
+                .map(|c| slot(c))
+                .collect::<Option<Vec<Slot>>>(),
+            sums.iter().map(|c| slot(c)).collect::<Option<Vec<Slot>>>(),
+        ) else {
             return Vec::new();
         };
+        // The value of every code of a dictionary column, looked up once.
+        let values: Vec<Option<Vec<i64>>> = summed
+            .iter()
+            .map(|s| match s {
+                Slot::Dict(c) => Some(
+                    (0..self.dicts[*c].len() as u64)
+                        .map(|code| self.number(*s, code))
+                        .collect(),
+                ),
+                _ => None,
+            })
+            .collect();
         let rows = self.matching(selection, tables);
         let parts = parallel(rows.len(), |range| {
-            let mut groups: FxHashMap<Box<[u64]>, (i64, i64)> = FxHashMap::default();
+            let mut groups: FxHashMap<Box<[u64]>, Acc> = FxHashMap::default();
             // One reused key buffer: a new allocation only for a new group.
             let mut key: Vec<u64> = vec![0; slots.len()];
             for &r in &rows[range] {
@@ -602,14 +697,20 @@ impl JobIndex {
                     *k = self.key(*s, r);
                 }
                 let pandaid = self.pandaid[r];
-                match groups.get_mut(key.as_slice()) {
-                    Some(entry) => {
-                        entry.0 += 1;
-                        entry.1 = entry.1.min(pandaid);
-                    }
-                    None => {
-                        groups.insert(key.clone().into_boxed_slice(), (1, pandaid));
-                    }
+                let entry = match groups.get_mut(key.as_slice()) {
+                    Some(entry) => entry,
+                    None => groups
+                        .entry(key.clone().into_boxed_slice())
+                        .or_insert_with(|| Acc::new(summed.len())),
+                };
+                entry.count += 1;
+                entry.example = entry.example.min(pandaid);
+                for (i, s) in summed.iter().enumerate() {
+                    let k = self.key(*s, r);
+                    entry.sums[i] += match &values[i] {
+                        Some(by_code) => by_code[k as usize],
+                        None => self.number(*s, k),
+                    };
                 }
             }
             groups
@@ -617,23 +718,87 @@ impl JobIndex {
         let mut parts = parts.into_iter();
         let mut groups = parts.next().unwrap_or_default();
         for part in parts {
-            for (key, (count, example)) in part {
-                let entry = groups.entry(key).or_insert((0, i64::MAX));
-                entry.0 += count;
-                entry.1 = entry.1.min(example);
+            for (key, acc) in part {
+                groups
+                    .entry(key)
+                    .or_insert_with(|| Acc::new(summed.len()))
+                    .merge(&acc);
             }
         }
         groups
             .into_iter()
-            .map(|(key, (count, example))| Group {
-                values: key
+            .map(|(key, acc)| {
+                let values = key
                     .iter()
                     .zip(&slots)
                     .map(|(v, s)| self.cell(*s, *v))
-                    .collect(),
-                count,
-                example,
+                    .collect();
+                (values, acc)
             })
+            .collect()
+    }
+
+    /// How much of `weight` was running in every bin of `bin` seconds from `from` on (`bins`
+    /// bins), per value of `column`: each matching job adds its weight times the fraction of the
+    /// bin it ran, from `starttime` to `endtime` (or `now` without an end). Jobs that never
+    /// started add nothing. Empty if a column is not held.
+    pub fn occupancy(
+        &self,
+        selection: &Selection,
+        tables: &[JobTable],
+        column: &str,
+        weight: &str,
+        span: Span,
+    ) -> Vec<(Cell, Vec<f64>)> {
+        let (Some(group), Some(weight), Some(Slot::Time(start)), Some(Slot::Time(end))) = (
+            slot(column),
+            slot(weight),
+            slot("starttime"),
+            slot("endtime"),
+        ) else {
+            return Vec::new();
+        };
+        let Span {
+            from,
+            bin,
+            bins,
+            now,
+        } = span;
+        if bin <= 0 || bins == 0 {
+            return Vec::new();
+        }
+        let to = from + bin * bins as i64;
+        let mut by_value: FxHashMap<u64, Vec<f64>> = FxHashMap::default();
+        for r in self.matching(selection, tables) {
+            let r = r as usize;
+            let started = self.times[start][r];
+            if started == NULL_TIME {
+                continue;
+            }
+            let ended = match self.times[end][r] {
+                NULL_TIME => now,
+                t => i64::from(t),
+            };
+            let (a, b) = (i64::from(started).max(from), ended.min(to));
+            if a >= b {
+                continue;
+            }
+            let w = self.number(weight, self.key(weight, r)) as f64;
+            let series = by_value
+                .entry(self.key(group, r))
+                .or_insert_with(|| vec![0.0; bins]);
+            let mut t = a;
+            while t < b {
+                let i = ((t - from) / bin) as usize;
+                let bin_end = from + (i as i64 + 1) * bin;
+                let until = bin_end.min(b);
+                series[i] += w * (until - t) as f64 / bin as f64;
+                t = until;
+            }
+        }
+        by_value
+            .into_iter()
+            .map(|(key, series)| (self.cell(group, key), series))
             .collect()
     }
 
@@ -1232,5 +1397,72 @@ mod tests {
             limit: 1,
         };
         assert!(index.top(&all, &[JobTable::Active], &unindexed).is_none());
+    }
+
+    /// A job of a share with its HS06, start and end.
+    fn share_job(
+        pandaid: i64,
+        gshare: &str,
+        hs06: i64,
+        start: Option<i64>,
+        end: Option<i64>,
+        modified: i64,
+    ) -> Vec<Field<'static>> {
+        let mut fields = job(pandaid, "running", Some("A"), None, start, modified);
+        for (c, f) in loaded_columns().iter().zip(fields.iter_mut()) {
+            match *c {
+                "gshare" => *f = Field::Text(Cow::Owned(gshare.to_string())),
+                "hs06" => *f = Field::Int(hs06),
+                "endtime" => *f = end.map_or(Field::Null, Field::Time),
+                _ => {}
+            }
+        }
+        fields
+    }
+
+    #[test]
+    fn sums_and_occupancy_add_up_per_group_and_bin() {
+        let now = 1_000_000;
+        let mut index = JobIndex::new(now - 86_400);
+        let jobs = [
+            (1, "X", 10, Some(now - 7_200), Some(now - 3_600)),
+            (2, "X", 20, Some(now - 5_400), None),
+            (3, "Y", 5, None, None),
+            (4, "Y", 8, Some(now - 1_800), Some(now - 900)),
+        ];
+        for (p, share, hs, start, end) in jobs {
+            index
+                .upsert(JobTable::Active, &share_job(p, share, hs, start, end, now))
+                .unwrap();
+        }
+        let sel = select(&[("hours", "24")], now);
+        let mut sums: Vec<(String, i64, Vec<i64>)> = index
+            .group_sums(&sel, &[JobTable::Active], &["gshare"], &["hs06"])
+            .into_iter()
+            .map(|s| (s.values[0].as_text().unwrap().to_string(), s.count, s.sums))
+            .collect();
+        sums.sort();
+        assert_eq!(
+            sums,
+            vec![("X".into(), 2, vec![30]), ("Y".into(), 2, vec![13])]
+        );
+        let span = Span {
+            from: now - 7_200,
+            bin: 3_600,
+            bins: 2,
+            now,
+        };
+        let mut occupancy: Vec<(String, Vec<f64>)> = index
+            .occupancy(&sel, &[JobTable::Active], "gshare", "hs06", span)
+            .into_iter()
+            .map(|(c, v)| (c.as_text().unwrap().to_string(), v))
+            .collect();
+        occupancy.sort_by(|a, b| a.0.cmp(&b.0));
+        // X: job 1 fills the first hour; job 2 half of it and all of the second.
+        // Y: job 3 never started; job 4 ran a quarter of the second hour.
+        assert_eq!(
+            occupancy,
+            vec![("X".into(), vec![20.0, 20.0]), ("Y".into(), vec![0.0, 2.0])]
+        );
     }
 }

@@ -76,8 +76,13 @@ pub struct Live {
     arrivals: f64,
     /// Retry jobs created so far (they count as new jobs too).
     retried: u64,
+    /// When `jobs_share_stats` was last rewritten (unix seconds).
+    share_stats_at: i64,
     report: Arc<RwLock<SimulatorReport>>,
 }
+
+/// How often the live simulator rewrites `jobs_share_stats`, as PanDA does every few minutes.
+const SHARE_STATS_EVERY: i64 = 60;
 
 const DEFINED: &str = "jobsdefined4";
 
@@ -115,6 +120,7 @@ impl Live {
             next_file: 0,
             arrivals: 0.0,
             retried: 0,
+            share_stats_at: 0,
             report,
             config,
             db,
@@ -310,6 +316,12 @@ impl Live {
             }
         }
         created += self.retried - retried_before;
+        if now - self.share_stats_at >= SHARE_STATS_EVERY {
+            self.db
+                .transaction(&self.db.share_stats_statements(ts(now)))
+                .await?;
+            self.share_stats_at = now;
+        }
         Ok((created, moved))
     }
 

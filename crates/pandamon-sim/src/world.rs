@@ -195,9 +195,12 @@ impl Queue {
         )
     }
 
+    /// CRIC's `resource_type`: HPC centres attached to a Tier-0/1 run "special" allocations.
     pub fn resource_kind(&self) -> &'static str {
         match self.kind {
+            QueueKind::Hpc if self.tier_level <= 1 => "hpc_special",
             QueueKind::Hpc => "hpc",
+            QueueKind::Gpu => "GPU",
             QueueKind::Cloud => "cloud",
             _ => "GRID",
         }
@@ -348,7 +351,14 @@ pub const SHARES: &[ShareSpec] = &[
         Some("managed"),
         Some("merge"),
     ),
-    ("User Analysis", Some("Analysis"), 85, Some("user"), None),
+    ("User Analysis", Some("Analysis"), 80, Some("user"), None),
+    (
+        "Express Analysis",
+        Some("Analysis"),
+        5,
+        Some("user"),
+        Some("express"),
+    ),
     (
         "Group Analysis",
         Some("Analysis"),

@@ -209,6 +209,36 @@ async fn check_invariants(db: &Db) {
     assert_eq!(links, 0, "job-worker links to missing workers");
 }
 
+/// `jobs_share_stats` agrees with the jobs of `jobsactive4`, share by share and status by status.
+async fn check_share_stats(db: &Db) {
+    let differing = count(
+        db,
+        "SELECT COUNT(*) FROM (SELECT gshare, jobstatus, SUM(hs06) AS hs, COUNT(*) AS n FROM {jobsactive4} \
+         GROUP BY gshare, jobstatus) j WHERE j.hs <> (SELECT COALESCE(SUM(s.hs), 0) FROM {jobs_share_stats} s \
+         WHERE s.gshare = j.gshare AND s.jobstatus = j.jobstatus) OR j.n <> (SELECT COALESCE(SUM(s.njobs), 0) \
+         FROM {jobs_share_stats} s WHERE s.gshare = j.gshare AND s.jobstatus = j.jobstatus)",
+    )
+    .await;
+    assert_eq!(differing, 0, "share statistics that differ from the jobs");
+    let stray = count(
+        db,
+        "SELECT COUNT(*) FROM {jobs_share_stats} s WHERE s.njobs <> (SELECT COUNT(*) FROM {jobsactive4} j \
+         WHERE j.gshare = s.gshare AND j.jobstatus = s.jobstatus AND j.computingsite = s.computingsite \
+         AND j.resource_type = s.resource_type AND j.workqueue_id = s.workqueue_id AND j.nucleus = s.nucleus)",
+    )
+    .await;
+    assert_eq!(
+        stray, 0,
+        "share statistics that count jobs that are not active"
+    );
+    let untagged = count(
+        db,
+        "SELECT COUNT(*) FROM {jobsactive4} WHERE gshare IS NULL",
+    )
+    .await;
+    assert_eq!(untagged, 0, "every job has its share");
+}
+
 async fn simulated_database_keeps_its_invariants_live(test: &TestDb) {
     let db = test.connect().await;
     schema::init(&db, false).await.unwrap();
@@ -251,6 +281,7 @@ async fn simulated_database_keeps_its_invariants_live(test: &TestDb) {
     )
     .await;
     assert_eq!(failed_without_code, 0);
+    check_share_stats(&db).await;
     // Live evolution keeps the invariants: run it hard for a few seconds.
     let report = Arc::new(RwLock::new(SimulatorReport::default()));
     let live_config = LiveConfig {
@@ -263,10 +294,14 @@ async fn simulated_database_keeps_its_invariants_live(test: &TestDb) {
     let before = count(&db, &format!("SELECT COUNT(*) FROM ({ALL_JOBS}) j")).await;
     let mut created = 0;
     let mut moved = 0;
-    for _ in 0..12 {
+    for round in 0..12 {
         let (c, m) = live.tick().await.unwrap();
         created += c;
         moved += m;
+        if round == 0 {
+            // The first step rewrites the share statistics after moving the jobs.
+            check_share_stats(&db).await;
+        }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert!(created > 0, "live mode created no jobs");

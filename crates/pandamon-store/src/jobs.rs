@@ -226,8 +226,11 @@ impl Db {
         selection: &Selection,
         id_column: &str,
     ) -> Result<Vec<Group>> {
-        self.group_select(tables, None, columns, selection, id_column)
-            .await
+        let aggregates = self.count_and_example(id_column);
+        let rows = self
+            .group_select(tables, None, columns, selection, &aggregates)
+            .await?;
+        Ok(rows.into_iter().map(into_group).collect())
     }
 
     /// Like [`Db::group_rows`], with the hour of `time_column` as the first grouped value.
@@ -246,46 +249,85 @@ impl Db {
             Dialect::MySql => format!("CAST(DATE_FORMAT({t}, '%Y-%m-%d %H:00:00') AS DATETIME)"),
             Dialect::Sqlite => format!("strftime('%Y-%m-%d %H:00:00', {t})"),
         };
-        self.group_select(tables, Some(hour), columns, selection, id_column)
-            .await
+        let aggregates = self.count_and_example(id_column);
+        let rows = self
+            .group_select(tables, Some(hour), columns, selection, &aggregates)
+            .await?;
+        Ok(rows.into_iter().map(into_group).collect())
     }
 
-    /// `SELECT [leading time expression,] columns, COUNT(*), MIN(id) ... GROUP BY` per table.
+    /// `SELECT [leading time expression,] columns, aggregates ... GROUP BY` per table; the
+    /// aggregates are whole numbers and end each row of cells.
     async fn group_select(
         &self,
         tables: &[&str],
         leading_time: Option<String>,
         columns: &[(&str, ColType)],
         selection: &Selection,
-        id_column: &str,
-    ) -> Result<Vec<Group>> {
+        aggregates: &[String],
+    ) -> Result<Vec<Vec<Cell>>> {
         let d = self.dialect();
         let mut select: Vec<String> = leading_time.iter().cloned().collect();
         select.extend(columns.iter().map(|(c, t)| uniform(d, c, *t)));
         let mut kinds: Vec<u8> = leading_time.iter().map(|_| 3).collect();
         kinds.extend(columns.iter().map(|(_, t)| kind_of(*t)));
-        kinds.extend([0, 0]);
-        let min_id = uniform(d, id_column, ColType::BigInt)
-            .replace(&d.quote(id_column), &format!("MIN({})", d.quote(id_column)));
+        kinds.extend(aggregates.iter().map(|_| 0));
         let mut out = Vec::new();
         for table in tables {
             let (w, params) = self.where_clause(selection, 1);
             let sql = format!(
-                "SELECT {cols}, COUNT(*), {min_id} FROM {t} WHERE {w} GROUP BY {cols}",
+                "SELECT {cols}, {aggregates} FROM {t} WHERE {w} GROUP BY {cols}",
                 cols = select.join(", "),
+                aggregates = aggregates.join(", "),
                 t = self.qualified(Catalog::get().table(table))
             );
-            for mut cells in self.fetch_cells(&sql, &params, &kinds).await? {
-                let example = cells.pop().and_then(|c| c.as_int()).unwrap_or(0);
-                let count = cells.pop().and_then(|c| c.as_int()).unwrap_or(0);
-                out.push(Group {
-                    values: cells,
-                    count,
-                    example,
-                });
-            }
+            out.extend(self.fetch_cells(&sql, &params, &kinds).await?);
         }
         Ok(out)
+    }
+
+    /// `COUNT(*)` and `MIN(id_column)` as whole numbers, for [`Db::group_select`].
+    fn count_and_example(&self, id_column: &str) -> Vec<String> {
+        let d = self.dialect();
+        let min_id = uniform(d, id_column, ColType::BigInt)
+            .replace(&d.quote(id_column), &format!("MIN({})", d.quote(id_column)));
+        vec!["COUNT(*)".to_string(), min_id]
+    }
+
+    /// Grouped sums over any catalogue tables: per distinct combination of `columns`, how many
+    /// rows and the sum of each whole-number column of `sums` (NULL counts as 0).
+    pub async fn group_sums(
+        &self,
+        tables: &[&str],
+        columns: &[(&str, ColType)],
+        sums: &[&str],
+        selection: &Selection,
+    ) -> Result<Vec<Summed>> {
+        let d = self.dialect();
+        let mut aggregates = vec!["COUNT(*)".to_string()];
+        aggregates.extend(sums.iter().map(|c| {
+            let sum = format!("COALESCE(SUM({}), 0)", d.quote(c));
+            match d {
+                Dialect::Postgres => format!("CAST({sum} AS BIGINT)"),
+                Dialect::MySql => format!("CAST({sum} AS SIGNED)"),
+                Dialect::Sqlite => sum,
+            }
+        }));
+        let rows = self
+            .group_select(tables, None, columns, selection, &aggregates)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|mut cells| {
+                let tail = cells.split_off(columns.len());
+                let mut tail = tail.into_iter().map(|c| c.as_int().unwrap_or(0));
+                Summed {
+                    values: cells,
+                    count: tail.next().unwrap_or(0),
+                    sums: tail.collect(),
+                }
+            })
+            .collect())
     }
 
     /// One page of jobs over the tables, sorted as the selection asks, with the given columns.
@@ -605,6 +647,26 @@ pub struct Group {
     pub values: Vec<Cell>,
     pub count: i64,
     pub example: i64,
+}
+
+/// A group's cells followed by its count and smallest id, as a [`Group`].
+fn into_group(mut cells: Vec<Cell>) -> Group {
+    let example = cells.pop().and_then(|c| c.as_int()).unwrap_or(0);
+    let count = cells.pop().and_then(|c| c.as_int()).unwrap_or(0);
+    Group {
+        values: cells,
+        count,
+        example,
+    }
+}
+
+/// One distinct combination of grouped values with how many rows have it and the sums of the
+/// summed columns, in the order they were asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summed {
+    pub values: Vec<Cell>,
+    pub count: i64,
+    pub sums: Vec<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

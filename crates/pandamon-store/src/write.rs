@@ -225,3 +225,53 @@ impl Db {
         }
     }
 }
+
+impl Db {
+    /// The statements that rewrite `jobs_share_stats` as PanDA keeps it: one row per share,
+    /// site, status, work queue, resource type and nucleus of the jobs in `jobsactive4`, with
+    /// their count, HS06, top priority and mean memory, stamped `now`.
+    pub fn share_stats_statements(&self, now: NaiveDateTime) -> Vec<Statement> {
+        let d = self.dialect();
+        let q = |c: &str| d.quote(c);
+        let catalog = Catalog::get();
+        let stats = catalog.table("jobs_share_stats");
+        let keys = [
+            "gshare",
+            "computingsite",
+            "jobstatus",
+            "vo",
+            "workqueue_id",
+            "resource_type",
+            "nucleus",
+        ];
+        let keys_sql: Vec<String> = keys.iter().map(|k| q(k)).collect();
+        let insert = format!(
+            "INSERT INTO {stats} ({ts}, {keys}, {maxpriority}, {diskio}, {mem}, {njobs}, {hs}) \
+             SELECT {p}, {keys}, MAX({priority}), 0, ROUND(AVG({ram}), 2), COUNT(*), COALESCE(SUM({hs06}), 0) \
+             FROM {active} GROUP BY {keys}",
+            stats = self.qualified(stats),
+            ts = q("ts"),
+            keys = keys_sql.join(", "),
+            maxpriority = q("maxpriority"),
+            diskio = q("prorated_diskio_avg"),
+            mem = q("prorated_mem_avg"),
+            njobs = q("njobs"),
+            hs = q("hs"),
+            p = d.placeholder(1),
+            priority = q("currentpriority"),
+            ram = q("minramcount"),
+            hs06 = q("hs06"),
+            active = self.qualified(catalog.table("jobsactive4")),
+        );
+        vec![
+            Statement {
+                sql: format!("DELETE FROM {}", self.qualified(stats)),
+                params: Vec::new(),
+            },
+            Statement {
+                sql: insert,
+                params: vec![(Value::Time(now), ColType::Timestamp)],
+            },
+        ]
+    }
+}

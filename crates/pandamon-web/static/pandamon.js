@@ -100,7 +100,8 @@
       xAxis: { type: "category", data: spec.categories, axisLabel: { rotate: 30 } },
       yAxis: { type: "value" },
       series: spec.series.map(function (s) {
-        var serie = { name: s.name, type: "bar", stack: "total", data: s.data };
+        var serie = { name: s.name, type: "bar", data: s.data };
+        if (!spec.grouped) serie.stack = "total";
         var colour = statusColour(s.name);
         if (colour) serie.itemStyle = { color: colour };
         return serie;
@@ -126,6 +127,26 @@
     return chart;
   }
 
+  // Several time series: [[ms, value], ...] each; `dashed` ones are drawn dashed (targets).
+  function lines(el, spec) {
+    var chart = echarts.init(el, null, { renderer: "svg" });
+    chart.setOption({
+      title: { text: spec.title, left: "center", textStyle: { fontSize: 13 } },
+      tooltip: { trigger: "axis" },
+      legend: { bottom: 0, type: "scroll" },
+      grid: { left: 50, right: 20, top: 35, bottom: 60, containLabel: true },
+      xAxis: { type: "time" },
+      yAxis: { type: "value" },
+      dataZoom: [{ type: "inside" }],
+      series: spec.series.map(function (s) {
+        var serie = { name: s.name, type: "line", showSymbol: false, data: s.data };
+        if (s.dashed) serie.lineStyle = { type: "dashed", width: 1 };
+        return serie;
+      }),
+    });
+    return chart;
+  }
+
   function drawCharts() {
     if (typeof echarts === "undefined") return;
     var charts = [];
@@ -137,7 +158,7 @@
         return;
       }
       if (spec.wide) el.classList.add("wide");
-      var draw = { pie: pie, bar: bar, line: line }[spec.type];
+      var draw = { pie: pie, bar: bar, line: line, lines: lines }[spec.type];
       if (draw) charts.push(draw(el, spec));
       el.setAttribute("data-drawn", "true");
     });

@@ -137,6 +137,21 @@ impl PageRequest {
         Ok(respond(answer))
     }
 
+    /// The same request answered in JSON whatever it asked for: JSON-only endpoints.
+    pub fn into_api(mut self) -> PageRequest {
+        self.json = true;
+        self
+    }
+
+    /// The answer of a JSON-only endpoint (see [`PageRequest::into_api`]).
+    pub fn reply_json<T: Serialize + ?Sized>(
+        &self,
+        data: &T,
+        from_index: bool,
+    ) -> AppResult<Reply> {
+        self.reply(data, from_index, || Ok(String::new()))
+    }
+
     /// An answer computed now and not kept (a form page, say).
     pub fn answer_now<T: Serialize + ?Sized>(
         &self,

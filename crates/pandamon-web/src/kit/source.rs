@@ -7,7 +7,7 @@ use pandamon_live::JobIndex;
 use pandamon_model::JobTable;
 use pandamon_query::Selection;
 use pandamon_store::catalog::ColType;
-use pandamon_store::jobs::{Cell, Group};
+use pandamon_store::jobs::{Cell, Group, Summed};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -73,6 +73,34 @@ pub async fn group(
     }
     Ok((
         state.db.group_jobs(tables, columns, selection).await?,
+        Source::Database,
+    ))
+}
+
+/// Grouped counts and sums of whole-number columns, as `Db::group_sums` returns them.
+pub async fn group_sums(
+    state: &AppState,
+    selection: &Selection,
+    tables: &[JobTable],
+    columns: &[(&str, ColType)],
+    sums: &[&str],
+) -> AppResult<(Vec<Summed>, Source)> {
+    let mut names: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
+    names.extend(sums);
+    if let Some(live) = index_for(state, selection, &names)
+        && let Ok(index) = live.index.read()
+    {
+        return Ok((
+            index.group_sums(selection, tables, &names[..columns.len()], sums),
+            Source::Index,
+        ));
+    }
+    let table_names: Vec<&str> = tables.iter().map(|t| t.name()).collect();
+    Ok((
+        state
+            .db
+            .group_sums(&table_names, columns, sums, selection)
+            .await?,
         Source::Database,
     ))
 }

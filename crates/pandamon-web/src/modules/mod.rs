@@ -4,6 +4,7 @@
 mod dashboards;
 mod errors;
 mod files;
+mod globalshares;
 mod harvester;
 mod jobs;
 mod search;
@@ -32,6 +33,7 @@ pub static REGISTRY: &[&dyn Module] = &[
     &files::Files,
     &search::Search,
     &harvester::Harvester,
+    &globalshares::GlobalShares,
 ];
 
 /// Every registered module.

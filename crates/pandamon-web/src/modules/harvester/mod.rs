@@ -1008,13 +1008,8 @@ fn worker_limit(request: &PageRequest) -> AppResult<u64> {
 }
 
 /// bigmon's sub-endpoints answer JSON whatever the client asks.
-fn api(mut request: PageRequest) -> PageRequest {
-    request.json = true;
-    request
-}
-
 async fn get_workers(request: PageRequest) -> AppResult<Response> {
-    let request = api(request);
+    let request = request.into_api();
     let state = &request.state;
     let selection = request.selection(&WORKERS, default_hours(state), &[])?;
     let limit = worker_limit(&request)?;
@@ -1026,7 +1021,7 @@ async fn get_workers(request: PageRequest) -> AppResult<Response> {
                 .page_rows(&[WORKERS_TABLE], &columns, &selection, limit, 0)
                 .await?;
             let data = project_rows(&selection, &columns, rows);
-            request.reply(&data, false, unreachable_html)
+            request.reply_json(&data, false)
         })
         .await
 }
@@ -1041,29 +1036,29 @@ fn required_instance(request: &PageRequest) -> AppResult<String> {
 }
 
 async fn get_diagnostics(request: PageRequest) -> AppResult<Response> {
-    let request = api(request);
+    let request = request.into_api();
     let instance = required_instance(&request)?;
     request
         .answer(None, || async {
             let data = diagnostics(&request.state, &instance).await?;
-            request.reply(&data, false, unreachable_html)
+            request.reply_json(&data, false)
         })
         .await
 }
 
 async fn get_worker_stats(request: PageRequest) -> AppResult<Response> {
-    let request = api(request);
+    let request = request.into_api();
     let instance = required_instance(&request)?;
     request
         .answer(None, || async {
             let data = worker_stats(&request.state, &instance).await?;
-            request.reply(&data, false, unreachable_html)
+            request.reply_json(&data, false)
         })
         .await
 }
 
 async fn get_jobs(request: PageRequest) -> AppResult<Response> {
-    let request = api(request);
+    let request = request.into_api();
     let instance = required_instance(&request)?;
     let Some(workerid) = request.param("workerid") else {
         return Err(AppError::BadRequest(
@@ -1074,12 +1069,7 @@ async fn get_jobs(request: PageRequest) -> AppResult<Response> {
     request
         .answer(None, || async {
             let (data, _) = jobs_of_worker(&request.state, &instance, workerid).await?;
-            request.reply(&data, false, unreachable_html)
+            request.reply_json(&data, false)
         })
         .await
-}
-
-/// The HTML of a JSON-only endpoint, never rendered: [`api`] makes every answer JSON.
-fn unreachable_html() -> AppResult<String> {
-    Ok(String::new())
 }
