@@ -1,6 +1,6 @@
 //! Turns a [`Plan`] into the rows of every PanDA table as they stand at the plan's `now`.
 
-use crate::plan::{JobPlan, Outcome, Plan, Stage, TaskKind, TaskPlan};
+use crate::plan::{JobPlan, Outcome, Plan, Stage, Staging, TaskKind, TaskPlan};
 use crate::rng::Rng;
 use crate::world::{FAILURE_MODES, HARVESTERS, OTHER_ERRORS, Queue, RELEASES, failure_category};
 use chrono::{DateTime, NaiveDateTime};
@@ -2044,6 +2044,33 @@ fn idds_status(task_status: &str) -> i64 {
     }
 }
 
+/// A request's `parameters`. A stalled request carries the error of its Rucio rule as the
+/// carousel's checker last saw it (`rule_error`): half of them a tape problem.
+fn carousel_parameters(task: &TaskPlan, s: &Staging, status: &str) -> serde_json::Value {
+    let mut parameters = serde_json::json!({
+        "task_id": task.id,
+        "task_gshare": task.share,
+        "task_type": "prod",
+        "task_user": task.username,
+        "to_pin": false,
+        "remove_when_done": true,
+    });
+    if status == "staging" && s.stalled_at.is_some() {
+        parameters["rule_error"] = serde_json::Value::from(if s.request_id % 2 == 0 {
+            format!(
+                "[TAPE SOURCE] {}: staging failed: tape {} is disabled (media error)",
+                s.source_rse, s.tape
+            )
+        } else {
+            format!(
+                "TRANSFER_FAILED: {} unreachable: Connection refused",
+                s.destination_rse
+            )
+        });
+    }
+    parameters
+}
+
 fn emit_carousel(plan: &Plan, tables: &mut Tables<'_>) {
     let now = plan.now;
     for task in &plan.tasks {
@@ -2051,7 +2078,14 @@ fn emit_carousel(plan: &Plan, tables: &mut Tables<'_>) {
         if s.created > now {
             continue;
         }
-        let total = task.n_files as i64;
+        let mut total = task.n_files as i64;
+        // One stalled request in four lost files on tape: JEDI dropped them from the task's
+        // dataset, the request still counts them (staged beyond the dataset's files).
+        let lost =
+            (s.stalled_at.is_some() && s.request_id % 4 == 0).then_some(1 + s.request_id % 3);
+        if let Some(lost) = lost {
+            total += lost;
+        }
         let dataset_size = total * 1_800_000_000;
         let (status, staged, last_staged, end) = if s.cancelled {
             ("cancelled", 0, None, Some(s.started + 3_600))
@@ -2061,14 +2095,16 @@ fn emit_carousel(plan: &Plan, tables: &mut Tables<'_>) {
             let staged_until = stopped.min(now);
             let f = fraction
                 * ((staged_until - s.started) as f64 / (stopped - s.started).max(1) as f64);
-            (
-                "staging",
-                (total as f64 * f) as i64,
-                Some(staged_until),
-                None,
-            )
+            let staged = match lost {
+                Some(_) => task.n_files as i64 + 1,
+                None => (total as f64 * f) as i64,
+            };
+            ("staging", staged, Some(staged_until), None)
         } else if let Some(done) = s.done {
-            if done <= now {
+            if done <= now - 86_400 && s.request_id % 3 == 0 {
+                // Done a day ago and released by the carousel.
+                ("retired", total, Some(done), Some(done))
+            } else if done <= now {
                 ("done", total, Some(done), Some(done))
             } else {
                 let f = (now - s.started) as f64 / (done - s.started).max(1) as f64;
@@ -2117,15 +2153,7 @@ fn emit_carousel(plan: &Plan, tables: &mut Tables<'_>) {
             b.set(
                 r,
                 "parameters",
-                serde_json::json!({
-                    "task_id": task.id,
-                    "task_gshare": task.share,
-                    "task_type": "prod",
-                    "task_user": task.username,
-                    "to_pin": false,
-                    "remove_when_done": true,
-                })
-                .to_string(),
+                carousel_parameters(task, s, status).to_string(),
             );
             b.set(r, "last_staged_time", last_staged.map(ts));
         });

@@ -402,16 +402,23 @@ impl Plan {
             // Some production tasks read from tape: a data carousel request comes first.
             if kind == TaskKind::Production
                 && matches!(task.processingtype, "reprocessing" | "deriv" | "reco")
-                && rng.chance(0.12)
+                && rng.chance(0.4)
             {
-                let stalled = rng.chance(0.15);
+                let stalled = rng.chance(0.2);
                 let mut staging_created = task.created;
                 if stalled && rng.chance(0.5) {
                     // Stalled for more than ten days: created well before the window.
                     staging_created = now - rng.range(10 * 86_400 + 3_600, 20 * 86_400);
                     task.created = staging_created;
                 }
-                let started = staging_created + rng.range(60, 3_600);
+                // The carousel's sliding window is full for one recent request in three: it
+                // waits in the queue until after now.
+                let queued_for = if staging_created > now - 86_400 && next_request % 3 == 0 {
+                    now - staging_created + 3_600
+                } else {
+                    0
+                };
+                let started = staging_created + rng.range(60, 3_600) + queued_for;
                 let duration = rng.lognormal(6.0 * 3_600.0, 0.9) as i64;
                 let site = &world.queues[rng.weighted(&world.production_cdf)];
                 let tape_site = *rng.pick(&[
@@ -444,7 +451,7 @@ impl Plan {
                     source_rse: format!("{tape_site}_DATATAPE"),
                     tape: format!("{tape_site}_TAPE_{}", rng.range(1, 40)),
                     destination_rse: format!("{}_DATADISK", site.site),
-                    cancelled: !stalled && rng.chance(0.03),
+                    cancelled: !stalled && rng.chance(0.08),
                 };
                 next_request += 1;
                 task.first_job_at = match staging.done {

@@ -79,7 +79,7 @@ pub(crate) fn uniform(d: Dialect, column: &str, ty: ColType) -> String {
     }
 }
 
-fn kind_of(ty: ColType) -> u8 {
+pub(crate) fn kind_of(ty: ColType) -> u8 {
     match ty {
         t if t.is_integer() => 0,
         ColType::Numeric(..) => 1,
@@ -164,7 +164,7 @@ impl Db {
     }
 
     /// Runs `sql` with `params` and reads every row as cells of the given kinds.
-    async fn fetch_cells(
+    pub(crate) async fn fetch_cells(
         &self,
         sql: &str,
         params: &[Value],

@@ -37,6 +37,18 @@ pub fn url(path: &str, pairs: &[(&str, &str)]) -> String {
     format!("{path}?{}", query.join("&"))
 }
 
+/// `path` with the request's parameters, each of `set` replacing its namesake (an empty value
+/// removes it); `json` is dropped.
+pub fn url_with(path: &str, params: &[(String, String)], set: &[(&str, &str)]) -> String {
+    let mut pairs: Vec<(&str, &str)> = params
+        .iter()
+        .filter(|(k, _)| k != "json" && !set.iter().any(|(s, _)| s == k))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    pairs.extend(set.iter().filter(|(_, v)| !v.is_empty()));
+    url(path, &pairs)
+}
+
 /// `/jobs/` narrowed by `pairs`.
 pub fn jobs_url(pairs: &[(&str, &str)]) -> String {
     url("/jobs/", pairs)

@@ -128,6 +128,18 @@ pub fn positive_integer(value: &Json) -> Result<(), String> {
     }
 }
 
+/// A block a module adds to the page of one task (the task page asks every enabled module).
+#[derive(Debug, Clone, Default)]
+pub struct TaskPanel {
+    /// The block's element id.
+    pub id: &'static str,
+    pub title: String,
+    pub notes: Vec<String>,
+    pub columns: Vec<String>,
+    /// Cells with their links.
+    pub rows: Vec<Vec<(String, Option<String>)>>,
+}
+
 /// A page family.
 pub trait Module: Send + Sync + 'static {
     /// The name configuration uses (`[modules] enabled = [...]`, `PANDAMON_MODULES`).
@@ -149,6 +161,15 @@ pub trait Module: Send + Sync + 'static {
     /// Tasks to run beside the server while the module is on.
     fn background(&self) -> Vec<BackgroundTask> {
         Vec::new()
+    }
+    /// Blocks the module adds to the page of task `jeditaskid` (none by default). A failing
+    /// module's block is left out, with a note, never the page.
+    fn task_panels<'a>(
+        &'a self,
+        _state: &'a AppState,
+        _jeditaskid: i64,
+    ) -> BoxFuture<'a, crate::kit::error::AppResult<Vec<TaskPanel>>> {
+        Box::pin(async { Ok(Vec::new()) })
     }
     /// What the module adds to `/healthz` under `modules.<name>`.
     fn health<'a>(&'a self, _state: &'a AppState) -> BoxFuture<'a, Option<Json>> {

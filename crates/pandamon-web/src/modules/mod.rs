@@ -2,6 +2,7 @@
 //! line in [`REGISTRY`]; configuration switches each on or off by name.
 
 mod dashboards;
+mod datacarousel;
 mod errors;
 mod files;
 mod globalshares;
@@ -34,6 +35,7 @@ pub static REGISTRY: &[&dyn Module] = &[
     &search::Search,
     &harvester::Harvester,
     &globalshares::GlobalShares,
+    &datacarousel::DataCarousel,
 ];
 
 /// Every registered module.

@@ -13,7 +13,7 @@ mod tree;
 
 use crate::kit::error::{AppError, AppResult};
 use crate::kit::format::describe_window;
-use crate::kit::links::{jobs_url, url};
+use crate::kit::links::{jobs_url, url_with};
 use crate::kit::module::{Module, NavEntry, Param, ParamType, Route, RouteDoc, schema};
 use crate::kit::reference::Queues;
 use crate::kit::respond::{PageRequest, parse_selection};
@@ -776,13 +776,7 @@ async fn core_types(request: PageRequest) -> AppResult<Response> {
     .await
 }
 
-/// `/globalshares/` with these page parameters and the request's others.
+/// `/globalshares/` with the request's parameters and `set` (an empty value removes one).
 fn page_url(params: &[(String, String)], set: &[(&str, &str)]) -> String {
-    let mut pairs: Vec<(&str, &str)> = params
-        .iter()
-        .filter(|(k, _)| k != "json" && !set.iter().any(|(s, _)| s == k))
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    pairs.extend(set.iter().filter(|(_, v)| !v.is_empty()));
-    url("/globalshares/", &pairs)
+    url_with("/globalshares/", params, set)
 }

@@ -10,7 +10,8 @@ use crate::kit::format::{
 };
 use crate::kit::links::{jobs_url, link_with, page_links};
 use crate::kit::module::{
-    ConfigKey, Module, NavEntry, Param, ParamType, Route, RouteDoc, positive_integer, schema,
+    ConfigKey, Module, NavEntry, Param, ParamType, Route, RouteDoc, TaskPanel, positive_integer,
+    schema,
 };
 use crate::kit::respond::{PageRequest, list_columns, parse_id, parse_selection, project_rows};
 use crate::kit::source;
@@ -511,6 +512,7 @@ pub async fn collect_task(state: &AppState, jeditaskid: i64, drop: bool) -> AppR
 #[template(path = "task.html")]
 struct TaskPage<'a> {
     data: &'a TaskJson,
+    panels: Vec<TaskPanel>,
     progress_chart: String,
     sites_chart: String,
     jeditaskid: i64,
@@ -537,12 +539,44 @@ async fn find_task(Path(id): Path<String>, request: PageRequest) -> AppResult<Re
     request
         .answer(None, || async {
             let data = collect_task(state, jeditaskid, drop).await?;
-            request.reply(&data, false, || render_task(jeditaskid, drop, &data))
+            let panels = if request.json {
+                Vec::new()
+            } else {
+                panels_of(state, jeditaskid).await
+            };
+            request.reply(&data, false, || {
+                render_task(jeditaskid, drop, &data, panels)
+            })
         })
         .await
 }
 
-fn render_task(jeditaskid: i64, drop: bool, data: &TaskJson) -> AppResult<String> {
+/// The blocks the enabled modules add to the task page; a module that fails adds a note.
+async fn panels_of(state: &AppState, jeditaskid: i64) -> Vec<TaskPanel> {
+    let mut panels = Vec::new();
+    for module in state.modules.iter() {
+        match module.task_panels(state, jeditaskid).await {
+            Ok(mine) => panels.extend(mine),
+            Err(e) => {
+                tracing::warn!(module = module.name(), error = %e, "task page block failed");
+                panels.push(TaskPanel {
+                    id: module.name(),
+                    title: module.name().to_string(),
+                    notes: vec![format!("This block could not be read: {e}")],
+                    ..TaskPanel::default()
+                });
+            }
+        }
+    }
+    panels
+}
+
+fn render_task(
+    jeditaskid: i64,
+    drop: bool,
+    data: &TaskJson,
+    panels: Vec<TaskPanel>,
+) -> AppResult<String> {
     let attributes = data
         .task
         .iter()
@@ -602,6 +636,7 @@ fn render_task(jeditaskid: i64, drop: bool, data: &TaskJson) -> AppResult<String
         other_mode: if drop { "nodrop".into() } else { "drop".into() },
         statuslog,
         data,
+        panels,
     };
     Ok(page.render()?)
 }
