@@ -57,6 +57,47 @@ pub struct CarouselRequest {
     pub jedi_nfiles: Option<i64>,
 }
 
+/// Task statuses after which a task no longer waits for its input.
+pub const FINAL_TASK_STATUSES: &[&str] = &[
+    "done", "finished", "failed", "broken", "aborted", "obsolete", "toabort", "tobroken",
+];
+
+impl CarouselRequest {
+    /// JEDI counts fewer files in the dataset than the request staged: files were lost.
+    pub fn lost_files(&self) -> bool {
+        self.jedi_nfiles.is_some_and(|n| n < self.staged_files)
+    }
+
+    /// Days since the request last staged a file (or started), when it is stalled as bigmon
+    /// defines it: staging, not ended, its task not final.
+    pub fn stalled_days(&self, now: NaiveDateTime) -> Option<f64> {
+        let staging = self.status.as_deref() == Some("staging") && self.end_time.is_none();
+        let task_open = self
+            .task_status
+            .as_deref()
+            .is_none_or(|s| !FINAL_TASK_STATUSES.contains(&s));
+        let since = self.last_staged_time.or(self.start_time)?;
+        (staging && task_open)
+            .then(|| ((now - since).num_seconds() as f64 / 8_640.0).round() / 10.0)
+    }
+
+    /// The error of the request's Rucio rule, as the carousel's checker recorded it in the
+    /// request's parameters (`rule_error`).
+    pub fn rule_error(&self) -> Option<String> {
+        serde_json::from_str::<serde_json::Value>(&self.parameters)
+            .ok()?
+            .get("rule_error")?
+            .as_str()
+            .map(str::to_string)
+    }
+
+    /// Whether the rule's error points at the tape (Rucio marks those `[TAPE SOURCE]`).
+    pub fn tape_problem(&self) -> bool {
+        self.rule_error()
+            .is_some_and(|e| e.contains("[TAPE SOURCE]"))
+    }
+}
+
 /// The columns read from the request table, in [`CarouselRequest`] order.
 const REQUEST_COLUMNS: &[&str] = &[
     "request_id",

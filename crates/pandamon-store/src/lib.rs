@@ -6,6 +6,7 @@
 //! identifiers come only from the catalogue or validated configuration. This crate knows nothing
 //! about HTTP.
 
+pub mod alerts;
 pub mod carousel;
 pub mod catalog;
 pub mod db;
@@ -19,6 +20,7 @@ pub mod schema;
 pub mod simreads;
 pub mod state;
 pub mod status;
+pub mod watch;
 pub mod write;
 
 pub use catalog::{Catalog, SchemaRole, Table};

@@ -84,21 +84,45 @@ const MIGRATIONS_COLUMNS: &[StateColumn] = &[
 /// The state table of small named values, one namespace per module.
 pub const VALUES_TABLE: &str = "state_values";
 
+/// The alerts pandamon sent or is sending, one row per rule and subject.
+pub const ALERTS_TABLE: &str = "alerts";
+
 /// Every migration, in version order.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "named values per module",
-    steps: &[Step::Table {
-        name: VALUES_TABLE,
-        columns: &[
-            col("module", ColType::Varchar(64)),
-            col("name", ColType::Varchar(191)),
-            nullable("value", ColType::Text),
-            col("updated_at", ColType::Timestamp),
-        ],
-        key: &["module", "name"],
-    }],
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "named values per module",
+        steps: &[Step::Table {
+            name: VALUES_TABLE,
+            columns: &[
+                col("module", ColType::Varchar(64)),
+                col("name", ColType::Varchar(191)),
+                nullable("value", ColType::Text),
+                col("updated_at", ColType::Timestamp),
+            ],
+            key: &["module", "name"],
+        }],
+    },
+    Migration {
+        version: 2,
+        name: "alerts sent",
+        steps: &[Step::Table {
+            name: ALERTS_TABLE,
+            columns: &[
+                col("rule", ColType::Varchar(64)),
+                col("subject", ColType::Varchar(191)),
+                nullable("claimed_at", ColType::Timestamp),
+                nullable("delivered_at", ColType::Timestamp),
+                col("attempts", ColType::BigInt),
+                nullable("last_error", ColType::Text),
+                nullable("recipients", ColType::Text),
+                nullable("title", ColType::Text),
+                col("updated_at", ColType::Timestamp),
+            ],
+            key: &["rule", "subject"],
+        }],
+    },
+];
 
 /// Where the state store is, for `/healthz` and the start-up log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -366,7 +390,15 @@ impl StateStore {
         self.db.close().await
     }
 
-    fn statement(&self, sql: &str, params: Vec<(Value, ColType)>) -> Statement {
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub(crate) fn dialect(&self) -> Dialect {
+        self.db.dialect()
+    }
+
+    pub(crate) fn statement(&self, sql: &str, params: Vec<(Value, ColType)>) -> Statement {
         Statement {
             sql: sql.to_string(),
             params,
@@ -374,7 +406,7 @@ impl StateStore {
     }
 
     /// A state table's name as SQL.
-    fn table(&self, name: &str) -> String {
+    pub(crate) fn table(&self, name: &str) -> String {
         let d = self.db.dialect();
         match &self.namespace {
             Namespace::Schema(s) => format!("{}.{}", d.quote(s), d.quote(name)),

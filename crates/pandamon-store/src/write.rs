@@ -141,7 +141,20 @@ impl Db {
         let d = self.dialect();
         let table = Catalog::get().table(table);
         let columns: Vec<String> = values.iter().map(|(c, _)| d.quote(c)).collect();
-        let placeholders: Vec<String> = (1..=values.len()).map(|i| d.placeholder(i)).collect();
+        let params = Self::typed(table, values);
+        // PostgreSQL does not take text for a JSON column without a cast.
+        let placeholders: Vec<String> = params
+            .iter()
+            .enumerate()
+            .map(|(i, (_, ty))| match (d, ty) {
+                (crate::Dialect::Postgres, ColType::Json) => format!(
+                    "CAST({} AS {})",
+                    d.placeholder(i + 1),
+                    crate::schema::column_type(d, *ty)
+                ),
+                _ => d.placeholder(i + 1),
+            })
+            .collect();
         Statement {
             sql: format!(
                 "INSERT INTO {} ({}) VALUES ({})",
@@ -149,7 +162,7 @@ impl Db {
                 columns.join(", "),
                 placeholders.join(", ")
             ),
-            params: Self::typed(table, values),
+            params,
         }
     }
 

@@ -4,7 +4,7 @@
 //!
 //! A request counts in the window when it ended in it or has not ended. Progress is staged
 //! over total files. A request is stalled when it is staging, its task is not final and
-//! nothing was staged for days (see [`stalled_days`]).
+//! nothing was staged for days (`CarouselRequest::stalled_days`).
 
 mod pages;
 
@@ -27,11 +27,6 @@ use std::collections::BTreeMap;
 pub struct DataCarousel;
 
 const NAME: &str = "datacarousel";
-
-/// Task statuses after which a task no longer waits for its input.
-pub const FINAL_TASK_STATUSES: &[&str] = &[
-    "done", "finished", "failed", "broken", "aborted", "obsolete", "toabort", "tobroken",
-];
 
 /// Days of finished requests the dashboard shows unless the URL says otherwise.
 const DEFAULT_DAYS: i64 = 14;
@@ -353,7 +348,7 @@ async fn requests(
                 if let Some(t) = r.task_id {
                     last.tasks.push(t);
                 }
-                last.lost_files |= lost(&r);
+                last.lost_files |= r.lost_files();
             }
             _ => rows.push(row_of(&r, now)),
         }
@@ -361,34 +356,8 @@ async fn requests(
     Ok(rows)
 }
 
-/// JEDI counts fewer files in the dataset than the request staged.
-fn lost(r: &CarouselRequest) -> bool {
-    r.jedi_nfiles.is_some_and(|n| n < r.staged_files)
-}
-
 fn hours_between(a: NaiveDateTime, b: NaiveDateTime) -> f64 {
     ((b - a).num_seconds() as f64 / 360.0).round() / 10.0
-}
-
-/// Days since `r` last staged a file, when it is stalled by bigmon's definition: staging,
-/// not ended, its task not final.
-pub fn stalled_days(r: &CarouselRequest, now: NaiveDateTime) -> Option<f64> {
-    let staging = r.status.as_deref() == Some("staging") && r.end_time.is_none();
-    let task_open = r
-        .task_status
-        .as_deref()
-        .is_none_or(|s| !FINAL_TASK_STATUSES.contains(&s));
-    let since = r.last_staged_time.or(r.start_time)?;
-    (staging && task_open).then(|| ((now - since).num_seconds() as f64 / 8_640.0).round() / 10.0)
-}
-
-/// The rule error recorded in a request's parameters.
-pub fn rule_error(r: &CarouselRequest) -> Option<String> {
-    serde_json::from_str::<serde_json::Value>(&r.parameters)
-        .ok()?
-        .get("rule_error")?
-        .as_str()
-        .map(str::to_string)
 }
 
 fn row_of(r: &CarouselRequest, now: NaiveDateTime) -> RequestRow {
@@ -425,9 +394,9 @@ fn row_of(r: &CarouselRequest, now: NaiveDateTime) -> RequestRow {
         campaign: r.campaign.clone(),
         processingtype: r.processingtype.clone(),
         username: r.username.clone(),
-        stalled_days: stalled_days(r, now),
-        lost_files: lost(r),
-        rule_error: rule_error(r),
+        stalled_days: r.stalled_days(now),
+        lost_files: r.lost_files(),
+        rule_error: r.rule_error(),
         status,
     }
 }
