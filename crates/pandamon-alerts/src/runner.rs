@@ -156,14 +156,9 @@ pub async fn run_rule(
     report
 }
 
-/// Runs every enabled rule on its schedule until `shutdown` turns true; a rule whose
-/// deliveries failed runs again within ten minutes.
-pub async fn run_forever(
-    db: Db,
-    state: StateStore,
-    config: AlertsConfig,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
-) {
+/// Runs every enabled rule on its schedule, for ever (the caller aborts the task); a rule
+/// whose deliveries failed runs again within ten minutes.
+pub async fn run_forever(db: Db, state: StateStore, config: AlertsConfig) {
     let mailer = match Mailer::new(&config) {
         Ok(m) => m,
         Err(e) => {
@@ -185,13 +180,7 @@ pub async fn run_forever(
             return;
         };
         let wait = (soonest - Utc::now().timestamp()).max(0) as u64;
-        tokio::select! {
-            _ = tokio::time::sleep(std::time::Duration::from_secs(wait)) => {}
-            _ = shutdown.changed() => return,
-        }
-        if *shutdown.borrow() {
-            return;
-        }
+        tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
         let now = Utc::now();
         for (i, rule) in rules.iter().enumerate() {
             if next[i] > now.timestamp() {

@@ -5,77 +5,8 @@
 use chrono::{Duration, NaiveDateTime, Utc};
 use pandamon_alerts::{AlertsConfig, Mailer, Rule, from_json, run_rule};
 use pandamon_store::{Db, StateConfig, StateStore, Value, schema};
-use pandamon_testkit::{TestDb, on_every_backend};
+use pandamon_testkit::{SmtpSink, TestDb, free_port, on_every_backend};
 use serde_json::json;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-
-/// An SMTP sink writing every message it receives to a Maildir.
-struct Sink {
-    child: Child,
-    port: u16,
-    maildir: PathBuf,
-}
-
-impl Sink {
-    fn start(label: &str) -> Sink {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
-        let maildir = std::env::temp_dir().join(format!("pandamon-{label}-{port}.maildir"));
-        let _ = std::fs::remove_dir_all(&maildir);
-        let child = Command::new("/usr/bin/python3")
-            .args(["-m", "aiosmtpd", "-n", "-l"])
-            .arg(format!("127.0.0.1:{port}"))
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&maildir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cannot start the SMTP sink: install Debian's python3-aiosmtpd");
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Sink {
-                    child,
-                    port,
-                    maildir,
-                };
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        panic!("the SMTP sink (python3 -m aiosmtpd) did not listen on port {port}");
-    }
-
-    /// The messages received so far, as raw text (quoted-printable lines joined).
-    fn messages(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        for dir in ["new", "cur"] {
-            let Ok(entries) = std::fs::read_dir(self.maildir.join(dir)) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                if let Ok(text) = std::fs::read_to_string(entry.path()) {
-                    out.push(
-                        text.replace("=\r\n", "")
-                            .replace("=\n", "")
-                            .replace("=3D", "=")
-                            .replace("\n ", " "),
-                    );
-                }
-            }
-        }
-        out
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.maildir);
-    }
-}
 
 fn ts(t: NaiveDateTime) -> Value {
     Value::Time(t)
@@ -235,14 +166,13 @@ async fn alerts_are_sent_once_to_the_right_people(test: &TestDb) {
     staging_case(&db, now, 4, "running", "A_DATATAPE", 15, 8, 5, None).await;
     staging_case(&db, now, 5, "done", "B_DATATAPE", 20, 3, 10, None).await;
 
-    let sink = Sink::start("alerts");
+    let sink = SmtpSink::start("alerts");
     let config = config(sink.port);
     let mailer = Mailer::new(&config).unwrap();
     let state = StateStore::open(&StateConfig::default(), &db)
         .await
         .unwrap();
 
-    let all = db.carousel_requests(&Default::default()).await.unwrap();
     // A dry run says what it would send and sends nothing.
     let dry = run_rule(
         Rule::StalledStaging,
@@ -358,7 +288,7 @@ async fn alerts_are_sent_once_to_the_right_people(test: &TestDb) {
     // later run delivers it.
     staging_case(&db, now, 6, "running", "C_DATATAPE", 13, 1, 10, None).await;
     let mut down = config.clone();
-    down.smtp = format!("smtp://127.0.0.1:{}", closed_port());
+    down.smtp = format!("smtp://127.0.0.1:{}", free_port());
     let broken = Mailer::new(&down).unwrap();
     let failed = run_rule(
         Rule::StalledStaging,
@@ -396,11 +326,6 @@ async fn alerts_are_sent_once_to_the_right_people(test: &TestDb) {
     db.close().await;
 }
 on_every_backend!(alerts_are_sent_once_to_the_right_people);
-
-fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
 
 async fn job(db: &Db, pandaid: i64, site: &str, status: &str, task: i64, end: NaiveDateTime) {
     insert(
@@ -468,7 +393,7 @@ async fn site_spikes_and_stuck_tasks_are_found(test: &TestDb) {
     job(&db, 10_000, "Y", "finished", 7, now - Duration::hours(1)).await;
     job(&db, 10_001, "Y", "finished", 8, now - Duration::days(2)).await;
 
-    let sink = Sink::start("spikes");
+    let sink = SmtpSink::start("spikes");
     let config = config(sink.port);
     let mailer = Mailer::new(&config).unwrap();
     let state = StateStore::open(&StateConfig::default(), &db)

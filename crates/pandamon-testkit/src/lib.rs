@@ -2,6 +2,9 @@
 //! `PANDAMON_TEST_PG` and `PANDAMON_TEST_MYSQL` (defaulting to the local servers); a test whose
 //! server cannot be reached fails and says which variable to set. It never passes silently.
 
+mod smtp;
+pub use smtp::{SmtpSink, free_port};
+
 use pandamon_store::{Db, Purpose, Schemas};
 use sqlx::{AssertSqlSafe, Connection};
 use std::path::PathBuf;

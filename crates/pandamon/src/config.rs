@@ -16,6 +16,8 @@ pub struct FileConfig {
     pub server: ServerConfig,
     pub modules: ModulesConfig,
     pub state: StateSection,
+    /// `[alerts]`: the alert rules, their recipients and the mail server.
+    pub alerts: Option<toml::Table>,
 }
 
 /// `[state]`: where pandamon keeps its own tables.
@@ -72,6 +74,8 @@ pub struct Settings {
     pub module_config: serde_json::Map<String, serde_json::Value>,
     /// Where pandamon's own tables go.
     pub state: pandamon_store::StateConfig,
+    /// `[alerts]` with `PANDAMON_SMTP`, checked.
+    pub alerts: pandamon_alerts::AlertsConfig,
 }
 
 pub const DEFAULT_CONFIG: &str = "pandamon.toml";
@@ -88,6 +92,7 @@ pub mod env {
     pub const MODULES: &str = "PANDAMON_MODULES";
     pub const PROFILE: &str = "PANDAMON_PROFILE";
     pub const STATE_DB: &str = "PANDAMON_STATE_DB";
+    pub const SMTP: &str = "PANDAMON_SMTP";
 }
 
 /// Loads the config file (an explicit path must exist; the default one may be absent), then
@@ -149,6 +154,12 @@ pub fn load(
     };
     pandamon_web::modules::check_config(&module_config)
         .map_err(|e| anyhow::anyhow!("config file: {e}"))?;
+    let alerts_section = match &file.alerts {
+        Some(table) => Some(serde_json::to_value(table).context("config file: [alerts]")?),
+        None => None,
+    };
+    let alerts = pandamon_alerts::from_json(alerts_section.as_ref(), getenv(env::SMTP).as_deref())
+        .map_err(|e| anyhow::anyhow!("config file: {e}"))?;
     schemas.validate().context(
         "check [database.schemas] in the config file or the PANDAMON_SCHEMA_* variables",
     )?;
@@ -169,6 +180,7 @@ pub fn load(
             url: getenv(env::STATE_DB).or(file.state.db),
             file: file.state.file,
         },
+        alerts,
     })
 }
 
@@ -291,6 +303,45 @@ mod tests {
             err.contains("unknown field") && err.contains("url"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn alerts_come_from_file_and_environment_and_bad_keys_are_named() {
+        let dir = std::env::temp_dir().join(format!("pm-alerts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("pandamon.toml");
+        std::fs::write(
+            &path,
+            "[alerts]\nexperts = [\"adc@example.org\"]\n[alerts.rules.stalled_staging]\ndays = 7\n",
+        )
+        .unwrap();
+        let s = load(Some(&path), None, None, no_env).unwrap();
+        assert_eq!(s.alerts.experts, ["adc@example.org"]);
+        assert_eq!(s.alerts.stalled_staging.days, 7.0);
+        let smtp = |k: &str| (k == env::SMTP).then(|| "smtp://mail.example.org:25".to_string());
+        let s = load(Some(&path), None, None, smtp).unwrap();
+        assert_eq!(s.alerts.smtp, "smtp://mail.example.org:25");
+        std::fs::write(
+            &path,
+            "[alerts.rules.stalled_staging]\nschedule = \"whenever\"\n",
+        )
+        .unwrap();
+        let err = load(Some(&path), None, None, no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("alerts.rules.stalled_staging.schedule"),
+            "{err}"
+        );
+        std::fs::write(&path, "[alerts.rules.unknown_rule]\n").unwrap();
+        let err = load(Some(&path), None, None, no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("alerts.rules.unknown_rule: unknown rule"),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -53,6 +53,37 @@ enum Command {
     Bench(BenchArgs),
     /// List every module, whether the configuration switches it on, and its routes.
     Modules,
+    /// Run the alert rules of [alerts], or list them with the alerts sent.
+    Alerts {
+        #[command(subcommand)]
+        action: AlertsAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum AlertsAction {
+    /// Run the rules: with --once every enabled rule now, whatever its schedule; without it,
+    /// each on its schedule until interrupted (a runner without the web server).
+    Run {
+        /// Database url (env PANDAMON_DB).
+        #[arg(long)]
+        db: Option<String>,
+        /// Run every rule now, once, and stop.
+        #[arg(long)]
+        once: bool,
+        /// Print what would be sent and to whom; send and record nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Only this rule (stalled_staging, site_failure_spike, stuck_tasks).
+        #[arg(long)]
+        rule: Option<String>,
+    },
+    /// List the rules, their schedules and recipients, and (with a database) the alerts sent.
+    List {
+        /// Database url (env PANDAMON_DB); without one only the rules are listed.
+        #[arg(long)]
+        db: Option<String>,
+    },
 }
 
 #[derive(Args)]
@@ -229,6 +260,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo(args) => demo(args).await,
+        Command::Alerts { action } => alerts(cli.config.as_deref(), action, getenv).await,
         Command::Modules => {
             let settings = config::load(cli.config.as_deref(), None, None, getenv)?;
             print!("{}", modules_table(&settings));
@@ -263,6 +295,137 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .clone()
                 .unwrap_or_else(|| "127.0.0.1:8080".into());
             serve(db, &settings, &listen, None, args.index).await
+        }
+    }
+}
+
+/// `pandamon alerts run|list`.
+async fn alerts(
+    config: Option<&std::path::Path>,
+    action: AlertsAction,
+    getenv: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<()> {
+    use pandamon_alerts::{Mailer, Rule};
+    match action {
+        AlertsAction::Run {
+            db,
+            once,
+            dry_run,
+            rule,
+        } => {
+            let settings = config::load(config, db.as_deref(), None, getenv)?;
+            let rules: Vec<Rule> = match rule.as_deref() {
+                None => Rule::ALL
+                    .into_iter()
+                    .filter(|r| r.enabled(&settings.alerts))
+                    .collect(),
+                Some(name) => match Rule::ALL.into_iter().find(|r| r.name() == name) {
+                    Some(r) => vec![r],
+                    None => bail!(
+                        "unknown rule '{name}'; known rules: {}",
+                        pandamon_alerts::config::RULES.join(", ")
+                    ),
+                },
+            };
+            if !once && dry_run {
+                bail!("--dry-run needs --once");
+            }
+            let db = connect(&settings, Purpose::Serve).await?;
+            let store = pandamon_store::StateStore::open(&settings.state, &db)
+                .await
+                .context("cannot open pandamon's state store: check [state] in the config file or PANDAMON_STATE_DB")?;
+            let mailer = Mailer::new(&settings.alerts).map_err(anyhow::Error::msg)?;
+            if !once {
+                println!(
+                    "running the alert rules on their schedules (mail server {}); press ctrl-c to stop",
+                    mailer.server()
+                );
+                tokio::select! {
+                    _ = pandamon_alerts::run_forever(db.clone(), store, settings.alerts.clone()) => {}
+                    _ = shutdown_signal() => {}
+                }
+                return Ok(());
+            }
+            let now = chrono::Utc::now().naive_utc();
+            let mut failed = false;
+            for rule in rules {
+                let report = pandamon_alerts::run_rule(
+                    rule,
+                    &db,
+                    &store,
+                    &settings.alerts,
+                    &mailer,
+                    now,
+                    dry_run,
+                )
+                .await;
+                println!(
+                    "{}: {} found, {} already reported, {} being sent by another runner",
+                    rule.name(),
+                    report.findings,
+                    report.suppressed,
+                    report.busy
+                );
+                for m in &report.sent {
+                    println!(
+                        "  {} \"{}\" to {} ({})",
+                        if dry_run { "would send" } else { "sent" },
+                        m.title,
+                        m.recipients.join(", "),
+                        m.subjects.join(", ")
+                    );
+                }
+                for e in &report.failed {
+                    println!("  not delivered (stays due): {e}");
+                    failed = true;
+                }
+                if let Some(e) = &report.error {
+                    println!("  could not run: {e}");
+                    failed = true;
+                }
+            }
+            if failed {
+                bail!("some alerts were not delivered or a rule could not run (see above)");
+            }
+            Ok(())
+        }
+        AlertsAction::List { db } => {
+            let settings = config::load(config, db.as_deref(), None, getenv)?;
+            let a = &settings.alerts;
+            println!(
+                "mail server {} · from {} · experts {} · repeat after {} days",
+                pandamon_alerts::config::redact(&a.smtp),
+                a.from,
+                a.experts.join(", "),
+                a.repeat_days
+            );
+            for rule in Rule::ALL {
+                println!(
+                    "{:<20} {:<4} {:<18} {}",
+                    rule.name(),
+                    if rule.enabled(a) { "on" } else { "off" },
+                    rule.schedule(a).to_string(),
+                    rule.describe(a)
+                );
+            }
+            if settings.db_url.is_some() {
+                let db = connect(&settings, Purpose::Serve).await?;
+                let store = pandamon_store::StateStore::open(&settings.state, &db).await?;
+                let records = store.recent_alerts(50).await?;
+                println!("\n{} alerts in {}:", records.len(), store.location().place);
+                for r in records {
+                    println!(
+                        "  {:<20} {:<28} {:<20} {}",
+                        r.rule,
+                        r.subject,
+                        r.delivered_at
+                            .map(|t| format!("sent {}", t.format("%Y-%m-%d %H:%M")))
+                            .unwrap_or_else(|| "not delivered".to_string()),
+                        r.last_error.unwrap_or_default()
+                    );
+                }
+            }
+            Ok(())
         }
     }
 }
@@ -337,6 +500,7 @@ async fn serve(
         .with_settings(pandamon_web::Settings {
             labels: settings.profile.labels,
             module_config: settings.module_config.clone().into_iter().collect(),
+            alerts: settings.alerts.clone(),
             ..Default::default()
         })
         .with_modules(pandamon_web::modules::select(&settings.modules).map_err(anyhow::Error::msg)?)

@@ -20,6 +20,7 @@ fn pandamon_with(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
         .env_remove("PANDAMON_MODULES")
         .env_remove("PANDAMON_PROFILE")
         .env_remove("PANDAMON_STATE_DB")
+        .env_remove("PANDAMON_SMTP")
         .envs(env.iter().copied())
         .current_dir(std::env::temp_dir())
         .output()
@@ -142,6 +143,7 @@ fn start(args: &[&str]) -> (Running, String) {
             .args(args)
             .env_remove("PANDAMON_DB")
             .env_remove("PANDAMON_STATE_DB")
+            .env_remove("PANDAMON_SMTP")
             .current_dir(std::env::temp_dir())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -274,5 +276,82 @@ async fn serve_answers_for_a_postgres_database() {
     assert_eq!(code, 1);
     assert_clean_error(&err, "cannot open pandamon's state store");
     assert!(err.contains("PANDAMON_STATE_DB"), "{err}");
+    test.cleanup().await;
+}
+
+/// `pandamon alerts run --once` on a simulated database delivers the stalled-staging reports
+/// to a real SMTP server, and nothing on a second run; a dry run sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_run_once_delivers_each_report_once() {
+    let test = TestDb::new(Backend::Sqlite, "cli_alerts").await;
+    let db = test.connect().await;
+    pandamon_store::schema::init(&db, false).await.unwrap();
+    pandamon_sim::simulate(
+        &db,
+        pandamon_sim::SimConfig {
+            jobs: 30_000,
+            seed: 41,
+            days: 3.0,
+            now: chrono::Utc::now().timestamp(),
+        },
+        Box::new(pandamon_sim::Silent),
+    )
+    .await
+    .unwrap();
+    db.close().await;
+    let sink = pandamon_testkit::SmtpSink::start("cli");
+    let smtp = sink.url();
+    let env = [("PANDAMON_SMTP", smtp.as_str())];
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "alerts",
+            "run",
+            "--once",
+            "--db",
+            &test.url,
+            "--rule",
+            "stalled_staging",
+        ];
+        args.extend_from_slice(extra);
+        pandamon_with(&args, &env)
+    };
+    let (code, out, err) = run(&["--dry-run"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("would send"), "{out}");
+    assert!(sink.messages().is_empty());
+    let (code, out, err) = run(&[]);
+    assert_eq!(code, 0, "{out}{err}");
+    let sent = out
+        .lines()
+        .filter(|l| l.trim_start().starts_with("sent "))
+        .count();
+    assert!(sent >= 1, "{out}");
+    assert_eq!(sink.messages().len(), sent);
+    assert!(sink.messages()[0].contains("pandamon-experts@localhost"));
+    let (code, out, _) = run(&[]);
+    assert_eq!(code, 0);
+    assert!(!out.contains("  sent "), "nothing twice: {out}");
+    assert_eq!(sink.messages().len(), sent);
+    let (code, out, _) = pandamon_with(&["alerts", "list", "--db", &test.url], &env);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("stalled_staging") && out.contains("sent "),
+        "{out}"
+    );
+    let (code, _, err) = pandamon_with(
+        &[
+            "alerts", "run", "--once", "--db", &test.url, "--rule", "nope",
+        ],
+        &env,
+    );
+    assert_eq!(code, 1);
+    assert_clean_error(&err, "unknown rule 'nope'");
+    let (code, _, err) = pandamon_with(
+        &["alerts", "list"],
+        &[("PANDAMON_SMTP", "mail.example.org")],
+    );
+    assert_eq!(code, 1);
+    assert_clean_error(&err, "PANDAMON_SMTP");
+    drop(sink);
     test.cleanup().await;
 }

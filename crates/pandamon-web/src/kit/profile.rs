@@ -29,6 +29,9 @@ const CORE_MODULES: &[&str] = &[
     "files",
     "search",
     "harvester",
+    "globalshares",
+    "datacarousel",
+    "alerts",
 ];
 
 pub const PROFILES: &[Profile] = &[

@@ -27,6 +27,8 @@ pub struct Settings {
     pub cache_database_ttl: Duration,
     /// How often the reference data (queue and error descriptions) is re-read.
     pub reference_refresh: Duration,
+    /// `[alerts]`: the alert rules, their recipients and the mail server.
+    pub alerts: pandamon_alerts::AlertsConfig,
 }
 
 impl Default for Settings {
@@ -37,6 +39,7 @@ impl Default for Settings {
             cache_bytes: 256 << 20,
             cache_database_ttl: Duration::ZERO,
             reference_refresh: Duration::from_secs(60),
+            alerts: pandamon_alerts::AlertsConfig::default(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The module registry: every page family, listed once. A module is one folder here plus one
 //! line in [`REGISTRY`]; configuration switches each on or off by name.
 
+mod alerts;
 mod dashboards;
 mod datacarousel;
 mod errors;
@@ -36,6 +37,7 @@ pub static REGISTRY: &[&dyn Module] = &[
     &harvester::Harvester,
     &globalshares::GlobalShares,
     &datacarousel::DataCarousel,
+    &alerts::Alerts,
 ];
 
 /// Every registered module.

@@ -10,6 +10,9 @@ use askama::Template;
 use serde_json::json;
 use std::collections::BTreeMap;
 
+/// A table cell and its link.
+type Cell = (String, Option<String>);
+
 /// A row of the tree table.
 struct TreeRow {
     name: String,
@@ -54,7 +57,7 @@ struct Page<'a> {
     totals: TreeRow,
     details: Vec<DetailTable>,
     statuses: Vec<String>,
-    status_rows: Vec<(String, Vec<(String, Option<String>)>)>,
+    status_rows: Vec<(String, Vec<Cell>)>,
     unassigned: Vec<(String, String)>,
 }
 
@@ -379,8 +382,8 @@ pub fn overview(
         .collect();
     let unassigned = data
         .unassigned
-        .iter()
-        .map(|(name, _)| (name.clone(), jobs_url(&[("gshare", name)])))
+        .keys()
+        .map(|name| (name.clone(), jobs_url(&[("gshare", name)])))
         .collect();
     Ok(Page {
         data,
