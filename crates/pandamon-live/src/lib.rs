@@ -740,8 +740,9 @@ impl JobIndex {
 
     /// How much of `weight` was running in every bin of `bin` seconds from `from` on (`bins`
     /// bins), per value of `column`: each matching job adds its weight times the fraction of the
-    /// bin it ran, from `starttime` to `endtime` (or `now` without an end). Jobs that never
-    /// started add nothing. Empty if a column is not held.
+    /// bin it ran, from `starttime` to `endtime` (or `now` without an end); the bin holding
+    /// `now` counts only its elapsed part. Jobs that never started add nothing. Empty if a
+    /// column is not held.
     pub fn occupancy(
         &self,
         selection: &Selection,
@@ -790,9 +791,12 @@ impl JobIndex {
             let mut t = a;
             while t < b {
                 let i = ((t - from) / bin) as usize;
-                let bin_end = from + (i as i64 + 1) * bin;
+                let bin_start = from + i as i64 * bin;
+                let bin_end = bin_start + bin;
                 let until = bin_end.min(b);
-                series[i] += w * (until - t) as f64 / bin as f64;
+                // The bin that holds `now` is averaged over its elapsed part.
+                let length = (bin_end.min(now) - bin_start).max(1);
+                series[i] += w * (until - t) as f64 / length as f64;
                 t = until;
             }
         }
@@ -1463,6 +1467,21 @@ mod tests {
         assert_eq!(
             occupancy,
             vec![("X".into(), vec![20.0, 20.0]), ("Y".into(), vec![0.0, 2.0])]
+        );
+        // The hour in progress (its first half elapsed) is averaged over that half.
+        let span = Span {
+            from: now - 5_400,
+            ..span
+        };
+        let mut occupancy: Vec<(String, Vec<f64>)> = index
+            .occupancy(&sel, &[JobTable::Active], "gshare", "hs06", span)
+            .into_iter()
+            .map(|(c, v)| (c.as_text().unwrap().to_string(), v))
+            .collect();
+        occupancy.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            occupancy,
+            vec![("X".into(), vec![25.0, 20.0]), ("Y".into(), vec![0.0, 4.0])]
         );
     }
 }

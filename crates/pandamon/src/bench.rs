@@ -34,6 +34,12 @@ pub struct BenchResult {
     /// The same facets as one SQL statement.
     pub harvester_sql_p50_ms: f64,
     pub worker_index_bytes_per_worker: f64,
+    /// The Global Shares figures (HS06 and jobs of jobsactive4 by share, status, resource type,
+    /// site and core count) from the index, and as SQL.
+    pub globalshares_index_p50_ms: f64,
+    pub globalshares_sql_p50_ms: f64,
+    /// The share history: every job of the week spread over the hours it ran.
+    pub globalshares_history_p50_ms: f64,
 }
 
 /// Workers a day in ATLAS: the density the Harvester summary is measured at.
@@ -289,6 +295,62 @@ pub async fn run(db: Db, jobs: u64, seed: u64, keep: bool) -> anyhow::Result<Ben
         percentile(&mut worker_sql_ms, 50.0)
     );
 
+    // Global Shares: the grouped HS06 sums of the active jobs, and the week's history.
+    let week = Selection::parse(
+        [("days", "7")],
+        Defaults {
+            window_hours: 12,
+            now: Utc::now().timestamp(),
+            vocabulary: &fields::JOBS,
+        },
+    )?;
+    let gs_columns = [
+        "gshare",
+        "jobstatus",
+        "resource_type",
+        "computingsite",
+        "corecount",
+    ];
+    let (mut gs_ms, mut history_ms) = (Vec::new(), Vec::new());
+    {
+        let index = live
+            .index
+            .read()
+            .map_err(|_| anyhow::anyhow!("index lock poisoned"))?;
+        let now = Utc::now().timestamp();
+        let span = pandamon_live::Span {
+            from: now - 7 * 86_400,
+            bin: 3_600,
+            bins: 7 * 24,
+            now,
+        };
+        for _ in 0..11 {
+            let started = Instant::now();
+            index.group_sums(&week, &[JobTable::Active], &gs_columns, &["hs06"]);
+            gs_ms.push(started.elapsed().as_secs_f64() * 1_000.0);
+            let started = Instant::now();
+            index.occupancy(&week, &JobTable::ALL, "gshare", "hs06", span);
+            history_ms.push(started.elapsed().as_secs_f64() * 1_000.0);
+        }
+    }
+    let typed: Vec<(&str, pandamon_store::catalog::ColType)> = gs_columns
+        .iter()
+        .map(|c| (*c, pandamon_live::loaded_type(c)))
+        .collect();
+    let mut gs_sql_ms = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        db.group_sums(&["jobsactive4"], &typed, &["hs06"], &week)
+            .await?;
+        gs_sql_ms.push(started.elapsed().as_secs_f64() * 1_000.0);
+    }
+    println!(
+        "global shares: p50 {:.1} ms (index), {:.1} ms (sql), history {:.1} ms",
+        percentile(&mut gs_ms, 50.0),
+        percentile(&mut gs_sql_ms, 50.0),
+        percentile(&mut history_ms, 50.0)
+    );
+
     // Sync lag with the poller running as `serve` runs it.
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let poller = tokio::spawn(syncer.run(Duration::from_secs(1), stopped));
@@ -327,6 +389,9 @@ pub async fn run(db: Db, jobs: u64, seed: u64, keep: bool) -> anyhow::Result<Ben
         harvester_summary_p50_ms: round(percentile(&mut worker_ms, 50.0)),
         harvester_sql_p50_ms: round(percentile(&mut worker_sql_ms, 50.0)),
         worker_index_bytes_per_worker: round(worker_bytes),
+        globalshares_index_p50_ms: round(percentile(&mut gs_ms, 50.0)),
+        globalshares_sql_p50_ms: round(percentile(&mut gs_sql_ms, 50.0)),
+        globalshares_history_p50_ms: round(percentile(&mut history_ms, 50.0)),
     })
 }
 

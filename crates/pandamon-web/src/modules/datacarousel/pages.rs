@@ -68,9 +68,10 @@ fn summary_cells(s: &Summary) -> Vec<String> {
     ]
 }
 
-fn bar(title: &str, h: &Histogram, stacked: bool) -> String {
+fn bar(title: &str, h: &Histogram, stacked: bool, wide: bool) -> String {
     json!({
         "type": "bar",
+        "wide": wide,
         "title": title,
         "grouped": !stacked,
         "categories": h.bins,
@@ -173,10 +174,25 @@ pub fn dashboard(params: &[(String, String)], data: &DashJson) -> AppResult<Stri
         .map(|(k, v)| (k.clone(), v.clone(), dash_url(params, &[(k.as_str(), "")])))
         .collect();
     let charts = vec![
-        bar("Requests by hours of staging", &data.elapsedtime, true),
-        bar("Requests by day of submission", &data.submittime, true),
-        bar("Files by day of submission", &data.submittimefiles, true),
-        bar("Staging requests by progress", &data.progress, true),
+        bar(
+            "Requests by hours of staging",
+            &data.elapsedtime,
+            true,
+            false,
+        ),
+        bar("Staging requests by progress", &data.progress, true, false),
+        bar(
+            "Requests by day of submission",
+            &data.submittime,
+            true,
+            true,
+        ),
+        bar(
+            "Files by day of submission",
+            &data.submittimefiles,
+            true,
+            true,
+        ),
     ];
     let summaries = DIMENSIONS
         .iter()

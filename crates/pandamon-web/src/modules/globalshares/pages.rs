@@ -79,7 +79,11 @@ fn tree_row(node: &ShareNode) -> TreeRow {
         pledged: hs(node.pledged),
         executing: hs(node.load.executing),
         queued: hs(node.load.queued),
-        delta: format!("{:+}", node.delta),
+        delta: if node.delta > 0 {
+            format!("+{}", hs(node.delta))
+        } else {
+            hs(node.delta)
+        },
         used: node.used.map(|u| format!("{u:.1}")).unwrap_or_default(),
         used_class,
         executing_jobs: (
