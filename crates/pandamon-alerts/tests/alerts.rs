@@ -8,6 +8,28 @@ use pandamon_store::{Db, StateConfig, StateStore, Value, schema};
 use pandamon_testkit::{SmtpSink, TestDb, free_port, on_every_backend};
 use serde_json::json;
 
+/// One run of `rule` at `at`, sending through `mailer` as `config` says.
+async fn run(
+    rule: Rule,
+    db: &Db,
+    state: &StateStore,
+    (config, mailer): (&AlertsConfig, &Mailer),
+    at: NaiveDateTime,
+) -> pandamon_alerts::RuleReport {
+    run_rule(rule, db, state, config, mailer, at, false).await
+}
+
+/// A dry run of `rule` at `at`.
+async fn dry_run(
+    rule: Rule,
+    db: &Db,
+    state: &StateStore,
+    (config, mailer): (&AlertsConfig, &Mailer),
+    at: NaiveDateTime,
+) -> pandamon_alerts::RuleReport {
+    run_rule(rule, db, state, config, mailer, at, true).await
+}
+
 fn ts(t: NaiveDateTime) -> Value {
     Value::Time(t)
 }
@@ -174,30 +196,12 @@ async fn alerts_are_sent_once_to_the_right_people(test: &TestDb) {
         .unwrap();
 
     // A dry run says what it would send and sends nothing.
-    let dry = run_rule(
-        Rule::StalledStaging,
-        &db,
-        &state,
-        &config,
-        &mailer,
-        now,
-        true,
-    )
-    .await;
+    let dry = dry_run(Rule::StalledStaging, &db, &state, (&config, &mailer), now).await;
     assert_eq!(dry.findings, 2, "{dry:?}");
     assert_eq!(dry.sent.len(), 2);
     assert!(sink.messages().is_empty());
 
-    let first = run_rule(
-        Rule::StalledStaging,
-        &db,
-        &state,
-        &config,
-        &mailer,
-        now,
-        false,
-    )
-    .await;
+    let first = run(Rule::StalledStaging, &db, &state, (&config, &mailer), now).await;
     assert_eq!(
         (first.findings, first.sent.len(), first.suppressed),
         (2, 2, 0),
@@ -245,41 +249,35 @@ async fn alerts_are_sent_once_to_the_right_people(test: &TestDb) {
     );
 
     // Again: nothing new. After a restart (a new store on the same database): nothing either.
-    let second = run_rule(
+    let second = run(
         Rule::StalledStaging,
         &db,
         &state,
-        &config,
-        &mailer,
+        (&config, &mailer),
         now + Duration::hours(1),
-        false,
     )
     .await;
     assert_eq!((second.sent.len(), second.suppressed), (0, 2), "{second:?}");
     let reopened = StateStore::open(&StateConfig::default(), &db)
         .await
         .unwrap();
-    let third = run_rule(
+    let third = run(
         Rule::StalledStaging,
         &db,
         &reopened,
-        &config,
-        &mailer,
+        (&config, &mailer),
         now + Duration::hours(2),
-        false,
     )
     .await;
     assert_eq!((third.sent.len(), third.suppressed), (0, 2), "{third:?}");
     assert_eq!(sink.messages().len(), 2);
     // After the repeat interval (4 days) the still-stalled requests are reported again.
-    let later = run_rule(
+    let later = run(
         Rule::StalledStaging,
         &db,
         &state,
-        &config,
-        &mailer,
+        (&config, &mailer),
         now + Duration::days(5),
-        false,
     )
     .await;
     assert_eq!(later.sent.len(), 2, "{later:?}");
@@ -290,14 +288,12 @@ async fn alerts_are_sent_once_to_the_right_people(test: &TestDb) {
     let mut down = config.clone();
     down.smtp = format!("smtp://127.0.0.1:{}", free_port());
     let broken = Mailer::new(&down).unwrap();
-    let failed = run_rule(
+    let failed = run(
         Rule::StalledStaging,
         &db,
         &state,
-        &down,
-        &broken,
+        (&down, &broken),
         now + Duration::days(5),
-        false,
     )
     .await;
     assert_eq!(failed.failed.len(), 1, "{failed:?}");
@@ -311,14 +307,12 @@ async fn alerts_are_sent_once_to_the_right_people(test: &TestDb) {
         "{record:?}"
     );
     assert_eq!(record.attempts, 1);
-    let retried = run_rule(
+    let retried = run(
         Rule::StalledStaging,
         &db,
         &state,
-        &config,
-        &mailer,
+        (&config, &mailer),
         now + Duration::days(5),
-        false,
     )
     .await;
     assert_eq!(retried.sent.len(), 1, "{retried:?}");
@@ -399,19 +393,10 @@ async fn site_spikes_and_stuck_tasks_are_found(test: &TestDb) {
     let state = StateStore::open(&StateConfig::default(), &db)
         .await
         .unwrap();
-    let spikes = run_rule(
-        Rule::SiteFailureSpike,
-        &db,
-        &state,
-        &config,
-        &mailer,
-        now,
-        false,
-    )
-    .await;
+    let spikes = run(Rule::SiteFailureSpike, &db, &state, (&config, &mailer), now).await;
     assert_eq!(spikes.findings, 1, "{spikes:?}");
     assert_eq!(spikes.sent[0].subjects, ["site X"]);
-    let stuck = run_rule(Rule::StuckTasks, &db, &state, &config, &mailer, now, false).await;
+    let stuck = run(Rule::StuckTasks, &db, &state, (&config, &mailer), now).await;
     assert_eq!(stuck.sent.len(), 1, "{stuck:?}");
     assert_eq!(stuck.sent[0].subjects, ["task 8", "task 9"]);
     let messages = sink.messages();

@@ -3,23 +3,14 @@
 //! simulator's requests in every state, bad input.
 
 mod common;
-use common::{count, get, get_json};
+use common::{count, get, get_json, sum};
 
 use axum::http::StatusCode;
 use pandamon_sim::{Silent, SimConfig};
-use pandamon_store::{Dialect, schema};
+use pandamon_store::schema;
 use pandamon_testkit::{TestDb, on_every_backend};
 use pandamon_web::AppState;
 use serde_json::Value as Json;
-
-fn sum(db: &pandamon_store::Db, expr: &str) -> String {
-    let ty = match db.dialect() {
-        Dialect::Postgres => "BIGINT",
-        Dialect::MySql => "SIGNED",
-        Dialect::Sqlite => "INTEGER",
-    };
-    format!("CAST(COALESCE(SUM({expr}), 0) AS {ty})")
-}
 
 const FINAL: &str =
     "'done', 'finished', 'failed', 'broken', 'aborted', 'obsolete', 'toabort', 'tobroken'";

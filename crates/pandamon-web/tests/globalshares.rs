@@ -3,24 +3,14 @@
 //! index and the database agreeing, the history against bounds from SQL, bad input.
 
 mod common;
-use common::{count, get, get_json};
+use common::{count, get, get_json, sum};
 
 use axum::http::StatusCode;
 use pandamon_sim::{Silent, SimConfig};
-use pandamon_store::{Dialect, schema};
+use pandamon_store::schema;
 use pandamon_testkit::{TestDb, on_every_backend};
 use pandamon_web::AppState;
 use serde_json::Value as Json;
-
-/// `SELECT SUM(expr)` as a whole number on every dialect.
-fn sum(db: &pandamon_store::Db, expr: &str) -> String {
-    let ty = match db.dialect() {
-        Dialect::Postgres => "BIGINT",
-        Dialect::MySql => "SIGNED",
-        Dialect::Sqlite => "INTEGER",
-    };
-    format!("CAST(COALESCE(SUM({expr}), 0) AS {ty})")
-}
 
 /// Every node of the tree, depth first.
 fn nodes(tree: &Json) -> Vec<&Json> {

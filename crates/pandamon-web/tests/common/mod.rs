@@ -50,3 +50,13 @@ pub async fn count(db: &pandamon_store::Db, sql: &str) -> i64 {
         .await
         .unwrap_or_else(|e| panic!("{text}: {e}"))
 }
+
+/// `SUM(expr)` as a whole number on every dialect (0 over no rows), for [`count`].
+pub fn sum(db: &pandamon_store::Db, expr: &str) -> String {
+    let ty = match db.dialect() {
+        pandamon_store::Dialect::Postgres => "BIGINT",
+        pandamon_store::Dialect::MySql => "SIGNED",
+        pandamon_store::Dialect::Sqlite => "INTEGER",
+    };
+    format!("CAST(COALESCE(SUM({expr}), 0) AS {ty})")
+}

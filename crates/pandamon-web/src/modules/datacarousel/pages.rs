@@ -263,9 +263,13 @@ pub fn task_panel(jeditaskid: i64, rows: &[RequestRow]) -> TaskPanel {
         id: "staging",
         title: "Staging from tape (Data Carousel)".to_string(),
         notes: vec![format!(
-            "{} request{} feed this task; JSON: /api/dc/staginginfofortask/?jeditaskid={jeditaskid}",
-            rows.len(),
-            if rows.len() == 1 { "" } else { "s" }
+            "{} feed{} this task; JSON: /api/dc/staginginfofortask/?jeditaskid={jeditaskid}",
+            if rows.len() == 1 {
+                "1 request".to_string()
+            } else {
+                format!("{} requests", rows.len())
+            },
+            if rows.len() == 1 { "s" } else { "" }
         )],
         columns: columns.iter().map(|c| c.to_string()).collect(),
         rows: rows
