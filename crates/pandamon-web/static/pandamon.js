@@ -6,7 +6,12 @@
   function enhanceTables() {
     if (typeof DataTable === "undefined") return;
     document.querySelectorAll("table[data-enhance]").forEach(function (table) {
+      // A short table only gets sorting: no pager, count line or search box around a few rows.
+      var rows = table.tBodies.length ? table.tBodies[0].rows.length : 0;
       new DataTable(table, {
+        paging: rows > 25,
+        info: rows > 25,
+        searching: rows > 10,
         pageLength: 25,
         lengthMenu: [10, 25, 50, 100, { label: "all", value: -1 }],
         order: [],
