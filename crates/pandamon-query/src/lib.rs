@@ -136,6 +136,9 @@ pub const SORT_KEYS: &[(&str, &str)] = &[
 ];
 
 pub const MAX_LIMIT: u64 = 10_000_000;
+/// The most values one parameter may list (`a|b|c`...): more is a script that should ask for
+/// less at once, and a statement the database would take seconds over.
+pub const MAX_VALUES: usize = 200;
 pub const MAX_DISPLAY_LIMIT: u64 = 10_000;
 pub const DEFAULT_DISPLAY_LIMIT: u64 = 100;
 
@@ -201,6 +204,13 @@ fn parse_positive(param: &str, text: &str, max: i64) -> Result<i64, QueryError> 
     }
 }
 
+fn too_many(param: &str, n: usize) -> QueryError {
+    invalid(
+        param,
+        format!("{n} values, more than the limit of {MAX_VALUES} in one parameter: ask in parts"),
+    )
+}
+
 fn is_not_specified(text: &str) -> bool {
     text.trim().eq_ignore_ascii_case("not specified")
 }
@@ -233,6 +243,9 @@ fn parse_int_list(param: &str, column: &'static str, text: &str) -> Result<Cond,
     }
     if values.is_empty() && !not_specified {
         return Err(invalid(param, "expected at least one integer"));
+    }
+    if values.len() > MAX_VALUES {
+        return Err(too_many(param, values.len()));
     }
     Ok(Cond::Int {
         column,
@@ -288,6 +301,10 @@ fn parse_text(param: &str, field: &Field, text: &str) -> Result<Cond, QueryError
     }
     if groups.is_empty() {
         return Err(invalid(param, "empty value"));
+    }
+    let values: usize = groups.iter().map(Vec::len).sum();
+    if values > MAX_VALUES {
+        return Err(too_many(param, values));
     }
     Ok(Cond::Text {
         column: field.column,

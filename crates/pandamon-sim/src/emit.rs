@@ -2079,10 +2079,10 @@ fn emit_carousel(plan: &Plan, tables: &mut Tables<'_>) {
             continue;
         }
         let mut total = task.n_files as i64;
-        // One stalled request in four lost files on tape: JEDI dropped them from the task's
+        // One stalled request in three lost files on tape: JEDI dropped them from the task's
         // dataset, the request still counts them (staged beyond the dataset's files).
         let lost =
-            (s.stalled_at.is_some() && s.request_id % 4 == 0).then_some(1 + s.request_id % 3);
+            (s.stalled_at.is_some() && s.request_id % 3 == 0).then_some(1 + s.request_id % 4);
         if let Some(lost) = lost {
             total += lost;
         }

@@ -411,9 +411,9 @@ impl Plan {
                     staging_created = now - rng.range(10 * 86_400 + 3_600, 20 * 86_400);
                     task.created = staging_created;
                 }
-                // The carousel's sliding window is full for one recent request in three: it
-                // waits in the queue until after now.
-                let queued_for = if staging_created > now - 86_400 && next_request % 3 == 0 {
+                // The carousel's sliding window is full for one request in two of the last two
+                // days: it waits in the queue until after now.
+                let queued_for = if staging_created > now - 2 * 86_400 && next_request % 2 == 0 {
                     now - staging_created + 3_600
                 } else {
                     0

@@ -169,9 +169,26 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// How long a statement that serves a request may run unless configured otherwise.
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl Db {
-    /// Connects to `url`. Fails with a clear message when the server cannot be reached.
+    /// Connects to `url`. Fails with a clear message when the server cannot be reached. A
+    /// serving connection's statements end on the server after [`DEFAULT_STATEMENT_TIMEOUT`].
     pub async fn connect(url: &str, schemas: Schemas, purpose: Purpose) -> Result<Db> {
+        let timeout = (purpose == Purpose::Serve).then_some(DEFAULT_STATEMENT_TIMEOUT);
+        Db::connect_limited(url, schemas, purpose, timeout).await
+    }
+
+    /// Connects to `url` with statements ended on the server after `statement_timeout`
+    /// (PostgreSQL `statement_timeout`, MariaDB `max_statement_time`; SQLite has no such limit).
+    /// A serving connection never creates a SQLite file.
+    pub async fn connect_limited(
+        url: &str,
+        schemas: Schemas,
+        purpose: Purpose,
+        statement_timeout: Option<Duration>,
+    ) -> Result<Db> {
         schemas.validate()?;
         let dialect = dialect_of(url)?;
         let display_url = redact(url);
@@ -189,6 +206,10 @@ impl Db {
                     // Bulk loads are re-runnable: losing the last commits on a crash is fine.
                     options = options.options([("synchronous_commit", "off")]);
                 }
+                if let Some(limit) = statement_timeout {
+                    options = options
+                        .options([("statement_timeout", limit.as_millis().max(1).to_string())]);
+                }
                 let target = format!("{}:{}", options.get_host(), options.get_port());
                 let pool = PgPoolOptions::new()
                     .max_connections(8)
@@ -204,9 +225,27 @@ impl Db {
                     .map_err(|e| connect_error(e, display_url.clone()))?
                     .timezone(Some("+00:00".to_string()))
                     .charset("utf8mb4");
+                let limit = statement_timeout.map(|t| t.as_secs_f64().max(0.001));
                 let pool = MySqlPoolOptions::new()
                     .max_connections(8)
                     .acquire_timeout(Duration::from_secs(10))
+                    .after_connect(move |conn, _| {
+                        Box::pin(async move {
+                            if let Some(seconds) = limit {
+                                use sqlx::Executor;
+                                // MariaDB's limit; MySQL's is max_execution_time, in ms.
+                                let mariadb = format!("SET SESSION max_statement_time = {seconds}");
+                                if conn.execute(AssertSqlSafe(mariadb)).await.is_err() {
+                                    let mysql = format!(
+                                        "SET SESSION max_execution_time = {}",
+                                        (seconds * 1_000.0) as u64
+                                    );
+                                    conn.execute(AssertSqlSafe(mysql)).await?;
+                                }
+                            }
+                            Ok(())
+                        })
+                    })
                     .connect_with(options)
                     .await
                     .map_err(|e| connect_error(e, display_url.clone()))?;
@@ -215,7 +254,7 @@ impl Db {
             Dialect::Sqlite => {
                 let options = SqliteConnectOptions::from_str(url)
                     .map_err(|e| connect_error(e, display_url.clone()))?
-                    .create_if_missing(true)
+                    .create_if_missing(purpose == Purpose::Load)
                     .journal_mode(SqliteJournalMode::Wal)
                     .busy_timeout(Duration::from_secs(30))
                     .synchronous(match purpose {

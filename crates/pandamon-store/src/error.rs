@@ -12,6 +12,8 @@ pub enum ErrorKind {
     Unavailable,
     /// The database is reachable but not in the state required (no schema, foreign schema).
     State,
+    /// The statement ran past the statement timeout and the server ended it.
+    TooSlow,
     /// Anything else: a bug or an unexpected database answer.
     Internal,
 }
@@ -73,11 +75,26 @@ impl StoreError {
                 | sqlx::Error::PoolClosed
                 | sqlx::Error::Io(_)
                 | sqlx::Error::Tls(_) => ErrorKind::Unavailable,
+                sqlx::Error::Database(db) if timed_out(db.as_ref()) => ErrorKind::TooSlow,
                 _ => ErrorKind::Internal,
             },
             StoreError::Catalog { .. }
             | StoreError::UnknownColumn { .. }
             | StoreError::Decode(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+/// Whether the server ended the statement at the statement timeout: PostgreSQL's
+/// `query_canceled` (57014), MariaDB's `max_statement_time` (1969), MySQL's
+/// `max_execution_time` (3024).
+fn timed_out(e: &dyn sqlx::error::DatabaseError) -> bool {
+    match e.code().as_deref() {
+        Some("57014") => true,
+        _ => {
+            let message = e.message().to_lowercase();
+            message.contains("max_statement_time")
+                || message.contains("maximum statement execution time")
         }
     }
 }

@@ -166,6 +166,7 @@ impl StateStore {
     /// pending migrations.
     pub async fn open(config: &StateConfig, panda: &Db) -> Result<StateStore> {
         if let Some(url) = &config.url {
+            create_sqlite_file(url)?;
             let db = Db::connect(url, Schemas::default(), Purpose::Serve).await?;
             let place = "the database of [state] db".to_string();
             return StateStore::migrate(db, None, Some(place)).await;
@@ -191,6 +192,7 @@ impl StateStore {
     /// Opens (creating it) a SQLite state file.
     pub async fn open_file(file: &Path, note: Option<String>) -> Result<StateStore> {
         let url = format!("sqlite://{}", file.display());
+        create_sqlite_file(&url)?;
         let db = Db::connect(&url, Schemas::default(), Purpose::Serve).await?;
         StateStore::migrate(db, note, Some(format!("file {}", file.display()))).await
     }
@@ -437,6 +439,28 @@ impl StateStore {
             Step::Table { name, columns, key } => self.create_table(name, columns, key),
         }
     }
+}
+
+/// Creates the file of a `sqlite://` state url when missing: a serving connection never
+/// creates one, but pandamon's own state file is pandamon's to create.
+fn create_sqlite_file(url: &str) -> Result<()> {
+    let Some(path) = url.strip_prefix("sqlite://") else {
+        return Ok(());
+    };
+    let path = Path::new(path.split('?').next().unwrap_or(path));
+    if path.as_os_str().is_empty() || path.exists() || path.to_str() == Some(":memory:") {
+        return Ok(());
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map(|_| ())
+        .map_err(|e| StoreError::Connect {
+            backend: "sqlite",
+            target: path.display().to_string(),
+            detail: e.to_string().to_lowercase(),
+        })
 }
 
 fn now() -> NaiveDateTime {

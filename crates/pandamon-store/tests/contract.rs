@@ -234,3 +234,66 @@ async fn unreachable_server_is_a_clear_error() {
         "{text}"
     );
 }
+
+/// A serving connection's statements end on the server at the statement timeout, as an error of
+/// kind `TooSlow` (PostgreSQL and MariaDB; SQLite has no such limit).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statements_end_at_the_statement_timeout() {
+    use pandamon_store::{Db, ErrorKind, Purpose, Schemas};
+    use pandamon_testkit::Backend;
+    use std::time::{Duration, Instant};
+    for (backend, slow) in [
+        (
+            Backend::Postgres,
+            "SELECT COUNT(*) FROM generate_series(1, 400000000)",
+        ),
+        (
+            Backend::MySql,
+            "SELECT COUNT(*) FROM seq_1_to_1000000 a, seq_1_to_1000000 b \
+             WHERE (a.seq * 7 + b.seq) % 1000003 = 0",
+        ),
+    ] {
+        let test = TestDb::new(backend, "timeout").await;
+        let db = Db::connect_limited(
+            &test.url,
+            Schemas::default(),
+            Purpose::Serve,
+            Some(Duration::from_millis(500)),
+        )
+        .await
+        .unwrap();
+        let started = Instant::now();
+        let err = db.scalar_i64(slow).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TooSlow, "{backend:?}: {err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{backend:?}: the server ended the statement"
+        );
+        assert_eq!(
+            db.scalar_i64("SELECT COUNT(*) FROM (SELECT 1 AS one) x")
+                .await
+                .unwrap(),
+            1,
+            "the pool still serves"
+        );
+        db.close().await;
+        test.cleanup().await;
+    }
+}
+
+/// A serving connection never creates a SQLite file: a mistyped path is an error, not an empty
+/// database.
+#[tokio::test]
+async fn serving_never_creates_a_sqlite_file() {
+    let path = std::env::temp_dir().join(format!("pandamon-missing-{}.db", std::process::id()));
+    let url = format!("sqlite://{}", path.display());
+    let err = pandamon_store::Db::connect(
+        &url,
+        pandamon_store::Schemas::default(),
+        pandamon_store::Purpose::Serve,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), pandamon_store::ErrorKind::Unavailable, "{err}");
+    assert!(!path.exists());
+}

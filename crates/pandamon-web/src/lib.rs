@@ -7,43 +7,15 @@
 pub mod kit;
 pub mod modules;
 pub mod router;
+pub mod serve;
 
 pub use kit::state::{AppState, LiveHandle, LiveReport, Settings};
 pub use router::router;
+pub use serve::{serve, start_background};
 
 impl AppState {
     /// Every registered module on, default settings.
     pub fn new(db: pandamon_store::Db, live: Option<LiveHandle>) -> AppState {
         AppState::with_settings_and_modules(db, live, Settings::default(), modules::all())
     }
-}
-
-/// Serves `app` on `listener` until `shutdown` resolves, with the background tasks of the
-/// enabled modules running beside it.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let tasks = start_background(&state);
-    let result = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
-    for task in tasks {
-        task.abort();
-    }
-    result
-}
-
-/// Starts the background tasks of the enabled modules (and only theirs).
-pub fn start_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
-    state
-        .modules
-        .iter()
-        .flat_map(|m| m.background().into_iter().map(move |t| (m.name(), t)))
-        .map(|(module, task)| {
-            tracing::info!(module, task = task.name, "background task started");
-            tokio::spawn((task.run)(state.clone()))
-        })
-        .collect()
 }

@@ -174,7 +174,21 @@
     });
   }
 
+  // "Go back" links return to the previous page when there is one (no inline script: the
+  // content security policy forbids it).
+  function wireBackLinks() {
+    document.querySelectorAll("a[data-back]").forEach(function (link) {
+      link.addEventListener("click", function (event) {
+        if (window.history.length > 1) {
+          event.preventDefault();
+          window.history.back();
+        }
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    wireBackLinks();
     markStatuses();
     enhanceTables();
     drawCharts();

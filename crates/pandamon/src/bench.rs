@@ -361,7 +361,16 @@ pub async fn run(db: Db, jobs: u64, seed: u64, keep: bool) -> anyhow::Result<Ben
     // HTTP with the index, 64 clients.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
-    let state = pandamon_web::AppState::new(db.clone(), None).with_index(live.clone());
+    // One address sends all 64 clients' requests: the per-client limit is off.
+    let state = pandamon_web::AppState::new(db.clone(), None)
+        .with_settings(pandamon_web::Settings {
+            server: pandamon_web::kit::limits::ServerLimits {
+                per_client: 0,
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .with_index(live.clone());
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(pandamon_web::serve(listener, state, async move {
         let _ = http_stopped.await;

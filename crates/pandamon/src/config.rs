@@ -34,6 +34,8 @@ pub struct StateSection {
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
     pub url: Option<String>,
+    /// Seconds a statement serving a request may run before the server ends it.
+    pub statement_timeout: Option<f64>,
     pub schemas: SchemaNames,
 }
 
@@ -59,6 +61,14 @@ pub struct ModulesConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
     pub listen: Option<String>,
+    /// Connections held at once (default: below the file-descriptor limit).
+    pub max_connections: Option<usize>,
+    /// Seconds a client may take to send a request's headers; also the idle keep-alive time.
+    pub header_timeout: Option<f64>,
+    /// Seconds one request may take before it answers 503.
+    pub request_timeout: Option<f64>,
+    /// Requests one client address may have in progress at once (0: no limit).
+    pub per_client_requests: Option<usize>,
 }
 
 /// The settings every command resolves before it runs.
@@ -76,6 +86,10 @@ pub struct Settings {
     pub state: pandamon_store::StateConfig,
     /// `[alerts]` with `PANDAMON_SMTP`, checked.
     pub alerts: pandamon_alerts::AlertsConfig,
+    /// How long a statement serving a request may run (`[database] statement_timeout`).
+    pub statement_timeout: std::time::Duration,
+    /// `[server]` connection and request limits.
+    pub server_limits: pandamon_web::kit::limits::ServerLimits,
 }
 
 pub const DEFAULT_CONFIG: &str = "pandamon.toml";
@@ -93,6 +107,7 @@ pub mod env {
     pub const PROFILE: &str = "PANDAMON_PROFILE";
     pub const STATE_DB: &str = "PANDAMON_STATE_DB";
     pub const SMTP: &str = "PANDAMON_SMTP";
+    pub const STATEMENT_TIMEOUT: &str = "PANDAMON_STATEMENT_TIMEOUT";
 }
 
 /// Loads the config file (an explicit path must exist; the default one may be absent), then
@@ -160,6 +175,50 @@ pub fn load(
     };
     let alerts = pandamon_alerts::from_json(alerts_section.as_ref(), getenv(env::SMTP).as_deref())
         .map_err(|e| anyhow::anyhow!("config file: {e}"))?;
+    let timeout_text = getenv(env::STATEMENT_TIMEOUT);
+    let statement_timeout = match timeout_text.as_deref() {
+        Some(t) => t.trim().parse::<f64>().ok(),
+        None => Some(
+            file.database
+                .statement_timeout
+                .unwrap_or(pandamon_store::db::DEFAULT_STATEMENT_TIMEOUT.as_secs_f64()),
+        ),
+    };
+    let statement_timeout = match statement_timeout {
+        Some(s) if s > 0.0 && s <= 86_400.0 => std::time::Duration::from_secs_f64(s),
+        _ => bail!(
+            "statement timeout: expected a number of seconds above 0 and at most 86400 ([database] statement_timeout or {})",
+            env::STATEMENT_TIMEOUT
+        ),
+    };
+    let defaults = pandamon_web::kit::limits::ServerLimits::default();
+    let seconds = |key: &str, value: Option<f64>, default: std::time::Duration| match value {
+        None => Ok(default),
+        Some(s) if s > 0.0 && s <= 86_400.0 => Ok(std::time::Duration::from_secs_f64(s)),
+        Some(_) => bail!(
+            "config file: [server] {key}: expected a number of seconds above 0 and at most 86400"
+        ),
+    };
+    let server_limits = pandamon_web::kit::limits::ServerLimits {
+        max_connections: file
+            .server
+            .max_connections
+            .unwrap_or(defaults.max_connections),
+        header_timeout: seconds(
+            "header_timeout",
+            file.server.header_timeout,
+            defaults.header_timeout,
+        )?,
+        request_timeout: seconds(
+            "request_timeout",
+            file.server.request_timeout,
+            defaults.request_timeout,
+        )?,
+        per_client: file
+            .server
+            .per_client_requests
+            .unwrap_or(defaults.per_client),
+    };
     schemas.validate().context(
         "check [database.schemas] in the config file or the PANDAMON_SCHEMA_* variables",
     )?;
@@ -181,6 +240,8 @@ pub fn load(
             file: file.state.file,
         },
         alerts,
+        statement_timeout,
+        server_limits,
     })
 }
 

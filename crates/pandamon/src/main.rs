@@ -459,7 +459,8 @@ fn modules_table(settings: &Settings) -> String {
 
 async fn connect(settings: &Settings, purpose: Purpose) -> anyhow::Result<Db> {
     let url = settings.require_db()?;
-    Ok(Db::connect(url, settings.schemas.clone(), purpose).await?)
+    let timeout = (purpose == Purpose::Serve).then_some(settings.statement_timeout);
+    Ok(Db::connect_limited(url, settings.schemas.clone(), purpose, timeout).await?)
 }
 
 async fn start_live(
@@ -501,6 +502,7 @@ async fn serve(
             labels: settings.profile.labels,
             module_config: settings.module_config.clone().into_iter().collect(),
             alerts: settings.alerts.clone(),
+            server: settings.server_limits.clone(),
             ..Default::default()
         })
         .with_modules(pandamon_web::modules::select(&settings.modules).map_err(anyhow::Error::msg)?)

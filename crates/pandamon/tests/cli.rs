@@ -286,13 +286,15 @@ async fn alerts_run_once_delivers_each_report_once() {
     let test = TestDb::new(Backend::Sqlite, "cli_alerts").await;
     let db = test.connect().await;
     pandamon_store::schema::init(&db, false).await.unwrap();
+    // A history that ended in September: every request still staging has been stalled since,
+    // whatever the clock says now.
     pandamon_sim::simulate(
         &db,
         pandamon_sim::SimConfig {
-            jobs: 30_000,
+            jobs: 60_000,
             seed: 41,
             days: 3.0,
-            now: chrono::Utc::now().timestamp(),
+            now: 1_790_000_000,
         },
         Box::new(pandamon_sim::Silent),
     )

@@ -20,6 +20,18 @@ pub enum AppError {
     NotFound(String),
     #[error("the database is unavailable")]
     Unavailable(#[source] StoreError),
+    #[error(
+        "the database needed longer than its time limit for this selection: narrow it (a shorter window, a site, a user or a task)"
+    )]
+    TooSlow(#[source] StoreError),
+    #[error(
+        "this answer needed longer than the limit of {} s: narrow the selection (a shorter window, a site, a user or a task)", .0.as_secs()
+    )]
+    Timeout(std::time::Duration),
+    #[error(
+        "more than {0} requests from your address are in progress: wait for them, then ask again"
+    )]
+    TooManyRequests(usize),
     #[error("internal error")]
     Internal(#[source] StoreError),
     #[error("page rendering failed")]
@@ -33,6 +45,7 @@ impl From<StoreError> for AppError {
         match e.kind() {
             ErrorKind::Invalid => AppError::BadRequest(e.to_string()),
             ErrorKind::Unavailable | ErrorKind::State => AppError::Unavailable(e),
+            ErrorKind::TooSlow => AppError::TooSlow(e),
             ErrorKind::Internal => AppError::Internal(e),
         }
     }
@@ -50,7 +63,10 @@ impl AppError {
         match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable(_) | AppError::TooSlow(_) | AppError::Timeout(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal(_) | AppError::Render(_) | AppError::Encode(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -62,6 +78,8 @@ impl AppError {
             AppError::BadRequest(_) => "Bad request",
             AppError::NotFound(_) => "Not found",
             AppError::Unavailable(_) => "Database unavailable",
+            AppError::TooSlow(_) | AppError::Timeout(_) => "Selection too large",
+            AppError::TooManyRequests(_) => "Too many requests",
             AppError::Internal(_) | AppError::Render(_) | AppError::Encode(_) => "Internal error",
         }
     }
@@ -72,7 +90,9 @@ impl IntoResponse for AppError {
         let status = self.status();
         if status.is_server_error() {
             let cause = match &self {
-                AppError::Unavailable(e) | AppError::Internal(e) => e.to_string(),
+                AppError::Unavailable(e) | AppError::Internal(e) | AppError::TooSlow(e) => {
+                    e.to_string()
+                }
                 AppError::Render(e) => e.to_string(),
                 AppError::Encode(e) => e.to_string(),
                 _ => String::new(),
@@ -81,6 +101,12 @@ impl IntoResponse for AppError {
         }
         let body = serde_json::json!({ "errors": [{ "detail": self.to_string() }] });
         let mut response = (status, Json(body)).into_response();
+        if matches!(self, AppError::TooManyRequests(_)) {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
         response.extensions_mut().insert(ErrorPage {
             title: self.title(),
             detail: self.to_string(),

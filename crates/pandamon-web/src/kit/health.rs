@@ -61,6 +61,7 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
             let why = match e.kind() {
                 ErrorKind::Unavailable => "the database does not answer",
                 ErrorKind::State => "the database is not in a state pandamon can read",
+                ErrorKind::TooSlow => "the health query took longer than the statement timeout",
                 ErrorKind::Invalid | ErrorKind::Internal => "the health query failed",
             };
             (false, None, None, Some(why))

@@ -1,8 +1,9 @@
 //! The layer around every answer: HTML pages get the navigation of the enabled modules and the
 //! freshness line; error answers become HTML pages for browsers (JSON stays JSON); every answer
-//! carries the security headers.
+//! carries the security headers. Addresses too long or holding a NUL byte are refused here,
+//! before any handler or database sees them.
 
-use crate::kit::error::{ErrorPage, with_status_of};
+use crate::kit::error::{AppError, ErrorPage, with_status_of};
 use crate::kit::format::{escape_html, wants_json};
 use crate::kit::freshness;
 use crate::kit::module::NavEntry;
@@ -13,7 +14,7 @@ use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 /// The marker `base.html` puts where the navigation goes.
 pub const NAV_MARKER: &str = "<!--pandamon:nav-->";
@@ -50,10 +51,32 @@ struct ErrorTemplate<'a> {
     status: u16,
 }
 
+/// The longest address pandamon reads (bigmon's longest bookmarks are a few hundred bytes).
+pub const MAX_ADDRESS_BYTES: usize = 8_192;
+
+/// Why an address is refused before any handler sees it: too long, or a NUL byte (which no
+/// PanDA value holds and PostgreSQL cannot take).
+fn address_problem(uri: &axum::http::Uri) -> Option<String> {
+    let text = uri.to_string();
+    if text.len() > MAX_ADDRESS_BYTES {
+        return Some(format!(
+            "the address is {} bytes long, more than the limit of {MAX_ADDRESS_BYTES}: ask for fewer values at once",
+            text.len()
+        ));
+    }
+    let lower = text.to_ascii_lowercase();
+    lower.contains("%00").then(|| {
+        "the address holds a NUL byte (%00), which no PanDA value contains: remove it".to_string()
+    })
+}
+
 /// The middleware: see the module documentation.
 pub async fn layout(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let json = wants_json(request.uri().query(), request.headers());
-    let response = next.run(request).await;
+    let response = match address_problem(request.uri()) {
+        Some(problem) => AppError::BadRequest(problem).into_response(),
+        None => next.run(request).await,
+    };
     let mut response = match response.extensions().get::<ErrorPage>().cloned() {
         Some(error) if !json => {
             let page = ErrorTemplate {
@@ -83,6 +106,13 @@ pub async fn layout(State(state): State<AppState>, request: Request, next: Next)
     );
     headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
     headers.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    // Scripts and styles come from pandamon itself; charts set inline styles.
+    headers.insert(
+        "content-security-policy",
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+        ),
+    );
     response
 }
 

@@ -12,6 +12,7 @@ pub mod freshness;
 pub mod health;
 pub mod joberrors;
 pub mod layout;
+pub mod limits;
 pub mod links;
 pub mod module;
 pub mod openapi;

@@ -2,6 +2,7 @@
 //! queue catalogue, the enabled modules and their settings.
 
 use crate::kit::cache::{Answers, MemoryStore};
+use crate::kit::limits::{ClientSlots, ServerLimits};
 use crate::kit::module::Module;
 use crate::kit::profile::{Labels, Profile};
 use crate::kit::reference::ReferenceData;
@@ -29,6 +30,8 @@ pub struct Settings {
     pub reference_refresh: Duration,
     /// `[alerts]`: the alert rules, their recipients and the mail server.
     pub alerts: pandamon_alerts::AlertsConfig,
+    /// `[server]`: connection and request limits.
+    pub server: ServerLimits,
 }
 
 impl Default for Settings {
@@ -40,6 +43,7 @@ impl Default for Settings {
             cache_database_ttl: Duration::ZERO,
             reference_refresh: Duration::from_secs(60),
             alerts: pandamon_alerts::AlertsConfig::default(),
+            server: ServerLimits::default(),
         }
     }
 }
@@ -74,6 +78,8 @@ pub struct App {
     pub settings: Arc<Settings>,
     /// pandamon's own tables (rollups, users, alerts sent), when opened.
     pub state: Option<pandamon_store::StateStore>,
+    /// Requests in progress per client address.
+    pub clients: Arc<ClientSlots>,
 }
 
 impl std::ops::Deref for AppState {
@@ -105,6 +111,7 @@ impl AppState {
             modules: Arc::new(modules),
             settings: Arc::new(settings),
             state: None,
+            clients: Arc::default(),
         }))
     }
 

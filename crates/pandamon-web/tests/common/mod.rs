@@ -8,12 +8,17 @@ use pandamon_web::{AppState, router};
 use serde_json::Value as Json;
 use tower::ServiceExt;
 
-/// GET `uri`; the status and the body as text.
-pub async fn get(state: &AppState, uri: &str) -> (StatusCode, String) {
-    let response = router(state.clone())
+/// GET `uri`: the whole answer.
+pub async fn request(state: &AppState, uri: &str) -> axum::response::Response {
+    router(state.clone())
         .oneshot(Request::builder().uri(uri).body(Body::empty()).unwrap())
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// GET `uri`; the status and the body as text.
+pub async fn get(state: &AppState, uri: &str) -> (StatusCode, String) {
+    let response = request(state, uri).await;
     let status = response.status();
     let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
     (status, String::from_utf8(body.to_vec()).unwrap())
@@ -29,10 +34,7 @@ pub async fn get_json(state: &AppState, uri: &str) -> Json {
 
 /// GET `uri`; the status and the `Location` header of a redirect.
 pub async fn get_redirect(state: &AppState, uri: &str) -> (StatusCode, Option<String>) {
-    let response = router(state.clone())
-        .oneshot(Request::builder().uri(uri).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let response = request(state, uri).await;
     let location = response
         .headers()
         .get(axum::http::header::LOCATION)

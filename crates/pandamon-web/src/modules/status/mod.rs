@@ -58,7 +58,6 @@ impl Module for Status {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct DatabaseJson {
     pub dialect: &'static str,
-    pub url: String,
     pub schema_version: Option<String>,
 }
 
@@ -147,7 +146,6 @@ async fn collect_status(state: &AppState) -> AppResult<StatusJson> {
     Ok(StatusJson {
         database: DatabaseJson {
             dialect: db.dialect().name(),
-            url: db.display_url.clone(),
             schema_version: schema::panda_schema_version(db).await?,
         },
         data_time: data_time.map(format_time),
