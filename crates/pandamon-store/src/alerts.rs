@@ -3,10 +3,10 @@
 //! of a run, skip what another runner sends or sent.
 
 use crate::catalog::ColType;
+use crate::db::live_pool;
 use crate::error::{Result, StoreError};
 use crate::load::Value;
 use crate::state::{ALERTS_TABLE, StateStore};
-use crate::with_pool;
 use chrono::{Duration, NaiveDateTime};
 use sqlx::AssertSqlSafe;
 
@@ -95,7 +95,7 @@ impl StateStore {
             d.quote("subject"),
             d.placeholder(2)
         );
-        let row: Option<Row> = with_pool!(self.db(), pool => sqlx::query_as(AssertSqlSafe(sql.as_str()))
+        let row: Option<Row> = live_pool!(self.db(), pool => sqlx::query_as(AssertSqlSafe(sql.as_str()))
             .bind(rule)
             .bind(subject)
             .fetch_optional(pool)
@@ -269,7 +269,7 @@ impl StateStore {
             self.alerts_select(),
             self.dialect().quote("updated_at")
         );
-        let rows: Vec<Row> = with_pool!(self.db(), pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).fetch_all(pool).await?);
+        let rows: Vec<Row> = live_pool!(self.db(), pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).fetch_all(pool).await?);
         Ok(rows.into_iter().map(record).collect())
     }
 }

@@ -11,6 +11,8 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// SQL dialects pandamon speaks. Oracle is rendered as text only (no server to test against).
@@ -118,6 +120,44 @@ pub struct Db {
     pub schemas: Schemas,
     /// The url with any password removed, for messages and `/healthz`.
     pub display_url: String,
+    /// Whether the database is known to be down.
+    pub health: Arc<Health>,
+}
+
+/// What is known of the database's reachability. A prober (the server checks every second) and
+/// requests that found the database unreachable mark it down; while it is down, statements fail
+/// at once with [`StoreError::Down`] instead of each waiting for connection timeouts, and
+/// [`Db::probe`] alone still tries the database. Nothing marks it down outside a server, so
+/// command-line work always tries.
+#[derive(Debug, Default)]
+pub struct Health {
+    down: AtomicBool,
+    outages: AtomicU64,
+}
+
+impl Health {
+    pub fn is_down(&self) -> bool {
+        self.down.load(Ordering::Acquire)
+    }
+
+    /// How many times the database was marked down: an answer computed while this changed may
+    /// hold gaps and is not kept.
+    pub fn outages(&self) -> u64 {
+        self.outages.load(Ordering::Acquire)
+    }
+
+    pub fn mark_down(&self) {
+        if !self.down.swap(true, Ordering::AcqRel) {
+            self.outages.fetch_add(1, Ordering::AcqRel);
+            tracing::warn!("database marked unavailable; statements fail at once until it answers");
+        }
+    }
+
+    pub fn mark_up(&self) {
+        if self.down.swap(false, Ordering::AcqRel) {
+            tracing::info!("database answers again");
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -139,6 +179,16 @@ macro_rules! with_pool {
         }
     };
 }
+
+/// [`with_pool!`] for the store's own statements: fails at once with [`StoreError::Down`] while
+/// the database is known to be down.
+macro_rules! live_pool {
+    ($db:expr, $pool:ident => $body:expr) => {{
+        $db.check_health()?;
+        $crate::with_pool!($db, $pool => $body)
+    }};
+}
+pub(crate) use live_pool;
 
 /// Recognises the dialect of a database url, without connecting.
 pub fn dialect_of(url: &str) -> Result<Dialect> {
@@ -253,7 +303,15 @@ impl Db {
             }
             Dialect::Sqlite => {
                 let options = SqliteConnectOptions::from_str(url)
-                    .map_err(|e| connect_error(e, display_url.clone()))?
+                    .map_err(|e| connect_error(e, display_url.clone()))?;
+                let file = options.get_filename();
+                if purpose == Purpose::Serve
+                    && file != std::path::Path::new(":memory:")
+                    && !file.exists()
+                {
+                    return Err(StoreError::NoSqliteFile(file.display().to_string()));
+                }
+                let options = options
                     .create_if_missing(purpose == Purpose::Load)
                     .journal_mode(SqliteJournalMode::Wal)
                     .busy_timeout(Duration::from_secs(30))
@@ -274,7 +332,35 @@ impl Db {
             pool,
             schemas,
             display_url,
+            health: Arc::default(),
         })
+    }
+
+    /// Fails with [`StoreError::Down`] while the database is known to be down.
+    pub(crate) fn check_health(&self) -> Result<()> {
+        if self.health.is_down() {
+            return Err(StoreError::Down);
+        }
+        Ok(())
+    }
+
+    /// Tries the database whatever is known of it, within `limit`, and records the outcome in
+    /// [`Db::health`]: the server's prober.
+    pub async fn probe(&self, limit: Duration) -> Result<()> {
+        let ping = async {
+            with_pool!(self, pool => { sqlx::query("SELECT 1").execute(pool).await?; });
+            Ok::<_, StoreError>(())
+        };
+        let outcome = match tokio::time::timeout(limit, ping).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(StoreError::NoAnswer(limit)),
+        };
+        match &outcome {
+            Ok(()) => self.health.mark_up(),
+            Err(e) if e.kind() == crate::ErrorKind::Unavailable => self.health.mark_down(),
+            Err(_) => {}
+        }
+        outcome
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -302,14 +388,14 @@ impl Db {
 
     /// Runs one statement without parameters.
     pub async fn execute(&self, sql: &str) -> Result<u64> {
-        let affected = with_pool!(self, pool => sqlx::query(AssertSqlSafe(sql)).execute(pool).await?.rows_affected());
+        let affected = live_pool!(self, pool => sqlx::query(AssertSqlSafe(sql)).execute(pool).await?.rows_affected());
         Ok(affected)
     }
 
     /// Runs a query returning one `i64` (e.g. a count); NULL reads as 0.
     pub async fn scalar_i64(&self, sql: &str) -> Result<i64> {
         let value: Option<i64> =
-            with_pool!(self, pool => sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(pool).await?);
+            live_pool!(self, pool => sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(pool).await?);
         Ok(value.unwrap_or(0))
     }
 

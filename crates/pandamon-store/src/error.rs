@@ -50,6 +50,16 @@ pub enum StoreError {
         "pandamon's state store is at migration {found}, newer than this pandamon knows ({known}): upgrade pandamon or point [state] db elsewhere"
     )]
     StateTooNew { found: i64, known: i64 },
+    #[error(
+        "no database file at {0}: make one with `pandamon schema init --db sqlite://PATH` (or `pandamon demo`), or check the path"
+    )]
+    NoSqliteFile(String),
+    #[error(
+        "the database is unavailable (it did not answer the last check); retrying every second"
+    )]
+    Down,
+    #[error("the database did not answer within {} ms", .0.as_millis())]
+    NoAnswer(std::time::Duration),
     /// Not a `source`: sqlx's message already carries its cause, and chains would repeat it.
     #[error("database error: {0}")]
     Sql(sqlx::Error),
@@ -65,11 +75,14 @@ impl StoreError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             StoreError::UnknownScheme(_) | StoreError::BadSchemaName(_) => ErrorKind::Invalid,
-            StoreError::Connect { .. } => ErrorKind::Unavailable,
+            StoreError::Connect { .. } | StoreError::Down | StoreError::NoAnswer(_) => {
+                ErrorKind::Unavailable
+            }
             StoreError::ForeignSchema { .. }
             | StoreError::NotOwned
             | StoreError::MissingTables { .. }
-            | StoreError::StateTooNew { .. } => ErrorKind::State,
+            | StoreError::StateTooNew { .. }
+            | StoreError::NoSqliteFile(_) => ErrorKind::State,
             StoreError::Sql(e) => match e {
                 sqlx::Error::PoolTimedOut
                 | sqlx::Error::PoolClosed

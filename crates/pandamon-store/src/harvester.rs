@@ -2,11 +2,11 @@
 //! workers, the workers of a task, the latest submission under a selection.
 
 use crate::catalog::Catalog;
+use crate::db::live_pool;
 use crate::db::{Db, Dialect};
 use crate::error::Result;
 use crate::jobs::bind_all;
 use crate::load::Value;
-use crate::with_pool;
 use chrono::NaiveDateTime;
 use pandamon_model::JobTable;
 use pandamon_query::{Selection, SqlDialect};
@@ -63,7 +63,7 @@ impl Db {
             n = bigint(d, "COUNT(*)"),
             all = branches.join(" UNION ALL ")
         );
-        let rows: Vec<(String, i64)> = with_pool!(self, pool => {
+        let rows: Vec<(String, i64)> = live_pool!(self, pool => {
             let query = bind_all!(sqlx::query_as(AssertSqlSafe(sql)), &params);
             query.fetch_all(pool).await?
         });
@@ -100,7 +100,7 @@ impl Db {
             jobs = branches.join(" UNION ALL "),
             pandaid = q("pandaid"),
         );
-        let rows: Vec<(String, i64, i64, i64)> = with_pool!(self, pool => {
+        let rows: Vec<(String, i64, i64, i64)> = live_pool!(self, pool => {
             let mut query = sqlx::query_as(AssertSqlSafe(sql));
             for _ in JobTable::ALL {
                 query = query.bind(task);
@@ -131,7 +131,7 @@ impl Db {
             self.dialect().quote(column),
             self.qualified(Catalog::get().table(table))
         );
-        let latest: Option<NaiveDateTime> = with_pool!(self, pool => {
+        let latest: Option<NaiveDateTime> = live_pool!(self, pool => {
             let query = bind_all!(sqlx::query_scalar(AssertSqlSafe(sql)), &params);
             query.fetch_one(pool).await?
         });

@@ -3,10 +3,10 @@
 //! compiles here to a WHERE clause for the connected dialect with every value bound.
 
 use crate::catalog::{Catalog, ColType};
+use crate::db::live_pool;
 use crate::db::{Db, Dialect};
 use crate::error::Result;
 use crate::load::Value;
-use crate::with_pool;
 use chrono::NaiveDateTime;
 use pandamon_model::JobTable;
 use pandamon_query::{Selection, SqlDialect};
@@ -170,7 +170,7 @@ impl Db {
         params: &[Value],
         kinds: &[u8],
     ) -> Result<Vec<Vec<Cell>>> {
-        let rows = with_pool!(self, pool => {
+        let rows = live_pool!(self, pool => {
             let query = bind_all!(sqlx::query(AssertSqlSafe(sql.to_string())), params);
             let rows = query.fetch_all(pool).await?;
             let mut out = Vec::with_capacity(rows.len());
@@ -197,7 +197,7 @@ impl Db {
                 "SELECT COUNT(*) FROM {} WHERE {w}",
                 self.qualified(Catalog::get().table(table))
             );
-            let n: i64 = with_pool!(self, pool => {
+            let n: i64 = live_pool!(self, pool => {
                 let query = bind_all!(sqlx::query_scalar(AssertSqlSafe(sql)), &params);
                 query.fetch_one(pool).await?
             });
@@ -567,6 +567,7 @@ impl Db {
         for _ in 0..repeats {
             all_params.extend(params.iter().cloned());
         }
+        self.check_health()?;
         let n: i64 = match &self.pool {
             crate::db::Pool::Pg(pool) => {
                 let mut tx = pool.begin().await?;
@@ -578,7 +579,7 @@ impl Db {
                 tx.commit().await?;
                 n
             }
-            _ => with_pool!(self, pool => {
+            _ => live_pool!(self, pool => {
                 let query = bind_all!(sqlx::query_scalar(AssertSqlSafe(sql.clone())), &all_params);
                 query.fetch_one(pool).await?
             }),

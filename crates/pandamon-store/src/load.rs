@@ -223,6 +223,7 @@ impl Db {
             .collect::<Vec<_>>()
             .join(", ");
         let name = self.qualified(batch.table);
+        self.check_health()?;
         match &self.pool {
             Pool::Pg(pool) => {
                 let mut conn = pool.acquire().await?;

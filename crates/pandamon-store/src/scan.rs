@@ -3,6 +3,7 @@
 //! format, parsed in place; the other dialects stream the rows of an ordinary `SELECT`.
 
 use crate::catalog::{Catalog, ColType};
+use crate::db::live_pool;
 use crate::db::{Db, Pool};
 use crate::error::{Result, StoreError};
 use crate::jobs::{Cell, uniform};
@@ -75,6 +76,7 @@ impl Db {
         let kinds: Vec<Kind> = columns.iter().map(|(_, t)| kind(*t)).collect();
         let from = time_literal(since)?;
         let name = self.qualified(Catalog::get().table(table));
+        self.check_health()?;
         match &self.pool {
             Pool::Pg(pool) => {
                 // Binary COPY: integers and timestamps travel as fixed-width numbers, which
@@ -159,7 +161,7 @@ impl Db {
                     .map(|t| t.naive_utc())
                     .ok_or_else(|| StoreError::Decode("scan start is out of range"))?;
                 let mut rows = 0u64;
-                crate::with_pool!(self, pool => {
+                live_pool!(self, pool => {
                     let query = sqlx::query(AssertSqlSafe(sql.clone())).bind(since);
                     let mut stream = query.fetch(pool);
                     while let Some(r) = stream.try_next().await? {

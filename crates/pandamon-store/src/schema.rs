@@ -2,9 +2,9 @@
 //! that lets pandamon tell a database it created from a real PanDA database it must not touch.
 
 use crate::catalog::{Catalog, ColType, Default, SchemaRole, Table};
+use crate::db::live_pool;
 use crate::db::{Db, Dialect};
 use crate::error::{Result, StoreError};
-use crate::with_pool;
 use sqlx::AssertSqlSafe;
 
 /// pandamon's own table, created next to the PanDA tables by `schema init` only.
@@ -102,7 +102,7 @@ fn index_name(table: &Table, i: usize) -> String {
 /// Names of the secondary indexes that exist, per dialect's catalogue.
 async fn existing_indexes(db: &Db) -> Result<Vec<String>> {
     let names: Vec<String> = match db.dialect() {
-        Dialect::Postgres => with_pool!(db, pool => sqlx::query_scalar(
+        Dialect::Postgres => live_pool!(db, pool => sqlx::query_scalar(
             "SELECT indexname::text FROM pg_indexes WHERE schemaname IN ($1, $2, $3)",
         )
         .bind(&db.schemas.panda)
@@ -110,12 +110,12 @@ async fn existing_indexes(db: &Db) -> Result<Vec<String>> {
         .bind(&db.schemas.idds)
         .fetch_all(pool)
         .await?),
-        Dialect::MySql => with_pool!(db, pool => sqlx::query_scalar(
+        Dialect::MySql => live_pool!(db, pool => sqlx::query_scalar(
             "SELECT DISTINCT CAST(index_name AS CHAR) FROM information_schema.statistics WHERE table_schema = DATABASE()",
         )
         .fetch_all(pool)
         .await?),
-        Dialect::Sqlite => with_pool!(db, pool => sqlx::query_scalar(
+        Dialect::Sqlite => live_pool!(db, pool => sqlx::query_scalar(
             "SELECT name FROM sqlite_master WHERE type = 'index'",
         )
         .fetch_all(pool)
@@ -196,7 +196,7 @@ pub async fn existing_tables(db: &Db) -> Result<Vec<String>> {
     let catalog = Catalog::get();
     let names: Vec<String> = match db.dialect() {
         Dialect::Postgres => {
-            let rows: Vec<(String, String)> = with_pool!(db, pool => sqlx::query_as(
+            let rows: Vec<(String, String)> = live_pool!(db, pool => sqlx::query_as(
                 "SELECT table_schema::text, table_name::text FROM information_schema.tables \
                  WHERE table_schema IN ($1, $2, $3)",
             )
@@ -214,12 +214,12 @@ pub async fn existing_tables(db: &Db) -> Result<Vec<String>> {
                 .map(|(_, name)| name)
                 .collect()
         }
-        Dialect::MySql => with_pool!(db, pool => sqlx::query_scalar(
+        Dialect::MySql => live_pool!(db, pool => sqlx::query_scalar(
             "SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = DATABASE()",
         )
         .fetch_all(pool)
         .await?),
-        Dialect::Sqlite => with_pool!(db, pool => sqlx::query_scalar(
+        Dialect::Sqlite => live_pool!(db, pool => sqlx::query_scalar(
             "SELECT name FROM sqlite_master WHERE type = 'table'",
         )
         .fetch_all(pool)
@@ -235,7 +235,7 @@ pub async fn existing_tables(db: &Db) -> Result<Vec<String>> {
 /// Whether this database carries pandamon's ownership marker.
 pub async fn is_owned(db: &Db) -> Result<bool> {
     let exists: bool = match db.dialect() {
-        Dialect::Postgres => with_pool!(db, pool => sqlx::query_scalar(
+        Dialect::Postgres => live_pool!(db, pool => sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2)",
         )
         .bind(&db.schemas.panda)
@@ -243,7 +243,7 @@ pub async fn is_owned(db: &Db) -> Result<bool> {
         .fetch_one(pool)
         .await?),
         Dialect::MySql => {
-            let n: i64 = with_pool!(db, pool => sqlx::query_scalar(
+            let n: i64 = live_pool!(db, pool => sqlx::query_scalar(
                 "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
             )
             .bind(MARKER_TABLE)
@@ -252,7 +252,7 @@ pub async fn is_owned(db: &Db) -> Result<bool> {
             n > 0
         }
         Dialect::Sqlite => {
-            let n: i64 = with_pool!(db, pool => sqlx::query_scalar(
+            let n: i64 = live_pool!(db, pool => sqlx::query_scalar(
                 "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
             )
             .bind(MARKER_TABLE)
@@ -363,7 +363,7 @@ pub async fn init(db: &Db, force: bool) -> Result<InitOutcome> {
         d.placeholder(3),
         d.placeholder(4)
     );
-    with_pool!(db, pool => {
+    live_pool!(db, pool => {
         sqlx::query(AssertSqlSafe(insert_version.as_str()))
             .bind("PanDA")
             .bind(major)
@@ -387,7 +387,7 @@ pub async fn init(db: &Db, force: bool) -> Result<InitOutcome> {
             chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string(),
         ),
     ] {
-        with_pool!(db, pool => {
+        live_pool!(db, pool => {
             sqlx::query(AssertSqlSafe(insert_marker.as_str()))
                 .bind(name)
                 .bind(&value)
@@ -408,7 +408,7 @@ pub async fn get_meta(db: &Db, name: &str) -> Result<Option<String>> {
         d.quote("name"),
         d.placeholder(1)
     );
-    let value: Option<Option<String>> = with_pool!(db, pool => sqlx::query_scalar(AssertSqlSafe(sql.as_str()))
+    let value: Option<Option<String>> = live_pool!(db, pool => sqlx::query_scalar(AssertSqlSafe(sql.as_str()))
         .bind(name)
         .fetch_optional(pool)
         .await?);
@@ -432,7 +432,7 @@ pub async fn set_meta(db: &Db, name: &str, value: &str) -> Result<()> {
         d.placeholder(1),
         d.placeholder(2)
     );
-    with_pool!(db, pool => {
+    live_pool!(db, pool => {
         let mut tx = pool.begin().await?;
         sqlx::query(AssertSqlSafe(delete.as_str())).bind(name).execute(&mut *tx).await?;
         sqlx::query(AssertSqlSafe(insert.as_str())).bind(name).bind(value).execute(&mut *tx).await?;
@@ -468,7 +468,7 @@ pub async fn panda_schema_version(db: &Db) -> Result<Option<String>> {
         db.qualified(Catalog::get().table("pandadb_version")),
         d.quote("component")
     );
-    let row: Option<(i16, i16, i16)> = match with_pool!(db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).fetch_optional(pool).await)
+    let row: Option<(i16, i16, i16)> = match live_pool!(db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).fetch_optional(pool).await)
     {
         Ok(row) => row,
         Err(sqlx::Error::Database(_)) => None,

@@ -3,8 +3,8 @@
 
 use crate::catalog::Catalog;
 use crate::db::Db;
+use crate::db::live_pool;
 use crate::error::Result;
-use crate::with_pool;
 use chrono::NaiveDateTime;
 use sqlx::AssertSqlSafe;
 
@@ -91,7 +91,7 @@ impl Db {
             Option<NaiveDateTime>,
             Option<i16>,
         );
-        let rows: Vec<Row> = with_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).fetch_all(pool).await?);
+        let rows: Vec<Row> = live_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).fetch_all(pool).await?);
         Ok(rows
             .into_iter()
             .map(|r| JobInFlight {
@@ -124,7 +124,7 @@ impl Db {
             contents = self.sim_table("jedi_dataset_contents"),
             tasks = self.sim_table("jedi_tasks"),
         );
-        let rows: Vec<(i64, i64, i64, Option<String>)> = with_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).fetch_all(pool).await?);
+        let rows: Vec<(i64, i64, i64, Option<String>)> = live_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).fetch_all(pool).await?);
         Ok(rows
             .into_iter()
             .map(
@@ -154,7 +154,7 @@ impl Db {
             tid = q("jeditaskid"),
             ph = d.placeholder(1)
         );
-        let row = with_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str()))
+        let row = live_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str()))
             .bind(task)
             .fetch_optional(pool)
             .await?);
@@ -192,7 +192,7 @@ impl Db {
             p1 = d.placeholder(1),
             p2 = d.placeholder(2),
         );
-        let files = with_pool!(self, pool => {
+        let files = live_pool!(self, pool => {
             let query = sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(task).bind(dataset);
             let query = match bound {
                 Some(pandaid) => query.bind(pandaid),
@@ -217,7 +217,7 @@ impl Db {
             p1 = d.placeholder(1),
             p2 = d.placeholder(2)
         );
-        let rows = with_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str()))
+        let rows = live_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str()))
             .bind(task)
             .bind(pandaid)
             .fetch_all(pool)
@@ -244,7 +244,7 @@ impl Db {
             p1 = d.placeholder(1),
             p2 = d.placeholder(2)
         );
-        let row = with_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str()))
+        let row = live_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str()))
             .bind(task)
             .bind(dataset)
             .fetch_optional(pool)
@@ -263,7 +263,7 @@ impl Db {
             t = self.sim_table("jedi_tasks"),
             n = limit.max(1)
         );
-        let ids = with_pool!(self, pool => sqlx::query_scalar(AssertSqlSafe(sql.as_str())).fetch_all(pool).await?);
+        let ids = live_pool!(self, pool => sqlx::query_scalar(AssertSqlSafe(sql.as_str())).fetch_all(pool).await?);
         Ok(ids)
     }
 
@@ -281,7 +281,7 @@ impl Db {
             tasks = self.sim_table("jedi_tasks"),
             p1 = d.placeholder(1)
         );
-        let rows: Vec<(i64, String, Option<String>)> = with_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str()))
+        let rows: Vec<(i64, String, Option<String>)> = live_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str()))
             .bind(task)
             .fetch_all(pool)
             .await?);

@@ -13,11 +13,11 @@
 //! row is written last, so two servers starting together at worst both create a table once.
 
 use crate::catalog::ColType;
+use crate::db::live_pool;
 use crate::db::{Db, Dialect, Purpose, Schemas};
 use crate::error::{Result, StoreError};
 use crate::load::Value;
 use crate::schema::column_type;
-use crate::with_pool;
 use crate::write::Statement;
 use chrono::NaiveDateTime;
 use serde::Serialize;
@@ -289,7 +289,7 @@ impl StateStore {
             self.db.dialect().quote("version"),
             self.table(MIGRATIONS_TABLE)
         );
-        let versions: Vec<i64> = with_pool!(self.db, pool => sqlx::query_scalar(AssertSqlSafe(sql.as_str())).fetch_all(pool).await?);
+        let versions: Vec<i64> = live_pool!(self.db, pool => sqlx::query_scalar(AssertSqlSafe(sql.as_str())).fetch_all(pool).await?);
         Ok(versions)
     }
 
@@ -320,7 +320,7 @@ impl StateStore {
             d.quote("name"),
             d.placeholder(2)
         );
-        let value: Option<Option<String>> = with_pool!(self.db, pool => sqlx::query_scalar(AssertSqlSafe(sql.as_str()))
+        let value: Option<Option<String>> = live_pool!(self.db, pool => sqlx::query_scalar(AssertSqlSafe(sql.as_str()))
             .bind(module)
             .bind(name)
             .fetch_optional(pool)
@@ -381,7 +381,7 @@ impl StateStore {
             d.quote("module"),
             d.placeholder(1)
         );
-        let rows: Vec<(String, Option<String>)> = with_pool!(self.db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str()))
+        let rows: Vec<(String, Option<String>)> = live_pool!(self.db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str()))
             .bind(module)
             .fetch_all(pool)
             .await?);

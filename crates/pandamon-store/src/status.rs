@@ -3,8 +3,8 @@
 
 use crate::catalog::Catalog;
 use crate::db::Db;
+use crate::db::live_pool;
 use crate::error::Result;
-use crate::with_pool;
 use chrono::NaiveDateTime;
 use pandamon_model::JobTable;
 use serde::Serialize;
@@ -26,7 +26,7 @@ pub struct StatusCount {
 impl Db {
     /// Checks that the database answers.
     pub async fn ping(&self) -> Result<()> {
-        with_pool!(self, pool => { sqlx::query("SELECT 1").execute(pool).await?; });
+        live_pool!(self, pool => { sqlx::query("SELECT 1").execute(pool).await?; });
         Ok(())
     }
 
@@ -72,7 +72,7 @@ impl Db {
                 s = d.quote("jobstatus"),
                 t = self.qualified(catalog.table(table.name()))
             );
-            let rows: Vec<(String, i64)> = with_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).fetch_all(pool).await?);
+            let rows: Vec<(String, i64)> = live_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).fetch_all(pool).await?);
             counts.extend(rows.into_iter().map(|(jobstatus, count)| StatusCount {
                 table,
                 jobstatus,
@@ -93,7 +93,7 @@ impl Db {
                 d.quote("modificationtime"),
                 self.qualified(catalog.table(table.name()))
             );
-            let value: Option<NaiveDateTime> = with_pool!(self, pool => sqlx::query_scalar(AssertSqlSafe(sql.as_str())).fetch_one(pool).await?);
+            let value: Option<NaiveDateTime> = live_pool!(self, pool => sqlx::query_scalar(AssertSqlSafe(sql.as_str())).fetch_one(pool).await?);
             newest = newest.max(value);
         }
         Ok(newest)

@@ -2,8 +2,8 @@
 
 use crate::catalog::Catalog;
 use crate::db::Db;
+use crate::db::live_pool;
 use crate::error::Result;
-use crate::with_pool;
 use chrono::NaiveDateTime;
 use pandamon_model::JobTable;
 use sqlx::AssertSqlSafe;
@@ -59,7 +59,7 @@ impl Db {
             p = d.placeholder(1),
             none = none_finished.join(" AND "),
         );
-        let rows: Vec<(i64, Option<String>, String, Option<NaiveDateTime>)> = with_pool!(self, pool => {
+        let rows: Vec<(i64, Option<String>, String, Option<NaiveDateTime>)> = live_pool!(self, pool => {
             // The cutoff, once for each placeholder (MariaDB's are positional).
             let mut query = sqlx::query_as(AssertSqlSafe(sql));
             for _ in 0..=JobTable::ALL.len() {

@@ -48,6 +48,7 @@ impl Db {
                 tx.commit().await?;
             }};
         }
+        self.check_health()?;
         match &self.pool {
             Pool::Pg(pool) => run!(pool),
             Pool::MySql(pool) => run!(pool),

@@ -294,6 +294,7 @@ async fn serving_never_creates_a_sqlite_file() {
     )
     .await
     .unwrap_err();
-    assert_eq!(err.kind(), pandamon_store::ErrorKind::Unavailable, "{err}");
+    assert_eq!(err.kind(), pandamon_store::ErrorKind::State, "{err}");
+    assert!(err.to_string().contains("pandamon schema init"), "{err}");
     assert!(!path.exists());
 }

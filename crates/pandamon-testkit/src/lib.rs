@@ -2,7 +2,9 @@
 //! `PANDAMON_TEST_PG` and `PANDAMON_TEST_MYSQL` (defaulting to the local servers); a test whose
 //! server cannot be reached fails and says which variable to set. It never passes silently.
 
+mod proxy;
 mod smtp;
+pub use proxy::CutProxy;
 pub use smtp::{SmtpSink, free_port};
 
 use pandamon_store::{Db, Purpose, Schemas};

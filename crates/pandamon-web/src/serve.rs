@@ -62,7 +62,10 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let tasks = start_background(&state);
+    let mut tasks = start_background(&state);
+    tasks.push(tokio::spawn(crate::kit::health::watch_database(
+        state.clone(),
+    )));
     let limits = state.settings.server.clone();
     let cap = connection_cap(limits.max_connections);
     tracing::info!(

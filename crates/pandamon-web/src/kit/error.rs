@@ -73,6 +73,11 @@ impl AppError {
         }
     }
 
+    /// Whether the database could not be reached (not merely in a state pandamon cannot read).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, AppError::Unavailable(e) if e.kind() == ErrorKind::Unavailable)
+    }
+
     fn title(&self) -> &'static str {
         match self {
             AppError::BadRequest(_) => "Bad request",

@@ -125,10 +125,19 @@ impl PageRequest {
             return Ok(respond(answer));
         }
         let flight = answers.flight(&key);
+        let health = &self.state.db.health;
         let answer = flight
             .share(|| async {
-                let reply = compute().await?;
-                if reply.cacheable {
+                let outages = health.outages();
+                let reply = compute().await;
+                if reply.as_ref().is_err_and(AppError::is_unreachable) {
+                    health.mark_down();
+                }
+                let reply = reply?;
+                // An answer computed while the database went away may show gaps (a page the
+                // index answered without the database's part): it is not kept past recovery.
+                let whole = !health.is_down() && health.outages() == outages;
+                if reply.cacheable && whole {
                     answers.put(key.clone(), reply.answer.clone(), reply.basis);
                 }
                 Ok::<_, AppError>(reply.answer)

@@ -180,6 +180,9 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<JobsJ
     // With the summaries from the index, a failing database costs only what must be read from
     // it (descriptions, the page's rows): the page says so instead of failing whole.
     let degrade = |what: &str, e: &AppError, notes: &mut Vec<String>| {
+        if e.is_unreachable() {
+            db.health.mark_down();
+        }
         tracing::warn!(error = ?e, what, "database read failed; serving the index's summary");
         notes.push(format!(
             "{what} could not be read from the database; the summary comes from the live index"
