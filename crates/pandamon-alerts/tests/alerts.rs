@@ -123,6 +123,15 @@ async fn staging_case(
     .await;
 }
 
+/// A real SMTP sink, the rules' configuration pointing at it, its mailer and the state store.
+async fn mail_setup(db: &Db, name: &str) -> (SmtpSink, AlertsConfig, Mailer, StateStore) {
+    let sink = SmtpSink::start(name);
+    let config = config(sink.port);
+    let mailer = Mailer::new(&config).unwrap();
+    let state = StateStore::open(&StateConfig::default(), db).await.unwrap();
+    (sink, config, mailer, state)
+}
+
 fn config(port: u16) -> AlertsConfig {
     from_json(
         Some(&json!({
@@ -188,12 +197,7 @@ async fn alerts_are_sent_once_to_the_right_people(test: &TestDb) {
     staging_case(&db, now, 4, "running", "A_DATATAPE", 15, 8, 5, None).await;
     staging_case(&db, now, 5, "done", "B_DATATAPE", 20, 3, 10, None).await;
 
-    let sink = SmtpSink::start("alerts");
-    let config = config(sink.port);
-    let mailer = Mailer::new(&config).unwrap();
-    let state = StateStore::open(&StateConfig::default(), &db)
-        .await
-        .unwrap();
+    let (sink, config, mailer, state) = mail_setup(&db, "alerts").await;
 
     // A dry run says what it would send and sends nothing.
     let dry = dry_run(Rule::StalledStaging, &db, &state, (&config, &mailer), now).await;
@@ -387,12 +391,7 @@ async fn site_spikes_and_stuck_tasks_are_found(test: &TestDb) {
     job(&db, 10_000, "Y", "finished", 7, now - Duration::hours(1)).await;
     job(&db, 10_001, "Y", "finished", 8, now - Duration::days(2)).await;
 
-    let sink = SmtpSink::start("spikes");
-    let config = config(sink.port);
-    let mailer = Mailer::new(&config).unwrap();
-    let state = StateStore::open(&StateConfig::default(), &db)
-        .await
-        .unwrap();
+    let (sink, config, mailer, state) = mail_setup(&db, "spikes").await;
     let spikes = run(Rule::SiteFailureSpike, &db, &state, (&config, &mailer), now).await;
     assert_eq!(spikes.findings, 1, "{spikes:?}");
     assert_eq!(spikes.sent[0].subjects, ["site X"]);

@@ -1456,16 +1456,19 @@ mod tests {
             bins: 2,
             now,
         };
-        let mut occupancy: Vec<(String, Vec<f64>)> = index
-            .occupancy(&sel, &[JobTable::Active], "gshare", "hs06", span)
-            .into_iter()
-            .map(|(c, v)| (c.as_text().unwrap().to_string(), v))
-            .collect();
-        occupancy.sort_by(|a, b| a.0.cmp(&b.0));
+        let occupancy_in = |span: Span| {
+            let mut occupancy: Vec<(String, Vec<f64>)> = index
+                .occupancy(&sel, &[JobTable::Active], "gshare", "hs06", span)
+                .into_iter()
+                .map(|(c, v)| (c.as_text().unwrap().to_string(), v))
+                .collect();
+            occupancy.sort_by(|a, b| a.0.cmp(&b.0));
+            occupancy
+        };
         // X: job 1 fills the first hour; job 2 half of it and all of the second.
         // Y: job 3 never started; job 4 ran a quarter of the second hour.
         assert_eq!(
-            occupancy,
+            occupancy_in(span),
             vec![("X".into(), vec![20.0, 20.0]), ("Y".into(), vec![0.0, 2.0])]
         );
         // The hour in progress (its first half elapsed) is averaged over that half.
@@ -1473,14 +1476,8 @@ mod tests {
             from: now - 5_400,
             ..span
         };
-        let mut occupancy: Vec<(String, Vec<f64>)> = index
-            .occupancy(&sel, &[JobTable::Active], "gshare", "hs06", span)
-            .into_iter()
-            .map(|(c, v)| (c.as_text().unwrap().to_string(), v))
-            .collect();
-        occupancy.sort_by(|a, b| a.0.cmp(&b.0));
         assert_eq!(
-            occupancy,
+            occupancy_in(span),
             vec![("X".into(), vec![25.0, 20.0]), ("Y".into(), vec![0.0, 4.0])]
         );
     }
