@@ -69,6 +69,8 @@ pub struct ServerConfig {
     pub request_timeout: Option<f64>,
     /// Requests one client address may have in progress at once (0: no limit).
     pub per_client_requests: Option<usize>,
+    /// MiB of answers the answer cache keeps at most.
+    pub cache_mb: Option<usize>,
 }
 
 /// The settings every command resolves before it runs.
@@ -90,6 +92,8 @@ pub struct Settings {
     pub statement_timeout: std::time::Duration,
     /// `[server]` connection and request limits.
     pub server_limits: pandamon_web::kit::limits::ServerLimits,
+    /// `[server] cache_mb`, in bytes.
+    pub cache_bytes: usize,
 }
 
 pub const DEFAULT_CONFIG: &str = "pandamon.toml";
@@ -219,6 +223,11 @@ pub fn load(
             .per_client_requests
             .unwrap_or(defaults.per_client),
     };
+    let cache_bytes = match file.server.cache_mb {
+        None => pandamon_web::Settings::default().cache_bytes,
+        Some(mb) if (1..=1 << 20).contains(&mb) => mb << 20,
+        Some(_) => bail!("config file: [server] cache_mb: expected MiB from 1 to 1048576"),
+    };
     schemas.validate().context(
         "check [database.schemas] in the config file or the PANDAMON_SCHEMA_* variables",
     )?;
@@ -242,6 +251,7 @@ pub fn load(
         alerts,
         statement_timeout,
         server_limits,
+        cache_bytes,
     })
 }
 
@@ -309,6 +319,48 @@ mod tests {
         .unwrap();
         assert_eq!(s.db_url.as_deref(), Some("sqlite://flag.db"));
         assert_eq!(s.listen.as_deref(), Some("127.0.0.1:3"));
+    }
+
+    #[test]
+    fn limits_come_from_the_file_and_bad_ones_name_their_key() {
+        let dir = std::env::temp_dir().join(format!("pandamon-limits-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("limits.toml");
+        let write = |text: &str| std::fs::write(&path, text).unwrap();
+        write(
+            "[database]\nstatement_timeout = 5\n[server]\nheader_timeout = 2.5\nrequest_timeout = 20\nper_client_requests = 0\nmax_connections = 100\ncache_mb = 64\n",
+        );
+        let s = load(Some(&path), None, None, no_env).unwrap();
+        assert_eq!(s.statement_timeout, std::time::Duration::from_secs(5));
+        assert_eq!(
+            s.server_limits.header_timeout,
+            std::time::Duration::from_millis(2_500)
+        );
+        assert_eq!(
+            s.server_limits.request_timeout,
+            std::time::Duration::from_secs(20)
+        );
+        assert_eq!(s.server_limits.per_client, 0);
+        assert_eq!(s.server_limits.max_connections, 100);
+        assert_eq!(s.cache_bytes, 64 << 20);
+        // The environment wins over the file for the statement timeout.
+        let s = load(Some(&path), None, None, |k: &str| {
+            (k == env::STATEMENT_TIMEOUT).then(|| "0.5".to_string())
+        })
+        .unwrap();
+        assert_eq!(s.statement_timeout, std::time::Duration::from_millis(500));
+        for (text, key) in [
+            ("[server]\nheader_timeout = 0\n", "header_timeout"),
+            ("[server]\nrequest_timeout = -1\n", "request_timeout"),
+            ("[server]\ncache_mb = 0\n", "cache_mb"),
+            ("[database]\nstatement_timeout = 0\n", "statement_timeout"),
+        ] {
+            write(text);
+            let err = load(Some(&path), None, None, no_env)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{text}: {err}");
+        }
     }
 
     #[test]

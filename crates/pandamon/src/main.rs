@@ -503,6 +503,7 @@ async fn serve(
             module_config: settings.module_config.clone().into_iter().collect(),
             alerts: settings.alerts.clone(),
             server: settings.server_limits.clone(),
+            cache_bytes: settings.cache_bytes,
             ..Default::default()
         })
         .with_modules(pandamon_web::modules::select(&settings.modules).map_err(anyhow::Error::msg)?)
