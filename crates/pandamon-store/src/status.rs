@@ -24,12 +24,6 @@ pub struct StatusCount {
 }
 
 impl Db {
-    /// Checks that the database answers.
-    pub async fn ping(&self) -> Result<()> {
-        live_pool!(self, pool => { sqlx::query("SELECT 1").execute(pool).await?; });
-        Ok(())
-    }
-
     /// Jobs in all four job tables.
     pub async fn jobs_held(&self) -> Result<i64> {
         let names: Vec<&str> = pandamon_model::JobTable::ALL

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 /// Forwards connections on a local port to a server until [`CutProxy::cut`]; then every
 /// connection through it is dropped and new ones hang unanswered, until [`CutProxy::restore`].
 pub struct CutProxy {
-    address: SocketAddr,
+    url: String,
     cut: Arc<AtomicBool>,
     held: Arc<Mutex<Vec<TcpStream>>>,
     epoch: watch::Sender<u64>,
@@ -20,9 +20,13 @@ pub struct CutProxy {
 }
 
 impl CutProxy {
-    /// Starts forwarding to `target` (`host:port`).
-    pub async fn start(target: &str) -> CutProxy {
-        let target: SocketAddr = tokio::net::lookup_host(target)
+    /// Starts forwarding to the server of database `url`; [`CutProxy::url`] is the same
+    /// database through the proxy.
+    pub async fn start(url: &str) -> CutProxy {
+        let (_, rest) = url.split_once("://").expect("the url has a scheme");
+        let authority = rest.split('/').next().unwrap_or(rest);
+        let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let target: SocketAddr = tokio::net::lookup_host(host_port)
             .await
             .expect("the proxy's target resolves")
             .next()
@@ -56,8 +60,13 @@ impl CutProxy {
                 }
             })
         };
+        let (scheme, rest) = url.split_once("://").expect("the url has a scheme");
+        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let user = authority
+            .rsplit_once('@')
+            .map_or(String::new(), |(u, _)| format!("{u}@"));
         CutProxy {
-            address,
+            url: format!("{scheme}://{user}{address}/{path}"),
             cut,
             held,
             epoch,
@@ -65,14 +74,9 @@ impl CutProxy {
         }
     }
 
-    /// `url` (of the proxied server) rewritten to go through the proxy.
-    pub fn url(&self, url: &str) -> String {
-        let (scheme, rest) = url.split_once("://").expect("the url has a scheme");
-        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let user = authority
-            .rsplit_once('@')
-            .map_or(String::new(), |(u, _)| format!("{u}@"));
-        format!("{scheme}://{user}{}/{path}", self.address)
+    /// The database's url through the proxy.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// The database goes away: open connections are dropped, new ones hang unanswered.

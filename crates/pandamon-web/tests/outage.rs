@@ -56,10 +56,8 @@ async fn during_an_outage_the_index_answers_and_the_rest_fails_fast() {
     .unwrap();
     loader.close().await;
 
-    let server = test.url.split_once("://").unwrap().1;
-    let host_port = server.rsplit_once('@').map_or(server, |(_, h)| h);
-    let proxy = CutProxy::start(host_port.split('/').next().unwrap()).await;
-    let db = Db::connect(&proxy.url(&test.url), Schemas::default(), Purpose::Serve)
+    let proxy = CutProxy::start(&test.url).await;
+    let db = Db::connect(proxy.url(), Schemas::default(), Purpose::Serve)
         .await
         .unwrap();
     let live = LiveIndex::new(7.0);

@@ -179,42 +179,37 @@ pub fn load(
     };
     let alerts = pandamon_alerts::from_json(alerts_section.as_ref(), getenv(env::SMTP).as_deref())
         .map_err(|e| anyhow::anyhow!("config file: {e}"))?;
-    let timeout_text = getenv(env::STATEMENT_TIMEOUT);
-    let statement_timeout = match timeout_text.as_deref() {
-        Some(t) => t.trim().parse::<f64>().ok(),
-        None => Some(
-            file.database
-                .statement_timeout
-                .unwrap_or(pandamon_store::db::DEFAULT_STATEMENT_TIMEOUT.as_secs_f64()),
-        ),
-    };
-    let statement_timeout = match statement_timeout {
-        Some(s) if s > 0.0 && s <= 86_400.0 => std::time::Duration::from_secs_f64(s),
-        _ => bail!(
-            "statement timeout: expected a number of seconds above 0 and at most 86400 ([database] statement_timeout or {})",
-            env::STATEMENT_TIMEOUT
-        ),
-    };
-    let defaults = pandamon_web::kit::limits::ServerLimits::default();
-    let seconds = |key: &str, value: Option<f64>, default: std::time::Duration| match value {
+    // Seconds above 0 and at most a day; `place` names where the value came from.
+    let seconds = |place: &str, value: Option<f64>, default: std::time::Duration| match value {
         None => Ok(default),
         Some(s) if s > 0.0 && s <= 86_400.0 => Ok(std::time::Duration::from_secs_f64(s)),
-        Some(_) => bail!(
-            "config file: [server] {key}: expected a number of seconds above 0 and at most 86400"
-        ),
+        Some(_) => bail!("{place}: expected a number of seconds above 0 and at most 86400"),
     };
+    let statement_timeout = match getenv(env::STATEMENT_TIMEOUT) {
+        Some(text) => seconds(
+            env::STATEMENT_TIMEOUT,
+            Some(text.trim().parse().unwrap_or(f64::NAN)),
+            pandamon_store::db::DEFAULT_STATEMENT_TIMEOUT,
+        )?,
+        None => seconds(
+            "config file: [database] statement_timeout",
+            file.database.statement_timeout,
+            pandamon_store::db::DEFAULT_STATEMENT_TIMEOUT,
+        )?,
+    };
+    let defaults = pandamon_web::kit::limits::ServerLimits::default();
     let server_limits = pandamon_web::kit::limits::ServerLimits {
         max_connections: file
             .server
             .max_connections
             .unwrap_or(defaults.max_connections),
         header_timeout: seconds(
-            "header_timeout",
+            "config file: [server] header_timeout",
             file.server.header_timeout,
             defaults.header_timeout,
         )?,
         request_timeout: seconds(
-            "request_timeout",
+            "config file: [server] request_timeout",
             file.server.request_timeout,
             defaults.request_timeout,
         )?,
@@ -349,6 +344,12 @@ mod tests {
         })
         .unwrap();
         assert_eq!(s.statement_timeout, std::time::Duration::from_millis(500));
+        let err = load(Some(&path), None, None, |k: &str| {
+            (k == env::STATEMENT_TIMEOUT).then(|| "soon".to_string())
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains(env::STATEMENT_TIMEOUT), "{err}");
         for (text, key) in [
             ("[server]\nheader_timeout = 0\n", "header_timeout"),
             ("[server]\nrequest_timeout = -1\n", "request_timeout"),

@@ -57,15 +57,14 @@ pub const MAX_ADDRESS_BYTES: usize = 8_192;
 /// Why an address is refused before any handler sees it: too long, or a NUL byte (which no
 /// PanDA value holds and PostgreSQL cannot take).
 fn address_problem(uri: &axum::http::Uri) -> Option<String> {
-    let text = uri.to_string();
-    if text.len() > MAX_ADDRESS_BYTES {
+    let address = uri.path_and_query().map_or("", |p| p.as_str());
+    if address.len() > MAX_ADDRESS_BYTES {
         return Some(format!(
             "the address is {} bytes long, more than the limit of {MAX_ADDRESS_BYTES}: ask for fewer values at once",
-            text.len()
+            address.len()
         ));
     }
-    let lower = text.to_ascii_lowercase();
-    lower.contains("%00").then(|| {
+    address.contains("%00").then(|| {
         "the address holds a NUL byte (%00), which no PanDA value contains: remove it".to_string()
     })
 }
