@@ -155,6 +155,8 @@ pub struct Selection {
     pub fields: Option<Vec<String>>,
     /// Parameters that were ignored, with why; shown on the page.
     pub notes: Vec<String>,
+    /// The names of the parameters that were ignored, as given: their values change nothing.
+    pub ignored: Vec<String>,
     pub now: i64,
     /// The unique id column, the sort's tie-breaker.
     pub id_column: &'static str,
@@ -381,6 +383,7 @@ impl Selection {
         let vocab = defaults.vocabulary;
         let mut conds = Vec::new();
         let mut notes = Vec::new();
+        let mut ignored = Vec::new();
         let mut lifts_window = false;
         let mut hours: Option<i64> = None;
         let mut date_from: Option<i64> = None;
@@ -487,9 +490,12 @@ impl Selection {
                 }
                 n if fields::PRESENTATION_PARAMS.contains(&n)
                     && !matches!(n, "jobtype" | "durationmin") => {}
-                _ => notes.push(format!(
-                    "parameter '{raw_name}' is not known here and was ignored"
-                )),
+                _ => {
+                    notes.push(format!(
+                        "parameter '{raw_name}' is not known here and was ignored"
+                    ));
+                    ignored.push(raw_name.to_string());
+                }
             }
         }
         if let (Some(a), Some(b)) = (date_from, date_to)
@@ -526,6 +532,7 @@ impl Selection {
             page,
             fields: fields_projection,
             notes,
+            ignored,
             now,
             id_column: vocab.id_column,
         })

@@ -236,6 +236,7 @@ fn unknown_parameters_are_noted_not_fatal() {
         s.notes,
         vec!["parameter 'colour' is not known here and was ignored".to_string()]
     );
+    assert_eq!(s.ignored, vec!["colour".to_string()]);
     assert_eq!(s.conds.len(), 2);
 }
 

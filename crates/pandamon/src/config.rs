@@ -69,8 +69,11 @@ pub struct ServerConfig {
     pub request_timeout: Option<f64>,
     /// Requests one client address may have in progress at once (0: no limit).
     pub per_client_requests: Option<usize>,
-    /// MiB of answers the answer cache keeps at most.
+    /// MiB of answers the answer cache keeps at most (default: a quarter of `memory_mb`).
     pub cache_mb: Option<usize>,
+    /// MiB that answering requests may use: the cache and the answers being computed (the
+    /// live index is apart).
+    pub memory_mb: Option<usize>,
 }
 
 /// The settings every command resolves before it runs.
@@ -90,10 +93,8 @@ pub struct Settings {
     pub alerts: pandamon_alerts::AlertsConfig,
     /// How long a statement serving a request may run (`[database] statement_timeout`).
     pub statement_timeout: std::time::Duration,
-    /// `[server]` connection and request limits.
+    /// `[server]` connection, request and memory limits.
     pub server_limits: pandamon_web::kit::limits::ServerLimits,
-    /// `[server] cache_mb`, in bytes.
-    pub cache_bytes: usize,
 }
 
 pub const DEFAULT_CONFIG: &str = "pandamon.toml";
@@ -197,6 +198,18 @@ pub fn load(
             pandamon_store::db::DEFAULT_STATEMENT_TIMEOUT,
         )?,
     };
+    // MiB from 1 to 1 TiB, in bytes.
+    let mebibytes = |key: &str, value: Option<usize>| match value {
+        None => Ok(None),
+        Some(mb) if (1..=1 << 20).contains(&mb) => Ok(Some(mb << 20)),
+        Some(_) => bail!("config file: [server] {key}: expected MiB from 1 to 1048576"),
+    };
+    let ceiling = mebibytes("memory_mb", file.server.memory_mb)?
+        .unwrap_or_else(pandamon_web::kit::limits::MemoryBudget::default_ceiling);
+    let cache = mebibytes("cache_mb", file.server.cache_mb)?;
+    if cache.is_some_and(|c| c > ceiling) {
+        bail!("config file: [server] cache_mb: the cache cannot be larger than memory_mb");
+    }
     let defaults = pandamon_web::kit::limits::ServerLimits::default();
     let server_limits = pandamon_web::kit::limits::ServerLimits {
         max_connections: file
@@ -217,11 +230,7 @@ pub fn load(
             .server
             .per_client_requests
             .unwrap_or(defaults.per_client),
-    };
-    let cache_bytes = match file.server.cache_mb {
-        None => pandamon_web::Settings::default().cache_bytes,
-        Some(mb) if (1..=1 << 20).contains(&mb) => mb << 20,
-        Some(_) => bail!("config file: [server] cache_mb: expected MiB from 1 to 1048576"),
+        memory: pandamon_web::kit::limits::MemoryBudget::new(ceiling, cache),
     };
     schemas.validate().context(
         "check [database.schemas] in the config file or the PANDAMON_SCHEMA_* variables",
@@ -246,7 +255,6 @@ pub fn load(
         alerts,
         statement_timeout,
         server_limits,
-        cache_bytes,
     })
 }
 
@@ -337,7 +345,7 @@ mod tests {
         );
         assert_eq!(s.server_limits.per_client, 0);
         assert_eq!(s.server_limits.max_connections, 100);
-        assert_eq!(s.cache_bytes, 64 << 20);
+        assert_eq!(s.server_limits.memory.cache_bytes, 64 << 20);
         // The environment wins over the file for the statement timeout.
         let s = load(Some(&path), None, None, |k: &str| {
             (k == env::STATEMENT_TIMEOUT).then(|| "0.5".to_string())
@@ -354,6 +362,8 @@ mod tests {
             ("[server]\nheader_timeout = 0\n", "header_timeout"),
             ("[server]\nrequest_timeout = -1\n", "request_timeout"),
             ("[server]\ncache_mb = 0\n", "cache_mb"),
+            ("[server]\nmemory_mb = 0\n", "memory_mb"),
+            ("[server]\nmemory_mb = 100\ncache_mb = 200\n", "cache_mb"),
             ("[database]\nstatement_timeout = 0\n", "statement_timeout"),
         ] {
             write(text);

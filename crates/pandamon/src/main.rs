@@ -497,13 +497,19 @@ async fn serve(
         .await
         .context("cannot open pandamon's state store: check [state] in the config file or PANDAMON_STATE_DB")?;
     tracing::info!(place = %store.location().place, version = store.location().version, "pandamon state store open");
+    let memory = settings.server_limits.memory;
+    tracing::info!(
+        ceiling_mb = memory.ceiling >> 20,
+        cache_mb = memory.cache_bytes >> 20,
+        computations = memory.computations,
+        "memory for answering requests"
+    );
     let mut state = pandamon_web::AppState::new(db.clone(), live)
         .with_settings(pandamon_web::Settings {
             labels: settings.profile.labels,
             module_config: settings.module_config.clone().into_iter().collect(),
             alerts: settings.alerts.clone(),
             server: settings.server_limits.clone(),
-            cache_bytes: settings.cache_bytes,
             ..Default::default()
         })
         .with_modules(pandamon_web::modules::select(&settings.modules).map_err(anyhow::Error::msg)?)

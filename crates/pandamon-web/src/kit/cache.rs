@@ -6,6 +6,8 @@
 //! one without touching a handler.
 
 use axum::body::Bytes;
+use schemars::JsonSchema;
+use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -39,9 +41,33 @@ pub struct Stored {
 pub trait AnswerStore: Send + Sync {
     fn get(&self, key: &str) -> Option<Stored>;
     fn put(&self, key: String, value: Stored);
+    /// Answers held now and their bytes (keys included), with the bound on those bytes.
+    fn usage(&self) -> StoreUsage;
 }
 
-/// The in-memory store: bounded by bytes, oldest answers dropped first.
+/// What a store holds, for `/healthz`.
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+pub struct StoreUsage {
+    pub entries: usize,
+    pub bytes: usize,
+    pub max_bytes: usize,
+}
+
+/// The cache's state, for `/healthz`.
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+pub struct CacheReport {
+    #[serde(flatten)]
+    pub store: StoreUsage,
+    /// Answers being computed now, and how many may be at once.
+    pub computing: usize,
+    pub max_computing: usize,
+}
+
+/// No answer larger than this share of the in-memory store is kept.
+const LARGEST_SHARE: usize = 16;
+
+/// The in-memory store: bounded by bytes, oldest answers dropped first; answers larger than a
+/// sixteenth of it are not kept.
 pub struct MemoryStore {
     max_bytes: usize,
     inner: Mutex<MemoryInner>,
@@ -61,11 +87,6 @@ impl MemoryStore {
             inner: Mutex::default(),
         }
     }
-
-    /// Bytes held now (bodies and keys).
-    pub fn bytes(&self) -> usize {
-        self.inner.lock().map_or(0, |i| i.bytes)
-    }
 }
 
 fn size(key: &str, value: &Stored) -> usize {
@@ -77,9 +98,22 @@ impl AnswerStore for MemoryStore {
         self.inner.lock().ok()?.entries.get(key).cloned()
     }
 
+    fn usage(&self) -> StoreUsage {
+        let (entries, bytes) = self
+            .inner
+            .lock()
+            .map_or((0, 0), |i| (i.entries.len(), i.bytes));
+        StoreUsage {
+            entries,
+            bytes,
+            max_bytes: self.max_bytes,
+        }
+    }
+
     fn put(&self, key: String, value: Stored) {
         let bytes = size(&key, &value);
-        if bytes > self.max_bytes {
+        // A large answer would push out many small ones that are asked for more often.
+        if bytes > self.max_bytes / LARGEST_SHARE {
             return;
         }
         let Ok(mut inner) = self.inner.lock() else {
@@ -109,15 +143,40 @@ pub struct Answers {
     /// How long an answer read from the database stays valid.
     database_ttl: Duration,
     inflight: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Answer>>>>,
+    /// Computations that may run at once (the memory budget's share for them).
+    computing: tokio::sync::Semaphore,
+    max_computing: usize,
 }
 
 impl Answers {
-    pub fn new(store: Box<dyn AnswerStore>, database_ttl: Duration) -> Answers {
+    pub fn new(
+        store: Box<dyn AnswerStore>,
+        database_ttl: Duration,
+        computations: usize,
+    ) -> Answers {
         Answers {
             store,
             database_ttl,
             inflight: Mutex::default(),
+            computing: tokio::sync::Semaphore::new(computations.max(1)),
+            max_computing: computations.max(1),
         }
+    }
+
+    /// What the cache holds and computes now.
+    pub fn report(&self) -> CacheReport {
+        CacheReport {
+            store: self.store.usage(),
+            computing: self.max_computing - self.computing.available_permits(),
+            max_computing: self.max_computing,
+        }
+    }
+
+    /// A computation slot: held while an answer is computed, so that the answers in progress
+    /// stay within the memory budget. Waits while every slot is busy.
+    pub async fn computation_slot(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        // The semaphore is never closed, so this always gets a slot.
+        self.computing.acquire().await.ok()
     }
 
     /// The stored answer for `key` if it is still valid at index generation `generation`.
@@ -203,7 +262,7 @@ mod tests {
 
     #[test]
     fn index_answers_live_for_their_generation_only() {
-        let answers = Answers::new(Box::new(MemoryStore::new(1 << 20)), Duration::ZERO);
+        let answers = Answers::new(Box::new(MemoryStore::new(1 << 20)), Duration::ZERO, 4);
         answers.put("a".into(), answer("x"), Basis::Index(3));
         assert!(answers.get("a", Some(3)).is_some());
         assert!(answers.get("a", Some(4)).is_none());
@@ -214,31 +273,38 @@ mod tests {
 
     #[test]
     fn database_answers_live_for_the_ttl() {
-        let answers = Answers::new(Box::new(MemoryStore::new(1 << 20)), Duration::from_secs(60));
+        let answers = Answers::new(
+            Box::new(MemoryStore::new(1 << 20)),
+            Duration::from_secs(60),
+            4,
+        );
         answers.put("b".into(), answer("y"), Basis::Database);
         assert_eq!(&answers.get("b", None).unwrap().body[..], b"y");
     }
 
     #[test]
     fn the_store_is_bounded_by_bytes_and_drops_the_oldest() {
-        let store = MemoryStore::new(30);
+        let store = MemoryStore::new(16 * 30);
         let stored = |t: &str| Stored {
             answer: answer(t),
             basis: Basis::Database,
             at: Instant::now(),
         };
-        store.put("k1".into(), stored("0123456789"));
-        store.put("k2".into(), stored("0123456789"));
-        assert!(store.get("k1").is_some());
-        store.put("k3".into(), stored("0123456789"));
-        assert!(store.get("k1").is_none(), "the oldest answer goes first");
-        assert!(store.get("k2").is_some() && store.get("k3").is_some());
-        assert!(store.bytes() <= 30);
-        store.put("big".into(), stored(&"x".repeat(100)));
+        let ten = "x".repeat(27); // with its 3-byte key, 30 bytes: 16 fit
+        for k in 1..=16 {
+            store.put(format!("k{k:02}"), stored(&ten));
+        }
+        assert!(store.get("k01").is_some());
+        store.put("k17".into(), stored(&ten));
+        assert!(store.get("k01").is_none(), "the oldest answer goes first");
+        assert!(store.get("k02").is_some() && store.get("k17").is_some());
+        assert!(store.usage().bytes <= 16 * 30);
+        store.put("big".into(), stored(&"x".repeat(40)));
         assert!(
             store.get("big").is_none(),
-            "an answer larger than the cache is not kept"
+            "an answer larger than a sixteenth of the cache is not kept"
         );
+        assert!(store.get("k17").is_some(), "and pushes nothing out");
     }
 
     #[tokio::test]
@@ -246,6 +312,7 @@ mod tests {
         let answers = Arc::new(Answers::new(
             Box::new(MemoryStore::new(1 << 20)),
             Duration::ZERO,
+            4,
         ));
         let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let ask = |key: &'static str| {

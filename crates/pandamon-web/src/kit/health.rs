@@ -46,6 +46,8 @@ pub struct HealthJson {
     pub state: Option<pandamon_store::StateLocation>,
     /// What each enabled module reports, by name.
     pub modules: Map<String, Json>,
+    /// The answer cache: what it holds, its bound, the answers being computed.
+    pub cache: crate::kit::cache::CacheReport,
     pub version: &'static str,
 }
 
@@ -110,6 +112,7 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
         index: state.index.as_ref().map(|i| i.status()),
         state: state.state.as_ref().map(|s| s.location().clone()),
         modules,
+        cache: state.answers.report(),
         version: env!("CARGO_PKG_VERSION"),
     };
     health_response(healthy, body)

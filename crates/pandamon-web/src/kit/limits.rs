@@ -25,6 +25,8 @@ pub struct ServerLimits {
     pub request_timeout: Duration,
     /// Requests one client address may have in progress at once; 0 means no limit.
     pub per_client: usize,
+    /// How answering requests shares the memory ceiling.
+    pub memory: MemoryBudget,
 }
 
 impl Default for ServerLimits {
@@ -34,7 +36,59 @@ impl Default for ServerLimits {
             header_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
             per_client: 8,
+            memory: MemoryBudget::new(MemoryBudget::default_ceiling(), None),
         }
+    }
+}
+
+/// The most memory one computation of an answer is taken to need: the largest answer (a page of
+/// 10 000 jobs, about 8 MB as JSON) with the rows and view model it is built from took about
+/// 70 MB at its peak (`tests/memory.rs`).
+pub const COMPUTATION_BYTES: usize = 96 << 20;
+
+/// How the memory that answering requests may use (the ceiling; the live index is apart) is
+/// shared: the answer cache keeps at most `cache_bytes` (a quarter by default), and at most
+/// `computations` answers are computed at once, each taken to need [`COMPUTATION_BYTES`].
+/// Requests that find every computation slot busy wait for one (within the request time limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryBudget {
+    pub ceiling: usize,
+    pub cache_bytes: usize,
+    pub computations: usize,
+}
+
+impl MemoryBudget {
+    /// The budget under `ceiling` bytes, with the cache's own size if one is given.
+    pub fn new(ceiling: usize, cache_bytes: Option<usize>) -> MemoryBudget {
+        let cache_bytes = cache_bytes.unwrap_or(ceiling / 4);
+        MemoryBudget {
+            ceiling,
+            cache_bytes,
+            computations: (ceiling.saturating_sub(cache_bytes) / COMPUTATION_BYTES).max(2),
+        }
+    }
+
+    /// 1 GiB, or a quarter of the memory this process may use when that is less (the
+    /// machine's memory, or its cgroup's limit in a container).
+    pub fn default_ceiling() -> usize {
+        let gib = 1 << 30;
+        available_memory().map_or(gib, |m| gib.min(m / 4))
+    }
+}
+
+/// The memory this process may use: the cgroup's limit when one is set, else the machine's.
+fn available_memory() -> Option<usize> {
+    let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+        .ok()
+        .and_then(|t| t.trim().parse::<usize>().ok());
+    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|t| {
+        let line = t.lines().find(|l| l.starts_with("MemTotal:"))?;
+        let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    });
+    match (cgroup, total) {
+        (Some(c), Some(t)) => Some(c.min(t)),
+        (c, t) => c.or(t),
     }
 }
 

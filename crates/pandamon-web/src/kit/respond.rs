@@ -36,6 +36,32 @@ pub struct PageRequest {
     generation: Option<u64>,
 }
 
+/// What, beyond the request's parameters, tells answers apart: the resolved time window, and
+/// the parameters the page ignored (their values change nothing). A page with a selection
+/// passes it (`request.answer(&selection, ..)`); a page without one passes its window or `None`.
+pub struct Scope<'s> {
+    window: Option<(i64, i64)>,
+    ignored: &'s [String],
+}
+
+impl<'s> From<&'s Selection> for Scope<'s> {
+    fn from(selection: &'s Selection) -> Scope<'s> {
+        Scope {
+            window: selection.window,
+            ignored: &selection.ignored,
+        }
+    }
+}
+
+impl From<Option<(i64, i64)>> for Scope<'static> {
+    fn from(window: Option<(i64, i64)>) -> Scope<'static> {
+        Scope {
+            window,
+            ignored: &[],
+        }
+    }
+}
+
 /// A computed answer and whether it may be kept.
 pub struct Reply {
     answer: Answer,
@@ -90,27 +116,35 @@ impl PageRequest {
     }
 
     /// The cache key: the path, the answer's format, the resolved window (relative windows move
-    /// with the clock) and the parameters, sorted, without the ones that change nothing.
-    fn key(&self, window: Option<(i64, i64)>) -> String {
-        let mut params: Vec<&(String, String)> = self
+    /// with the clock) and the parameters, sorted, without the ones that change nothing. A
+    /// parameter the selection ignored counts by its name only (the page names it in a note):
+    /// `?z=1`, `?z=2`, ... share one key.
+    fn key(&self, scope: &Scope<'_>) -> String {
+        let mut params: Vec<(&str, &str)> = self
             .params
             .iter()
             .filter(|(k, _)| !NO_OP_PARAMS.contains(&k.as_str()))
+            .map(|(k, v)| match scope.ignored.contains(k) {
+                true => (k.as_str(), ""),
+                false => (k.as_str(), v.as_str()),
+            })
             .collect();
-        params.sort();
+        params.sort_unstable();
+        params.dedup();
         format!(
-            "{}|{}|{window:?}|{params:?}",
+            "{}|{}|{:?}|{params:?}",
             self.path,
-            if self.json { "json" } else { "html" }
+            if self.json { "json" } else { "html" },
+            scope.window
         )
     }
 
     /// The cached answer for this request, or `compute`'s. Requests with the same key that
     /// arrive while it is computed share its answer; the answer is kept for later requests when
     /// the reply allows it. `timestamp` (bigmon's refresh button) skips the stored answers.
-    pub async fn answer<F, Fut>(
+    pub async fn answer<'s, F, Fut>(
         &self,
-        window: Option<(i64, i64)>,
+        scope: impl Into<Scope<'s>>,
         compute: F,
     ) -> AppResult<Response>
     where
@@ -118,7 +152,7 @@ impl PageRequest {
         Fut: Future<Output = AppResult<Reply>>,
     {
         let answers = &self.state.answers;
-        let key = self.key(window);
+        let key = self.key(&scope.into());
         if self.param("timestamp").is_none()
             && let Some(answer) = answers.get(&key, self.generation)
         {
@@ -128,6 +162,7 @@ impl PageRequest {
         let health = &self.state.db.health;
         let answer = flight
             .share(|| async {
+                let _slot = answers.computation_slot().await;
                 let outages = health.outages();
                 let reply = compute().await;
                 if reply.as_ref().is_err_and(AppError::is_unreachable) {

@@ -22,8 +22,6 @@ pub struct Settings {
     pub labels: Labels,
     /// `[modules.<name>]` sections, by module name.
     pub module_config: BTreeMap<String, Json>,
-    /// The answer cache's size bound.
-    pub cache_bytes: usize,
     /// How long an answer read from the database is served from the cache.
     pub cache_database_ttl: Duration,
     /// How often the reference data (queue and error descriptions) is re-read.
@@ -39,7 +37,6 @@ impl Default for Settings {
         Settings {
             labels: Profile::default_profile().labels,
             module_config: BTreeMap::new(),
-            cache_bytes: 256 << 20,
             cache_database_ttl: Duration::ZERO,
             reference_refresh: Duration::from_secs(60),
             alerts: pandamon_alerts::AlertsConfig::default(),
@@ -104,8 +101,9 @@ impl AppState {
             live,
             index: None,
             answers: Arc::new(Answers::new(
-                Box::new(MemoryStore::new(settings.cache_bytes)),
+                Box::new(MemoryStore::new(settings.server.memory.cache_bytes)),
                 settings.cache_database_ttl,
+                settings.server.memory.computations,
             )),
             reference: Arc::new(ReferenceData::new(settings.reference_refresh)),
             modules: Arc::new(modules),

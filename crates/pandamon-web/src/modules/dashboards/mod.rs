@@ -209,7 +209,7 @@ struct RegionPage {
 async fn region_dashboard(request: PageRequest) -> AppResult<Response> {
     let selection = parse(&request, &[])?;
     request
-        .answer(selection.window, || region(&request, &selection))
+        .answer(&selection, || region(&request, &selection))
         .await
 }
 
@@ -320,7 +320,7 @@ struct WorldPage {
 async fn world_dashboard(request: PageRequest) -> AppResult<Response> {
     let selection = parse(&request, &[("prodsourcelabel", "managed".to_string())])?;
     request
-        .answer(selection.window, || world(&request, &selection))
+        .answer(&selection, || world(&request, &selection))
         .await
 }
 

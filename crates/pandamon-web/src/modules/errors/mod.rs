@@ -342,7 +342,7 @@ async fn error_summary_page(request: PageRequest) -> AppResult<Response> {
     let state = &request.state;
     let selection = request.selection(&fields::JOBS, 12, &[])?;
     request
-        .answer(selection.window, || async {
+        .answer(&selection, || async {
             let data = collect(state, &selection).await?;
             request.reply(&data, false, || render(&request.params, &selection, &data))
         })

@@ -410,7 +410,7 @@ async fn overview(request: PageRequest) -> AppResult<Response> {
         .filter(|r| !r.is_empty())
         .map(str::to_string);
     request
-        .answer(selection.window, || async {
+        .answer(&selection, || async {
             let (groups, source) = if share_stats {
                 let all = Selection {
                     conds: Vec::new(),
@@ -677,7 +677,7 @@ async fn detail_rows(
     let state = &request.state;
     let selection = job_selection(request)?;
     request
-        .answer(selection.window, || async {
+        .answer(&selection, || async {
             let (groups, source) = job_groups(state, &selection, tables).await?;
             let queues = state.reference.queues(&state.db).await?;
             let mut rows: BTreeMap<String, serde_json::Map<String, serde_json::Value>> =

@@ -481,7 +481,7 @@ async fn instances(request: PageRequest) -> AppResult<Response> {
     let state = &request.state;
     let selection = request.selection(&WORKERS, default_hours(state), &[])?;
     request
-        .answer(selection.window, || async {
+        .answer(&selection, || async {
             let data = collect_instances(state, &selection).await?;
             request.reply(&data, false, || pages::instances(&request.params, &data))
         })
@@ -745,7 +745,7 @@ async fn workers(request: PageRequest) -> AppResult<Response> {
         }
     }
     request
-        .answer(selection.window, || async {
+        .answer(&selection, || async {
             let data = collect_workers(state, &selection, instance.as_deref()).await?;
             let html = || pages::workers(&request.params, &selection, &data);
             request.reply(&data, false, html)
@@ -1014,7 +1014,7 @@ async fn get_workers(request: PageRequest) -> AppResult<Response> {
     let selection = request.selection(&WORKERS, default_hours(state), &[])?;
     let limit = worker_limit(&request)?;
     request
-        .answer(selection.window, || async {
+        .answer(&selection, || async {
             let columns = list_columns(&selection, WORKER_COLUMNS);
             let rows = state
                 .db

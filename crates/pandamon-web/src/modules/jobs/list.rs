@@ -271,7 +271,7 @@ pub async fn list_jobs(request: PageRequest) -> AppResult<Response> {
     let state = &request.state;
     let selection = request.selection(&pandamon_query::fields::JOBS, default_hours(state), &[])?;
     request
-        .answer(selection.window, || async {
+        .answer(&selection, || async {
             let data = collect(state, &selection).await?;
             let reply = request.reply(&data, data.source == Source::Index, || {
                 render(&request.params, &selection, &data)

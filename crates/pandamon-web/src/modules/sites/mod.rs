@@ -102,7 +102,7 @@ struct SitesPage {
 async fn list_sites(request: PageRequest) -> AppResult<Response> {
     let selection = parse(&request, &[])?;
     request
-        .answer(selection.window, || sites(&request, &selection))
+        .answer(&selection, || sites(&request, &selection))
         .await
 }
 
@@ -174,7 +174,7 @@ async fn find_site(Path(queue): Path<String>, request: PageRequest) -> AppResult
         .ok_or_else(|| AppError::NotFound(format!("queue {queue}")))?;
     let selection = parse(&request, &[("computingsite", queue.clone())])?;
     request
-        .answer(selection.window, || async {
+        .answer(&selection, || async {
             let (rows, _) = keyed_groups(state, &selection, &["jobstatus"]).await?;
             let data = SiteJson {
                 queue: info,

@@ -264,7 +264,7 @@ async fn list_tasks(request: PageRequest) -> AppResult<Response> {
         .param("outputs")
         .is_some_and(|v| v.contains("summary"));
     request
-        .answer(selection.window, || async {
+        .answer(&selection, || async {
             let data = collect_tasks(state, &selection, request.json).await?;
             let html = || render_list(&request.params, &selection, &data);
             if summary {

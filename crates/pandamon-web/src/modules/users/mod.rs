@@ -112,7 +112,7 @@ struct UsersPage<'a> {
 async fn list_users(request: PageRequest) -> AppResult<Response> {
     let selection = parse(&request, &[("prodsourcelabel", "user|panda".to_string())])?;
     request
-        .answer(selection.window, || users(&request, &selection))
+        .answer(&selection, || users(&request, &selection))
         .await
 }
 
@@ -179,7 +179,7 @@ async fn find_user(Path(name): Path<String>, request: PageRequest) -> AppResult<
     // Exact name, not the substring match of `user=`.
     let selection = parse(&request, &[])?.and_in("produsername", &[name.as_str()]);
     request
-        .answer(selection.window, || async {
+        .answer(&selection, || async {
             let data = collect_user(state, &name, &selection).await?;
             request.reply(&data, false, || render_user(&selection, &data))
         })
