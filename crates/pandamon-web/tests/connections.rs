@@ -160,3 +160,60 @@ async fn a_request_past_its_time_limit_answers_503_naming_it() {
     assert!(body.contains("narrow the selection"), "{body}");
     test.cleanup().await;
 }
+
+/// `/healthz`'s count of answers being computed.
+async fn computing(address: std::net::SocketAddr) -> i64 {
+    let (_, body) = fetch(address, "/healthz").await;
+    let health: serde_json::Value = serde_json::from_str(&body).unwrap();
+    health["cache"]["computing"].as_i64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_whose_client_went_away_stops_its_work() {
+    use sqlx::Connection;
+    let test = TestDb::new(Backend::Postgres, "gone").await;
+    let state = state_with(&test, ServerLimits::default()).await;
+    // Another session locks the active jobs: a page that reads them waits.
+    let mut locker = sqlx::PgConnection::connect(&test.url).await.unwrap();
+    let table = state
+        .db
+        .qualified(pandamon_store::Catalog::get().table("jobsactive4"));
+    sqlx::query("BEGIN").execute(&mut locker).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"
+    )))
+    .execute(&mut locker)
+    .await
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(pandamon_web::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+
+    let mut client = TcpStream::connect(address).await.unwrap();
+    client
+        .write_all(b"GET /jobs/?json HTTP/1.1\r\nHost: test\r\n\r\n")
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while computing(address).await == 0 {
+        assert!(Instant::now() < deadline, "the page never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The client goes away while its page waits for the lock.
+    drop(client);
+    let gone = Instant::now();
+    while computing(address).await > 0 {
+        assert!(
+            gone.elapsed() < Duration::from_secs(5),
+            "the page's work went on after its client left"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+    test.cleanup().await;
+}
