@@ -147,17 +147,37 @@ async fn a_client_over_its_concurrent_requests_is_told_to_retry() {
     test.cleanup().await;
 }
 
+/// Another session locking the active jobs table (until its connection is dropped or rolls
+/// back): a page that reads those jobs waits.
+async fn lock_active_jobs(test: &TestDb, state: &AppState) -> sqlx::PgConnection {
+    use sqlx::Connection;
+    let mut locker = sqlx::PgConnection::connect(&test.url).await.unwrap();
+    let table = state
+        .db
+        .qualified(pandamon_store::Catalog::get().table("jobsactive4"));
+    sqlx::query("BEGIN").execute(&mut locker).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"
+    )))
+    .execute(&mut locker)
+    .await
+    .unwrap();
+    locker
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_past_its_time_limit_answers_503_naming_it() {
-    let test = TestDb::new(Backend::Sqlite, "reqtimeout").await;
+    let test = TestDb::new(Backend::Postgres, "reqtimeout").await;
     let limits = ServerLimits {
-        request_timeout: Duration::from_nanos(1),
+        request_timeout: Duration::from_millis(300),
         ..ServerLimits::default()
     };
     let state = state_with(&test, limits).await;
+    let locker = lock_active_jobs(&test, &state).await;
     let (status, body) = common::get(&state, "/jobs/?json").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert!(body.contains("narrow the selection"), "{body}");
+    drop(locker);
     test.cleanup().await;
 }
 
@@ -170,21 +190,9 @@ async fn computing(address: std::net::SocketAddr) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_whose_client_went_away_stops_its_work() {
-    use sqlx::Connection;
     let test = TestDb::new(Backend::Postgres, "gone").await;
     let state = state_with(&test, ServerLimits::default()).await;
-    // Another session locks the active jobs: a page that reads them waits.
-    let mut locker = sqlx::PgConnection::connect(&test.url).await.unwrap();
-    let table = state
-        .db
-        .qualified(pandamon_store::Catalog::get().table("jobsactive4"));
-    sqlx::query("BEGIN").execute(&mut locker).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"
-    )))
-    .execute(&mut locker)
-    .await
-    .unwrap();
+    let mut locker = lock_active_jobs(&test, &state).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
