@@ -109,6 +109,43 @@ fn count_into<T: Copy + Into<u32>>(codes: &[T], rows: &[u32], counts: &mut [u64]
     }
 }
 
+/// The rows of every value of a dictionary column: the rows holding code `k` are
+/// `rows[starts[k]..starts[k + 1]]`, in row order. Built in two passes over the column (count,
+/// then place), for selections that name a few values of a column with many.
+#[derive(Debug)]
+pub(crate) struct Postings {
+    starts: Vec<u32>,
+    rows: Vec<u32>,
+}
+
+impl Postings {
+    pub(crate) fn build(codes: &Codes, values: usize, len: usize) -> Postings {
+        let mut starts = vec![0u32; values + 1];
+        for i in 0..len {
+            starts[codes.get(i) as usize + 1] += 1;
+        }
+        for k in 1..starts.len() {
+            starts[k] += starts[k - 1];
+        }
+        let mut next = starts.clone();
+        let mut rows = vec![0u32; len];
+        for i in 0..len {
+            let slot = &mut next[codes.get(i) as usize];
+            rows[*slot as usize] = i as u32;
+            *slot += 1;
+        }
+        Postings { starts, rows }
+    }
+
+    /// The rows holding `code`.
+    pub(crate) fn rows(&self, code: usize) -> &[u32] {
+        match (self.starts.get(code), self.starts.get(code + 1)) {
+            (Some(&a), Some(&b)) => &self.rows[a as usize..b as usize],
+            _ => &[],
+        }
+    }
+}
+
 /// The distinct values of a column; code 0 is NULL.
 #[derive(Debug, Clone)]
 pub(crate) enum Dict {
@@ -210,6 +247,16 @@ impl Dict {
         Some(c)
     }
 
+    /// The code of a value already held, without adding it.
+    pub(crate) fn code_of(&self, value: Entry<'_>) -> Option<u32> {
+        match (self, value) {
+            (_, Entry::Null) => Some(0),
+            (Dict::Text { codes, .. }, Entry::Text(t)) => codes.get(t).copied(),
+            (Dict::Int { codes, .. }, Entry::Int(v)) => codes.get(&v).copied(),
+            _ => None,
+        }
+    }
+
     pub(crate) fn entry(&self, code: u32) -> Entry<'_> {
         if code == 0 {
             return Entry::Null;
@@ -298,6 +345,23 @@ mod tests {
         assert_eq!(counts, vec![1, 2, 3, 3]);
         codes.count(&[5], &mut counts);
         assert_eq!(counts, vec![1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn postings_list_every_row_of_each_value_in_order() {
+        let mut codes = Codes::for_max(3, 9);
+        for c in [1, 2, 2, 3, 3, 3, 0, 1, 2] {
+            codes.push(c);
+        }
+        let postings = Postings::build(&codes, 4, 9);
+        assert_eq!(postings.rows(0), &[6]);
+        assert_eq!(postings.rows(1), &[0, 7]);
+        assert_eq!(postings.rows(2), &[1, 2, 8]);
+        assert_eq!(postings.rows(3), &[3, 4, 5]);
+        assert!(
+            postings.rows(4).is_empty(),
+            "a code past the dictionary has no rows"
+        );
     }
 
     #[test]

@@ -19,14 +19,16 @@ mod column;
 pub mod sync;
 pub mod workers;
 
-use column::{Codes, Dict, Entry};
+use column::{Codes, Dict, Entry, Postings};
 use pandamon_model::JobTable;
-use pandamon_query::{Cond, JobView, Selection};
+use pandamon_query::{Clause, Cond, JobView, Selection, Term};
 use pandamon_store::catalog::ColType;
 use pandamon_store::jobs::{Cell, Group, Summed};
 use pandamon_store::scan::Field;
 use rustc_hash::FxHashMap;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Text columns held dictionary-encoded. Columns unique to each job (`jobname`, `batchid`, block
 /// names, worker host) are left out: they would make the dictionaries as large as the jobs, and
@@ -102,6 +104,10 @@ pub const TIME_COLUMNS: &[&str] = &[
     "statechangetime",
 ];
 
+/// Dictionary columns with many values that selections name a few of (a site, a user, a task):
+/// their per-value row lists let such a selection visit only its rows instead of every job.
+const POSTED: &[&str] = &["computingsite", "produsername", "jeditaskid", "reqid"];
+
 /// Where `modificationtime` comes among [`loaded_columns`].
 pub(crate) const MODIFIED: usize = 1 + TEXT_COLUMNS.len() + INT_COLUMNS.len() + PLAIN_COLUMNS.len();
 
@@ -141,6 +147,8 @@ enum Slot {
     Plain(usize),
     Time(usize),
     PandaId,
+    /// A time column truncated to the hour (a group key, never a column's own slot).
+    Hour(usize),
 }
 
 fn slot(column: &str) -> Option<Slot> {
@@ -287,7 +295,25 @@ pub struct JobIndex {
     overflow: FxHashMap<i64, u32>,
     /// Rows holding a job.
     live: usize,
+    /// Per dictionary column, its rows by value ([`POSTED`] columns only), built on first use
+    /// and forgotten when a job changes.
+    postings: Vec<OnceLock<Postings>>,
+    /// The matching rows of the last few selections, forgotten when a job changes: a page asks
+    /// several questions of one selection (a count, facets, groups, a page), and they share one
+    /// scan.
+    recent: Mutex<VecDeque<Matched>>,
 }
+
+/// The rows a selection's conditions matched in some tables.
+#[derive(Debug)]
+struct Matched {
+    conds: Vec<Cond>,
+    tables: Vec<JobTable>,
+    rows: Arc<Vec<u32>>,
+}
+
+/// Selections whose matching rows are remembered.
+const RECENT: usize = 8;
 
 fn table_code(t: JobTable) -> u8 {
     t as u8
@@ -311,7 +337,66 @@ impl JobIndex {
             sorted: 0,
             overflow: FxHashMap::default(),
             live: 0,
+            postings: (0..TEXT_COLUMNS.len() + INT_COLUMNS.len())
+                .map(|_| OnceLock::new())
+                .collect(),
+            recent: Mutex::default(),
         }
+    }
+
+    /// Forgets the row lists and the remembered matches: rows or their values changed.
+    fn changed(&mut self) {
+        for p in &mut self.postings {
+            p.take();
+        }
+        if let Ok(recent) = self.recent.get_mut() {
+            recent.clear();
+        }
+    }
+
+    /// The row lists of dictionary column `c`, built now if needed.
+    fn postings(&self, c: usize) -> &Postings {
+        self.postings[c].get_or_init(|| {
+            Postings::build(&self.codes[c], self.dicts[c].len(), self.pandaid.len())
+        })
+    }
+
+    /// The rows that the most selective condition on a [`POSTED`] column allows, in row order;
+    /// `None` when none allows fewer than an eighth of the rows (a scan is then as quick).
+    fn candidates(&self, tests: &[Test]) -> Option<Vec<u32>> {
+        let posted = |c: usize| POSTED.iter().any(|col| slot(col) == Some(Slot::Dict(c)));
+        let accepted = |accept: &[bool]| {
+            accept
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| **a)
+                .map(|(k, _)| k)
+                .collect::<Vec<usize>>()
+        };
+        let (total, c, codes) = tests
+            .iter()
+            .filter_map(|t| match t {
+                Test::Codes(c, accept) if posted(*c) => {
+                    let codes = accepted(accept);
+                    let postings = self.postings(*c);
+                    let total: usize = codes.iter().map(|k| postings.rows(*k).len()).sum();
+                    Some((total, *c, codes))
+                }
+                _ => None,
+            })
+            .min_by_key(|(total, _, _)| *total)?;
+        if total > self.pandaid.len() / 8 {
+            return None;
+        }
+        let postings = self.postings(c);
+        let mut rows = Vec::with_capacity(total);
+        for k in &codes {
+            rows.extend_from_slice(postings.rows(*k));
+        }
+        if codes.len() > 1 {
+            rows.sort_unstable();
+        }
+        Some(rows)
     }
 
     /// Jobs held.
@@ -400,6 +485,7 @@ impl JobIndex {
         for (column, t) in self.times.iter_mut().zip(row.times) {
             column[index] = t;
         }
+        self.changed();
         Ok(true)
     }
 
@@ -430,6 +516,7 @@ impl JobIndex {
         };
         self.table[i] = FREE;
         self.live -= 1;
+        self.changed();
         // Its values stay behind: scans skip free rows, compaction reads only held ones, and a
         // job that comes back into this row has every value rewritten.
         if i >= self.sorted {
@@ -494,6 +581,7 @@ impl JobIndex {
         self.sorted = order.len();
         self.overflow = FxHashMap::default();
         self.live = order.len();
+        self.changed();
     }
 
     /// Every pandaid held, for reconciling deletions.
@@ -564,12 +652,42 @@ impl JobIndex {
             })
     }
 
-    /// Rows of the matching jobs in the given tables, in row order.
-    pub fn matching(&self, selection: &Selection, tables: &[JobTable]) -> Vec<u32> {
+    /// Rows of the matching jobs in the given tables, in row order. A selection naming a few
+    /// sites, users or tasks visits only their rows; others scan every row; the same conditions
+    /// asked again before a job changes are answered from memory.
+    pub fn matching(&self, selection: &Selection, tables: &[JobTable]) -> Arc<Vec<u32>> {
+        let same = |m: &Matched| m.conds == selection.conds && m.tables == tables;
+        if let Ok(recent) = self.recent.lock()
+            && let Some(m) = recent.iter().find(|m| same(m))
+        {
+            return m.rows.clone();
+        }
+        let rows = Arc::new(self.match_rows(selection, tables));
+        if let Ok(mut recent) = self.recent.lock() {
+            if recent.len() == RECENT {
+                recent.pop_front();
+            }
+            recent.push_back(Matched {
+                conds: selection.conds.clone(),
+                tables: tables.to_vec(),
+                rows: rows.clone(),
+            });
+        }
+        rows
+    }
+
+    /// [`JobIndex::matching`] without the memory.
+    fn match_rows(&self, selection: &Selection, tables: &[JobTable]) -> Vec<u32> {
         let tests = self.compile(selection);
         let mut wanted = [false; 256];
         for t in tables {
             wanted[table_code(*t) as usize] = true;
+        }
+        if let Some(rows) = self.candidates(&tests) {
+            return rows
+                .into_iter()
+                .filter(|&i| self.row_matches(i as usize, &tests, &wanted))
+                .collect();
         }
         // Every core scans its own stretch of rows.
         let parts = parallel(self.pandaid.len(), |range| {
@@ -591,6 +709,10 @@ impl JobIndex {
             Slot::Dict(c) => u64::from(self.codes[c].get(row)),
             Slot::Plain(c) => self.plain[c][row] as u64,
             Slot::Time(c) => u64::from(self.times[c][row]),
+            Slot::Hour(c) => match self.times[c][row] {
+                NULL_TIME => u64::from(NULL_TIME),
+                t => u64::from(t - t % 3_600),
+            },
             Slot::PandaId => self.pandaid[row] as u64,
         }
     }
@@ -603,8 +725,8 @@ impl JobIndex {
                 Entry::Text(t) => Cell::Text(t.to_string()),
                 Entry::Int(v) => Cell::Int(v),
             },
-            Slot::Time(_) if key as u32 == NULL_TIME => Cell::Null,
-            Slot::Time(_) => chrono::DateTime::from_timestamp(key as i64, 0)
+            Slot::Time(_) | Slot::Hour(_) if key as u32 == NULL_TIME => Cell::Null,
+            Slot::Time(_) | Slot::Hour(_) => chrono::DateTime::from_timestamp(key as i64, 0)
                 .map_or(Cell::Null, |t| Cell::Time(t.naive_utc())),
             Slot::Plain(_) if key as i64 == NULL => Cell::Null,
             Slot::Plain(_) | Slot::PandaId => Cell::Int(key as i64),
@@ -628,6 +750,32 @@ impl JobIndex {
         columns: &[&str],
     ) -> Vec<Group> {
         self.grouped(selection, tables, columns, &[])
+            .into_iter()
+            .map(|(values, acc)| Group {
+                values,
+                count: acc.count,
+                example: acc.example,
+            })
+            .collect()
+    }
+
+    /// Grouped counts with the hour of `time_column` as the first value, in the shape of
+    /// `Db::group_rows_by_hour`; empty if a column is not held.
+    pub fn group_by_hour(
+        &self,
+        selection: &Selection,
+        tables: &[JobTable],
+        time_column: &str,
+        columns: &[&str],
+    ) -> Vec<Group> {
+        let Some(Slot::Time(t)) = slot(time_column) else {
+            return Vec::new();
+        };
+        let Some(mut slots) = columns.iter().map(|c| slot(c)).collect::<Option<Vec<_>>>() else {
+            return Vec::new();
+        };
+        slots.insert(0, Slot::Hour(t));
+        self.grouped_slots(selection, tables, &slots, &[])
             .into_iter()
             .map(|(values, acc)| Group {
                 values,
@@ -674,6 +822,17 @@ impl JobIndex {
         ) else {
             return Vec::new();
         };
+        self.grouped_slots(selection, tables, &slots, &summed)
+    }
+
+    /// [`JobIndex::grouped`] on slots.
+    fn grouped_slots(
+        &self,
+        selection: &Selection,
+        tables: &[JobTable],
+        slots: &[Slot],
+        summed: &[Slot],
+    ) -> Vec<(Vec<Cell>, Acc)> {
         // The value of every code of a dictionary column, looked up once.
         let values: Vec<Option<Vec<i64>>> = summed
             .iter()
@@ -693,7 +852,7 @@ impl JobIndex {
             let mut key: Vec<u64> = vec![0; slots.len()];
             for &r in &rows[range] {
                 let r = r as usize;
-                for (k, s) in key.iter_mut().zip(&slots) {
+                for (k, s) in key.iter_mut().zip(slots) {
                     *k = self.key(*s, r);
                 }
                 let pandaid = self.pandaid[r];
@@ -730,7 +889,7 @@ impl JobIndex {
             .map(|(key, acc)| {
                 let values = key
                     .iter()
-                    .zip(&slots)
+                    .zip(slots)
                     .map(|(v, s)| self.cell(*s, *v))
                     .collect();
                 (values, acc)
@@ -770,7 +929,7 @@ impl JobIndex {
         }
         let to = from + bin * bins as i64;
         let mut by_value: FxHashMap<u64, Vec<f64>> = FxHashMap::default();
-        for r in self.matching(selection, tables) {
+        for &r in self.matching(selection, tables).iter() {
             let r = r as usize;
             let started = self.times[start][r];
             if started == NULL_TIME {
@@ -835,7 +994,7 @@ impl JobIndex {
                     }
                     Some(s) => {
                         let mut counts: FxHashMap<u64, u64> = FxHashMap::default();
-                        for &r in &rows {
+                        for &r in rows.iter() {
                             *counts.entry(self.key(*s, r as usize)).or_default() += 1;
                         }
                         counts.into_iter().collect()
@@ -883,7 +1042,7 @@ impl JobIndex {
                 let value = match s {
                     Slot::Dict(c) => self.dicts[c].int_of(self.codes[c].get(r)),
                     Slot::Plain(c) => Some(self.plain[c][r]).filter(|v| *v != NULL),
-                    Slot::Time(c) => Some(self.times[c][r])
+                    Slot::Time(c) | Slot::Hour(c) => Some(self.times[c][r])
                         .filter(|t| *t != NULL_TIME)
                         .map(i64::from),
                     Slot::PandaId => Some(self.pandaid[r]),
@@ -1012,6 +1171,14 @@ pub(crate) fn compile(
                 && let Some(Held::Dict(c)) = held(column)
             {
                 let dict = &dicts[c];
+                // A list of exact values: their codes looked up, not every value tried.
+                if let Some(values) = exact_values(cond) {
+                    let mut accept = vec![false; dict.len()];
+                    for code in values.into_iter().filter_map(|v| dict.code_of(v)) {
+                        accept[code as usize] = true;
+                    }
+                    return Test::Codes(c, accept);
+                }
                 let accept = (0..dict.len() as u32)
                     .map(|code| {
                         cond.matches(&One {
@@ -1025,6 +1192,32 @@ pub(crate) fn compile(
             Test::General(cond.clone())
         })
         .collect()
+}
+
+/// The values a condition accepts when it is a plain list of exact values (`site=A|B`,
+/// `jeditaskid=1|2`): no negation, pattern or NULL among them.
+fn exact_values(cond: &Cond) -> Option<Vec<Entry<'_>>> {
+    match cond {
+        Cond::Int {
+            values,
+            negated: false,
+            not_specified: false,
+            ..
+        } => Some(values.iter().map(|v| Entry::Int(*v)).collect()),
+        Cond::Text { groups, .. } => groups
+            .iter()
+            .map(|group| match group.as_slice() {
+                [
+                    Clause {
+                        negated: false,
+                        term: Term::Exact(x),
+                    },
+                ] => Some(Entry::Text(x)),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    }
 }
 
 /// A selection condition compiled for one index (jobs or workers).
@@ -1079,7 +1272,7 @@ impl JobView for At<'_> {
             Slot::PandaId => Some(self.index.pandaid[self.row]),
             Slot::Dict(c) => self.index.dicts[c].int_of(self.index.codes[c].get(self.row)),
             Slot::Plain(c) => Some(self.index.plain[c][self.row]).filter(|v| *v != NULL),
-            Slot::Time(_) => None,
+            Slot::Time(_) | Slot::Hour(_) => None,
         }
     }
     fn time(&self, column: &str) -> Option<i64> {
@@ -1138,6 +1331,58 @@ mod tests {
             },
         )
         .unwrap()
+    }
+
+    #[test]
+    fn narrow_selections_visit_their_rows_and_see_changes() {
+        let now = 1_800_000_000;
+        let mut index = JobIndex::new(now - 86_400);
+        for p in 0..2_000 {
+            let site = format!("SITE_{}", p % 20);
+            let status = if p % 3 == 0 { "failed" } else { "finished" };
+            index
+                .upsert(JobTable::Archived, &row(p, status, Some(&site), now - p))
+                .unwrap();
+        }
+        let all = JobTable::ALL;
+        // One site of twenty: visited through its row list, and the same rows as a scan.
+        let one = select(&[("computingsite", "SITE_3"), ("jobstatus", "failed")], now);
+        let tests = index.compile(&one);
+        let listed = index.candidates(&tests).expect("one site is selective");
+        assert_eq!(listed.len(), 100);
+        assert!(listed.windows(2).all(|w| w[0] < w[1]), "in row order");
+        let scanned: Vec<u32> = (0..index.pandaid.len() as u32)
+            .filter(|&i| index.row_matches(i as usize, &tests, &[true; 256]))
+            .collect();
+        assert_eq!(*index.matching(&one, &all), scanned);
+        assert_eq!(index.count(&one, &all), 34);
+        // Two sites: both lists, merged in row order.
+        let two = select(&[("computingsite", "SITE_3|SITE_4")], now);
+        let listed = index.candidates(&index.compile(&two)).unwrap();
+        assert_eq!(listed.len(), 200);
+        assert!(listed.windows(2).all(|w| w[0] < w[1]));
+        // A pattern matching every site is not selective: a scan.
+        let wide = select(&[("computingsite", "SITE_*")], now);
+        assert!(index.candidates(&index.compile(&wide)).is_none());
+        assert_eq!(index.count(&wide, &all), 2_000);
+        // A job moved to the site is seen at once (the lists are rebuilt), a new one too.
+        index
+            .upsert(JobTable::Archived, &row(4, "failed", Some("SITE_3"), now))
+            .unwrap();
+        index
+            .upsert(
+                JobTable::Archived,
+                &row(5_000, "failed", Some("SITE_3"), now),
+            )
+            .unwrap();
+        assert_eq!(index.count(&one, &all), 36);
+        index.remove(5_000);
+        assert_eq!(index.count(&one, &all), 35);
+        index.compact();
+        assert_eq!(index.count(&one, &all), 35);
+        // A name no job has: nothing, without a scan.
+        let none = select(&[("computingsite", "NOWHERE")], now);
+        assert_eq!(index.candidates(&index.compile(&none)), Some(Vec::new()));
     }
 
     fn by_text(counts: &[(Cell, i64)]) -> Vec<(String, i64)> {

@@ -19,16 +19,7 @@ fn normalise(groups: Vec<Group>) -> Vec<(Vec<String>, i64, i64)> {
     let mut out: Vec<(Vec<String>, i64, i64)> = groups
         .into_iter()
         .map(|g| {
-            let key = g
-                .values
-                .iter()
-                .map(|c| match c {
-                    Cell::Null => "∅".to_string(),
-                    Cell::Int(v) => v.to_string(),
-                    Cell::Text(s) => s.trim_end().to_string(),
-                    other => format!("{other:?}"),
-                })
-                .collect();
+            let key = g.values.iter().map(cell_key).collect();
             (key, g.count, g.example)
         })
         .collect();
@@ -47,10 +38,56 @@ fn normalise(groups: Vec<Group>) -> Vec<(Vec<String>, i64, i64)> {
     merged
 }
 
-fn random_query(rng: &mut Rng) -> Vec<(String, String)> {
+/// Sites, users and tasks of the indexed jobs: selections that name a few of them are answered
+/// from the index's per-value row lists.
+struct Named {
+    sites: Vec<String>,
+    users: Vec<String>,
+    tasks: Vec<String>,
+}
+
+impl Named {
+    fn of(live: &LiveIndex, now: i64) -> Named {
+        let selection = Selection::parse(
+            [("hours", "72")],
+            Defaults {
+                window_hours: 72,
+                now,
+                vocabulary: &fields::JOBS,
+            },
+        )
+        .unwrap();
+        let columns = ["computingsite", "produsername", "jeditaskid"];
+        let mut per_column = live
+            .index
+            .read()
+            .unwrap()
+            .facet_counts(&selection, &JobTable::ALL, &columns)
+            .into_iter()
+            .map(|values| values.iter().map(|(c, _)| cell_key(c)).collect::<Vec<_>>());
+        Named {
+            sites: per_column.next().unwrap(),
+            users: per_column.next().unwrap(),
+            tasks: per_column.next().unwrap(),
+        }
+    }
+
+    /// One to three of `values`, as a `|` list.
+    fn some(rng: &mut Rng, values: &[String]) -> String {
+        (0..rng.range(1, 3))
+            .map(|_| rng.pick(values).clone())
+            .collect::<Vec<_>>()
+            .join("|")
+    }
+}
+
+fn random_query(rng: &mut Rng, named: &Named) -> Vec<(String, String)> {
     let mut q = vec![("hours".to_string(), rng.range(1, 72).to_string())];
     for _ in 0..rng.range(0, 2) {
-        q.push(match rng.range(0, 7) {
+        q.push(match rng.range(0, 10) {
+            7 => ("computingsite".into(), Named::some(rng, &named.sites)),
+            8 => ("produsername".into(), Named::some(rng, &named.users)),
+            9 => ("jeditaskid".into(), Named::some(rng, &named.tasks)),
             0 => (
                 "jobstatus".into(),
                 rng.pick(&[
@@ -114,9 +151,10 @@ async fn compare(db: &Db, live: &LiveIndex, seed: u64) -> usize {
             )
         })
         .collect();
+    let named = Named::of(live, now);
     let mut nonzero = 0;
     for _ in 0..25 {
-        let query = random_query(&mut rng);
+        let query = random_query(&mut rng, &named);
         let selection = Selection::parse(
             query.iter().map(|(k, v)| (k.as_str(), v.as_str())),
             Defaults {
@@ -141,6 +179,7 @@ async fn compare(db: &Db, live: &LiveIndex, seed: u64) -> usize {
             )
         };
         let from_sql = normalise(db.group_jobs(&tables, &typed, &selection).await.unwrap());
+        let table_names: Vec<&str> = tables.iter().map(|t| t.name()).collect();
         let sql_count = db.count_jobs(&tables, &selection).await.unwrap();
         assert_eq!(index_count, sql_count, "{query:?}");
         // A sorted page: the same jobs in the same order.
@@ -191,6 +230,30 @@ async fn compare(db: &Db, live: &LiveIndex, seed: u64) -> usize {
             .collect();
         assert_eq!(page_index, page_sql, "{query:?} ordered by {order}");
         assert_eq!(from_index, from_sql, "{query:?}");
+        // Per hour of modification, as the errors page draws its failures.
+        let typed_of = |c: &str| typed.iter().find(|(n, _)| *n == c).unwrap().1;
+        let hourly = [
+            ("jobstatus", typed_of("jobstatus")),
+            ("piloterrorcode", typed_of("piloterrorcode")),
+        ];
+        let hourly_index = normalise(live.index.read().unwrap().group_by_hour(
+            &selection,
+            &tables,
+            "modificationtime",
+            &["jobstatus", "piloterrorcode"],
+        ));
+        let hourly_sql = normalise(
+            db.group_rows_by_hour(
+                &table_names,
+                "modificationtime",
+                &hourly,
+                &selection,
+                "pandaid",
+            )
+            .await
+            .unwrap(),
+        );
+        assert_eq!(hourly_index, hourly_sql, "hourly: {query:?}");
         if sql_count > 0 {
             nonzero += 1;
         }
