@@ -71,6 +71,41 @@ async fn jobs_page_reads_the_index_and_sees_changes(test: &TestDb) {
         assert!(!db_page["jobs"].as_array().unwrap().is_empty(), "{query}");
         assert_eq!(index_page["jobs"], db_page["jobs"], "{query}");
     }
+    // The errors page (its failures per hour included) and the jobs of one site (the index
+    // visits that site's rows only) as the database gives them, over one fixed window.
+    let to = Utc::now();
+    let window = format!(
+        "date_from={}&date_to={}",
+        (to - chrono::Duration::hours(24)).format("%Y-%m-%dT%H:%M:%S"),
+        to.format("%Y-%m-%dT%H:%M:%S")
+    );
+    let site = from_db["selectionsummary"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["field"] == "computingsite")
+        .and_then(|f| f["list"][0]["kname"].as_str())
+        .unwrap()
+        .to_string();
+    for query in [
+        format!("/errors/?json&{window}"),
+        format!("/errors/?json&{window}&computingsite={site}"),
+        format!("/jobs/?json&{window}&computingsite={site}&display_limit=30"),
+    ] {
+        let db_page = get_json(&plain, &query).await;
+        let index_page = get_json(&indexed, &query).await;
+        if query.starts_with("/errors/") {
+            assert!(
+                !db_page["histogram"]["hours"].as_array().unwrap().is_empty(),
+                "{query}"
+            );
+            assert_eq!(index_page, db_page, "{query}");
+        } else {
+            assert_eq!(index_page["source"], "index", "{query}");
+            assert_eq!(index_page["totaljobs"], db_page["totaljobs"], "{query}");
+            assert_eq!(index_page["jobs"], db_page["jobs"], "{query}");
+        }
+    }
     let status = get_json(&indexed, "/?json").await;
     assert_eq!(status["index"]["loaded"], true);
 

@@ -63,15 +63,19 @@ pub struct ErrorCount {
 }
 
 /// The columns grouped for the error summary: every code and diagnostic.
-pub fn error_columns() -> Vec<(&'static str, ColType)> {
-    let mut columns = Vec::new();
-    for c in ErrorComponent::ALL {
-        columns.push((c.code_column(), job_column_type(c.code_column())));
-        if let Some(diag) = c.diag_column() {
-            columns.push((diag, job_column_type(diag)));
-        }
-    }
-    columns
+pub fn error_columns() -> &'static [(&'static str, ColType)] {
+    static COLUMNS: std::sync::LazyLock<Vec<(&'static str, ColType)>> =
+        std::sync::LazyLock::new(|| {
+            let mut columns = Vec::new();
+            for c in ErrorComponent::ALL {
+                columns.push((c.code_column(), job_column_type(c.code_column())));
+                if let Some(diag) = c.diag_column() {
+                    columns.push((diag, job_column_type(diag)));
+                }
+            }
+            columns
+        });
+    &COLUMNS
 }
 
 /// The errors of one job, or of a group of jobs, given a way to read a column: (component,
@@ -80,38 +84,54 @@ pub fn error_columns() -> Vec<(&'static str, ColType)> {
 pub fn decode_errors<'a>(
     value: impl Fn(&str) -> Option<&'a Cell>,
 ) -> Vec<(ErrorComponent, i64, String)> {
-    let sup_set = value(ErrorComponent::Sup.code_column())
+    decode(|c| (value(c.code_column()), c.diag_column().and_then(&value)))
+}
+
+/// [`decode_errors`] given each component's code and diagnostic cells.
+fn decode<'a>(
+    cells: impl Fn(ErrorComponent) -> (Option<&'a Cell>, Option<&'a Cell>),
+) -> Vec<(ErrorComponent, i64, String)> {
+    let sup_set = cells(ErrorComponent::Sup)
+        .0
         .and_then(Cell::as_int)
         .is_some_and(|c| c != 0);
     ErrorComponent::ALL
         .into_iter()
         .filter(|c| !(*c == ErrorComponent::Taskbuffer && sup_set))
         .filter_map(|c| {
-            let code = match value(c.code_column())? {
+            let (code, diag) = cells(c);
+            let code = match code? {
                 Cell::Int(v) => *v,
                 Cell::Text(s) => s.trim().parse::<i64>().unwrap_or(0),
                 _ => 0,
             };
-            let diag = c
-                .diag_column()
-                .and_then(&value)
-                .and_then(Cell::as_text)
-                .unwrap_or("")
-                .trim_end()
-                .to_string();
-            (code > 0).then_some((c, code, diag))
+            if code <= 0 {
+                return None;
+            }
+            let diag = diag.and_then(Cell::as_text).unwrap_or("").trim_end();
+            Some((c, code, diag.to_string()))
         })
         .collect()
 }
 
-/// The errors of a group of jobs grouped by [`error_columns`].
+/// The errors of a group of jobs grouped by [`error_columns`] (its first values).
 pub fn group_errors(group: &Group) -> Vec<(ErrorComponent, i64, String)> {
-    let columns = error_columns();
-    decode_errors(|name| {
-        columns
+    // Where each component's code and diagnostic are among the error columns.
+    type Positions = Vec<(ErrorComponent, Option<usize>, Option<usize>)>;
+    static AT: std::sync::LazyLock<Positions> = std::sync::LazyLock::new(|| {
+        let at = |name: &str| error_columns().iter().position(|(c, _)| *c == name);
+        ErrorComponent::ALL
+            .into_iter()
+            .map(|c| (c, at(c.code_column()), c.diag_column().and_then(at)))
+            .collect()
+    });
+    decode(|component| {
+        let (code, diag) = AT
             .iter()
-            .position(|(c, _)| *c == name)
-            .and_then(|i| group.values.get(i))
+            .find(|(c, _, _)| *c == component)
+            .map_or((None, None), |(_, code, diag)| (*code, *diag));
+        let cell = |i: Option<usize>| i.and_then(|i| group.values.get(i));
+        (cell(code), cell(diag))
     })
 }
 
@@ -131,8 +151,20 @@ struct ErrorTally {
 }
 
 /// bigmon's `errsByCount`: one entry per `component:code` over the groups' jobs.
-pub fn error_summary(groups: &[Group], descriptions: &[ErrorDescription]) -> Vec<ErrorCount> {
-    let described = describe(descriptions);
+/// Columns after the error columns (an owner, say) are not read.
+pub fn error_summary<'g>(
+    groups: impl IntoIterator<Item = &'g Group>,
+    descriptions: &[ErrorDescription],
+) -> Vec<ErrorCount> {
+    described_summary(groups, &describe(descriptions))
+}
+
+/// [`error_summary`] with the descriptions already by (component, code), for pages that
+/// summarise many parts.
+pub fn described_summary<'g>(
+    groups: impl IntoIterator<Item = &'g Group>,
+    described: &HashMap<(&str, i64), &ErrorDescription>,
+) -> Vec<ErrorCount> {
     let mut counts: BTreeMap<(&'static str, i64), ErrorTally> = BTreeMap::new();
     for group in groups {
         for (c, code, diag) in group_errors(group) {

@@ -187,9 +187,8 @@ pub async fn job_page(
         .await?)
 }
 
-/// Grouped job counts with the hour of `time_column` as the first value. The index keeps no
-/// hourly groups, so the database answers; pages call this rather than the store so that the
-/// planner stays the one place that decides.
+/// Grouped job counts with the hour of `time_column` as the first value, as
+/// `Db::group_rows_by_hour` returns them.
 pub async fn group_by_hour(
     state: &AppState,
     selection: &Selection,
@@ -197,11 +196,21 @@ pub async fn group_by_hour(
     time_column: &str,
     columns: &[(&str, ColType)],
 ) -> AppResult<(Vec<Group>, Source)> {
-    let names: Vec<&str> = tables.iter().map(|t| t.name()).collect();
+    let mut names: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
+    names.push(time_column);
+    if let Some(live) = index_for(state, selection, &names)
+        && let Ok(index) = live.index.read()
+    {
+        return Ok((
+            index.group_by_hour(selection, tables, time_column, &names[..columns.len()]),
+            Source::Index,
+        ));
+    }
+    let table_names: Vec<&str> = tables.iter().map(|t| t.name()).collect();
     Ok((
         state
             .db
-            .group_rows_by_hour(&names, time_column, columns, selection, "pandaid")
+            .group_rows_by_hour(&table_names, time_column, columns, selection, "pandaid")
             .await?,
         Source::Database,
     ))

@@ -4,7 +4,8 @@
 use crate::kit::error::AppResult;
 use crate::kit::format::{describe_window, human_count};
 use crate::kit::joberrors::{
-    ErrorCount, error_columns, error_summary, group_errors, job_tables, typed_job_columns,
+    ErrorCount, described_summary, error_columns, error_summary, group_errors, job_tables,
+    typed_job_columns,
 };
 use crate::kit::links::link_with;
 use crate::kit::module::{Module, NavEntry, Route, RouteDoc, schema};
@@ -174,6 +175,7 @@ fn histogram(
 ) -> Histogram {
     let mut cells: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
     let mut names: BTreeSet<String> = BTreeSet::new();
+    let described = crate::kit::joberrors::describe(descriptions);
     for g in groups {
         let hour = match &g.values[0] {
             Cell::Time(t) => t.format("%Y-%m-%dT%H:00:00").to_string(),
@@ -187,9 +189,8 @@ fn histogram(
                 _ => 0,
             };
             if code > 0 {
-                let id = descriptions
-                    .iter()
-                    .find(|d| d.component == component.name() && d.code == code)
+                let id = described
+                    .get(&(component.name(), code))
                     .map_or(0, |d| d.category);
                 category = error_category_name(id).to_string();
                 break;
@@ -222,7 +223,7 @@ fn errors_by(
     descriptions: &[pandamon_store::jobs::ErrorDescription],
 ) -> Vec<ErrorsOf> {
     let n_error_columns = error_columns().len();
-    let mut parts: BTreeMap<String, Vec<Group>> = BTreeMap::new();
+    let mut parts: BTreeMap<String, Vec<&Group>> = BTreeMap::new();
     for g in groups {
         let name = match &g.values[n_error_columns + owner] {
             Cell::Null => "Not specified".to_string(),
@@ -230,16 +231,13 @@ fn errors_by(
             Cell::Text(s) => s.clone(),
             other => format!("{other:?}"),
         };
-        parts.entry(name).or_default().push(Group {
-            values: g.values[..n_error_columns].to_vec(),
-            count: g.count,
-            example: g.example,
-        });
+        parts.entry(name).or_default().push(g);
     }
+    let described = crate::kit::joberrors::describe(descriptions);
     let mut out: Vec<ErrorsOf> = parts
         .into_iter()
         .map(|(name, groups)| {
-            let list = error_summary(&groups, descriptions);
+            let list = described_summary(groups.iter().copied(), &described);
             ErrorsOf {
                 name,
                 toterrors: list.iter().map(|e| e.count).sum(),
@@ -287,20 +285,12 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<Error
         .collect();
     job_summary.sort_by_key(|s| JobStatus::parse(&s.name).map_or(usize::MAX, |s| s as usize));
     let failing = selection.and_in("jobstatus", &["failed", "holding"]);
-    let mut columns = error_columns();
+    let mut columns = error_columns().to_vec();
     columns.extend(typed_job_columns(&OWNERS));
     let (groups, _) = source::group(state, &failing, &tables, &columns).await?;
     let descriptions = state.reference.error_descriptions(db).await?;
-    let n = error_columns().len();
-    let error_groups: Vec<Group> = groups
-        .iter()
-        .map(|g| Group {
-            values: g.values[..n].to_vec(),
-            count: g.count,
-            example: g.example,
-        })
-        .collect();
-    let errs_by_count = error_summary(&error_groups, &descriptions);
+    // The groups' owner columns come after the error columns, which is all these read.
+    let errs_by_count = error_summary(&groups, &descriptions);
     let mut categories: BTreeMap<i64, CategoryCount> = BTreeMap::new();
     for e in &errs_by_count {
         categories
@@ -316,7 +306,7 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<Error
     let (hourly, _) =
         source::group_by_hour(state, &failing, &tables, "modificationtime", &code_columns).await?;
     Ok(ErrorsJson {
-        errs_by_message: errors_by_message(&error_groups),
+        errs_by_message: errors_by_message(&groups),
         histogram: histogram(&hourly, &descriptions),
         job_summary,
         errs_by_site: errors_by(&groups, 0, &descriptions),

@@ -175,7 +175,7 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<JobsJ
         typed_job_columns(&FACETS.iter().map(|(_, column)| *column).collect::<Vec<_>>());
     let (per_facet, _) = source::facets(state, selection, &tables, &facet_columns).await?;
     let failing = selection.and_in("jobstatus", &["failed", "holding"]);
-    let (error_groups, _) = source::group(state, &failing, &tables, &error_columns()).await?;
+    let (error_groups, _) = source::group(state, &failing, &tables, error_columns()).await?;
     let mut notes = selection.notes.clone();
     // With the summaries from the index, a failing database costs only what must be read from
     // it (descriptions, the page's rows): the page says so instead of failing whole.
