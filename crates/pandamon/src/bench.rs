@@ -1,6 +1,6 @@
 //! `pandamon bench`: loads a simulated workload and measures, in one run, the live index against
-//! the same summary pushed down to SQL, the index's sync lag and memory, and HTTP throughput of
-//! `/jobs/?json`. Timings belong here and in BENCHMARKS.md, never in tests.
+//! the same summary pushed down to SQL, the index's sync lag and memory, HTTP throughput of
+//! `/jobs/?json`, and a mix of distinct, uncached selections across the main pages. Timings belong here and in BENCHMARKS.md, never in tests.
 
 use anyhow::{Context, bail};
 use chrono::{Timelike, Utc};
@@ -40,6 +40,201 @@ pub struct BenchResult {
     pub globalshares_sql_p50_ms: f64,
     /// The share history: every job of the week spread over the hours it ran.
     pub globalshares_history_p50_ms: f64,
+    /// A mix of distinct selections (64 clients, answer cache and per-client limit off): each
+    /// request one of `/jobs/`, `/errors/`, `/dash/region/`, `/tasks/` narrowed by a random
+    /// site, user or task, maybe a status, and a window of 1 to 72 hours. 2xx answers a second.
+    pub mix_rps: f64,
+    pub mix_p99_ms: f64,
+    /// Answers other than 2xx in the mix (none expected).
+    pub mix_errors: u64,
+    /// `/errors/?json` and `/dash/region/?json` over the default 12 hours, uncached.
+    pub errors_p50_ms: f64,
+    pub region_p50_ms: f64,
+}
+
+/// The values the mixed workload narrows by: sites, users and tasks of the indexed jobs.
+struct MixValues {
+    sites: Vec<String>,
+    users: Vec<String>,
+    tasks: Vec<i64>,
+}
+
+impl MixValues {
+    fn from_index(live: &LiveIndex, selection: &Selection) -> anyhow::Result<MixValues> {
+        let index = live
+            .index
+            .read()
+            .map_err(|_| anyhow::anyhow!("index lock poisoned"))?;
+        let columns = ["computingsite", "produsername", "jeditaskid"];
+        let mut per_column = index
+            .facet_counts(selection, &JobTable::ALL, &columns)
+            .into_iter();
+        let mut texts = || -> Vec<String> {
+            per_column
+                .next()
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|(cell, _)| cell.as_text().map(str::to_string))
+                .collect()
+        };
+        let (sites, users) = (texts(), texts());
+        let tasks = per_column
+            .next()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(cell, _)| match cell {
+                pandamon_store::jobs::Cell::Int(id) => Some(id),
+                _ => None,
+            })
+            .collect();
+        Ok(MixValues {
+            sites,
+            users,
+            tasks,
+        })
+    }
+
+    /// The `n`-th request of a client whose generator is `state`: a distinct selection.
+    fn request(&self, state: &mut u64) -> String {
+        let mut next = |n: usize| {
+            // xorshift64: cheap and good enough to spread requests.
+            *state ^= *state << 13;
+            *state ^= *state >> 7;
+            *state ^= *state << 17;
+            (*state % n.max(1) as u64) as usize
+        };
+        let page = ["/jobs/", "/errors/", "/dash/region/", "/tasks/"][next(4)];
+        let tasks_page = page == "/tasks/";
+        let narrow = match next(3) {
+            0 if !self.sites.is_empty() => {
+                let site = &self.sites[next(self.sites.len())];
+                if tasks_page {
+                    format!("site={site}")
+                } else {
+                    format!("computingsite={site}")
+                }
+            }
+            1 if !self.users.is_empty() => {
+                let user = &self.users[next(self.users.len())];
+                if tasks_page {
+                    format!("username={user}")
+                } else {
+                    format!("produsername={user}")
+                }
+            }
+            _ if !self.tasks.is_empty() => {
+                format!("jeditaskid={}", self.tasks[next(self.tasks.len())])
+            }
+            _ => String::new(),
+        };
+        let status = match (next(2), tasks_page) {
+            (0, _) => String::new(),
+            (_, false) => {
+                let s = ["finished", "failed", "running", "activated"][next(4)];
+                format!("&jobstatus={s}")
+            }
+            (_, true) => {
+                let s = ["running", "done", "failed", "finished"][next(4)];
+                format!("&status={s}")
+            }
+        };
+        let hours = 1 + next(72);
+        format!(
+            "{page}?json&{}{status}&hours={hours}",
+            narrow.replace(' ', "%20")
+        )
+    }
+}
+
+/// `clients` connections asking for `next`'s addresses for `seconds`: 2xx answers a second, their
+/// p99 in ms, and the count of other answers.
+async fn mixed_load(
+    address: std::net::SocketAddr,
+    values: std::sync::Arc<MixValues>,
+    clients: usize,
+    seconds: u64,
+) -> (f64, f64, u64) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for client in 0..clients {
+        let values = values.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut state =
+                0x9E37_79B9_7F4A_7C15 ^ (client as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            let (mut latencies, mut errors) = (Vec::new(), 0);
+            let mut slowest: Vec<(f64, String)> = Vec::new();
+            while Instant::now() < deadline {
+                let path = values.request(&mut state);
+                let started = Instant::now();
+                match fetch_status(address, &path).await {
+                    Some(code) if (200..300).contains(&code) => {
+                        let ms = started.elapsed().as_secs_f64() * 1_000.0;
+                        latencies.push(ms);
+                        slowest.push((ms, path));
+                        slowest.sort_by(|a, b| b.0.total_cmp(&a.0));
+                        slowest.truncate(3);
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (latencies, errors, slowest)
+        }));
+    }
+    let (mut all, mut errors, mut slowest) = (Vec::new(), 0, Vec::new());
+    for t in tasks {
+        if let Ok((l, e, s)) = t.await {
+            all.extend(l);
+            errors += e;
+            slowest.extend(s);
+        }
+    }
+    slowest.sort_by(|a, b| b.0.total_cmp(&a.0));
+    for (ms, path) in slowest.iter().take(8) {
+        println!("  slow in the mix: {ms:.0} ms {path}");
+    }
+    let rps = all.len() as f64 / seconds as f64;
+    (rps, percentile(&mut all, 99.0), errors)
+}
+
+/// One request over a fresh connection: the answer's status code, if one came.
+async fn fetch_status(address: std::net::SocketAddr, path: &str) -> Option<u16> {
+    let mut stream = tokio::net::TcpStream::connect(address).await.ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut body = Vec::new();
+    stream.read_to_end(&mut body).await.ok()?;
+    std::str::from_utf8(body.get(9..12)?).ok()?.parse().ok()
+}
+
+/// `path` asked `runs` times one after the other: the median time of a 2xx answer in ms.
+async fn sequential_p50(
+    address: std::net::SocketAddr,
+    path: &str,
+    runs: usize,
+) -> anyhow::Result<f64> {
+    let mut samples = Vec::new();
+    for _ in 0..runs {
+        let started = Instant::now();
+        match fetch_status(address, path).await {
+            Some(code) if (200..300).contains(&code) => {
+                samples.push(started.elapsed().as_secs_f64() * 1_000.0)
+            }
+            other => bail!("{path} answered {other:?}"),
+        }
+    }
+    Ok(percentile(&mut samples, 50.0))
+}
+
+/// Jobs modified in the last `hours`, with the window ending `back` seconds ago.
+fn jobs_selection(hours: &str, back: i64) -> anyhow::Result<Selection> {
+    Ok(Selection::parse(
+        [("hours", hours)],
+        Defaults {
+            window_hours: 12,
+            now: Utc::now().timestamp() - back,
+            vocabulary: &fields::JOBS,
+        },
+    )?)
 }
 
 /// Workers a day in ATLAS: the density the Harvester summary is measured at.
@@ -236,17 +431,13 @@ pub async fn run(db: Db, jobs: u64, seed: u64, keep: bool) -> anyhow::Result<Ben
     );
 
     // The /jobs/ summary over the whole simulated history (3 days, within the 7-day index).
-    let selection = Selection::parse(
-        [("hours", "72")],
-        Defaults {
-            window_hours: 12,
-            now: Utc::now().timestamp(),
-            vocabulary: &fields::JOBS,
-        },
-    )?;
+    let selection = jobs_selection("72", 0)?;
     let tables = pandamon_web::kit::joberrors::job_tables(&selection);
     let mut index_ms = Vec::new();
-    for _ in 0..21 {
+    for run in 0..21 {
+        // A window a second apart each run: the index remembers the rows of a selection it
+        // has just matched, and each run must match its own.
+        let selection = jobs_selection("72", run)?;
         let started = Instant::now();
         index_summary(&live, &selection, &tables)?;
         index_ms.push(started.elapsed().as_secs_f64() * 1_000.0);
@@ -296,14 +487,7 @@ pub async fn run(db: Db, jobs: u64, seed: u64, keep: bool) -> anyhow::Result<Ben
     );
 
     // Global Shares: the grouped HS06 sums of the active jobs, and the week's history.
-    let week = Selection::parse(
-        [("days", "7")],
-        Defaults {
-            window_hours: 12,
-            now: Utc::now().timestamp(),
-            vocabulary: &fields::JOBS,
-        },
-    )?;
+    let week = jobs_selection("168", 0)?;
     let gs_columns = [
         "gshare",
         "jobstatus",
@@ -324,7 +508,8 @@ pub async fn run(db: Db, jobs: u64, seed: u64, keep: bool) -> anyhow::Result<Ben
             bins: 7 * 24,
             now,
         };
-        for _ in 0..11 {
+        for run in 0..11 {
+            let week = jobs_selection("168", run)?;
             let started = Instant::now();
             index.group_sums(&week, &[JobTable::Active], &gs_columns, &["hs06"]);
             gs_ms.push(started.elapsed().as_secs_f64() * 1_000.0);
@@ -378,9 +563,37 @@ pub async fn run(db: Db, jobs: u64, seed: u64, keep: bool) -> anyhow::Result<Ben
     let (rps, http_p99) = http_load(address, 64, 15).await;
     let _ = stop_http.send(());
     let _ = server.await;
+    println!("http: {rps:.0} requests/s, p99 {http_p99:.0} ms");
+
+    // Distinct selections: the answer cache keeps nothing, one address sends everything.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let state = pandamon_web::AppState::new(db.clone(), None)
+        .with_settings(pandamon_web::Settings {
+            server: pandamon_web::kit::limits::ServerLimits {
+                per_client: 0,
+                memory: pandamon_web::kit::limits::MemoryBudget::new(1 << 30, Some(0)),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .with_index(live.clone());
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(pandamon_web::serve(listener, state, async move {
+        let _ = http_stopped.await;
+    }));
+    let errors_p50 = sequential_p50(address, "/errors/?json", 11).await?;
+    let region_p50 = sequential_p50(address, "/dash/region/?json", 11).await?;
+    println!(
+        "uncached 12 h: /errors/ p50 {errors_p50:.1} ms, /dash/region/ p50 {region_p50:.1} ms"
+    );
+    let values = std::sync::Arc::new(MixValues::from_index(&live, &selection)?);
+    let (mix_rps, mix_p99, mix_errors) = mixed_load(address, values, 64, 20).await;
+    println!("mix: {mix_rps:.0} requests/s, p99 {mix_p99:.0} ms, {mix_errors} not 2xx");
+    let _ = stop_http.send(());
+    let _ = server.await;
     let _ = stop.send(true);
     let _ = poller.await;
-    println!("http: {rps:.0} requests/s, p99 {http_p99:.0} ms");
 
     Ok(BenchResult {
         jobs: simulated_jobs,
@@ -401,6 +614,11 @@ pub async fn run(db: Db, jobs: u64, seed: u64, keep: bool) -> anyhow::Result<Ben
         globalshares_index_p50_ms: round(percentile(&mut gs_ms, 50.0)),
         globalshares_sql_p50_ms: round(percentile(&mut gs_sql_ms, 50.0)),
         globalshares_history_p50_ms: round(percentile(&mut history_ms, 50.0)),
+        mix_rps: round(mix_rps),
+        mix_p99_ms: round(mix_p99),
+        mix_errors,
+        errors_p50_ms: round(errors_p50),
+        region_p50_ms: round(region_p50),
     })
 }
 
