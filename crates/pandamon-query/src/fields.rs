@@ -166,6 +166,9 @@ pub struct Vocabulary {
     pub windowed: bool,
     /// Parameters with a meaning of their own rather than a column match.
     pub derived: &'static [Derived],
+    /// The longest time window one request may read, in days (the tables of jobs and workers
+    /// are the largest; an id-narrowed selection has no window and no limit).
+    pub max_window_days: Option<i64>,
 }
 
 /// A parameter computed from several columns or read in its own notation.
@@ -211,6 +214,9 @@ impl Vocabulary {
     }
 }
 
+/// The longest window of a job or worker page: bigmon's deep query reaches 180 days.
+pub const MAX_JOB_WINDOW_DAYS: i64 = 180;
+
 pub static JOBS: Vocabulary = Vocabulary {
     name: "jobs",
     fields: JOB_FIELDS,
@@ -226,6 +232,7 @@ pub static JOBS: Vocabulary = Vocabulary {
     id_column: "pandaid",
     windowed: true,
     derived: &Derived::ALL,
+    max_window_days: Some(MAX_JOB_WINDOW_DAYS),
 };
 
 /// Filterable JEDI task attributes.
@@ -343,6 +350,7 @@ pub static TASKS: Vocabulary = Vocabulary {
     id_column: "jeditaskid",
     windowed: true,
     derived: &[],
+    max_window_days: None,
 };
 
 /// Files of jobs (`filestable4`).
@@ -394,6 +402,7 @@ pub static FILES: Vocabulary = Vocabulary {
     id_column: "row_id",
     windowed: false,
     derived: &[],
+    max_window_days: None,
 };
 
 /// JEDI datasets (`jedi_datasets`).
@@ -451,6 +460,7 @@ pub static DATASETS: Vocabulary = Vocabulary {
     id_column: "datasetid",
     windowed: false,
     derived: &[],
+    max_window_days: None,
 };
 
 /// Columns a JSON `fields=` projection may name.
@@ -578,6 +588,7 @@ pub static CONTENTS: Vocabulary = Vocabulary {
     id_column: "fileid",
     windowed: false,
     derived: &[],
+    max_window_days: None,
 };
 
 /// Harvester workers (`harvester_workers`): the pilots Harvester submits.
@@ -655,4 +666,5 @@ pub static WORKERS: Vocabulary = Vocabulary {
     id_column: "workerid",
     windowed: true,
     derived: &[],
+    max_window_days: Some(MAX_JOB_WINDOW_DAYS),
 };

@@ -395,9 +395,14 @@ impl Selection {
         let mut display_limit = DEFAULT_DISPLAY_LIMIT;
         let mut page = 1;
         let mut fields_projection = None;
+        // The parameter that set the window, to name in an error about its length.
+        let mut window_param: Option<String> = None;
         for (raw_name, value) in params {
             let name = raw_name.trim().to_ascii_lowercase();
             let name = name.as_str();
+            if matches!(name, "hours" | "days" | "date_from" | "date_to") {
+                window_param.get_or_insert_with(|| raw_name.to_string());
+            }
             if value.contains('%') && !matches!(name, "date_from" | "date_to") {
                 return Err(invalid(name, "'%' is not a wildcard here: use '*'"));
             }
@@ -516,6 +521,19 @@ impl Selection {
         } else {
             None
         };
+        if let (Some(max), Some((from, to))) = (vocab.max_window_days, window)
+            && to - from > max * 86_400
+        {
+            let param = window_param.as_deref().unwrap_or("days");
+            return Err(invalid(
+                param,
+                format!(
+                    "a window of {} days is longer than the limit of {max} days for {} pages: narrow it, or name a task or job",
+                    (to - from + 86_399) / 86_400,
+                    vocab.name
+                ),
+            ));
+        }
         if let Some((from, to)) = window {
             conds.push(Cond::Time {
                 column: vocab.window_column,

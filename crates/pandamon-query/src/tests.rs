@@ -443,3 +443,26 @@ fn windows_move_and_name_their_column() {
     let (text, _) = unbounded.where_sql(SqlDialect::Postgres, 1);
     assert!(!text.contains("submittime"), "{text}");
 }
+
+#[test]
+fn job_windows_longer_than_the_limit_name_their_parameter() {
+    let limit = crate::fields::MAX_JOB_WINDOW_DAYS;
+    for (query, param) in [
+        (format!("days={}", limit + 1), "days"),
+        (format!("hours={}", (limit + 1) * 24), "hours"),
+        (
+            "date_from=2020-01-01&date_to=2026-01-01".to_string(),
+            "date_from",
+        ),
+    ] {
+        let err = parse(&query).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("invalid value for parameter '{param}'"))
+                && err.contains("limit of 180 days"),
+            "{query}: {err}"
+        );
+    }
+    // At the limit, and without a window (an id narrows it), a selection.
+    assert!(parse(&format!("days={limit}")).is_ok());
+    assert!(parse("jeditaskid=42").unwrap().window.is_none());
+}

@@ -44,6 +44,12 @@ async fn probes_are_clear_errors_never_500(test: &TestDb) {
             format!("/jobs/?json&computingsite={}", "A".repeat(9_000)),
             "8192",
         ),
+        ("/jobs/?json&days=365".into(), "limit of 180 days"),
+        ("/errors/?json&hours=9000".into(), "'hours'"),
+        (
+            "/harvester/workers/?json&date_from=2020-01-01".into(),
+            "'date_from'",
+        ),
     ];
     for (uri, needle) in &cases {
         let (code, body) = get(&state, uri).await;
