@@ -749,14 +749,7 @@ impl JobIndex {
         tables: &[JobTable],
         columns: &[&str],
     ) -> Vec<Group> {
-        self.grouped(selection, tables, columns, &[])
-            .into_iter()
-            .map(|(values, acc)| Group {
-                values,
-                count: acc.count,
-                example: acc.example,
-            })
-            .collect()
+        counts(self.grouped(selection, tables, columns, &[]))
     }
 
     /// Grouped counts with the hour of `time_column` as the first value, in the shape of
@@ -775,14 +768,7 @@ impl JobIndex {
             return Vec::new();
         };
         slots.insert(0, Slot::Hour(t));
-        self.grouped_slots(selection, tables, &slots, &[])
-            .into_iter()
-            .map(|(values, acc)| Group {
-                values,
-                count: acc.count,
-                example: acc.example,
-            })
-            .collect()
+        counts(self.grouped_slots(selection, tables, &slots, &[]))
     }
 
     /// Grouped sums, in the shape of `Db::group_sums`: per distinct combination of the columns,
@@ -1081,6 +1067,18 @@ impl JobIndex {
     pub fn has_columns(columns: &[&str]) -> bool {
         columns.iter().all(|c| slot(c).is_some())
     }
+}
+
+/// Groups with their counts and smallest pandaids, as `Db::group_jobs` returns them.
+fn counts(groups: Vec<(Vec<Cell>, Acc)>) -> Vec<Group> {
+    groups
+        .into_iter()
+        .map(|(values, acc)| Group {
+            values,
+            count: acc.count,
+            example: acc.example,
+        })
+        .collect()
 }
 
 /// One page of a sorted job list: sorted by `column` (pandaid breaking ties, in the same

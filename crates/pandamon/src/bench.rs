@@ -206,16 +206,59 @@ async fn fetch_status(address: std::net::SocketAddr, path: &str) -> Option<u16> 
     std::str::from_utf8(body.get(9..12)?).ok()?.parse().ok()
 }
 
-/// `path` asked `runs` times one after the other: the median time of a 2xx answer in ms.
+/// A server on a free local port answering from `live`, with the per-client limit off (one
+/// address sends every client's requests) and the memory budget given: its address, the sender
+/// that stops it and its task.
+async fn start_server(
+    db: &Db,
+    live: &LiveIndex,
+    memory: Option<pandamon_web::kit::limits::MemoryBudget>,
+) -> anyhow::Result<(
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let defaults = pandamon_web::kit::limits::ServerLimits::default();
+    let state = pandamon_web::AppState::new(db.clone(), None)
+        .with_settings(pandamon_web::Settings {
+            server: pandamon_web::kit::limits::ServerLimits {
+                per_client: 0,
+                memory: memory.unwrap_or(defaults.memory),
+                ..defaults
+            },
+            ..Default::default()
+        })
+        .with_index(live.clone());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(pandamon_web::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    Ok((address, stop, server))
+}
+
+/// `path` over the last 12 hours asked `runs` times one after the other, each window ending a
+/// second before the last (a selection of its own, so that nothing is reused from the run
+/// before): the median time of a 2xx answer in ms.
 async fn sequential_p50(
     address: std::net::SocketAddr,
     path: &str,
     runs: usize,
 ) -> anyhow::Result<f64> {
     let mut samples = Vec::new();
-    for _ in 0..runs {
+    let now = Utc::now();
+    let format = "%Y-%m-%dT%H:%M:%S";
+    for run in 0..runs {
+        let to = now - chrono::Duration::seconds(run as i64);
+        let from = to - chrono::Duration::hours(12);
+        let path = format!(
+            "{path}&date_from={}&date_to={}",
+            from.format(format),
+            to.format(format)
+        );
         let started = Instant::now();
-        match fetch_status(address, path).await {
+        match fetch_status(address, &path).await {
             Some(code) if (200..300).contains(&code) => {
                 samples.push(started.elapsed().as_secs_f64() * 1_000.0)
             }
@@ -544,44 +587,15 @@ pub async fn run(db: Db, jobs: u64, seed: u64, keep: bool) -> anyhow::Result<Ben
     println!("sync lag p50 {:.0} ms", percentile(&mut lags, 50.0));
 
     // HTTP with the index, 64 clients.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let address = listener.local_addr()?;
-    // One address sends all 64 clients' requests: the per-client limit is off.
-    let state = pandamon_web::AppState::new(db.clone(), None)
-        .with_settings(pandamon_web::Settings {
-            server: pandamon_web::kit::limits::ServerLimits {
-                per_client: 0,
-                ..Default::default()
-            },
-            ..Default::default()
-        })
-        .with_index(live.clone());
-    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(pandamon_web::serve(listener, state, async move {
-        let _ = http_stopped.await;
-    }));
+    let (address, stop_http, server) = start_server(&db, &live, None).await?;
     let (rps, http_p99) = http_load(address, 64, 15).await;
     let _ = stop_http.send(());
     let _ = server.await;
     println!("http: {rps:.0} requests/s, p99 {http_p99:.0} ms");
 
-    // Distinct selections: the answer cache keeps nothing, one address sends everything.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let address = listener.local_addr()?;
-    let state = pandamon_web::AppState::new(db.clone(), None)
-        .with_settings(pandamon_web::Settings {
-            server: pandamon_web::kit::limits::ServerLimits {
-                per_client: 0,
-                memory: pandamon_web::kit::limits::MemoryBudget::new(1 << 30, Some(0)),
-                ..Default::default()
-            },
-            ..Default::default()
-        })
-        .with_index(live.clone());
-    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(pandamon_web::serve(listener, state, async move {
-        let _ = http_stopped.await;
-    }));
+    // Distinct selections: the answer cache keeps nothing.
+    let no_cache = pandamon_web::kit::limits::MemoryBudget::new(1 << 30, Some(0));
+    let (address, stop_http, server) = start_server(&db, &live, Some(no_cache)).await?;
     let errors_p50 = sequential_p50(address, "/errors/?json", 11).await?;
     let region_p50 = sequential_p50(address, "/dash/region/?json", 11).await?;
     println!(
