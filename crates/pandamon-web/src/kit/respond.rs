@@ -130,7 +130,6 @@ impl PageRequest {
             })
             .collect();
         params.sort_unstable();
-        params.dedup();
         format!(
             "{}|{}|{:?}|{params:?}",
             self.path,
