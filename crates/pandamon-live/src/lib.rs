@@ -27,7 +27,7 @@ use pandamon_store::jobs::{Cell, Group, Summed};
 use pandamon_store::scan::Field;
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// Text columns held dictionary-encoded. Columns unique to each job (`jobname`, `batchid`, block
@@ -295,13 +295,16 @@ pub struct JobIndex {
     overflow: FxHashMap<i64, u32>,
     /// Rows holding a job.
     live: usize,
-    /// Per dictionary column, its rows by value ([`POSTED`] columns only), built on first use
-    /// and forgotten when a job changes.
-    postings: Vec<OnceLock<Postings>>,
+    /// The [`POSTED`] columns (their dictionary index) with their rows by value, built on first
+    /// use and forgotten when a job changes.
+    postings: Vec<(usize, OnceLock<Postings>)>,
     /// The matching rows of the last few selections, forgotten when a job changes: a page asks
     /// several questions of one selection (a count, facets, groups, a page), and they share one
     /// scan.
     recent: Mutex<VecDeque<Matched>>,
+    /// Whether row lists or matches were kept since the last change: a change (one per synced
+    /// job) then has nothing to forget.
+    derived: AtomicBool,
 }
 
 /// The rows a selection's conditions matched in some tables.
@@ -337,16 +340,24 @@ impl JobIndex {
             sorted: 0,
             overflow: FxHashMap::default(),
             live: 0,
-            postings: (0..TEXT_COLUMNS.len() + INT_COLUMNS.len())
-                .map(|_| OnceLock::new())
+            postings: POSTED
+                .iter()
+                .filter_map(|column| match slot(column) {
+                    Some(Slot::Dict(c)) => Some((c, OnceLock::new())),
+                    _ => None,
+                })
                 .collect(),
             recent: Mutex::default(),
+            derived: AtomicBool::new(false),
         }
     }
 
     /// Forgets the row lists and the remembered matches: rows or their values changed.
     fn changed(&mut self) {
-        for p in &mut self.postings {
+        if !std::mem::take(self.derived.get_mut()) {
+            return;
+        }
+        for (_, p) in &mut self.postings {
             p.take();
         }
         if let Ok(recent) = self.recent.get_mut() {
@@ -354,17 +365,19 @@ impl JobIndex {
         }
     }
 
-    /// The row lists of dictionary column `c`, built now if needed.
-    fn postings(&self, c: usize) -> &Postings {
-        self.postings[c].get_or_init(|| {
+    /// The row lists of dictionary column `c`, built now if needed; `None` for a column that is
+    /// not [`POSTED`].
+    fn postings(&self, c: usize) -> Option<&Postings> {
+        let (_, lists) = self.postings.iter().find(|(posted, _)| *posted == c)?;
+        Some(lists.get_or_init(|| {
+            self.derived.store(true, Ordering::Relaxed);
             Postings::build(&self.codes[c], self.dicts[c].len(), self.pandaid.len())
-        })
+        }))
     }
 
     /// The rows that the most selective condition on a [`POSTED`] column allows, in row order;
     /// `None` when none allows fewer than an eighth of the rows (a scan is then as quick).
     fn candidates(&self, tests: &[Test]) -> Option<Vec<u32>> {
-        let posted = |c: usize| POSTED.iter().any(|col| slot(col) == Some(Slot::Dict(c)));
         let accepted = |accept: &[bool]| {
             accept
                 .iter()
@@ -373,14 +386,14 @@ impl JobIndex {
                 .map(|(k, _)| k)
                 .collect::<Vec<usize>>()
         };
-        let (total, c, codes) = tests
+        let (total, postings, codes) = tests
             .iter()
             .filter_map(|t| match t {
-                Test::Codes(c, accept) if posted(*c) => {
+                Test::Codes(c, accept) => {
+                    let postings = self.postings(*c)?;
                     let codes = accepted(accept);
-                    let postings = self.postings(*c);
                     let total: usize = codes.iter().map(|k| postings.rows(*k).len()).sum();
-                    Some((total, *c, codes))
+                    Some((total, postings, codes))
                 }
                 _ => None,
             })
@@ -388,7 +401,6 @@ impl JobIndex {
         if total > self.pandaid.len() / 8 {
             return None;
         }
-        let postings = self.postings(c);
         let mut rows = Vec::with_capacity(total);
         for k in &codes {
             rows.extend_from_slice(postings.rows(*k));
@@ -667,6 +679,7 @@ impl JobIndex {
             if recent.len() == RECENT {
                 recent.pop_front();
             }
+            self.derived.store(true, Ordering::Relaxed);
             recent.push_back(Matched {
                 conds: selection.conds.clone(),
                 tables: tables.to_vec(),
