@@ -71,8 +71,12 @@ impl MemoryBudget {
     /// 1 GiB, or a quarter of the memory this process may use when that is less (the
     /// machine's memory, or its cgroup's limit in a container).
     pub fn default_ceiling() -> usize {
-        let gib = 1 << 30;
-        available_memory().map_or(gib, |m| gib.min(m / 4))
+        // Read once: every default set of limits asks.
+        static CEILING: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        *CEILING.get_or_init(|| {
+            let gib = 1 << 30;
+            available_memory().map_or(gib, |m| gib.min(m / 4))
+        })
     }
 }
 
