@@ -2,7 +2,7 @@
 //! a selection it accepts compiles for every dialect with each value bound (as many placeholders
 //! as values) and evaluates on a job.
 //!
-//! Run: `cargo +nightly fuzz run selection fuzz/corpus/selection -- -max_total_time=60` (the
+//! Run: `cd fuzz && cargo +nightly fuzz run selection corpus/selection -- -max_total_time=60` (the
 //! corpus holds the addresses of the hardening probes).
 
 #![no_main]
@@ -28,42 +28,14 @@ impl JobView for Job {
     }
 }
 
-/// `%XX` decoded, `+` as a space, invalid UTF-8 replaced: what the web layer hands the parser.
-fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push((h * 16 + l) as u8);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b'+' => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 fuzz_target!(|data: &[u8]| {
     let Some((&which, query)) = data.split_first() else {
         return;
     };
     let vocabulary = VOCABULARIES[which as usize % VOCABULARIES.len()];
-    let query = String::from_utf8_lossy(query);
-    let pairs: Vec<(String, String)> = query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((name, value)) => (decode(name), decode(value)),
-            None => (decode(pair), String::new()),
-        })
+    // Decoded as the server's query extractor decodes (`%XX`, `+` as a space).
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     let defaults = Defaults {
         window_hours: 12,
