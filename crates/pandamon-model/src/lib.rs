@@ -190,12 +190,15 @@ pub const TASK_FINAL_STATUSES: [&str; 5] = ["broken", "aborted", "done", "finish
 #[serde(rename_all = "lowercase")]
 pub enum ErrorComponent {
     Pilot,
+    #[serde(rename = "executor")]
     Exe,
     Transform,
+    #[serde(rename = "dataservice")]
     Ddm,
     Brokerage,
     Jobdispatcher,
     Taskbuffer,
+    #[serde(rename = "supervisor")]
     Sup,
 }
 
@@ -211,17 +214,29 @@ impl ErrorComponent {
         ErrorComponent::Transform,
     ];
 
-    /// The name used in `component:code` error keys and in `error_descriptions.component`.
+    /// bigmon's name (its `JOB_ERROR_COMPONENTS`), used in `component:code` error keys and in
+    /// `error_descriptions.component`.
     pub fn name(self) -> &'static str {
         match self {
             ErrorComponent::Pilot => "pilot",
-            ErrorComponent::Exe => "exe",
+            ErrorComponent::Exe => "executor",
             ErrorComponent::Transform => "transform",
-            ErrorComponent::Ddm => "ddm",
+            ErrorComponent::Ddm => "dataservice",
             ErrorComponent::Brokerage => "brokerage",
             ErrorComponent::Jobdispatcher => "jobdispatcher",
             ErrorComponent::Taskbuffer => "taskbuffer",
+            ErrorComponent::Sup => "supervisor",
+        }
+    }
+
+    /// The short name of bigmon's older code (`exe`, `ddm`, `sup`, ...): the prefix of the code
+    /// and diagnostic columns, still found in `error_descriptions` of some databases.
+    pub fn short_name(self) -> &'static str {
+        match self {
+            ErrorComponent::Exe => "exe",
+            ErrorComponent::Ddm => "ddm",
             ErrorComponent::Sup => "sup",
+            other => other.name(),
         }
     }
 
@@ -253,8 +268,12 @@ impl ErrorComponent {
         }
     }
 
+    /// A component by its bigmon name or its short name, in any case.
     pub fn parse(text: &str) -> Option<ErrorComponent> {
-        ErrorComponent::ALL.into_iter().find(|c| c.name() == text)
+        let text = text.trim();
+        ErrorComponent::ALL.into_iter().find(|c| {
+            c.name().eq_ignore_ascii_case(text) || c.short_name().eq_ignore_ascii_case(text)
+        })
     }
 }
 
@@ -292,6 +311,25 @@ pub const WORKER_STATUSES: [&str; 9] = [
 
 /// Data carousel request statuses; `queued` and `staging` are active.
 pub const CAROUSEL_STATUSES: [&str; 5] = ["queued", "staging", "done", "cancelled", "retired"];
+
+/// The kinds of event-service job, by the value of the job's `eventservice` column (bigmon's
+/// `EVENT_SERVICE_JOB_TYPES`); NULL or 0 is an ordinary job.
+pub const EVENT_SERVICE_TYPES: [(i64, &str); 6] = [
+    (1, "eventservice"),
+    (2, "esmerge"),
+    (3, "clone"),
+    (4, "jumbo"),
+    (5, "cojumbo"),
+    (6, "finegrained"),
+];
+
+/// The name of an `eventservice` value ("ordinary" for none).
+pub fn event_service_name(value: Option<i64>) -> &'static str {
+    EVENT_SERVICE_TYPES
+        .iter()
+        .find(|(v, _)| Some(*v) == value)
+        .map_or("ordinary", |(_, n)| n)
+}
 
 /// Job type as bigmon derives it from `prodsourcelabel`.
 pub fn job_type(prodsourcelabel: &str) -> &'static str {
@@ -346,6 +384,9 @@ mod tests {
         columns.dedup();
         assert_eq!(columns.len(), 8);
         assert_eq!(ErrorComponent::parse("pilot"), Some(ErrorComponent::Pilot));
+        assert_eq!(ErrorComponent::parse("exe"), Some(ErrorComponent::Exe));
+        assert_eq!(ErrorComponent::parse("Executor"), Some(ErrorComponent::Exe));
+        assert_eq!(ErrorComponent::Ddm.name(), "dataservice");
         assert_eq!(ErrorComponent::Transform.diag_column(), None);
     }
 

@@ -12,6 +12,7 @@ pub use value::Value;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use fields::{Derived, Field, Kind, Vocabulary};
+use pandamon_model::EVENT_SERVICE_TYPES;
 use std::fmt;
 
 /// A request parameter that cannot be understood: becomes HTTP 400 naming the parameter.
@@ -257,6 +258,64 @@ fn parse_int_list(param: &str, column: &'static str, text: &str) -> Result<Cond,
     })
 }
 
+/// `eventservice=`: bigmon's names (`eventservice`, `esmerge`, `clone`, `jumbo`, `cojumbo`,
+/// `finegrained`) or numbers, in lists like other integers; `all` is every event-service kind
+/// and `not2` every job but the merge jobs (ordinary jobs included).
+fn parse_event_service(param: &str, text: &str) -> Result<Cond, QueryError> {
+    let text = text.trim().to_ascii_lowercase();
+    let all = || {
+        EVENT_SERVICE_TYPES
+            .iter()
+            .map(|(v, _)| *v)
+            .collect::<Vec<_>>()
+    };
+    match text.as_str() {
+        "all" => {
+            return Ok(Cond::Int {
+                column: "eventservice",
+                values: all(),
+                negated: false,
+                not_specified: false,
+            });
+        }
+        "not2" => {
+            // Every value but 2, and ordinary jobs (NULL) too.
+            let mut values: Vec<i64> = vec![0];
+            values.extend(all().into_iter().filter(|v| *v != 2));
+            return Ok(Cond::Int {
+                column: "eventservice",
+                values,
+                negated: false,
+                not_specified: true,
+            });
+        }
+        _ => {}
+    }
+    let numbers: String = text
+        .split_inclusive(['|', ','])
+        .map(|part| {
+            let (name, sep) = match part.strip_suffix(['|', ',']) {
+                Some(n) => (n, &part[n.len()..]),
+                None => (part, ""),
+            };
+            let (bang, bare) = match name.trim().strip_prefix('!') {
+                Some(b) => ("!", b),
+                None => ("", name.trim()),
+            };
+            match EVENT_SERVICE_TYPES.iter().find(|(_, n)| *n == bare) {
+                Some((v, _)) => format!("{bang}{v}{sep}"),
+                None => format!("{bang}{bare}{sep}"),
+            }
+        })
+        .collect();
+    parse_int_list(param, "eventservice", &numbers).map_err(|_| {
+        invalid(
+            param,
+            "expected eventservice, esmerge, clone, jumbo, cojumbo, finegrained, their numbers 1 to 6, all or not2",
+        )
+    })
+}
+
 fn parse_text(param: &str, field: &Field, text: &str) -> Result<Cond, QueryError> {
     let text = text.trim();
     if text.is_empty() {
@@ -409,6 +468,9 @@ impl Selection {
             if let Some(field) = vocab.field(name) {
                 lifts_window |= field.lifts_window;
                 conds.push(match field.kind {
+                    Kind::Int if field.column == "eventservice" => {
+                        parse_event_service(name, value)?
+                    }
                     Kind::Int => parse_int_list(name, field.column, value)?,
                     _ => parse_text(name, field, value)?,
                 });
@@ -660,7 +722,7 @@ fn parse_jobtype(value: &str) -> Result<Vec<Cond>, QueryError> {
             .collect(),
     };
     Ok(match value.trim().to_ascii_lowercase().as_str() {
-        "analysis" => vec![labels(&["user", "panda"])],
+        "analysis" | "analy" => vec![labels(&["user", "panda"])],
         "production" | "prod" => vec![labels(&["managed"])],
         "groupproduction" => vec![
             labels(&["managed"]),
@@ -680,23 +742,12 @@ fn parse_jobtype(value: &str) -> Result<Vec<Cond>, QueryError> {
             "rc_test2",
             "rc_alrb",
         ])],
-        "eventservice" => vec![Cond::Int {
-            column: "eventservice",
-            values: vec![1],
-            negated: false,
-            not_specified: false,
-        }],
-        "esmerge" => vec![Cond::Int {
-            column: "eventservice",
-            values: vec![2],
-            negated: false,
-            not_specified: false,
-        }],
+        "eventservice" | "esmerge" => vec![parse_event_service("jobtype", value)?],
         other => {
             return Err(invalid(
                 "jobtype",
                 format!(
-                    "unknown job type '{other}'; use analysis, production, groupproduction, test, eventservice or esmerge"
+                    "unknown job type '{other}'; use analysis (analy), production (prod), groupproduction, test, eventservice or esmerge"
                 ),
             ));
         }

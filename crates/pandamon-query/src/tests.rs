@@ -466,3 +466,35 @@ fn job_windows_longer_than_the_limit_name_their_parameter() {
     assert!(parse(&format!("days={limit}")).is_ok());
     assert!(parse("jeditaskid=42").unwrap().window.is_none());
 }
+
+/// bigmon's names for event-service jobs and job types select what their numbers select.
+#[test]
+fn event_service_names_and_job_type_aliases() {
+    let params = |q: &str| sql(&format!("reqid=1&{q}"), SqlDialect::Postgres).1;
+    assert_eq!(params("eventservice=jumbo"), params("eventservice=4"));
+    assert_eq!(
+        params("eventservice=eventservice|esmerge"),
+        params("eventservice=1|2")
+    );
+    assert_eq!(params("eventservice=!esmerge"), params("eventservice=!2"));
+    assert_eq!(params("jobtype=esmerge"), params("eventservice=2"));
+    assert_eq!(params("jobtype=analy"), params("jobtype=analysis"));
+    assert_eq!(params("jobtype=prod"), params("jobtype=production"));
+    assert_eq!(
+        params("eventservice=all"),
+        params("eventservice=1|2|3|4|5|6")
+    );
+    let not2 = parse("eventservice=not2").unwrap();
+    let es = |v: Option<i64>| {
+        not2.matches(&Job(
+            vec![],
+            vec![("eventservice", v), ("modificationtime", Some(NOW - 60))],
+        ))
+    };
+    assert!(es(None) && es(Some(0)) && es(Some(1)) && !es(Some(2)));
+    let err = parse("eventservice=sometimes").unwrap_err().to_string();
+    assert!(
+        err.contains("'eventservice'") && err.contains("jumbo"),
+        "{err}"
+    );
+}

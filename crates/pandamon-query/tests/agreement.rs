@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use pandamon_query::{Defaults, JobView, Selection, SqlDialect};
 use pandamon_sim::rng::Rng;
 use pandamon_sim::{Silent, SimConfig};
-use pandamon_store::{Catalog, Db, Value, schema, with_pool};
+use pandamon_store::{Catalog, Db, Dialect, Value, schema, with_pool};
 use pandamon_testkit::{TestDb, on_every_backend};
 use sqlx::AssertSqlSafe;
 
@@ -80,7 +80,11 @@ async fn load_jobs(db: &Db) -> Vec<MemJob> {
         .iter()
         .chain(&INTS)
         .chain(&TIMES)
-        .map(|c| d.quote(c))
+        .map(|c| match (d, *c) {
+            // `nevents` is an integer in jobsdefined4 and a bigint elsewhere, as in PanDA.
+            (Dialect::Postgres, "nevents") => format!("CAST({} AS BIGINT)", d.quote(c)),
+            _ => d.quote(c),
+        })
         .collect();
     let mut jobs = Vec::new();
     for table in [
