@@ -15,6 +15,8 @@ pub enum SchemaRole {
     Arch,
     /// `doma_idds` by default: iDDS tables.
     Idds,
+    /// `doma_pandameta` by default: the legacy meta tables (`users`, `sitedata`).
+    Meta,
 }
 
 /// Logical column type, rendered per dialect.
@@ -28,12 +30,19 @@ pub enum ColType {
     Char(u8),
     Text,
     Timestamp,
+    /// `json` on PostgreSQL, where PanDA stores the document as given.
     Json,
+    /// `jsonb` on PostgreSQL (iDDS metadata, storage endpoints' status); `json` elsewhere.
+    Jsonb,
 }
 
 impl ColType {
     pub fn is_integer(self) -> bool {
         matches!(self, ColType::BigInt | ColType::Int | ColType::SmallInt)
+    }
+
+    pub fn is_json(self) -> bool {
+        matches!(self, ColType::Json | ColType::Jsonb)
     }
 }
 
@@ -135,6 +144,9 @@ impl Catalog {
         let mut tables = Vec::new();
         let mut current_set: Option<(String, Vec<Column>)> = None;
         let mut current_table: Option<Table> = None;
+        // Whether the table being read started from a column set: its own lines may then
+        // restate a column of the set with this table's type.
+        let mut from_set = false;
         for (index, raw) in text.lines().enumerate() {
             let line_no = index + 1;
             let err = |message: String| StoreError::Catalog {
@@ -161,8 +173,10 @@ impl Catalog {
                         Some("panda") => SchemaRole::Panda,
                         Some("arch") => SchemaRole::Arch,
                         Some("idds") => SchemaRole::Idds,
+                        Some("meta") => SchemaRole::Meta,
                         other => return Err(err(format!("unknown schema role {other:?}"))),
                     };
+                    from_set = words.get(3).is_some();
                     let columns = match words.get(3) {
                         Some(set) => sets
                             .get(*set)
@@ -228,7 +242,10 @@ impl Catalog {
                     if let Some((_, cols)) = current_set.as_mut() {
                         cols.push(column);
                     } else if let Some(table) = current_table.as_mut() {
-                        table.columns.push(column);
+                        match table.columns.iter_mut().find(|c| c.name == column.name) {
+                            Some(restated) if from_set => *restated = column,
+                            _ => table.columns.push(column),
+                        }
                     } else {
                         return Err(err(format!("column {name} outside a block")));
                     }
@@ -269,6 +286,7 @@ fn parse_column(name: &str, rest: &[&str]) -> std::result::Result<Column, String
         ("text", None) => ColType::Text,
         ("timestamp", None) => ColType::Timestamp,
         ("json", None) => ColType::Json,
+        ("jsonb", None) => ColType::Jsonb,
         ("varchar", Some(n)) => ColType::Varchar(number(n)?),
         ("char", Some(n)) => ColType::Char(number(n)? as u8),
         ("numeric", Some(ps)) => {
@@ -332,6 +350,16 @@ mod tests {
             jobs.column("cpuconsumptiontime").unwrap().ty,
             ColType::Numeric(20, 0)
         );
+        // A table restating a column of its set keeps the column's place with its own type.
+        let defined = catalog.table("jobsdefined4");
+        assert_eq!(defined.column("nevents").unwrap().ty, ColType::Int);
+        assert_eq!(defined.position("nevents"), jobs.position("nevents"));
+        assert_eq!(jobs.column("nevents").unwrap().ty, ColType::BigInt);
+        assert_eq!(
+            catalog.table("schedconfig_json").column("data").unwrap().ty,
+            ColType::Json
+        );
+        assert_eq!(catalog.table("users").role, SchemaRole::Meta);
     }
 
     #[test]

@@ -67,6 +67,7 @@ pub struct Schemas {
     pub panda: String,
     pub arch: String,
     pub idds: String,
+    pub meta: String,
 }
 
 impl std::default::Default for Schemas {
@@ -75,13 +76,14 @@ impl std::default::Default for Schemas {
             panda: "doma_panda".into(),
             arch: "doma_pandaarch".into(),
             idds: "doma_idds".into(),
+            meta: "doma_pandameta".into(),
         }
     }
 }
 
 impl Schemas {
     pub fn validate(&self) -> Result<()> {
-        for name in [&self.panda, &self.arch, &self.idds] {
+        for name in self.all() {
             let ok = !name.is_empty()
                 && name.len() <= 63
                 && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
@@ -89,7 +91,7 @@ impl Schemas {
                     .chars()
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
             if !ok {
-                return Err(StoreError::BadSchemaName(name.clone()));
+                return Err(StoreError::BadSchemaName(name.to_string()));
             }
         }
         Ok(())
@@ -100,7 +102,13 @@ impl Schemas {
             SchemaRole::Panda => &self.panda,
             SchemaRole::Arch => &self.arch,
             SchemaRole::Idds => &self.idds,
+            SchemaRole::Meta => &self.meta,
         }
+    }
+
+    /// Every schema, one per role.
+    pub fn all(&self) -> [&str; 4] {
+        [&self.panda, &self.arch, &self.idds, &self.meta]
     }
 }
 

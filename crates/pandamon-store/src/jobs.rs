@@ -73,8 +73,9 @@ pub(crate) fn uniform(d: Dialect, column: &str, ty: ColType) -> String {
         (Dialect::Sqlite, ColType::Numeric(..)) => format!("CAST({q} AS REAL)"),
         // PostgreSQL reads `CAST(x AS CHAR)` as char(1): fixed-width text is read as text there.
         (Dialect::Postgres, ColType::Char(_)) => format!("CAST({q} AS TEXT)"),
-        (_, ColType::Char(_)) | (Dialect::MySql, ColType::Json) => format!("CAST({q} AS CHAR)"),
-        (Dialect::Postgres, ColType::Json) => format!("CAST({q} AS TEXT)"),
+        (_, ColType::Char(_)) => format!("CAST({q} AS CHAR)"),
+        (Dialect::MySql, t) if t.is_json() => format!("CAST({q} AS CHAR)"),
+        (Dialect::Postgres, t) if t.is_json() => format!("CAST({q} AS TEXT)"),
         _ => q,
     }
 }

@@ -10,7 +10,7 @@ use sqlx::AssertSqlSafe;
 /// pandamon's own table, created next to the PanDA tables by `schema init` only.
 pub const MARKER_TABLE: &str = "pandamon_meta";
 /// Bumped when the catalogue changes in a way that needs `schema init --force`.
-pub const CATALOG_VERSION: &str = "1";
+pub const CATALOG_VERSION: &str = "2";
 /// The panda-database schema version the catalogue follows.
 pub const PANDA_SCHEMA_VERSION: (i16, i16, i16) = (0, 1, 6);
 
@@ -28,9 +28,10 @@ pub(crate) fn column_type(dialect: Dialect, ty: ColType) -> String {
         (_, ColType::Text) => "TEXT".into(),
         (Dialect::Postgres, ColType::Timestamp) => "TIMESTAMP".into(),
         (_, ColType::Timestamp) => "DATETIME".into(),
-        (Dialect::Postgres, ColType::Json) => "JSONB".into(),
-        (Dialect::MySql, ColType::Json) => "JSON".into(),
-        (Dialect::Sqlite, ColType::Json) => "TEXT".into(),
+        (Dialect::Postgres, ColType::Json) => "JSON".into(),
+        (Dialect::Postgres, ColType::Jsonb) => "JSONB".into(),
+        (Dialect::MySql, ColType::Json | ColType::Jsonb) => "JSON".into(),
+        (Dialect::Sqlite, ColType::Json | ColType::Jsonb) => "TEXT".into(),
     }
 }
 
@@ -103,11 +104,12 @@ fn index_name(table: &Table, i: usize) -> String {
 async fn existing_indexes(db: &Db) -> Result<Vec<String>> {
     let names: Vec<String> = match db.dialect() {
         Dialect::Postgres => live_pool!(db, pool => sqlx::query_scalar(
-            "SELECT indexname::text FROM pg_indexes WHERE schemaname IN ($1, $2, $3)",
+            "SELECT indexname::text FROM pg_indexes WHERE schemaname IN ($1, $2, $3, $4)",
         )
         .bind(&db.schemas.panda)
         .bind(&db.schemas.arch)
         .bind(&db.schemas.idds)
+        .bind(&db.schemas.meta)
         .fetch_all(pool)
         .await?),
         Dialect::MySql => live_pool!(db, pool => sqlx::query_scalar(
@@ -198,11 +200,12 @@ pub async fn existing_tables(db: &Db) -> Result<Vec<String>> {
         Dialect::Postgres => {
             let rows: Vec<(String, String)> = live_pool!(db, pool => sqlx::query_as(
                 "SELECT table_schema::text, table_name::text FROM information_schema.tables \
-                 WHERE table_schema IN ($1, $2, $3)",
+                 WHERE table_schema IN ($1, $2, $3, $4)",
             )
             .bind(&db.schemas.panda)
             .bind(&db.schemas.arch)
             .bind(&db.schemas.idds)
+            .bind(&db.schemas.meta)
             .fetch_all(pool)
             .await?);
             rows.into_iter()
@@ -325,7 +328,7 @@ pub async fn init(db: &Db, force: bool) -> Result<InitOutcome> {
         };
     }
     if db.dialect() == Dialect::Postgres {
-        for schema in [&db.schemas.panda, &db.schemas.arch, &db.schemas.idds] {
+        for schema in db.schemas.all() {
             db.execute(&format!(
                 "CREATE SCHEMA IF NOT EXISTS {}",
                 db.dialect().quote(schema)

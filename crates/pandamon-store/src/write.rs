@@ -148,7 +148,7 @@ impl Db {
             .iter()
             .enumerate()
             .map(|(i, (_, ty))| match (d, ty) {
-                (crate::Dialect::Postgres, ColType::Json) => format!(
+                (crate::Dialect::Postgres, t) if t.is_json() => format!(
                     "CAST({} AS {})",
                     d.placeholder(i + 1),
                     crate::schema::column_type(d, *ty)

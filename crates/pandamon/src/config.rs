@@ -46,6 +46,7 @@ pub struct SchemaNames {
     pub panda: Option<String>,
     pub arch: Option<String>,
     pub idds: Option<String>,
+    pub meta: Option<String>,
 }
 
 /// `[modules]`: `enabled = [...]` and one `[modules.<name>]` table per module setting.
@@ -107,6 +108,7 @@ pub mod env {
     pub const SCHEMA_PANDA: &str = "PANDAMON_SCHEMA_PANDA";
     pub const SCHEMA_ARCH: &str = "PANDAMON_SCHEMA_ARCH";
     pub const SCHEMA_IDDS: &str = "PANDAMON_SCHEMA_IDDS";
+    pub const SCHEMA_META: &str = "PANDAMON_SCHEMA_META";
     pub const LOG: &str = "PANDAMON_LOG";
     pub const MODULES: &str = "PANDAMON_MODULES";
     pub const PROFILE: &str = "PANDAMON_PROFILE";
@@ -149,6 +151,7 @@ pub fn load(
         panda: pick(env::SCHEMA_PANDA, named.panda, profile.schemas[0]),
         arch: pick(env::SCHEMA_ARCH, named.arch, profile.schemas[1]),
         idds: pick(env::SCHEMA_IDDS, named.idds, profile.schemas[2]),
+        meta: pick(env::SCHEMA_META, named.meta, profile.schemas[3]),
     };
     let enabled: Vec<String> = match getenv(env::MODULES) {
         Some(list) => list
