@@ -6,7 +6,7 @@ use crate::world::{FAILURE_MODES, HARVESTERS, OTHER_ERRORS, Queue, RELEASES, fai
 use chrono::{DateTime, NaiveDateTime};
 use pandamon_model::{ErrorComponent, JobStatus, JobTable};
 use pandamon_store::{Batch, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Jobs final for longer than this live in the archive table instead of `jobsarchived4`.
 pub const ARCHIVE_AFTER_SECS: i64 = 3 * 86_400;
@@ -281,6 +281,7 @@ pub fn emit(plan: &Plan, tables: &mut Tables<'_>, progress: &mut dyn FnMut(u64))
     let mut file_id: i64 = 30_000_000_000;
     let mut row_id: i64 = 9_000_000_000;
     let mut done: u64 = 0;
+    let mut meta = MetaTally::default();
     let now = plan.now;
     for task in &plan.tasks {
         let state = task_state(plan, task);
@@ -368,6 +369,7 @@ pub fn emit(plan: &Plan, tables: &mut Tables<'_>, progress: &mut dyn FnMut(u64))
                 &mut row_id,
                 tables,
             );
+            meta.add(plan, task, job, &js, queue);
             if js.table == JobTable::Active {
                 let key = (
                     task.share.to_string(),
@@ -393,6 +395,7 @@ pub fn emit(plan: &Plan, tables: &mut Tables<'_>, progress: &mut dyn FnMut(u64))
     emit_share_stats(plan, share_stats, tables);
     emit_idds(plan, tables, &mut rng);
     emit_carousel(plan, tables);
+    meta.emit(plan, tables);
     progress(done);
     tables.flush();
 }
@@ -587,7 +590,23 @@ fn emit_world(plan: &Plan, tables: &mut Tables<'_>, rng: &mut Rng) {
             b.set(r, "throttled", "N");
             b.set(r, "rtype", "grid");
         });
+        // The work queue a task's `workqueue_id` names: global shares have queue ids of
+        // their own (the 9000 range), registered as JEDI work queues of function Resource.
+        let label = s.prodsourcelabel.unwrap_or("managed");
+        tables.row("jedi_work_queue", |b, r| {
+            b.set(r, "queue_id", s.queue_id);
+            b.set(r, "queue_name", s.name);
+            b.set(r, "queue_type", label.split('|').next().unwrap_or(label));
+            b.set(r, "vo", "atlas");
+            b.set(r, "status", "active");
+            b.set(r, "partitionid", Value::Null);
+            b.set(r, "stretchable", 0i64);
+            b.set(r, "queue_share", s.value);
+            b.set(r, "queue_order", s.queue_id - 9_000);
+            b.set(r, "queue_function", "Resource");
+        });
     }
+    emit_storage(plan, tables, rng);
     for q in world
         .queues
         .iter()
@@ -602,6 +621,267 @@ fn emit_world(plan: &Plan, tables: &mut Tables<'_>, rng: &mut Rng) {
                 b.set(r, "numslots", (q.weight * 100.0) as i64 + 10);
                 b.set(r, "modificationtime", ts(now - 3_600));
                 b.set(r, "expirationtime", ts(now + 86_400));
+            });
+        }
+    }
+}
+
+/// The storage endpoints (RSEs) of every site, disk and, at Tier-0/1, tape; and per queue the
+/// metrics PanDA's brokerage keeps (queuing and running times per share).
+fn emit_storage(plan: &Plan, tables: &mut Tables<'_>, rng: &mut Rng) {
+    let now = plan.now;
+    let mut sites: Vec<(&str, u8)> = plan
+        .world
+        .queues
+        .iter()
+        .map(|q| (q.site.as_str(), q.tier_level))
+        .collect();
+    sites.sort_unstable();
+    sites.dedup_by_key(|s| s.0);
+    for (site, tier) in sites {
+        let mut kinds = vec![("DATADISK", "DATADISK"), ("SCRATCHDISK", "SCRATCHDISK")];
+        if tier <= 1 {
+            kinds.push(("DATATAPE", "DATATAPE"));
+        }
+        for (suffix, kind) in kinds {
+            let tape = kind == "DATATAPE";
+            let total: i64 = match (tier, tape) {
+                (_, true) => rng.range(20_000, 90_000),
+                (0 | 1, false) => rng.range(8_000, 30_000),
+                _ => rng.range(500, 6_000),
+            };
+            let used = total * rng.range(40, 95) / 100;
+            let blacklisted = if rng.chance(0.03) { "Y" } else { "N" };
+            tables.row("ddm_endpoint", |b, r| {
+                b.set(r, "ddm_endpoint_name", format!("{site}_{suffix}"));
+                b.set(r, "site_name", site.to_string());
+                b.set(r, "ddm_spacetoken_name", format!("ATLAS{kind}"));
+                b.set(r, "space_total", total);
+                b.set(r, "space_used", used);
+                b.set(r, "space_free", total - used);
+                b.set(r, "space_expired", used / 50);
+                b.set(r, "space_min_free", total / 20);
+                b.set(r, "space_unavailable", 0i64);
+                b.set(r, "is_tape", if tape { "Y" } else { "N" });
+                b.set(r, "type", kind);
+                b.set(r, "blacklisted", blacklisted);
+                b.set(r, "blacklisted_read", blacklisted);
+                b.set(r, "blacklisted_write", blacklisted);
+                b.set(r, "space_timestamp", ts(now - rng.range(600, 7_200)));
+                b.set(
+                    r,
+                    "detailed_status",
+                    serde_json::json!({
+                        "read": if blacklisted == "Y" { "OFF" } else { "ON" },
+                        "write": if blacklisted == "Y" { "OFF" } else { "ON" },
+                        "delete": "ON",
+                    })
+                    .to_string(),
+                );
+            });
+        }
+    }
+    for q in &plan.world.queues {
+        let share = match q.kind {
+            crate::world::QueueKind::Analysis => "User Analysis",
+            _ => "MC Simulation Full",
+        };
+        for (metric, median) in [
+            ("queuing_time", rng.range(300, 7_200)),
+            ("running_time", rng.range(1_800, 43_200)),
+        ] {
+            tables.row("metrics", |b, r| {
+                b.set(r, "computingsite", q.name.clone());
+                b.set(r, "gshare", share);
+                b.set(r, "metric", metric);
+                b.set(
+                    r,
+                    "value_json",
+                    serde_json::json!({"median": median, "p90": median * 3, "unit": "s"})
+                        .to_string(),
+                );
+                b.set(r, "timestamp", ts(now - rng.range(60, 1_800)));
+            });
+        }
+    }
+}
+
+/// What the legacy meta tables (`users`, `sitedata`) count, gathered while the jobs are
+/// written.
+#[derive(Default)]
+struct MetaTally {
+    /// Per user: (jobs in 7 days, jobs in 1 day, first job, latest job, CPU seconds in 1 and
+    /// 7 days).
+    users: BTreeMap<String, UserTally>,
+    /// Per queue: jobs by status now, finished and failed in the last 12 hours.
+    sites: BTreeMap<String, BTreeMap<&'static str, i64>>,
+}
+
+#[derive(Default)]
+struct UserTally {
+    jobs7: i64,
+    jobs1: i64,
+    first: i64,
+    latest: i64,
+    cpu1: i64,
+    cpu7: i64,
+    analysis: bool,
+}
+
+impl MetaTally {
+    fn add(&mut self, plan: &Plan, task: &TaskPlan, job: &JobPlan, js: &JobState, queue: &Queue) {
+        let now = plan.now;
+        let created = job.created();
+        if let Some(u) = task.user_index {
+            let user = self
+                .users
+                .entry(plan.world.users[u].name.clone())
+                .or_default();
+            user.analysis |= task.kind == TaskKind::Analysis;
+            if user.first == 0 || created < user.first {
+                user.first = created;
+            }
+            user.latest = user.latest.max(created);
+            let start = job.times[Stage::Running as usize];
+            let cpu = if start != 0 && start <= now {
+                let end = if js.status.is_final() {
+                    js.state_changed
+                } else {
+                    now
+                };
+                (end - start).max(0) * task.corecount.max(1)
+            } else {
+                0
+            };
+            if now - created <= 7 * 86_400 {
+                user.jobs7 += 1;
+                user.cpu7 += cpu;
+            }
+            if now - created <= 86_400 {
+                user.jobs1 += 1;
+                user.cpu1 += cpu;
+            }
+        }
+        let counts = self.sites.entry(queue.name.clone()).or_default();
+        let recent = now - js.state_changed <= 12 * 3_600;
+        match js.status {
+            JobStatus::Finished | JobStatus::Failed if recent => {
+                *counts.entry(js.status.as_str()).or_default() += 1
+            }
+            s if !s.is_final() => *counts.entry(s.as_str()).or_default() += 1,
+            _ => {}
+        }
+    }
+
+    fn emit(self, plan: &Plan, tables: &mut Tables<'_>) {
+        let now = plan.now;
+        for (i, (name, u)) in self.users.into_iter().enumerate() {
+            tables.row("users", |b, r| {
+                b.set(r, "id", i as i64 + 1);
+                b.set(r, "name", name.clone());
+                b.set(
+                    r,
+                    "dn",
+                    format!("/DC=ch/DC=cern/OU=Organic Units/OU=Users/CN={name}"),
+                );
+                b.set(r, "njobsa", if u.analysis { u.jobs7 } else { 0 });
+                b.set(r, "njobsp", if u.analysis { 0 } else { u.jobs7 });
+                b.set(r, "njobs1", u.jobs1);
+                b.set(r, "njobs7", u.jobs7);
+                // CPU in hours, as bigmon's aggregator writes them.
+                let (a1, a7) = (u.cpu1 / 3_600, u.cpu7 / 3_600);
+                b.set(r, "cpua1", if u.analysis { a1 } else { 0 });
+                b.set(r, "cpua7", if u.analysis { a7 } else { 0 });
+                b.set(r, "cpup1", if u.analysis { 0 } else { a1 });
+                b.set(r, "cpup7", if u.analysis { 0 } else { a7 });
+                b.set(r, "firstjob", ts(u.first));
+                b.set(r, "latestjob", ts(u.latest));
+                b.set(r, "lastmod", ts(now - 1_800));
+                b.set(r, "status", "active");
+                b.set(r, "vo", "atlas");
+            });
+        }
+        for (site, counts) in self.sites {
+            let n = |s: &str| counts.get(s).copied().unwrap_or(0);
+            tables.row("sitedata", |b, r| {
+                b.set(r, "site", site.clone());
+                b.set(r, "flag", "production");
+                b.set(r, "hours", 12i64);
+                b.set(r, "finished", n("finished"));
+                b.set(r, "failed", n("failed"));
+                b.set(r, "defined", n("defined"));
+                b.set(r, "assigned", n("assigned"));
+                b.set(r, "waiting", n("waiting"));
+                b.set(r, "activated", n("activated"));
+                b.set(r, "holding", n("holding"));
+                b.set(r, "running", n("running"));
+                b.set(r, "transferring", n("transferring"));
+                b.set(r, "lastmod", ts(now - 300));
+            });
+        }
+    }
+}
+
+/// Event ranges of an event-service job, four per input file, in the states the job's own
+/// state implies: ready before it runs, some done and one running while it runs, all finished
+/// when it finished, failed or cancelled ranges otherwise.
+fn emit_events(
+    task: &TaskPlan,
+    job: &JobPlan,
+    js: &JobState,
+    inputs: &[(i64, i64)],
+    tables: &mut Tables<'_>,
+) {
+    const RANGES: i64 = 4;
+    let chunk = (task.events_per_file / RANGES).max(1);
+    let running = matches!(
+        js.status,
+        JobStatus::Running | JobStatus::Holding | JobStatus::Transferring
+    );
+    for (f, (datasetid, fileid)) in inputs.iter().enumerate() {
+        for k in 0..RANGES {
+            let n = f as i64 * RANGES + k;
+            // (status, processed up to, error code)
+            let (status, done, error) = match js.status {
+                JobStatus::Finished => (3i64, true, None),
+                JobStatus::Failed if k == 0 => (3, true, None),
+                JobStatus::Failed => (7, false, Some(1228i64)),
+                JobStatus::Cancelled | JobStatus::Closed => (4, false, None),
+                _ if running && n == 0 => (3, true, None),
+                _ if running && n == 1 => (2, false, None),
+                _ if running => (1, false, None),
+                _ => (0, false, None),
+            };
+            let low = k * chunk;
+            tables.row("jedi_events", |b, r| {
+                b.set(r, "jeditaskid", task.id);
+                b.set(r, "pandaid", job.pandaid);
+                b.set(r, "fileid", *fileid);
+                b.set(r, "job_processid", n);
+                b.set(r, "datasetid", *datasetid);
+                b.set(r, "status", status);
+                b.set(r, "def_min_eventid", low);
+                b.set(r, "def_max_eventid", low + chunk - 1);
+                b.set(
+                    r,
+                    "processed_upto_eventid",
+                    if done {
+                        Value::Int(low + chunk - 1)
+                    } else {
+                        Value::Null
+                    },
+                );
+                b.set(r, "attemptnr", job.attempt as i64);
+                b.set(r, "is_jumbo", 0i64);
+                b.set(r, "path_convention", 1i64);
+                if let Some(code) = error {
+                    b.set(r, "error_code", code);
+                    b.set(
+                        r,
+                        "error_diag",
+                        "event range failed: payload exited with a fatal error while processing",
+                    );
+                }
             });
         }
     }
@@ -788,6 +1068,20 @@ fn emit_task(plan: &Plan, task: &TaskPlan, state: &TaskState, tables: &mut Table
             b.set(r, "attemptnr", 0i64);
         });
     }
+    // The task's one attempt: from its first status to its final one, if it has ended.
+    if let Some((start, first)) = state.history.first() {
+        let last = state.history.last().map(|(_, s)| *s);
+        tables.row("task_attempts", |b, r| {
+            b.set(r, "jeditaskid", task.id);
+            b.set(r, "attemptnr", 0i64);
+            b.set(r, "starttime", ts(*start));
+            b.set(r, "startstatus", *first);
+            if let Some(end) = state.end {
+                b.set(r, "endtime", ts(end));
+                b.set(r, "endstatus", last);
+            }
+        });
+    }
 }
 
 fn emit_datasets(
@@ -806,6 +1100,13 @@ fn emit_datasets(
         })
         .count() as i64;
     let events = task.events_per_file;
+    // Where the input is: a replica at the task's nucleus.
+    tables.row("jedi_dataset_locality", |b, r| {
+        b.set(r, "jeditaskid", task.id);
+        b.set(r, "datasetid", input_id);
+        b.set(r, "rse", format!("{}_DATADISK", task.nucleus));
+        b.set(r, "timestamp", ts(task.created));
+    });
     let datasets = [
         (
             input_id,
@@ -1253,9 +1554,17 @@ fn emit_job(
             });
         }
     }
-    // Files: inputs, an output for finished jobs, and the log.
+    // Files: inputs, an output for finished jobs, and the log. A job of the long-term archive
+    // has its files, parameters and metadata in the archive's tables.
+    let archived = js.table == JobTable::Archive;
+    let (files_table, params_table, meta_table) = if archived {
+        ("filestable_arch", "jobparamstable_arch", "metatable_arch")
+    } else {
+        ("filestable4", "jobparamstable", "metatable")
+    };
     let file_mod = final_modified.clone();
     let n_out = i64::from(js.status == JobStatus::Finished);
+    let mut inputs: Vec<(i64, i64)> = Vec::new();
     for k in 0..(n_in + n_out + 1) {
         let (kind, lfn, dataset, status, fileid, datasetid) = if k < n_in {
             let n = job.first_file + k as u32;
@@ -1304,12 +1613,18 @@ fn emit_job(
                 Value::Int(input_dataset_id + 2),
             )
         };
+        if let (true, Value::Int(d), Value::Int(f)) = (k < n_in, &datasetid, &fileid) {
+            inputs.push((*d, *f));
+        }
         *row_id += 1;
         let rid = *row_id;
-        tables.row("filestable4", |b, r| {
+        tables.row(files_table, |b, r| {
             b.set(r, "row_id", rid);
             b.set(r, "pandaid", job.pandaid);
             b.set(r, "modificationtime", file_mod.clone());
+            if archived {
+                b.set(r, "creationtime", ts(job.created()));
+            }
             b.set(r, "guid", guid(job.pandaid, k));
             b.set(r, "lfn", lfn);
             b.set(r, "type", kind);
@@ -1362,7 +1677,57 @@ fn emit_job(
         job.first_file + 1,
         task.name.rsplit('.').next().unwrap_or("")
     );
-    tables.row("jobparamstable", |b, r| {
+    if task.eventservice {
+        emit_events(task, job, js, &inputs, tables);
+    }
+    // A peek at the payload's stdout, kept for a few running jobs as PanDA does for jobs in
+    // debug mode.
+    if js.status == JobStatus::Running && job.pandaid % 53 == 0 {
+        tables.row("jobsdebug", |b, r| {
+            b.set(r, "pandaid", job.pandaid);
+            b.set(
+                r,
+                "stdout",
+                format!(
+                    "{} | INFO  | processing event {} of {}\n{} | INFO  | memory in use {} MB",
+                    ts(now - 60),
+                    n_in * task.events_per_file / 2,
+                    n_in * task.events_per_file,
+                    ts(now - 30),
+                    1_200 + job.pandaid % 800
+                ),
+            );
+        });
+    }
+    // The job's destination block, one of PanDA's own datasets.
+    if js.table != JobTable::Archive {
+        let block = format!(
+            "{}_sub{:07}",
+            dataset_base(&task.output_dataset),
+            job.pandaid % 10_000_000
+        );
+        let (status, modified) = match js.status {
+            s if s.is_final() => ("completed", js.modified),
+            _ => ("running", job.created()),
+        };
+        tables.row("datasets", |b, r| {
+            b.set(r, "vuid", guid(job.pandaid, 1_000_000));
+            b.set(r, "name", block);
+            b.set(r, "version", "1");
+            b.set(r, "type", "output");
+            b.set(r, "status", status);
+            b.set(r, "numberfiles", n_out + 1);
+            b.set(
+                r,
+                "currentfiles",
+                if js.status.is_final() { n_out + 1 } else { 0 },
+            );
+            b.set(r, "creationdate", ts(job.created()));
+            b.set(r, "modificationdate", ts(modified));
+            b.set(r, "subtype", "sub");
+        });
+    }
+    tables.row(params_table, |b, r| {
         b.set(r, "pandaid", job.pandaid);
         b.set(r, "modificationtime", final_modified.clone());
         b.set(r, "jobparameters", params);
@@ -1372,7 +1737,7 @@ fn emit_job(
             "{{\"files\":{{\"output\":[{{\"subFiles\":[{{\"name\":\"{}.{}.pool.root\",\"nentries\":{events}}}]}}]}},\"exitCode\":0,\"exitMsg\":\"OK\"}}",
             task.output_type, job.pandaid
         );
-        tables.row("metatable", |b, r| {
+        tables.row(meta_table, |b, r| {
             b.set(r, "pandaid", job.pandaid);
             b.set(r, "modificationtime", final_modified);
             b.set(r, "metadata", meta);

@@ -515,3 +515,134 @@ async fn workers_look_like_figure_3() {
     db.close().await;
     test.cleanup().await;
 }
+
+/// The tables PanDA tools read besides the job tables are filled, and consistently with the
+/// jobs: events of event-service jobs, the archive's files and parameters, work queues,
+/// dataset locality, task attempts, storage endpoints and the meta schema.
+async fn simulated_database_fills_the_rest_of_panda(test: &TestDb) {
+    let db = test.connect().await;
+    schema::init(&db, false).await.unwrap();
+    let config = SimConfig {
+        // Enough tasks that a few are event-service tasks (about 1 in 150).
+        jobs: 20_000,
+        seed: 5,
+        days: 6.0,
+        now: NOW,
+    };
+    pandamon_sim::simulate(&db, config, Box::new(Silent))
+        .await
+        .unwrap();
+    for table in [
+        "jedi_events",
+        "jedi_work_queue",
+        "jedi_dataset_locality",
+        "task_attempts",
+        "jobsdebug",
+        "filestable_arch",
+        "jobparamstable_arch",
+        "metatable_arch",
+        "datasets",
+        "metrics",
+        "ddm_endpoint",
+        "sitedata",
+        "users",
+    ] {
+        assert!(
+            count(&db, &format!("SELECT COUNT(*) FROM {{{table}}}")).await > 0,
+            "{table} is empty"
+        );
+    }
+    // Every event-service job has event ranges, and only those jobs have them.
+    for (table, es) in [
+        ("jobsactive4", "eventservice = 1"),
+        ("jobsarchived4", "eventservice = 1"),
+        ("jobsarchived", "eventservice = 1"),
+    ] {
+        let without = count(
+            &db,
+            &format!(
+                "SELECT COUNT(*) FROM {{{table}}} j WHERE {es} AND NOT EXISTS \
+                 (SELECT 1 FROM {{jedi_events}} e WHERE e.pandaid = j.pandaid)"
+            ),
+        )
+        .await;
+        assert_eq!(without, 0, "event-service jobs of {table} without events");
+    }
+    let stray = count(
+        &db,
+        "SELECT COUNT(*) FROM {jedi_events} e WHERE NOT EXISTS (SELECT 1 FROM {jedi_tasks} t \
+         WHERE t.jeditaskid = e.jeditaskid AND t.eventservice = 1)",
+    )
+    .await;
+    assert_eq!(stray, 0, "events of tasks that are not event-service tasks");
+    // A finished event-service job has every range finished.
+    let unfinished = count(
+        &db,
+        "SELECT COUNT(*) FROM {jedi_events} e JOIN {jobsarchived4} j ON j.pandaid = e.pandaid \
+         WHERE j.jobstatus = 'finished' AND e.status <> 3",
+    )
+    .await;
+    assert_eq!(unfinished, 0);
+    // Archived jobs have their files and parameters in the archive, the others not.
+    for (jobs, files, params) in [
+        ("jobsarchived", "filestable_arch", "jobparamstable_arch"),
+        ("jobsarchived4", "filestable4", "jobparamstable"),
+    ] {
+        let elsewhere = count(
+            &db,
+            &format!(
+                "SELECT COUNT(*) FROM {{{jobs}}} j WHERE NOT EXISTS \
+                 (SELECT 1 FROM {{{files}}} f WHERE f.pandaid = j.pandaid) \
+                 OR NOT EXISTS (SELECT 1 FROM {{{params}}} p WHERE p.pandaid = j.pandaid)"
+            ),
+        )
+        .await;
+        assert_eq!(
+            elsewhere, 0,
+            "jobs of {jobs} without rows in {files}, {params}"
+        );
+    }
+    let misplaced = count(
+        &db,
+        "SELECT COUNT(*) FROM {filestable4} f WHERE EXISTS \
+         (SELECT 1 FROM {jobsarchived} j WHERE j.pandaid = f.pandaid)",
+    )
+    .await;
+    assert_eq!(misplaced, 0, "files of archived jobs in filestable4");
+    // Every task's work queue exists; every task has its attempt.
+    let unknown_queue = count(
+        &db,
+        "SELECT COUNT(*) FROM {jedi_tasks} t WHERE NOT EXISTS \
+         (SELECT 1 FROM {jedi_work_queue} q WHERE q.queue_id = t.workqueue_id)",
+    )
+    .await;
+    assert_eq!(
+        unknown_queue, 0,
+        "tasks naming a work queue that is not there"
+    );
+    let without_attempt = count(
+        &db,
+        "SELECT COUNT(*) FROM {jedi_tasks} t WHERE NOT EXISTS \
+         (SELECT 1 FROM {task_attempts} a WHERE a.jeditaskid = t.jeditaskid)",
+    )
+    .await;
+    assert_eq!(without_attempt, 0);
+    // The meta schema's users are the users of the analysis and production tasks.
+    let unknown_users = count(
+        &db,
+        "SELECT COUNT(*) FROM {users} u WHERE NOT EXISTS \
+         (SELECT 1 FROM {jedi_tasks} t WHERE t.username = u.name)",
+    )
+    .await;
+    assert_eq!(unknown_users, 0);
+    // The RSEs jobs write to exist as storage endpoints.
+    let unknown_rse = count(
+        &db,
+        "SELECT COUNT(*) FROM {jedi_dataset_locality} l WHERE NOT EXISTS \
+         (SELECT 1 FROM {ddm_endpoint} d WHERE d.ddm_endpoint_name = l.rse)",
+    )
+    .await;
+    assert_eq!(unknown_rse, 0);
+    db.close().await;
+}
+on_every_backend!(simulated_database_fills_the_rest_of_panda);
