@@ -451,7 +451,9 @@ async fn index_and_sql_agree(test: &TestDb) {
     );
     let workers_at_load = db.scalar_i64(&workers_sql).await.unwrap();
     let (mut created, mut moved) = (0, 0);
-    for _ in 0..120 {
+    // Until a job reaches `sent` (a new worker): jobs due within a few seconds on a fast
+    // machine, up to two minutes when the machine is busy; the loop ends as soon as it happens.
+    for _ in 0..480 {
         let (c, m) = sim.tick().await.unwrap();
         created += c;
         moved += m;
