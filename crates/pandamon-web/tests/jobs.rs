@@ -126,7 +126,7 @@ async fn jobs_page_matches_independent_counts(test: &TestDb) {
     assert!(!errors.is_empty());
     for (component, column, extra) in [
         ("pilot", "piloterrorcode", ""),
-        ("exe", "exeerrorcode", ""),
+        ("executor", "exeerrorcode", ""),
         ("taskbuffer", "taskbuffererrorcode", "AND superrorcode = 0"),
         ("jobdispatcher", "jobdispatchererrorcode", ""),
     ] {
@@ -254,19 +254,6 @@ async fn jobs_page_matches_independent_counts(test: &TestDb) {
         &format!("/errors/?json&date_from={FROM}&date_to={TO}"),
     )
     .await;
-    let mut summary: Vec<(String, i64)> = errors_page["jobSummary"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["name"].as_str().unwrap().to_string(),
-                s["count"].as_i64().unwrap(),
-            )
-        })
-        .collect();
-    summary.sort();
-    assert_eq!(summary, statuses);
     assert_eq!(errors_page["errsByCount"], json["errsByCount"]);
     let failed_by_site = grouped(
         &db,
@@ -274,6 +261,28 @@ async fn jobs_page_matches_independent_counts(test: &TestDb) {
         "AND jobstatus IN ('failed', 'holding')",
     )
     .await;
+    // bigmon's jobSummary: the failing jobs' attributes (JOB_FIELDS_ERROR_VIEW) as facets.
+    let site_facet = errors_page["jobSummary"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["field"] == "computingsite")
+        .expect("a computingsite facet");
+    let mut facet: Vec<(String, i64)> = site_facet["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["kname"].as_str().unwrap().to_string(),
+                v["kvalue"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    facet.sort();
+    let mut expected_facet = failed_by_site.clone();
+    expected_facet.sort();
+    assert_eq!(facet, expected_facet);
     for site in errors_page["errsBySite"].as_array().unwrap() {
         let name = site["name"].as_str().unwrap();
         let expected = failed_by_site

@@ -1,8 +1,10 @@
 //! Attribute summaries (bigmon's `selectionsummary`), their views and charts, and the rows of a
 //! list table: what the jobs and tasks pages (and any module with a faceted list) share.
 
-use crate::kit::format::{cell_text, human_count};
+use crate::kit::format::{cell_json, cell_text, human_count};
 use crate::kit::links::link_with;
+use pandamon_model::JobStatus;
+use pandamon_store::jobs::Cell;
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
@@ -44,6 +46,61 @@ pub fn job_summary(counts: impl IntoIterator<Item = (String, i64)>) -> Vec<JobSt
         .collect();
     list.sort_by_key(|s| crate::kit::format::status_rank(&s.jobstatus));
     list
+}
+
+/// The facet values of one job column's value: bins for ranges, one value per token of
+/// `specialhandling`, "Not specified" for none.
+fn job_facet_key(field: &str, cell: &Cell) -> Vec<Json> {
+    match (field, cell) {
+        (_, Cell::Null) => vec![Json::from("Not specified")],
+        ("priorityrange", Cell::Int(p)) => {
+            let lo = p.div_euclid(100) * 100;
+            vec![Json::from(format!("{lo}:{}", lo + 99))]
+        }
+        // Memory in 1-GB bins of MB, as bigmon shows it.
+        ("minramcount", Cell::Int(mb)) => {
+            let gb = mb.div_euclid(1_000);
+            vec![Json::from(format!("{gb}-{}GB", gb + 1))]
+        }
+        ("neventsrange", Cell::Int(n)) => {
+            let lo = n.div_euclid(1_000) * 1_000;
+            vec![Json::from(format!("{lo}:{}", lo + 999))]
+        }
+        ("harvesterinstance", Cell::Text(s)) => {
+            vec![Json::from(
+                s.strip_prefix("harvester-").unwrap_or(s).to_string(),
+            )]
+        }
+        ("specialhandling", Cell::Text(s)) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && !t.starts_with("tq"))
+            .map(|t| Json::from(t.to_string()))
+            .collect(),
+        (_, Cell::Text(s)) if s.trim().is_empty() => vec![Json::from("Not specified")],
+        (_, c) => vec![cell_json(c)],
+    }
+}
+
+/// A job attribute summary from per-facet (value, count) lists, one per `(field, column)` of
+/// `facets`, in that order.
+pub fn job_facets(facets: &[(&'static str, &str)], per_facet: &[Vec<(Cell, i64)>]) -> Vec<Facet> {
+    let mut tally = Tally::new(facets.iter().map(|(field, _)| *field));
+    for (i, values) in per_facet.iter().enumerate().take(facets.len()) {
+        for (cell, count) in values {
+            for key in job_facet_key(facets[i].0, cell) {
+                tally.add(i, key, *count);
+            }
+        }
+    }
+    tally.into_facets(|field, k| match field {
+        "jobstatus" => Some(
+            k.as_str()
+                .and_then(JobStatus::parse)
+                .map_or(usize::MAX, |s| s as usize),
+        ),
+        _ => None,
+    })
 }
 
 /// Counts per facet value, filled one (value, count) at a time, then ordered into facets.
@@ -263,5 +320,28 @@ mod tests {
         assert_eq!(names(&facets[0]), ["\"running\"", "\"failed\""]);
         assert_eq!(names(&facets[1]), ["\"C\"", "\"A\"", "\"B\""]);
         assert_eq!(facets[1].list[1].kvalue, 3);
+    }
+
+    #[test]
+    fn facet_keys_bin_and_split() {
+        assert_eq!(
+            job_facet_key("priorityrange", &Cell::Int(742)),
+            vec![Json::from("700:799")]
+        );
+        assert_eq!(
+            job_facet_key("specialhandling", &Cell::Text("sj,rb,tq3".into())),
+            vec![Json::from("sj"), Json::from("rb")]
+        );
+        assert_eq!(
+            job_facet_key("gshare", &Cell::Null),
+            vec![Json::from("Not specified")]
+        );
+        assert_eq!(
+            job_facet_key(
+                "harvesterinstance",
+                &Cell::Text("harvester-CERN_central_A".into())
+            ),
+            vec![Json::from("CERN_central_A")]
+        );
     }
 }

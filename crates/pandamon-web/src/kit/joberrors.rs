@@ -50,8 +50,9 @@ impl Category {
 /// bigmon's `errsByCount` entry.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ErrorCount {
-    /// `component:code`, e.g. `pilot:1305`.
+    /// `component:code`, e.g. `pilot:1305` or `executor:65`.
     pub error: String,
+    /// The job column that holds the code, e.g. `piloterrorcode`.
     pub codename: String,
     pub codeval: i64,
     /// The most frequent diagnostic text.
@@ -60,6 +61,8 @@ pub struct ErrorCount {
     pub cat: Category,
     pub count: i64,
     pub example_pandaid: i64,
+    /// The code's short symbolic name from `error_descriptions.acronym` (pandamon's addition).
+    pub acronym: String,
 }
 
 /// The columns grouped for the error summary: every code and diagnostic.
@@ -135,11 +138,29 @@ pub fn group_errors(group: &Group) -> Vec<(ErrorComponent, i64, String)> {
     })
 }
 
-/// Error descriptions by (component, code).
-pub fn describe(descriptions: &[ErrorDescription]) -> HashMap<(&str, i64), &ErrorDescription> {
+/// `/jobs/` listing the failed and holding jobs with one error (`component:code`, as in
+/// `errsByCount`), keeping the selection of the page's `params` and adding `also`.
+pub fn error_jobs_link(params: &[(String, String)], error: &str, also: &[(&str, &str)]) -> String {
+    let (component, code) = error.split_once(':').unwrap_or((error, ""));
+    let column = ErrorComponent::parse(component).map_or("piloterrorcode", |c| c.code_column());
+    let kept: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "sortby" | "page" | "display_limit"))
+        .cloned()
+        .collect();
+    let mut set = vec![(column, code), ("jobstatus", "failed|holding")];
+    set.extend_from_slice(also);
+    crate::kit::links::url_with("/jobs/", &kept, &set)
+}
+
+/// Error descriptions by (component, code), the component by its bigmon name whichever name
+/// the table uses (`exe` or `executor`, say).
+pub fn describe(
+    descriptions: &[ErrorDescription],
+) -> HashMap<(&'static str, i64), &ErrorDescription> {
     descriptions
         .iter()
-        .map(|d| ((d.component.as_str(), d.code), d))
+        .filter_map(|d| Some(((ErrorComponent::parse(&d.component)?.name(), d.code), d)))
         .collect()
 }
 
@@ -163,12 +184,12 @@ pub fn error_summary<'g>(
 /// summarise many parts.
 pub fn described_summary<'g>(
     groups: impl IntoIterator<Item = &'g Group>,
-    described: &HashMap<(&str, i64), &ErrorDescription>,
+    described: &HashMap<(&'static str, i64), &ErrorDescription>,
 ) -> Vec<ErrorCount> {
-    let mut counts: BTreeMap<(&'static str, i64), ErrorTally> = BTreeMap::new();
+    let mut counts: BTreeMap<(ErrorComponent, i64), ErrorTally> = BTreeMap::new();
     for group in groups {
         for (c, code, diag) in group_errors(group) {
-            let entry = counts.entry((c.name(), code)).or_insert(ErrorTally {
+            let entry = counts.entry((c, code)).or_insert(ErrorTally {
                 count: 0,
                 example: i64::MAX,
                 diags: HashMap::new(),
@@ -181,7 +202,7 @@ pub fn described_summary<'g>(
     let mut list: Vec<ErrorCount> = counts
         .into_iter()
         .map(|((component, code), tally)| {
-            let description = described.get(&(component, code));
+            let description = described.get(&(component.name(), code));
             let mut diags: Vec<(String, i64)> = tally.diags.into_iter().collect();
             diags.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             let diag = diags
@@ -191,10 +212,11 @@ pub fn described_summary<'g>(
                 .or_else(|| description.and_then(|d| d.diagnostics.clone()))
                 .unwrap_or_default();
             ErrorCount {
-                error: format!("{component}:{code}"),
-                codename: description
+                error: format!("{}:{code}", component.name()),
+                codename: component.code_column().to_string(),
+                acronym: description
                     .and_then(|d| d.acronym.clone())
-                    .unwrap_or_else(|| component.to_string()),
+                    .unwrap_or_default(),
                 codeval: code,
                 diag,
                 desc: description
@@ -231,7 +253,11 @@ mod tests {
             .map(|(c, code, d)| (c.name(), *code, d.as_str()))
             .collect();
         assert!(names.contains(&("pilot", 1305, "lost heartbeat")));
-        assert!(names.iter().any(|(c, code, _)| *c == "sup" && *code == 2));
+        assert!(
+            names
+                .iter()
+                .any(|(c, code, _)| *c == "supervisor" && *code == 2)
+        );
         assert!(!names.iter().any(|(c, _, _)| *c == "taskbuffer"));
     }
 }

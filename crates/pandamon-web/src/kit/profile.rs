@@ -11,8 +11,8 @@ pub struct Labels {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Profile {
     pub name: &'static str,
-    /// PostgreSQL schemas: PanDA, its archive, iDDS.
-    pub schemas: [&'static str; 3],
+    /// PostgreSQL schemas: PanDA, its archive, iDDS, the legacy meta tables.
+    pub schemas: [&'static str; 4],
     /// The modules on unless the configuration says otherwise.
     pub modules: &'static [&'static str],
     pub labels: Labels,
@@ -37,13 +37,23 @@ const CORE_MODULES: &[&str] = &[
 pub const PROFILES: &[Profile] = &[
     Profile {
         name: "atlas",
-        schemas: ["atlas_panda", "atlas_pandaarch", "atlas_idds"],
+        schemas: [
+            "atlas_panda",
+            "atlas_pandaarch",
+            "atlas_idds",
+            "atlas_pandameta",
+        ],
         modules: CORE_MODULES,
         labels: Labels { region: "cloud" },
     },
     Profile {
         name: "doma",
-        schemas: ["doma_panda", "doma_pandaarch", "doma_idds"],
+        schemas: [
+            "doma_panda",
+            "doma_pandaarch",
+            "doma_idds",
+            "doma_pandameta",
+        ],
         modules: CORE_MODULES,
         labels: Labels { region: "region" },
     },

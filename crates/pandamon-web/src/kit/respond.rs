@@ -107,6 +107,54 @@ impl PageRequest {
         parse_selection(&self.params, extra, vocabulary, window_hours)
     }
 
+    /// Like [`PageRequest::selection`], with the parameters the page reads itself (`own`, say
+    /// `sortby=count` on the errors page) left out of the selection.
+    pub fn selection_except(
+        &self,
+        vocabulary: &'static Vocabulary,
+        window_hours: i64,
+        extra: &[(&str, String)],
+        own: &[&str],
+    ) -> AppResult<Selection> {
+        let params: Vec<(String, String)> = self
+            .params
+            .iter()
+            .filter(|(k, _)| !own.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        parse_selection(&params, extra, vocabulary, window_hours)
+    }
+
+    /// A parameter with a fixed set of values the page reads itself: the canonical value of
+    /// the `(accepted, canonical)` pair matching its value (in any case), `default` when it is
+    /// absent, and a 400 naming it and its values otherwise.
+    pub fn choice(
+        &self,
+        name: &str,
+        values: &[(&str, &'static str)],
+        default: &'static str,
+    ) -> AppResult<&'static str> {
+        let Some(given) = self.param(name) else {
+            return Ok(default);
+        };
+        let given = given.trim();
+        if given.is_empty() {
+            return Ok(default);
+        }
+        values
+            .iter()
+            .find(|(accepted, _)| accepted.eq_ignore_ascii_case(given))
+            .map(|(_, canonical)| *canonical)
+            .ok_or_else(|| {
+                let mut names: Vec<&str> = values.iter().map(|(a, _)| *a).collect();
+                names.dedup();
+                AppError::BadRequest(format!(
+                    "invalid value for parameter '{name}': use one of {}",
+                    names.join(", ")
+                ))
+            })
+    }
+
     /// The value of parameter `name`, if given.
     pub fn param(&self, name: &str) -> Option<&str> {
         self.params

@@ -2,20 +2,21 @@
 //! error categories, over every failed and holding job.
 
 use crate::kit::error::AppResult;
+use crate::kit::facets::{Facet, FacetView, facet_views, job_facets};
 use crate::kit::format::{describe_window, human_count};
 use crate::kit::joberrors::{
-    ErrorCount, described_summary, error_columns, error_summary, group_errors, job_tables,
-    typed_job_columns,
+    ErrorCount, described_summary, error_columns, error_jobs_link, error_summary, group_errors,
+    job_tables, typed_job_columns,
 };
 use crate::kit::links::link_with;
-use crate::kit::module::{Module, NavEntry, Route, RouteDoc, schema};
+use crate::kit::module::{Module, NavEntry, Param, ParamType, Route, RouteDoc, schema};
 use crate::kit::respond::PageRequest;
 use crate::kit::source;
 use crate::kit::state::AppState;
 use askama::Template;
 use axum::response::Response;
 use axum::routing::get;
-use pandamon_model::{ErrorComponent, JobStatus, error_category_name};
+use pandamon_model::{ErrorComponent, error_category_name};
 use pandamon_query::{Selection, fields};
 use pandamon_store::jobs::{Cell, Group};
 use schemars::JsonSchema;
@@ -38,7 +39,13 @@ impl Module for Errors {
             doc: RouteDoc {
                 summary: "error summary of the selection's failed and holding jobs (errsByCount, errsBySite, errsByUser, errsByTask)",
                 vocabulary: Some(&fields::JOBS),
-                params: &[],
+                params: const {
+                    &[Param::query(
+                        "sortby",
+                        ParamType::Text,
+                        "order of the error tables: count (most jobs first, the default) or alpha (by error, site, user or task)",
+                    )]
+                },
                 response: schema::<ErrorsJson>,
                 html: true,
             },
@@ -56,11 +63,21 @@ impl Module for Errors {
     }
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct StatusCount {
-    pub name: String,
-    pub count: i64,
-}
+/// bigmon's `JOB_FIELDS_ERROR_VIEW`: the attribute summary of the failing jobs.
+const ERROR_FACETS: &[(&str, &str)] = &[
+    ("computingelement", "computingelement"),
+    ("computingsite", "computingsite"),
+    ("eventservice", "eventservice"),
+    ("jeditaskid", "jeditaskid"),
+    ("jobstatus", "jobstatus"),
+    ("processingtype", "processingtype"),
+    ("prodsourcelabel", "prodsourcelabel"),
+    ("produsername", "produsername"),
+    ("specialhandling", "specialhandling"),
+    ("transformation", "transformation"),
+    ("reqid", "reqid"),
+    ("workinggroup", "workinggroup"),
+];
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ErrorBrief {
@@ -88,8 +105,9 @@ pub struct CategoryCount {
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ErrorsJson {
+    /// The attribute summary of the selection's failed and holding jobs, as bigmon's.
     #[serde(rename = "jobSummary")]
-    pub job_summary: Vec<StatusCount>,
+    pub job_summary: Vec<Facet>,
     #[serde(rename = "errsByCount")]
     pub errs_by_count: Vec<ErrorCount>,
     #[serde(rename = "errsBySite")]
@@ -263,28 +281,44 @@ fn errors_by(
     out
 }
 
-pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<ErrorsJson> {
-    let db = &state.db;
-    let tables = job_tables(selection);
-    let (statuses, _) = source::group(
-        state,
-        selection,
-        &tables,
-        &typed_job_columns(&["jobstatus"]),
-    )
-    .await?;
-    let mut by_status: BTreeMap<String, i64> = BTreeMap::new();
-    for g in &statuses {
-        if let Some(s) = g.values[0].as_text() {
-            *by_status.entry(s.to_string()).or_default() += g.count;
+/// How the errors page orders its tables (`sortby=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Most jobs first.
+    Count,
+    /// By error key, site, user or task name.
+    Alpha,
+}
+
+impl Order {
+    fn apply(self, data: &mut ErrorsJson) {
+        if self == Order::Alpha {
+            data.errs_by_count.sort_by(|a, b| a.error.cmp(&b.error));
+            data.errs_by_message
+                .sort_by(|a, b| a.error.cmp(&b.error).then_with(|| a.diag.cmp(&b.diag)));
+            for list in [
+                &mut data.errs_by_site,
+                &mut data.errs_by_user,
+                &mut data.errs_by_task,
+            ] {
+                list.sort_by(|a, b| a.name.cmp(&b.name));
+            }
         }
     }
-    let mut job_summary: Vec<StatusCount> = by_status
-        .into_iter()
-        .map(|(name, count)| StatusCount { name, count })
-        .collect();
-    job_summary.sort_by_key(|s| JobStatus::parse(&s.name).map_or(usize::MAX, |s| s as usize));
+}
+
+pub async fn collect(
+    state: &AppState,
+    selection: &Selection,
+    order: Order,
+) -> AppResult<ErrorsJson> {
+    let db = &state.db;
+    let tables = job_tables(selection);
     let failing = selection.and_in("jobstatus", &["failed", "holding"]);
+    let facet_columns =
+        typed_job_columns(&ERROR_FACETS.iter().map(|(_, c)| *c).collect::<Vec<_>>());
+    let (per_facet, _) = source::facets(state, &failing, &tables, &facet_columns).await?;
+    let job_summary = job_facets(ERROR_FACETS, &per_facet);
     let mut columns = error_columns().to_vec();
     columns.extend(typed_job_columns(&OWNERS));
     let (groups, _) = source::group(state, &failing, &tables, &columns).await?;
@@ -305,7 +339,7 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<Error
     let code_columns = typed_job_columns(&FIRST_ERROR_ORDER.map(|c| c.code_column()));
     let (hourly, _) =
         source::group_by_hour(state, &failing, &tables, "modificationtime", &code_columns).await?;
-    Ok(ErrorsJson {
+    let mut data = ErrorsJson {
         errs_by_message: errors_by_message(&groups),
         histogram: histogram(&hourly, &descriptions),
         job_summary,
@@ -315,13 +349,20 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<Error
         errs_by_count,
         categories: categories.into_values().collect(),
         notes: selection.notes.clone(),
-    })
+    };
+    order.apply(&mut data);
+    Ok(data)
 }
 
 #[derive(Template)]
 #[template(path = "errors.html")]
 struct ErrorsPage<'a> {
     data: &'a ErrorsJson,
+    /// The failing jobs' attribute summary.
+    facets: Vec<FacetView>,
+    /// The jobs of each entry of `errsByCount` and of `errsByMessage`.
+    count_links: Vec<String>,
+    message_links: Vec<String>,
     charts: Vec<String>,
     window: String,
     failed: String,
@@ -330,10 +371,15 @@ struct ErrorsPage<'a> {
 
 async fn error_summary_page(request: PageRequest) -> AppResult<Response> {
     let state = &request.state;
-    let selection = request.selection(&fields::JOBS, 12, &[])?;
+    let order =
+        match request.choice("sortby", &[("count", "count"), ("alpha", "alpha")], "count")? {
+            "alpha" => Order::Alpha,
+            _ => Order::Count,
+        };
+    let selection = request.selection_except(&fields::JOBS, 12, &[], &["sortby"])?;
     request
         .answer(&selection, || async {
-            let data = collect(state, &selection).await?;
+            let data = collect(state, &selection, order).await?;
             request.reply(&data, false, || render(&request.params, &selection, &data))
         })
         .await
@@ -347,8 +393,10 @@ fn render(
     let failed = data
         .job_summary
         .iter()
-        .find(|s| s.name == "failed")
-        .map_or(0, |s| s.count);
+        .filter(|f| f.field == "jobstatus")
+        .flat_map(|f| &f.list)
+        .find(|k| k.kname == "failed")
+        .map_or(0, |k| k.kvalue);
     let narrow_site = data
         .errs_by_site
         .iter()
@@ -376,6 +424,17 @@ fn render(
         "series": data.histogram.series,
     });
     let page = ErrorsPage {
+        facets: facet_views(&data.job_summary, params, |_, _| None),
+        count_links: data
+            .errs_by_count
+            .iter()
+            .map(|e| error_jobs_link(params, &e.error, &[]))
+            .collect(),
+        message_links: data
+            .errs_by_message
+            .iter()
+            .map(|m| error_jobs_link(params, &m.error, &[]))
+            .collect(),
         charts: vec![
             categories.to_string(),
             sites.to_string(),

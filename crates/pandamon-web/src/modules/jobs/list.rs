@@ -2,8 +2,8 @@
 //! sorted page of the jobs, as HTML or bigmon-shaped JSON.
 
 use crate::kit::error::{AppError, AppResult};
-use crate::kit::facets::{Facet, FacetView, Tally, facet_views, list_table, pie_charts};
-use crate::kit::format::{cell_json, describe_window, human_count, iso};
+use crate::kit::facets::{Facet, FacetView, facet_views, job_facets, list_table, pie_charts};
+use crate::kit::format::{describe_window, human_count, iso};
 use crate::kit::joberrors::{
     ErrorCount, error_columns, error_summary, job_tables, typed_job_columns,
 };
@@ -14,9 +14,7 @@ use crate::kit::state::AppState;
 use askama::Template;
 use axum::response::Response;
 use chrono::Utc;
-use pandamon_model::JobStatus;
 use pandamon_query::Selection;
-use pandamon_store::jobs::Cell;
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
@@ -111,58 +109,6 @@ pub struct JobsJson {
     pub degraded: bool,
 }
 
-fn facet_key(field: &str, cell: &Cell) -> Vec<Json> {
-    match (field, cell) {
-        (_, Cell::Null) => vec![Json::from("Not specified")],
-        ("priorityrange", Cell::Int(p)) => {
-            let lo = p.div_euclid(100) * 100;
-            vec![Json::from(format!("{lo}:{}", lo + 99))]
-        }
-        // Memory in 1-GB bins of MB, as bigmon shows it.
-        ("minramcount", Cell::Int(mb)) => {
-            let gb = mb.div_euclid(1_000);
-            vec![Json::from(format!("{gb}-{}GB", gb + 1))]
-        }
-        ("neventsrange", Cell::Int(n)) => {
-            let lo = n.div_euclid(1_000) * 1_000;
-            vec![Json::from(format!("{lo}:{}", lo + 999))]
-        }
-        ("harvesterinstance", Cell::Text(s)) => {
-            vec![Json::from(
-                s.strip_prefix("harvester-").unwrap_or(s).to_string(),
-            )]
-        }
-        ("specialhandling", Cell::Text(s)) => s
-            .split(',')
-            .map(str::trim)
-            .filter(|t| !t.is_empty() && !t.starts_with("tq"))
-            .map(|t| Json::from(t.to_string()))
-            .collect(),
-        (_, Cell::Text(s)) if s.trim().is_empty() => vec![Json::from("Not specified")],
-        (_, c) => vec![cell_json(c)],
-    }
-}
-
-/// Builds the attribute summary from per-facet (value, count) lists, in `FACETS` order.
-fn summarise(per_facet: &[Vec<(Cell, i64)>]) -> Vec<Facet> {
-    let mut tally = Tally::new(FACETS.iter().map(|(field, _)| *field));
-    for (i, values) in per_facet.iter().enumerate().take(FACETS.len()) {
-        for (cell, count) in values {
-            for key in facet_key(FACETS[i].0, cell) {
-                tally.add(i, key, *count);
-            }
-        }
-    }
-    tally.into_facets(|field, k| match field {
-        "jobstatus" => Some(
-            k.as_str()
-                .and_then(JobStatus::parse)
-                .map_or(usize::MAX, |s| s as usize),
-        ),
-        _ => None,
-    })
-}
-
 /// Collects everything `/jobs/` shows for a parsed selection.
 pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<JobsJson> {
     let db = &state.db;
@@ -225,7 +171,7 @@ pub async fn collect(state: &AppState, selection: &Selection) -> AppResult<JobsJ
     };
     let jobs = project_rows(selection, &columns, rows);
     Ok(JobsJson {
-        selectionsummary: summarise(&per_facet),
+        selectionsummary: job_facets(FACETS, &per_facet),
         degraded: notes.len() > selection.notes.len(),
         jobs,
         errs_by_count: error_summary(&error_groups, &descriptions),
@@ -329,32 +275,4 @@ fn render(
         data,
     };
     Ok(page.render()?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn facet_keys_bin_and_split() {
-        assert_eq!(
-            facet_key("priorityrange", &Cell::Int(742)),
-            vec![Json::from("700:799")]
-        );
-        assert_eq!(
-            facet_key("specialhandling", &Cell::Text("sj,rb,tq3".into())),
-            vec![Json::from("sj"), Json::from("rb")]
-        );
-        assert_eq!(
-            facet_key("gshare", &Cell::Null),
-            vec![Json::from("Not specified")]
-        );
-        assert_eq!(
-            facet_key(
-                "harvesterinstance",
-                &Cell::Text("harvester-CERN_central_A".into())
-            ),
-            vec![Json::from("CERN_central_A")]
-        );
-    }
 }
