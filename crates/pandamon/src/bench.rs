@@ -50,6 +50,10 @@ pub struct BenchResult {
     /// `/errors/?json` and `/dash/region/?json` over the default 12 hours, uncached.
     pub errors_p50_ms: f64,
     pub region_p50_ms: f64,
+    /// `/job/<id>/?json` and `/task/<id>/?json` for random jobs and tasks of the index,
+    /// uncached.
+    pub job_page_p50_ms: f64,
+    pub task_page_p50_ms: f64,
 }
 
 /// The values the mixed workload narrows by: sites, users and tasks of the indexed jobs.
@@ -57,6 +61,8 @@ struct MixValues {
     sites: Vec<String>,
     users: Vec<String>,
     tasks: Vec<i64>,
+    /// Jobs spread over the whole window, for the job page.
+    jobs: Vec<i64>,
 }
 
 impl MixValues {
@@ -87,10 +93,27 @@ impl MixValues {
                 _ => None,
             })
             .collect();
+        let every = index.count(selection, &JobTable::ALL).max(1) as u64;
+        let jobs = (0..101u64)
+            .filter_map(|i| {
+                let page = pandamon_live::Page {
+                    column: "pandaid",
+                    descending: false,
+                    nulls_largest: true,
+                    offset: (every * i / 101) as usize,
+                    limit: 1,
+                };
+                index
+                    .top(selection, &JobTable::ALL, &page)?
+                    .first()
+                    .map(|(id, _)| *id)
+            })
+            .collect();
         Ok(MixValues {
             sites,
             users,
             tasks,
+            jobs,
         })
     }
 
@@ -259,6 +282,21 @@ async fn sequential_p50(
         );
         let started = Instant::now();
         match fetch_status(address, &path).await {
+            Some(code) if (200..300).contains(&code) => {
+                samples.push(started.elapsed().as_secs_f64() * 1_000.0)
+            }
+            other => bail!("{path} answered {other:?}"),
+        }
+    }
+    Ok(percentile(&mut samples, 50.0))
+}
+
+/// The median time in ms of a 2xx answer to each of `paths`, asked one after the other.
+async fn paths_p50(address: std::net::SocketAddr, paths: &[String]) -> anyhow::Result<f64> {
+    let mut samples = Vec::new();
+    for path in paths {
+        let started = Instant::now();
+        match fetch_status(address, path).await {
             Some(code) if (200..300).contains(&code) => {
                 samples.push(started.elapsed().as_secs_f64() * 1_000.0)
             }
@@ -602,6 +640,23 @@ pub async fn run(db: Db, jobs: u64, seed: u64, keep: bool) -> anyhow::Result<Ben
         "uncached 12 h: /errors/ p50 {errors_p50:.1} ms, /dash/region/ p50 {region_p50:.1} ms"
     );
     let values = std::sync::Arc::new(MixValues::from_index(&live, &selection)?);
+    let job_paths: Vec<String> = values
+        .jobs
+        .iter()
+        .map(|id| format!("/job/{id}/?json"))
+        .collect();
+    let task_paths: Vec<String> = values
+        .tasks
+        .iter()
+        .step_by((values.tasks.len() / 101).max(1))
+        .take(101)
+        .map(|id| format!("/task/{id}/?json"))
+        .collect();
+    let job_page_p50 = paths_p50(address, &job_paths).await?;
+    let task_page_p50 = paths_p50(address, &task_paths).await?;
+    println!(
+        "uncached pages: /job/<id>/ p50 {job_page_p50:.1} ms, /task/<id>/ p50 {task_page_p50:.1} ms"
+    );
     let (mix_rps, mix_p99, mix_errors) = mixed_load(address, values, 64, 20).await;
     println!("mix: {mix_rps:.0} requests/s, p99 {mix_p99:.0} ms, {mix_errors} not 2xx");
     let _ = stop_http.send(());
@@ -633,6 +688,8 @@ pub async fn run(db: Db, jobs: u64, seed: u64, keep: bool) -> anyhow::Result<Ben
         mix_errors,
         errors_p50_ms: round(errors_p50),
         region_p50_ms: round(region_p50),
+        job_page_p50_ms: round(job_page_p50),
+        task_page_p50_ms: round(task_page_p50),
     })
 }
 
