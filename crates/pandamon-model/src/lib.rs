@@ -331,6 +331,32 @@ pub fn event_service_name(value: Option<i64>) -> &'static str {
         .map_or("ordinary", |(_, n)| n)
 }
 
+/// The statuses of an event range (`jedi_events.status`), by code, as PanDA's event service
+/// numbers them.
+pub const EVENT_RANGE_STATUSES: [(i64, &str); 13] = [
+    (0, "ready"),
+    (1, "sent"),
+    (2, "running"),
+    (3, "finished"),
+    (4, "cancelled"),
+    (5, "discarded"),
+    (6, "done"),
+    (7, "failed"),
+    (8, "fatal"),
+    (9, "merged"),
+    (10, "corrupted"),
+    (98, "reserved_fail"),
+    (99, "reserved_get"),
+];
+
+/// The name of an event-range status code (`None` for a code PanDA does not define).
+pub fn event_range_status(code: i64) -> Option<&'static str> {
+    EVENT_RANGE_STATUSES
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map(|(_, n)| *n)
+}
+
 /// Job type as bigmon derives it from `prodsourcelabel`.
 pub fn job_type(prodsourcelabel: &str) -> &'static str {
     match prodsourcelabel {

@@ -618,6 +618,37 @@ impl Selection {
         })
     }
 
+    /// A selection the code makes rather than the URL: objects meeting every condition, no
+    /// time window, ordered by `id_column`, one default page.
+    pub fn matching(conds: Vec<Cond>, id_column: &'static str) -> Selection {
+        Selection {
+            conds,
+            window: None,
+            sort: Sort {
+                column: id_column,
+                descending: false,
+            },
+            limit: None,
+            display_limit: DEFAULT_DISPLAY_LIMIT,
+            page: 1,
+            fields: None,
+            notes: Vec::new(),
+            ignored: Vec::new(),
+            now: 0,
+            id_column,
+        }
+    }
+
+    /// The condition "`column` is `value`" on a whole-number column.
+    pub fn int_equals(column: &'static str, value: i64) -> Cond {
+        Cond::Int {
+            column,
+            values: vec![value],
+            negated: false,
+            not_specified: false,
+        }
+    }
+
     /// The same selection narrowed to objects whose `column` is one of `values`.
     pub fn and_in(&self, column: &'static str, values: &[&str]) -> Selection {
         let mut narrowed = self.clone();

@@ -6,6 +6,7 @@
 pub mod assets;
 pub mod cache;
 pub mod error;
+pub mod events;
 pub mod facets;
 pub mod format;
 pub mod freshness;

@@ -1,18 +1,19 @@
 //! The dashboards module: `/dash/region/` (region → queue × job status, split by job type and
-//! resource type) and `/dash/world/` (nucleus × satellite sites for production).
+//! resource type), `/dash/es/` (the same for event-service jobs, split by their kind) and
+//! `/dash/world/` (nucleus × satellite sites for production).
 
-use crate::kit::error::AppResult;
+use crate::kit::error::{AppError, AppResult};
 use crate::kit::facets::JobStatusCount;
 use crate::kit::format::{describe_window, human_count, order_statuses};
 use crate::kit::links::{encode_segment, jobs_url, link_with};
-use crate::kit::module::{Module, NavEntry, Route, RouteDoc, schema};
+use crate::kit::module::{Module, NavEntry, Param, ParamType, Route, RouteDoc, schema};
 use crate::kit::respond::PageRequest;
 use crate::kit::source::{Source, keyed_groups};
 use askama::Template;
 use axum::response::Response;
 use axum::routing::get;
 use chrono::Utc;
-use pandamon_model::job_type;
+use pandamon_model::{event_service_name, job_type};
 use pandamon_query::{Selection, fields};
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -35,7 +36,18 @@ impl Module for Dashboards {
                 doc: RouteDoc {
                     summary: "jobs by region, site and queue and status, split by job type and resource type",
                     vocabulary: Some(&fields::JOBS),
-                    params: &[],
+                    params: SPLITBY_PARAM,
+                    response: schema::<RegionJson>,
+                    html: true,
+                },
+            },
+            Route {
+                path: "/dash/es/",
+                handler: get(es_dashboard),
+                doc: RouteDoc {
+                    summary: "event-service jobs by region, site and queue and status, split by kind of event-service job and resource type",
+                    vocabulary: Some(&fields::JOBS),
+                    params: SPLITBY_PARAM,
                     response: schema::<RegionJson>,
                     html: true,
                 },
@@ -59,6 +71,11 @@ impl Module for Dashboards {
                 label: "regions",
                 href: "/dash/region/",
                 order: 400,
+            },
+            NavEntry {
+                label: "event service",
+                href: "/dash/es/",
+                order: 405,
             },
             NavEntry {
                 label: "world",
@@ -94,13 +111,71 @@ pub struct WorldJson {
     pub built: String,
 }
 
+const SPLITBY_PARAM: &[Param] = &[Param {
+    name: "splitby",
+    ty: ParamType::Text,
+    description: "split the HTML tables by `jobtype`, `resourcetype` or both (`jobtype,resourcetype`); the JSON always holds every split",
+    in_path: false,
+    required: false,
+}];
+
 fn parse(request: &PageRequest, extra: &[(&str, String)]) -> AppResult<Selection> {
-    request.selection(&fields::JOBS, 12, extra)
+    request.selection_except(&fields::JOBS, 12, extra, &["splitby"])
+}
+
+/// Which dimensions `splitby=` asks the HTML tables to split by: (job type, resource type).
+fn parse_splitby(request: &PageRequest) -> AppResult<(bool, bool)> {
+    let Some(text) = request.param("splitby") else {
+        return Ok((false, false));
+    };
+    let (mut jobtype, mut resource) = (false, false);
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.to_ascii_lowercase().as_str() {
+            "jobtype" => jobtype = true,
+            "resourcetype" => resource = true,
+            _ => {
+                return Err(AppError::BadRequest(
+                    "invalid value for parameter 'splitby': use jobtype, resourcetype or jobtype,resourcetype".into(),
+                ));
+            }
+        }
+    }
+    Ok((jobtype, resource))
+}
+
+/// What the region tables split by besides resource type: bigmon's job type (from
+/// `prodsourcelabel`) on `/dash/region/`, the kind of event-service job on `/dash/es/`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    JobType,
+    EventService,
+}
+
+impl Kind {
+    fn column(self) -> &'static str {
+        match self {
+            Kind::JobType => "prodsourcelabel",
+            Kind::EventService => "eventservice",
+        }
+    }
+    fn name(self, value: &str) -> &'static str {
+        match self {
+            Kind::JobType => job_type(value),
+            Kind::EventService => event_service_name(value.parse().ok()),
+        }
+    }
+    /// The `/jobs/` parameter selecting jobs of one kind.
+    fn param(self) -> &'static str {
+        match self {
+            Kind::JobType => "jobtype",
+            Kind::EventService => "eventservice",
+        }
+    }
 }
 
 type Nested = BTreeMap<String, BTreeMap<String, BTreeMap<String, BTreeMap<String, i64>>>>;
 
-fn split(nested: &Nested, statuses: &[String]) -> Split {
+fn split_counts(nested: &Nested, statuses: &[String]) -> Split {
     nested
         .iter()
         .map(|(name, jobtypes)| {
@@ -170,36 +245,91 @@ fn add(nested: &mut Nested, name: &str, jobtype: &str, resource: &str, status: &
     }
 }
 
-/// Rows of a status table: (name, link, cells, total).
-type StatusRows = Vec<(String, String, Vec<String>, String)>;
+/// Rows of a status table: (name, link, cells, total, split labels). With a split, a name has
+/// one row per job type and/or resource type, the split labels naming them.
+type StatusRows = Vec<(String, String, Vec<String>, String, Vec<String>)>;
 
-fn status_rows(nested: &Nested, statuses: &[String], link: impl Fn(&str) -> String) -> StatusRows {
-    nested
+/// The table's rows; `link(name, job type, resource type)` makes the link of a row (the split
+/// values are `None` where the table does not split).
+fn status_rows(
+    nested: &Nested,
+    statuses: &[String],
+    (by_jobtype, by_resource): (bool, bool),
+    link: impl Fn(&str, Option<&str>, Option<&str>) -> String,
+) -> StatusRows {
+    let mut rows = StatusRows::new();
+    for (name, jobtypes) in nested {
+        for (jobtype, resources) in jobtypes {
+            if by_jobtype == (jobtype == "all") {
+                continue;
+            }
+            for (resource, counts) in resources {
+                if by_resource == (resource == "all") {
+                    continue;
+                }
+                let cells: Vec<String> = statuses
+                    .iter()
+                    .map(|s| {
+                        counts
+                            .get(s)
+                            .copied()
+                            .filter(|n| *n > 0)
+                            .map(human_count)
+                            .unwrap_or_default()
+                    })
+                    .collect();
+                let total: i64 = counts.values().sum();
+                let jt = by_jobtype.then_some(jobtype.as_str());
+                let rt = by_resource.then_some(resource.as_str());
+                let labels = jt.into_iter().chain(rt).map(str::to_string).collect();
+                rows.push((
+                    name.clone(),
+                    link(name, jt, rt),
+                    cells,
+                    human_count(total),
+                    labels,
+                ));
+            }
+        }
+    }
+    rows
+}
+
+/// A `/jobs/` link for `(name_param=name)` of the page's selection, narrowed to a job kind and
+/// resource type when the row is split by them.
+fn split_link(
+    params: &[(String, String)],
+    kind: Kind,
+    (name_param, name): (&str, &str),
+    jobtype: Option<&str>,
+    resource: Option<&str>,
+) -> String {
+    let mut params: Vec<(String, String)> = params
         .iter()
-        .map(|(name, jt)| {
-            let counts = jt.get("all").and_then(|r| r.get("all"));
-            let cells: Vec<String> = statuses
-                .iter()
-                .map(|s| {
-                    counts
-                        .and_then(|c| c.get(s))
-                        .copied()
-                        .filter(|n| *n > 0)
-                        .map(human_count)
-                        .unwrap_or_default()
-                })
-                .collect();
-            let total: i64 = counts.map_or(0, |c| c.values().sum());
-            (name.clone(), link(name), cells, human_count(total))
-        })
-        .collect()
+        .filter(|(k, _)| k != "splitby")
+        .cloned()
+        .collect();
+    if let Some(jt) = jobtype {
+        params.retain(|(k, _)| k != kind.param());
+        params.push((kind.param().to_string(), jt.to_string()));
+    }
+    if let Some(rt) = resource {
+        params.retain(|(k, _)| k != "resourcetype" && k != "resource_type");
+        params.push(("resourcetype".to_string(), rt.to_string()));
+    }
+    link_with(&params, name_param, name).replacen('?', "/jobs/?", 1)
 }
 
 #[derive(Template)]
 #[template(path = "dash_region.html")]
 struct RegionPage {
+    title: String,
     /// What the profile calls a region (ATLAS: cloud).
     region_label: &'static str,
+    /// The headers of the split columns (none without `splitby`).
+    split_headers: Vec<&'static str>,
+    /// `splitby` links: (label, href, current).
+    split_choices: Vec<(&'static str, String, bool)>,
     window: String,
     statuses: Vec<String>,
     regions: StatusRows,
@@ -208,14 +338,36 @@ struct RegionPage {
 
 async fn region_dashboard(request: PageRequest) -> AppResult<Response> {
     let selection = parse(&request, &[])?;
+    let split = parse_splitby(&request)?;
     request
-        .answer(&selection, || region(&request, &selection))
+        .answer(&selection, || {
+            region(&request, &selection, Kind::JobType, split)
+        })
+        .await
+}
+
+/// `/dash/es/`: the region dashboard of event-service jobs (all kinds unless the URL names
+/// some with `eventservice=`), split by kind of event-service job.
+async fn es_dashboard(request: PageRequest) -> AppResult<Response> {
+    let extra = if request.param("eventservice").is_some() {
+        Vec::new()
+    } else {
+        vec![("eventservice", "all".to_string())]
+    };
+    let selection = parse(&request, &extra)?;
+    let split = parse_splitby(&request)?;
+    request
+        .answer(&selection, || {
+            region(&request, &selection, Kind::EventService, split)
+        })
         .await
 }
 
 async fn region(
     request: &PageRequest,
     selection: &Selection,
+    kind: Kind,
+    split: (bool, bool),
 ) -> AppResult<crate::kit::respond::Reply> {
     let state = &request.state;
     let params = &request.params;
@@ -223,12 +375,7 @@ async fn region(
     let (rows, source) = keyed_groups(
         state,
         selection,
-        &[
-            "computingsite",
-            "jobstatus",
-            "prodsourcelabel",
-            "resource_type",
-        ],
+        &["computingsite", "jobstatus", kind.column(), "resource_type"],
     )
     .await?;
     let mut regions = Nested::new();
@@ -237,11 +384,11 @@ async fn region(
     let mut statuses = BTreeSet::new();
     let mut site_region: HashMap<String, String> = HashMap::new();
     for (keys, n) in &rows {
-        let (queue, status, label, resource) = (&keys[0], &keys[1], &keys[2], &keys[3]);
+        let (queue, status, value, resource) = (&keys[0], &keys[1], &keys[2], &keys[3]);
         let info = queue_info.get(queue);
         let region = info.map_or("Not specified".to_string(), |q| q.cloud.clone());
         let site = info.map_or(queue.clone(), |q| q.site.clone());
-        let jobtype = job_type(label);
+        let jobtype = kind.name(value);
         statuses.insert(status.clone());
         add(&mut regions, &region, jobtype, resource, status, *n);
         add(&mut sites, &site, jobtype, resource, status, *n);
@@ -250,15 +397,19 @@ async fn region(
     }
     let statuses = order_statuses(&statuses);
     let data = RegionJson {
-        regions: split(&regions, &statuses),
-        sites: split(&sites, &statuses),
-        queues: split(&queue_counts, &statuses),
+        regions: split_counts(&regions, &statuses),
+        sites: split_counts(&sites, &statuses),
+        queues: split_counts(&queue_counts, &statuses),
     };
     request.reply(&data, source == Source::Index, || {
         render_region(
-            state.settings.labels.region,
-            params,
-            selection,
+            RegionView {
+                region_label: state.settings.labels.region,
+                kind,
+                split,
+                params,
+                selection,
+            },
             statuses,
             &regions,
             &queue_counts,
@@ -267,17 +418,31 @@ async fn region(
     })
 }
 
-fn render_region(
+/// How a region page is drawn: its labels, what it splits by, the URL it answers.
+struct RegionView<'a> {
     region_label: &'static str,
-    params: &[(String, String)],
-    selection: &Selection,
+    kind: Kind,
+    split: (bool, bool),
+    params: &'a [(String, String)],
+    selection: &'a Selection,
+}
+
+fn render_region(
+    view: RegionView<'_>,
     statuses: Vec<String>,
     regions: &Nested,
     queue_counts: &Nested,
     site_region: &HashMap<String, String>,
 ) -> AppResult<String> {
-    let region_rows = status_rows(regions, &statuses, |r| {
-        link_with(params, "cloud", r).replacen('?', "/jobs/?", 1)
+    let RegionView {
+        region_label,
+        kind,
+        split,
+        params,
+        selection,
+    } = view;
+    let region_rows = status_rows(regions, &statuses, split, |r, jt, rt| {
+        split_link(params, kind, ("cloud", r), jt, rt)
     });
     let mut by_region: BTreeMap<String, Nested> = BTreeMap::new();
     for (queue, counts) in queue_counts {
@@ -292,13 +457,53 @@ fn render_region(
         .map(|(region, nested)| {
             (
                 region.clone(),
-                status_rows(nested, &statuses, |q| {
-                    format!("/site/{}/", encode_segment(q))
+                status_rows(nested, &statuses, split, |q, jt, rt| {
+                    if jt.is_none() && rt.is_none() {
+                        format!("/site/{}/", encode_segment(q))
+                    } else {
+                        split_link(params, kind, ("computingsite", q), jt, rt)
+                    }
                 }),
             )
         })
         .collect();
+    let kind_header = match kind {
+        Kind::JobType => "job type",
+        Kind::EventService => "event service",
+    };
+    let split_headers = [(split.0, kind_header), (split.1, "resource type")]
+        .into_iter()
+        .filter_map(|(on, h)| on.then_some(h))
+        .collect();
+    let split_choices = [
+        ("no split", ""),
+        ("job type", "jobtype"),
+        ("resource type", "resourcetype"),
+        ("both", "jobtype,resourcetype"),
+    ]
+    .into_iter()
+    .map(|(label, value)| {
+        let current = match value {
+            "" => split == (false, false),
+            "jobtype" => split == (true, false),
+            "resourcetype" => split == (false, true),
+            _ => split == (true, true),
+        };
+        let label = if value == "jobtype" {
+            kind_header
+        } else {
+            label
+        };
+        (label, link_with(params, "splitby", value), current)
+    })
+    .collect();
     let page = RegionPage {
+        title: match kind {
+            Kind::JobType => format!("Jobs by {region_label}"),
+            Kind::EventService => format!("Event-service jobs by {region_label}"),
+        },
+        split_headers,
+        split_choices,
         region_label,
         window: describe_window(selection),
         statuses,
@@ -365,7 +570,7 @@ async fn world(
     let html = || {
         let page = WorldPage {
             window: describe_window(selection),
-            nuclei: status_rows(&nuclei, &statuses, |n| {
+            nuclei: status_rows(&nuclei, &statuses, (false, false), |n, _, _| {
                 link_with(params, "nucleus", n).replacen('?', "/jobs/?", 1)
             }),
             satellites: satellites
@@ -373,7 +578,7 @@ async fn world(
                 .map(|(nucleus, nested)| {
                     (
                         nucleus.clone(),
-                        status_rows(nested, &statuses, |s| {
+                        status_rows(nested, &statuses, (false, false), |s, _, _| {
                             jobs_url(&[("nucleus", nucleus), ("computingsite", &format!("{s}*"))])
                         }),
                     )

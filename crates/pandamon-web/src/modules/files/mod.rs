@@ -201,16 +201,16 @@ fn objects(columns: &[&str], rows: Vec<Vec<pandamon_store::jobs::Cell>>) -> Vec<
 /// One page of `table` rows for a selection.
 async fn list(
     state: &AppState,
-    table: &str,
+    tables: &[&str],
     columns: &[&str],
     selection: &Selection,
 ) -> AppResult<ListJson> {
     let db = &state.db;
-    let total = db.count_rows(&[table], selection).await?;
+    let total = db.count_rows(tables, selection).await?;
     let size = selection.display_limit;
     let offset = (selection.page - 1) * size;
     let rows = db
-        .page_rows(&[table], columns, selection, size, offset)
+        .page_rows(tables, columns, selection, size, offset)
         .await?;
     Ok(ListJson {
         total,
@@ -291,15 +291,18 @@ struct Listing {
     title: &'static str,
     vocabulary: &'static Vocabulary,
     needs: &'static [&'static str],
-    table: &'static str,
+    tables: &'static [&'static str],
     columns: &'static [&'static str],
 }
+
+/// Job files: those of jobs still in the job tables, then those of the long-term archive.
+const FILE_TABLES: &[&str] = &["filestable4", "filestable_arch"];
 
 const FILES: Listing = Listing {
     title: "Files",
     vocabulary: &fields::FILES,
     needs: NEEDS_FILES,
-    table: "filestable4",
+    tables: FILE_TABLES,
     columns: fields::FILE_COLUMNS,
 };
 
@@ -307,7 +310,7 @@ const DATASETS: Listing = Listing {
     title: "Datasets",
     vocabulary: &fields::DATASETS,
     needs: NEEDS_DATASETS,
-    table: "jedi_datasets",
+    tables: &["jedi_datasets"],
     columns: fields::DATASET_COLUMNS,
 };
 
@@ -318,7 +321,7 @@ async fn list_page(request: PageRequest, listing: &Listing) -> AppResult<Respons
     };
     request
         .answer(None, || async {
-            let data = list(&request.state, listing.table, listing.columns, &selection).await?;
+            let data = list(&request.state, listing.tables, listing.columns, &selection).await?;
             request.reply(&data, false, || {
                 let table = section(listing.title, Some(&request.params), &data);
                 render(listing.title, data.notes.clone(), &[], vec![table])
@@ -344,7 +347,7 @@ async fn find_file(request: PageRequest) -> AppResult<Response> {
     };
     request
         .answer(None, || async {
-            let attempts = list(state, "filestable4", fields::FILE_COLUMNS, &selection).await?;
+            let attempts = list(state, FILE_TABLES, fields::FILE_COLUMNS, &selection).await?;
             // The JEDI view of the same file: contents rows with the same name (and task).
             let contents_params: Vec<(String, String)> = request
                 .params
@@ -358,7 +361,7 @@ async fn find_file(request: PageRequest) -> AppResult<Response> {
                 ListJson::empty()
             } else {
                 let sel = parse_selection(&contents_params, &[], &CONTENTS, 24)?;
-                list(state, "jedi_dataset_contents", CONTENT_COLUMNS, &sel).await?
+                list(state, &["jedi_dataset_contents"], CONTENT_COLUMNS, &sel).await?
             };
             if attempts.total == 0 && contents.total == 0 {
                 return Err(AppError::NotFound("file".into()));
@@ -398,8 +401,13 @@ async fn find_dataset(request: PageRequest) -> AppResult<Response> {
     request
         .answer(None, || async {
             let db = &state.db;
-            let datasets =
-                list(state, "jedi_datasets", fields::DATASET_COLUMNS, &selection).await?;
+            let datasets = list(
+                state,
+                &["jedi_datasets"],
+                fields::DATASET_COLUMNS,
+                &selection,
+            )
+            .await?;
             let Some(first) = datasets.rows.into_iter().next() else {
                 return Err(AppError::NotFound("dataset".into()));
             };

@@ -2,6 +2,7 @@
 //! their descriptions, files, parameters, metadata, status history, retries and Harvester workers.
 
 use crate::kit::error::{AppError, AppResult};
+use crate::kit::events::{EventStatusCount, event_counts};
 use crate::kit::format::{cell_text, field_text, row_object};
 use crate::kit::joberrors::{Category, decode_errors, describe};
 use crate::kit::links::{encode_segment, url};
@@ -10,7 +11,8 @@ use crate::kit::state::AppState;
 use askama::Template;
 use axum::extract::Path;
 use axum::response::Response;
-use pandamon_model::JobTable;
+use pandamon_model::{JobTable, event_service_name};
+use pandamon_query::Selection;
 use pandamon_store::Value;
 use pandamon_store::jobs::{Cell, Match};
 use schemars::JsonSchema;
@@ -60,6 +62,16 @@ pub struct JobJson {
     /// `workerstdout`, `workerstderr`, `logtarball`), built from the job's own data: its pilot
     /// id, its Harvester worker and its log file.
     pub links: BTreeMap<String, String>,
+    /// For an event-service job: its kind (`eventservice`, `esmerge`, `jumbo`, ...) and its
+    /// event ranges by status (every status PanDA defines that has ranges), from `jedi_events`.
+    pub eventservice: Option<EventSummary>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct EventSummary {
+    pub kind: &'static str,
+    pub ranges: i64,
+    pub bystatus: Vec<EventStatusCount>,
 }
 
 /// The job's log links: the pilot's batch files from its `pilotid` (the URL before the first
@@ -177,9 +189,16 @@ pub async fn collect(state: &AppState, pandaid: i64) -> AppResult<JobJson> {
     let Some((table, job)) = find_job(state, pandaid).await? else {
         return Err(AppError::NotFound(format!("job {pandaid}")));
     };
+    // A job of the long-term archive has its files, parameters and metadata in the archive's
+    // own tables, as in production.
+    let (files_table, params_table, meta_table) = if table == JobTable::Archive {
+        ("filestable_arch", "jobparamstable_arch", "metatable_arch")
+    } else {
+        ("filestable4", "jobparamstable", "metatable")
+    };
     let files = db
         .rows_where(
-            "filestable4",
+            files_table,
             ("pandaid", Value::Int(pandaid)),
             Some("row_id"),
             1_000,
@@ -220,12 +239,12 @@ pub async fn collect(state: &AppState, pandaid: i64) -> AppResult<JobJson> {
         }
     }
     let jobparameters = db
-        .rows_where("jobparamstable", ("pandaid", Value::Int(pandaid)), None, 1)
+        .rows_where(params_table, ("pandaid", Value::Int(pandaid)), None, 1)
         .await?
         .first()
         .and_then(|r| text_of(r, "jobparameters"));
     let metadata = db
-        .rows_where("metatable", ("pandaid", Value::Int(pandaid)), None, 1)
+        .rows_where(meta_table, ("pandaid", Value::Int(pandaid)), None, 1)
         .await?
         .first()
         .and_then(|r| text_of(r, "metadata"));
@@ -296,6 +315,25 @@ pub async fn collect(state: &AppState, pandaid: i64) -> AppResult<JobJson> {
             }
         })
         .collect();
+    let kind = get(&job, "eventservice").and_then(Cell::as_int);
+    let eventservice = match (jeditaskid, kind.filter(|k| *k > 0)) {
+        (Some(task), Some(kind)) => {
+            let bystatus = event_counts(
+                state,
+                vec![
+                    Selection::int_equals("jeditaskid", task),
+                    Selection::int_equals("pandaid", pandaid),
+                ],
+            )
+            .await?;
+            Some(EventSummary {
+                kind: event_service_name(Some(kind)),
+                ranges: bystatus.iter().map(|s| s.count).sum(),
+                bystatus,
+            })
+        }
+        _ => None,
+    };
     let job = row_object(&job);
     let files: Vec<Map<String, Json>> = files.iter().map(|r| row_object(r)).collect();
     let links = log_links(&job, &files, &workers);
@@ -312,6 +350,7 @@ pub async fn collect(state: &AppState, pandaid: i64) -> AppResult<JobJson> {
         retries_down: retry_chain(state, pandaid, false).await?,
         workers,
         links,
+        eventservice,
     })
 }
 

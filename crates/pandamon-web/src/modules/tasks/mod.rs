@@ -2,6 +2,7 @@
 //! datasets with progress, its jobs by status with superseded retries dropped, sites, history).
 
 use crate::kit::error::{AppError, AppResult};
+use crate::kit::events::{EventStatusCount, event_counts};
 use crate::kit::facets::{
     Facet, FacetView, JobStatusCount, Tally, facet_views, job_summary, list_table, pie_charts,
 };
@@ -333,6 +334,8 @@ pub struct TaskJson {
     pub statuslog: Vec<Map<String, Json>>,
     /// (hour, finished jobs so far), the task's progress over time.
     pub progress: Vec<(String, i64)>,
+    /// An event-service task's event ranges by status (`jedi_events`); empty for other tasks.
+    pub eventsummary: Vec<EventStatusCount>,
 }
 
 struct TaskJob {
@@ -358,6 +361,16 @@ pub async fn collect_task(state: &AppState, jeditaskid: i64, drop: bool) -> AppR
         .pop()
         .ok_or_else(|| AppError::NotFound(format!("task {jeditaskid}")))?;
     let task = row_object(&row);
+    let eventservice = row
+        .iter()
+        .find(|(k, _)| k == "eventservice")
+        .and_then(|(_, v)| v.as_int())
+        .is_some_and(|v| v > 0);
+    let eventsummary = if eventservice {
+        event_counts(state, vec![Selection::int_equals("jeditaskid", jeditaskid)]).await?
+    } else {
+        Vec::new()
+    };
     let taskparams = db
         .rows_where(
             "jedi_taskparams",
@@ -505,6 +518,7 @@ pub async fn collect_task(state: &AppState, jeditaskid: i64, drop: bool) -> AppR
         sites,
         statuslog,
         progress,
+        eventsummary,
     })
 }
 

@@ -1,10 +1,11 @@
-//! The users module: `/users/` (analysis users of the window with their jobs and tasks) and
+//! The users module: `/users/` (analysis users of the window with their jobs and tasks, or
+//! PanDA's users table with `view=database`) and
 //! `/user/<name>/` (one user's jobs by status and by task).
 
 use crate::kit::error::{AppError, AppResult};
 use crate::kit::facets::{JobStatusCount, job_summary};
-use crate::kit::format::{describe_window, human_count};
-use crate::kit::links::jobs_url;
+use crate::kit::format::{cell_text, describe_window, human_count, row_object};
+use crate::kit::links::{jobs_url, link_with};
 use crate::kit::module::{Module, NavEntry, Param, ParamType, Route, RouteDoc, schema};
 use crate::kit::respond::PageRequest;
 use crate::kit::source::keyed_groups;
@@ -18,6 +19,7 @@ use pandamon_query::{Selection, fields};
 use pandamon_store::Value;
 use schemars::JsonSchema;
 use serde::Serialize;
+use serde_json::{Map, Value as Json};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub struct Users;
@@ -35,9 +37,9 @@ impl Module for Users {
                 path: "/users/",
                 handler: get(list_users),
                 doc: RouteDoc {
-                    summary: "analysis users of the window: jobs (active, finished, failed) and tasks",
+                    summary: "analysis users: of the window's jobs (`view=dynamic`, the default: jobs active, finished, failed and tasks) or PanDA's users table (`view=database`)",
                     vocabulary: Some(&fields::JOBS),
-                    params: &[],
+                    params: USERS_PARAMS,
                     response: schema::<Vec<UserRow>>,
                     html: true,
                 },
@@ -73,8 +75,25 @@ impl Module for Users {
     }
 }
 
+const USERS_PARAMS: &[Param] = &[
+    Param {
+        name: "view",
+        ty: ParamType::Text,
+        description: "`dynamic` (default): users of the window's analysis jobs; `database`: PanDA's users table in the meta schema (jobs and CPU-hours PanDA keeps per user)",
+        in_path: false,
+        required: false,
+    },
+    Param {
+        name: "sortby",
+        ty: ParamType::Text,
+        description: "`jobs` (default, most jobs first), `alpha` (by name), `date` (most recent first: the latest task, task ids being given in submission order; the latest job in `view=database`)",
+        in_path: false,
+        required: false,
+    },
+];
+
 fn parse(request: &PageRequest, extra: &[(&str, String)]) -> AppResult<Selection> {
-    request.selection(&fields::JOBS, 12, extra)
+    request.selection_except(&fields::JOBS, 12, extra, &["view", "sortby"])
 }
 
 /// One task of a user, with its jobs by status.
@@ -100,6 +119,8 @@ pub struct UserRow {
     pub finished: i64,
     pub failed: i64,
     pub tasks: i64,
+    /// The user's most recent task of the window (task ids grow in submission order).
+    pub latesttask: i64,
 }
 
 #[derive(Template)]
@@ -107,18 +128,105 @@ pub struct UserRow {
 struct UsersPage<'a> {
     window: String,
     users: &'a [UserRow],
+    sorts: Vec<(&'static str, String, bool)>,
+    database_view: String,
 }
 
+/// A row of PanDA's users table as `view=database` shows it.
+#[derive(Template)]
+#[template(path = "users_database.html")]
+struct UsersDatabasePage {
+    columns: &'static [&'static str],
+    rows: Vec<Vec<String>>,
+    sorts: Vec<(&'static str, String, bool)>,
+    dynamic_view: String,
+}
+
+/// The users table's columns `view=database` shows, as bigmon does: jobs and CPU-hours of the
+/// analysis (a) and production (p) shares over 1 and 7 days, and the latest job.
+const DATABASE_COLUMNS: &[&str] = &[
+    "name",
+    "njobsa",
+    "cpua1",
+    "cpua7",
+    "cpup1",
+    "cpup7",
+    "firstjob",
+    "latestjob",
+];
+
+/// The `sortby` links of a users page: (label, href, current).
+fn sort_links(params: &[(String, String)], current: &str) -> Vec<(&'static str, String, bool)> {
+    SORTS
+        .iter()
+        .map(|(name, _)| (*name, link_with(params, "sortby", name), *name == current))
+        .collect()
+}
+
+const SORTS: &[(&str, &str)] = &[("jobs", "jobs"), ("alpha", "alpha"), ("date", "date")];
+
 async fn list_users(request: PageRequest) -> AppResult<Response> {
+    let view = request.choice(
+        "view",
+        &[("dynamic", "dynamic"), ("database", "database")],
+        "dynamic",
+    )?;
+    let sortby = request.choice("sortby", SORTS, "jobs")?;
     let selection = parse(&request, &[("prodsourcelabel", "user|panda".to_string())])?;
+    if view == "database" {
+        return request
+            .answer(&selection, || users_database(&request, sortby))
+            .await;
+    }
     request
-        .answer(&selection, || users(&request, &selection))
+        .answer(&selection, || users(&request, &selection, sortby))
         .await
+}
+
+/// `view=database`: PanDA's users table, as its cron jobs keep it.
+async fn users_database(
+    request: &PageRequest,
+    sortby: &'static str,
+) -> AppResult<crate::kit::respond::Reply> {
+    let order = match sortby {
+        "alpha" => "name",
+        "date" => "latestjob",
+        _ => "njobsa",
+    };
+    let mut rows: Vec<Map<String, Json>> = request
+        .state
+        .db
+        .rows_matching("users", &[], Some(order), 100_000)
+        .await?
+        .iter()
+        .map(|r| row_object(r))
+        .collect();
+    if sortby != "alpha" {
+        rows.reverse();
+    }
+    request.reply(&rows, false, || {
+        let page = UsersDatabasePage {
+            columns: DATABASE_COLUMNS,
+            rows: rows
+                .iter()
+                .map(|r| {
+                    DATABASE_COLUMNS
+                        .iter()
+                        .map(|c| r.get(*c).map(cell_text).unwrap_or_default())
+                        .collect()
+                })
+                .collect(),
+            sorts: sort_links(&request.params, sortby),
+            dynamic_view: link_with(&request.params, "view", "dynamic"),
+        };
+        Ok(page.render()?)
+    })
 }
 
 async fn users(
     request: &PageRequest,
     selection: &Selection,
+    sortby: &'static str,
 ) -> AppResult<crate::kit::respond::Reply> {
     let state = &request.state;
     let (rows, source) = keyed_groups(
@@ -138,6 +246,7 @@ async fn users(
                     finished: 0,
                     failed: 0,
                     tasks: 0,
+                    latesttask: 0,
                 },
                 BTreeSet::new(),
             )
@@ -149,6 +258,7 @@ async fn users(
             Some(s) if !s.is_final() => entry.0.active += n,
             _ => {}
         }
+        entry.0.latesttask = entry.0.latesttask.max(keys[2].parse().unwrap_or(0));
         entry.1.insert(keys[2].clone());
     }
     let mut list: Vec<UserRow> = users
@@ -158,11 +268,21 @@ async fn users(
             row
         })
         .collect();
-    list.sort_by(|a, b| b.jobs.cmp(&a.jobs).then_with(|| a.name.cmp(&b.name)));
+    match sortby {
+        "alpha" => list.sort_by(|a, b| a.name.cmp(&b.name)),
+        "date" => list.sort_by(|a, b| {
+            b.latesttask
+                .cmp(&a.latesttask)
+                .then_with(|| a.name.cmp(&b.name))
+        }),
+        _ => list.sort_by(|a, b| b.jobs.cmp(&a.jobs).then_with(|| a.name.cmp(&b.name))),
+    }
     request.reply(&list, source == crate::kit::source::Source::Index, || {
         let page = UsersPage {
             window: describe_window(selection),
             users: &list,
+            sorts: sort_links(&request.params, sortby),
+            database_view: link_with(&request.params, "view", "database"),
         };
         Ok(page.render()?)
     })
