@@ -9,6 +9,7 @@
 pub mod alerts;
 pub mod carousel;
 pub mod catalog;
+pub mod check;
 pub mod db;
 pub mod error;
 pub mod harvester;

@@ -4,6 +4,7 @@
 mod bench;
 mod config;
 mod logging;
+mod schemacheck;
 
 /// The simulator allocates many short-lived rows from two threads; glibc's arenas contend.
 #[global_allocator]
@@ -116,6 +117,16 @@ enum SchemaAction {
         #[arg(long)]
         force: bool,
     },
+    /// List which tables and columns pandamon reads are present, missing or of another type,
+    /// and which pages each gap affects. Reads the database's dictionary only; never writes.
+    Check {
+        /// Database url (env PANDAMON_DB).
+        #[arg(long)]
+        db: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args)]
@@ -227,6 +238,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     "dropped {dropped} existing PanDA tables and created the schema in {}",
                     db.display_url
                 ),
+            }
+            Ok(())
+        }
+        Command::Schema {
+            action: SchemaAction::Check { db, json },
+        } => {
+            let settings = config::load(cli.config.as_deref(), db.as_deref(), None, getenv)?;
+            let db = connect(&settings, Purpose::Serve).await?;
+            let report = schemacheck::run(&db).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                schemacheck::print(&report);
+            }
+            db.close().await;
+            if !report.serve_can_start {
+                bail!("the database lacks job tables: serve would not start");
             }
             Ok(())
         }
@@ -514,6 +542,9 @@ async fn serve(
         })
         .with_modules(pandamon_web::modules::select(&settings.modules).map_err(anyhow::Error::msg)?)
         .with_state(store);
+    if let Err(e) = state.check_tables().await {
+        tracing::warn!(error = %e, "cannot read which tables the database has");
+    }
     let (stop_index, stopped) = tokio::sync::watch::channel(false);
     let mut syncer_task = None;
     if !index.no_index {

@@ -357,3 +357,104 @@ async fn alerts_run_once_delivers_each_report_once() {
     drop(sink);
     test.cleanup().await;
 }
+
+/// `schema check` on a database pandamon created reports every table complete; after a table
+/// is dropped, a column dropped and another retyped, it names each gap and the modules and
+/// pages affected, `serve` still starts and says so in `/healthz` and on the affected pages,
+/// and a database without a job table is refused with a non-zero exit.
+async fn schema_check_names_every_gap(test: &TestDb) {
+    let (code, _, err) = pandamon(&["schema", "init", "--db", &test.url]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = pandamon(&["schema", "check", "--db", &test.url]);
+    assert_eq!(code, 0, "{err}");
+    let total = pandamon_store::Catalog::get().tables.len();
+    assert!(
+        out.contains(&format!("{total} of {total} tables complete")),
+        "{out}"
+    );
+    assert!(out.contains("every module's pages have the tables they read"));
+
+    let names = test.connect().await;
+    let table = |name: &str| names.qualified(pandamon_store::Catalog::get().table(name));
+    for sql in [
+        format!("DROP TABLE {}", table("jedi_events")),
+        format!(
+            "ALTER TABLE {} DROP COLUMN errordialog",
+            table("jedi_tasks")
+        ),
+        format!(
+            "ALTER TABLE {} RENAME COLUMN fsize TO fsize_bytes",
+            table("filestable_arch")
+        ),
+        format!(
+            "ALTER TABLE {} ADD COLUMN fsize TIMESTAMP NULL",
+            table("filestable_arch")
+        ),
+    ] {
+        // One connection per change: each sees the one before.
+        let db = test.connect().await;
+        db.execute(&sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        db.close().await;
+    }
+    let (code, out, err) = pandamon(&["schema", "check", "--db", &test.url]);
+    assert_eq!(code, 0, "{err}");
+    let line = |needle: &str| {
+        out.lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle}: {out}"))
+            .to_string()
+    };
+    assert!(line("jedi_events ").ends_with("missing"));
+    assert!(line("jedi_tasks ").contains("lacks columns errordialog"));
+    assert!(line("filestable_arch ").contains("fsize is"));
+    assert!(line("module tasks:").contains("jedi_events"));
+    assert!(line("module tasks:").contains("/task/{jeditaskid}/"));
+    assert!(line("module jobs:").contains("filestable_arch"));
+    assert!(
+        out.contains(&format!("{} of {total} tables complete", total - 3)),
+        "{out}"
+    );
+    let (code, json, _) = pandamon(&["schema", "check", "--db", &test.url, "--json"]);
+    assert_eq!(code, 0);
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let events = report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "jedi_events")
+        .unwrap();
+    assert_eq!(events["present"], false);
+    assert_eq!(report["serve_can_start"], true);
+
+    // serve starts; the modules reading the missing table say so.
+    let (child, address) = start(&["serve", "--db", &test.url, "--listen", "127.0.0.1:0"]);
+    let (code, body) = http_get(&address, "/healthz");
+    assert_eq!(code, 200, "{body}");
+    let health: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        health["modules"]["tasks"]["missing_tables"],
+        serde_json::json!(["jedi_events"]),
+        "{body}"
+    );
+    let (code, page) = http_get(&address, "/tasks/");
+    assert_eq!(code, 200);
+    assert!(page.contains("id=\"missing-tables\""), "{page}");
+    let (code, page) = http_get(&address, "/sites/");
+    assert_eq!(code, 200);
+    assert!(!page.contains("id=\"missing-tables\""));
+    interrupt_and_wait(child);
+
+    let db = test.connect().await;
+    db.execute(&format!("DROP TABLE {}", table("jobsdefined4")))
+        .await
+        .unwrap();
+    db.close().await;
+    let (code, out, err) = pandamon(&["schema", "check", "--db", &test.url]);
+    assert_eq!(code, 1);
+    assert!(out.contains("serve cannot start"), "{out}");
+    assert_clean_error(&err, "serve would not start");
+    names.close().await;
+}
+pandamon_testkit::on_every_backend!(schema_check_names_every_gap);

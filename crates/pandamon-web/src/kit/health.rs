@@ -76,7 +76,16 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
     let modules_report = async {
         let mut modules = Map::new();
         for m in state.modules.iter() {
-            if let Some(report) = m.health(&state).await {
+            let missing = state.missing_tables_of(m.name());
+            let report = match (m.health(&state).await, missing.is_empty()) {
+                (report, true) => report,
+                (Some(Json::Object(mut report)), false) => {
+                    report.insert("missing_tables".into(), Json::from(missing));
+                    Some(Json::Object(report))
+                }
+                (_, false) => Some(serde_json::json!({ "missing_tables": missing })),
+            };
+            if let Some(report) = report {
                 modules.insert(m.name().to_string(), report);
             }
         }

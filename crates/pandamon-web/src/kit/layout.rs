@@ -16,6 +16,8 @@ use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+/// The marker `base.html` puts where a notice about the page's module goes.
+const NOTICE_MARKER: &str = "<!--pandamon:notice-->";
 /// The marker `base.html` puts where the navigation goes.
 pub const NAV_MARKER: &str = "<!--pandamon:nav-->";
 
@@ -72,6 +74,7 @@ fn address_problem(uri: &axum::http::Uri) -> Option<String> {
 /// The middleware: see the module documentation.
 pub async fn layout(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let json = wants_json(request.uri().query(), request.headers());
+    let path = request.uri().path().to_string();
     let response = match address_problem(request.uri()) {
         Some(problem) => AppError::BadRequest(problem).into_response(),
         None => next.run(request).await,
@@ -96,7 +99,7 @@ pub async fn layout(State(state): State<AppState>, request: Request, next: Next)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
     if is_html {
-        response = fill(&state, response).await;
+        response = fill(&state, &path, response).await;
     }
     let headers = response.headers_mut();
     headers.insert(
@@ -115,8 +118,36 @@ pub async fn layout(State(state): State<AppState>, request: Request, next: Next)
     response
 }
 
-/// Fills the navigation and freshness markers of an HTML page.
-async fn fill(state: &AppState, response: Response) -> Response {
+/// The notice of a page whose module reads tables the database lacks (empty otherwise).
+fn missing_tables_notice(state: &AppState, path: &str) -> String {
+    let any_missing = state.missing_tables.read().is_ok_and(|m| !m.is_empty());
+    if !any_missing {
+        return String::new();
+    }
+    let owner = state.modules.iter().find(|m| {
+        m.routes().iter().any(|r| match r.path.split_once('{') {
+            Some((prefix, _)) => path.starts_with(prefix) && prefix.len() > 1,
+            None => path == r.path,
+        })
+    });
+    let Some(module) = owner else {
+        return String::new();
+    };
+    let missing = state.missing_tables_of(module.name());
+    if missing.is_empty() {
+        return String::new();
+    }
+    format!(
+        "<p class=\"notice\" id=\"missing-tables\">The database lacks tables the {} pages read: {}. \
+         What needs them is left out or answers an error; <code>pandamon schema check</code> lists \
+         what is missing.</p>",
+        module.name(),
+        missing.join(", ")
+    )
+}
+
+/// Fills the navigation, freshness and notice markers of an HTML page.
+async fn fill(state: &AppState, path: &str, response: Response) -> Response {
     let (mut parts, body) = response.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, MAX_PAGE).await else {
         // Unreachable for our own rendered pages; an empty body is the honest fallback.
@@ -126,11 +157,10 @@ async fn fill(state: &AppState, response: Response) -> Response {
     if !page.contains(freshness::MARKER) && !page.contains(NAV_MARKER) {
         return Response::from_parts(parts, Body::from(bytes));
     }
-    let filled = page.replacen(NAV_MARKER, &nav_html(state), 1).replacen(
-        freshness::MARKER,
-        &freshness::line(state),
-        1,
-    );
+    let filled = page
+        .replacen(NAV_MARKER, &nav_html(state), 1)
+        .replacen(freshness::MARKER, &freshness::line(state), 1)
+        .replacen(NOTICE_MARKER, &missing_tables_notice(state, path), 1);
     parts.headers.remove(CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(filled))
 }

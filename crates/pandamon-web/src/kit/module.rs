@@ -154,6 +154,12 @@ pub trait Module: Send + Sync + 'static {
     fn vocabularies(&self) -> Vec<&'static Vocabulary> {
         Vec::new()
     }
+    /// The PanDA tables the module's pages read besides the job tables (which every page and
+    /// `serve` itself need). A database without one of them still serves the module's other
+    /// pages; `/healthz`, `pandamon schema check` and the module's pages say which are missing.
+    fn tables(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// The keys of `[modules.<name>]` the module understands.
     fn config_keys(&self) -> &'static [ConfigKey] {
         &[]

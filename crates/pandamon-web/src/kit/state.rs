@@ -77,6 +77,9 @@ pub struct App {
     pub state: Option<pandamon_store::StateStore>,
     /// Requests in progress per client address.
     pub clients: Arc<ClientSlots>,
+    /// Tables each enabled module reads that the database lacks, by module (filled by
+    /// [`AppState::check_tables`]; empty until then and for a complete database).
+    pub missing_tables: Arc<RwLock<BTreeMap<&'static str, Vec<&'static str>>>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -110,7 +113,40 @@ impl AppState {
             settings: Arc::new(settings),
             state: None,
             clients: Arc::default(),
+            missing_tables: Arc::default(),
         }))
+    }
+
+    /// Finds which tables of the enabled modules the database lacks (reading the dictionary
+    /// only), so that `/healthz` and the modules' pages can say so.
+    pub async fn check_tables(&self) -> Result<(), pandamon_store::StoreError> {
+        let present = pandamon_store::schema::existing_tables(&self.db).await?;
+        let mut missing = BTreeMap::new();
+        for m in self.modules.iter() {
+            let lacking: Vec<&'static str> = m
+                .tables()
+                .iter()
+                .copied()
+                .filter(|t| !present.iter().any(|p| p == t))
+                .collect();
+            if !lacking.is_empty() {
+                tracing::warn!(module = m.name(), tables = ?lacking, "module reads tables the database lacks");
+                missing.insert(m.name(), lacking);
+            }
+        }
+        if let Ok(mut slot) = self.missing_tables.write() {
+            *slot = missing;
+        }
+        Ok(())
+    }
+
+    /// The tables module `name` reads that the database lacks.
+    pub fn missing_tables_of(&self, name: &str) -> Vec<&'static str> {
+        self.missing_tables
+            .read()
+            .ok()
+            .and_then(|m| m.get(name).cloned())
+            .unwrap_or_default()
     }
 
     fn map(self, change: impl FnOnce(&mut App)) -> AppState {

@@ -28,6 +28,9 @@ impl Module for Dashboards {
     fn description(&self) -> &'static str {
         "region and world dashboards: jobs by region, site and queue, and by nucleus"
     }
+    fn tables(&self) -> &'static [&'static str] {
+        &["schedconfig_json"]
+    }
     fn routes(&self) -> Vec<Route> {
         vec![
             Route {

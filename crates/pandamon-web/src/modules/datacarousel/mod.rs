@@ -52,6 +52,14 @@ impl Module for DataCarousel {
     fn description(&self) -> &'static str {
         "Data Carousel: tape staging requests, their progress and elapsed time, summaries by source, destination, campaign, user"
     }
+    fn tables(&self) -> &'static [&'static str] {
+        &[
+            "data_carousel_requests",
+            "data_carousel_relations",
+            "jedi_tasks",
+            "jedi_datasets",
+        ]
+    }
     fn routes(&self) -> Vec<Route> {
         let params = const {
             &[

@@ -32,6 +32,9 @@ impl Module for Errors {
     fn description(&self) -> &'static str {
         "errors of failed and holding jobs by code, site, user, task and message, with categories"
     }
+    fn tables(&self) -> &'static [&'static str] {
+        &["error_descriptions"]
+    }
     fn routes(&self) -> Vec<Route> {
         vec![Route {
             path: "/errors/",

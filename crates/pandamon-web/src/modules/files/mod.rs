@@ -40,6 +40,14 @@ impl Module for Files {
     fn description(&self) -> &'static str {
         "files of jobs and of JEDI datasets, datasets and their contents"
     }
+    fn tables(&self) -> &'static [&'static str] {
+        &[
+            "filestable4",
+            "filestable_arch",
+            "jedi_dataset_contents",
+            "jedi_datasets",
+        ]
+    }
     fn routes(&self) -> Vec<Route> {
         vec![
             Route {

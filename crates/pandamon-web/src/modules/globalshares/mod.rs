@@ -54,6 +54,9 @@ impl Module for GlobalShares {
     fn description(&self) -> &'static str {
         "Global Shares: the share tree with target, pledged, executing and queued HS06, by site, resource kind and type, and over time"
     }
+    fn tables(&self) -> &'static [&'static str] {
+        &["global_shares", "jobs_share_stats", "schedconfig_json"]
+    }
     fn routes(&self) -> Vec<Route> {
         let page_params = const {
             &[

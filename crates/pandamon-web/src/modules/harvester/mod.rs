@@ -89,6 +89,16 @@ impl Module for Harvester {
     fn description(&self) -> &'static str {
         "Harvester instances, the worker summary with the workers' jobs, one worker, slots"
     }
+    fn tables(&self) -> &'static [&'static str] {
+        &[
+            "harvester_instances",
+            "harvester_workers",
+            "harvester_rel_jobs_workers",
+            "harvester_dialogs",
+            "harvester_worker_stats",
+            "harvester_slots",
+        ]
+    }
     fn routes(&self) -> Vec<Route> {
         let window = const {
             &[

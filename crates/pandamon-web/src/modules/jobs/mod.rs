@@ -23,6 +23,23 @@ impl Module for Jobs {
     fn description(&self) -> &'static str {
         "job attribute and error summaries, sorted job lists, one job's page"
     }
+    fn tables(&self) -> &'static [&'static str] {
+        &[
+            "filestable4",
+            "filestable_arch",
+            "jobparamstable",
+            "jobparamstable_arch",
+            "metatable",
+            "metatable_arch",
+            "jobs_statuslog",
+            "jedi_job_retry_history",
+            "jedi_dataset_contents",
+            "jedi_events",
+            "harvester_rel_jobs_workers",
+            "harvester_workers",
+            "error_descriptions",
+        ]
+    }
     fn routes(&self) -> Vec<Route> {
         vec![
             Route {

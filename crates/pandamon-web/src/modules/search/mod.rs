@@ -27,6 +27,9 @@ impl Module for Search {
     fn description(&self) -> &'static str {
         "the search box: pandaid, task id, reqid, queue or site, task, dataset or job name, user"
     }
+    fn tables(&self) -> &'static [&'static str] {
+        &["jedi_tasks", "jedi_datasets"]
+    }
     fn routes(&self) -> Vec<Route> {
         vec![Route {
             path: "/search/",

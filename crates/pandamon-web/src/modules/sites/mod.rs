@@ -27,6 +27,9 @@ impl Module for Sites {
     fn description(&self) -> &'static str {
         "PanDA queues from schedconfig_json with their jobs by status"
     }
+    fn tables(&self) -> &'static [&'static str] {
+        &["schedconfig_json"]
+    }
     fn routes(&self) -> Vec<Route> {
         vec![
             Route {

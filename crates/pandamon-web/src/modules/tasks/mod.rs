@@ -41,6 +41,16 @@ impl Module for Tasks {
     fn description(&self) -> &'static str {
         "JEDI task summary and list, one task's page with its jobs, datasets and progress"
     }
+    fn tables(&self) -> &'static [&'static str] {
+        &[
+            "jedi_tasks",
+            "jedi_taskparams",
+            "jedi_datasets",
+            "tasks_statuslog",
+            "jedi_job_retry_history",
+            "jedi_events",
+        ]
+    }
     fn routes(&self) -> Vec<Route> {
         vec![
             Route {

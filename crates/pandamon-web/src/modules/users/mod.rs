@@ -31,6 +31,9 @@ impl Module for Users {
     fn description(&self) -> &'static str {
         "analysis users with their jobs and tasks"
     }
+    fn tables(&self) -> &'static [&'static str] {
+        &["jedi_tasks", "users"]
+    }
     fn routes(&self) -> Vec<Route> {
         vec![
             Route {
