@@ -111,6 +111,16 @@ mod tests {
     use std::collections::HashSet;
 
     #[test]
+    fn tables_modules_read_are_in_the_catalogue() {
+        let catalog = pandamon_store::Catalog::get();
+        for m in REGISTRY {
+            for t in m.tables() {
+                assert!(catalog.find(t).is_some(), "module {}: table {t}", m.name());
+            }
+        }
+    }
+
+    #[test]
     fn module_names_and_paths_are_unique() {
         let mut names = HashSet::new();
         let mut paths = HashSet::new();
