@@ -233,6 +233,9 @@ async fn sql_and_memory_agree(test: &TestDb) {
         "days=4&gshare=Not specified",
         "days=4&prodsourcelabel=!user",
         "days=4&jobtype=analysis",
+        "days=4&jobtype=prod",
+        "days=4&eventservice=eventservice|esmerge",
+        "days=4&eventservice=not2",
         "days=4&neventsrange=1:",
         "days=4&attemptnr=2|3",
     ]

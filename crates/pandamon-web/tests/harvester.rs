@@ -17,7 +17,7 @@ const IN_WINDOW: &str =
     "submittime >= '2026-09-19 14:13:20' AND submittime <= '2026-09-21 14:13:20'";
 
 fn facet<'a>(summary: &'a Json, field: &str) -> &'a Vec<Json> {
-    summary["selectionsummary"]
+    summary["summary"]
         .as_array()
         .unwrap()
         .iter()
@@ -355,7 +355,7 @@ async fn harvester_summary_from_the_index_equals_sql(test: &TestDb) {
         assert_eq!(a["source"], "database");
         assert_eq!(b["source"], "index", "{uri}");
         assert!(a["totalworkers"].as_i64().unwrap() > 0 || !filter.is_empty());
-        for key in ["totalworkers", "selectionsummary", "timeline", "njobs"] {
+        for key in ["totalworkers", "summary", "timeline", "njobs"] {
             let (mut x, mut y) = (a[key].clone(), b[key].clone());
             for v in [&mut x, &mut y] {
                 if let Json::Array(items) = v {

@@ -261,6 +261,36 @@ async fn jobs_page_matches_independent_counts(test: &TestDb) {
         "AND jobstatus IN ('failed', 'holding')",
     )
     .await;
+    // sortby=alpha|count orders the tables as bigmon does; anything else is a 400 naming it.
+    let by_name = get_json(
+        &state,
+        &format!("/errors/?json&date_from={FROM}&date_to={TO}&sortby=alpha"),
+    )
+    .await;
+    let keys = |j: &Json, table: &str, key: &str| -> Vec<String> {
+        j[table]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e[key].as_str().unwrap().to_string())
+            .collect()
+    };
+    let mut sorted = keys(&by_name, "errsByCount", "error");
+    sorted.sort();
+    assert_eq!(keys(&by_name, "errsByCount", "error"), sorted);
+    let mut sites = keys(&by_name, "errsBySite", "name");
+    sites.sort();
+    assert_eq!(keys(&by_name, "errsBySite", "name"), sites);
+    let counts: Vec<i64> = errors_page["errsByCount"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["count"].as_i64().unwrap())
+        .collect();
+    assert!(counts.windows(2).all(|w| w[0] >= w[1]), "{counts:?}");
+    let (status, body) = get(&state, "/errors/?json&sortby=size").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("sortby"), "{body}");
     // bigmon's jobSummary: the failing jobs' attributes (JOB_FIELDS_ERROR_VIEW) as facets.
     let site_facet = errors_page["jobSummary"]
         .as_array()

@@ -2,7 +2,8 @@
 //!
 //! Policy: handlers return [`AppError`]; lower crates return their own errors, classified by
 //! `kind()`. A 5xx is logged with its cause and answered with a generic message: no internals,
-//! no stack traces reach a user. Errors answer JSON (`{"errors": [{"detail": ...}]}`); the
+//! no stack traces reach a user. Errors answer JSON (`{"error": ..., "errors": [{"detail": ...}]}`:
+//! bigmon's `error` message, and the same as a list of details); the
 //! layout layer turns them into an HTML page with the navigation for browsers.
 
 use axum::Json;
@@ -104,7 +105,8 @@ impl IntoResponse for AppError {
             };
             tracing::error!(status = status.as_u16(), cause, "request failed");
         }
-        let body = serde_json::json!({ "errors": [{ "detail": self.to_string() }] });
+        let detail = self.to_string();
+        let body = serde_json::json!({ "error": detail, "errors": [{ "detail": detail }] });
         let mut response = (status, Json(body)).into_response();
         if matches!(self, AppError::TooManyRequests(_)) {
             response.headers_mut().insert(

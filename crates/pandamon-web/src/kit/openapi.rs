@@ -233,11 +233,14 @@ pub fn document(state: &AppState) -> Json_ {
                     "description": "a bad parameter (400, naming it), nothing found (404) or the database unavailable (503)",
                     "content": {"application/json": {"schema": {
                         "type": "object",
-                        "required": ["errors"],
-                        "properties": {"errors": {"type": "array", "items": {
-                            "type": "object", "required": ["detail"],
-                            "properties": {"detail": {"type": "string"}},
-                        }}},
+                        "required": ["error", "errors"],
+                        "properties": {
+                            "error": {"type": "string", "description": "the message, under bigmon's key"},
+                            "errors": {"type": "array", "items": {
+                                "type": "object", "required": ["detail"],
+                                "properties": {"detail": {"type": "string"}},
+                            }},
+                        },
                     }}},
                 },
             },

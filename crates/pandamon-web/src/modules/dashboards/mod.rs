@@ -114,13 +114,11 @@ pub struct WorldJson {
     pub built: String,
 }
 
-const SPLITBY_PARAM: &[Param] = &[Param {
-    name: "splitby",
-    ty: ParamType::Text,
-    description: "split the HTML tables by `jobtype`, `resourcetype` or both (`jobtype,resourcetype`); the JSON always holds every split",
-    in_path: false,
-    required: false,
-}];
+const SPLITBY_PARAM: &[Param] = &[Param::query(
+    "splitby",
+    ParamType::Text,
+    "split the HTML tables by `jobtype`, `resourcetype` or both (`jobtype,resourcetype`); the JSON always holds every split",
+)];
 
 fn parse(request: &PageRequest, extra: &[(&str, String)]) -> AppResult<Selection> {
     request.selection_except(&fields::JOBS, 12, extra, &["splitby"])

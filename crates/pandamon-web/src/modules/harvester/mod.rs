@@ -358,8 +358,8 @@ pub struct InstancesJson {
 pub struct WorkersJson {
     /// Workers of the selection.
     pub totalworkers: i64,
-    /// bigmon's attribute summary over every worker of the selection.
-    pub selectionsummary: Vec<Facet>,
+    /// bigmon's attribute summary over every worker of the selection (its key `summary`).
+    pub summary: Vec<Facet>,
     /// One page of workers, sorted by the server.
     pub workers: Vec<Map<String, Json>>,
     pub page: u64,
@@ -600,7 +600,7 @@ async fn collect_workers(
     };
     Ok(WorkersJson {
         totalworkers: total,
-        selectionsummary,
+        summary: selectionsummary,
         workers,
         page: selection.page,
         pages: (total as u64).div_ceil(size.max(1)),

@@ -151,7 +151,7 @@ pub fn workers(
     selection: &Selection,
     data: &WorkersJson,
 ) -> AppResult<String> {
-    let facets = facet_views(&data.selectionsummary, params, |_, _| None);
+    let facets = facet_views(&data.summary, params, |_, _| None);
     let mut charts = pie_charts(
         &facets,
         &["status", "resourcetype", "jobtype"],

@@ -79,20 +79,16 @@ impl Module for Users {
 }
 
 const USERS_PARAMS: &[Param] = &[
-    Param {
-        name: "view",
-        ty: ParamType::Text,
-        description: "`dynamic` (default): users of the window's analysis jobs; `database`: PanDA's users table in the meta schema (jobs and CPU-hours PanDA keeps per user)",
-        in_path: false,
-        required: false,
-    },
-    Param {
-        name: "sortby",
-        ty: ParamType::Text,
-        description: "`jobs` (default, most jobs first), `alpha` (by name), `date` (most recent first: the latest task, task ids being given in submission order; the latest job in `view=database`)",
-        in_path: false,
-        required: false,
-    },
+    Param::query(
+        "view",
+        ParamType::Text,
+        "`dynamic` (default): users of the window's analysis jobs; `database`: PanDA's users table in the meta schema (jobs and CPU-hours PanDA keeps per user)",
+    ),
+    Param::query(
+        "sortby",
+        ParamType::Text,
+        "`jobs` (default, most jobs first), `alpha` (by name), `date` (most recent first: the latest task, task ids being given in submission order; the latest job in `view=database`)",
+    ),
 ];
 
 fn parse(request: &PageRequest, extra: &[(&str, String)]) -> AppResult<Selection> {
