@@ -40,7 +40,17 @@ struct Flight {
     analysis: bool,
     worker: Option<(usize, i64)>,
     cores: i64,
+    /// An event-service job: its event ranges move with it.
+    eventservice: bool,
 }
+
+/// Event-range statuses (`jedi_events.status`) as PanDA numbers them.
+const EVENT_READY: i64 = 0;
+const EVENT_SENT: i64 = 1;
+const EVENT_RUNNING: i64 = 2;
+const EVENT_FINISHED: i64 = 3;
+const EVENT_CANCELLED: i64 = 4;
+const EVENT_FAILED: i64 = 7;
 
 /// A pilot asking for work: its instance, worker id, how many more jobs it takes, batch id.
 type Pilot = (usize, i64, i64, String);
@@ -52,6 +62,7 @@ struct ActiveTask {
     files_per_job: i64,
     input_dataset: i64,
     ready: i64,
+    eventservice: bool,
 }
 
 pub struct Live {
@@ -150,6 +161,7 @@ impl Live {
                     maxattempt,
                     statechangetime: changed,
                     corecount: cores,
+                    eventservice,
                 } = job;
                 let Some(status) = JobStatus::parse(&status) else {
                     tracing::warn!(pandaid, status, "skipping job with unknown status");
@@ -167,6 +179,7 @@ impl Live {
                     analysis,
                     worker: None,
                     cores: cores.unwrap_or(1).max(1).into(),
+                    eventservice: eventservice.unwrap_or(0) > 0,
                 };
                 let changed = changed.map_or(now, |t| t.and_utc().timestamp());
                 let due = (changed + live.dwell(&flight)).max(now + live.rng.range(1, 120));
@@ -204,6 +217,7 @@ impl Live {
             datasetid: dataset,
             ready,
             prodsourcelabel: label,
+            eventservice,
         } in self.db.ready_inputs().await?
         {
             if let Some((template, files)) = self.find_template(task).await? {
@@ -215,6 +229,7 @@ impl Live {
                         files_per_job: files.max(1),
                         input_dataset: dataset,
                         ready,
+                        eventservice: eventservice.unwrap_or(0) > 0,
                     },
                 );
             }
@@ -424,6 +439,8 @@ impl Live {
             ("jobname", format!("{}.live{pandaid}", task_id).into()),
             ("modificationhost", "aipanda062.cern.ch".into()),
             ("hs06", ((queue.corepower * 1.0) as i64).into()),
+            // The job is of its task's kind, whichever job it was copied from.
+            ("eventservice", i64::from(task.eventservice).into()),
         ];
         for c in ErrorComponent::ALL {
             if c != ErrorComponent::Transform {
@@ -473,6 +490,15 @@ impl Live {
             queue.cloud,
             task.analysis,
         ));
+        if task.eventservice {
+            statements.extend(self.new_event_ranges(
+                task_id,
+                task.input_dataset,
+                pandaid,
+                attempt,
+                &files,
+            ));
+        }
         for (fileid, lfn) in &files {
             let row_id = self.next_row_id;
             self.next_row_id += 1;
@@ -561,6 +587,7 @@ impl Live {
             analysis: task.analysis,
             worker: None,
             cores: parent.map_or(1, |(_, f)| f.cores),
+            eventservice: task.eventservice,
         };
         let due = now + self.dwell(&flight);
         self.due.push(Reverse((due, pandaid)));
@@ -592,6 +619,63 @@ impl Live {
                 ("modificationhost", "aipanda062.cern.ch".into()),
             ],
         )
+    }
+
+    /// The event ranges of a new event-service job: four per input file, all ready.
+    fn new_event_ranges(
+        &self,
+        task: i64,
+        dataset: i64,
+        pandaid: i64,
+        attempt: i64,
+        files: &[(i64, String)],
+    ) -> Vec<Statement> {
+        const RANGES: i64 = 4;
+        const EVENTS: i64 = 250;
+        let mut statements = Vec::new();
+        for (f, (fileid, _)) in files.iter().enumerate() {
+            for k in 0..RANGES {
+                statements.push(self.db.insert_statement(
+                    "jedi_events",
+                    &[
+                        ("jeditaskid", task.into()),
+                        ("pandaid", pandaid.into()),
+                        ("fileid", (*fileid).into()),
+                        ("job_processid", (f as i64 * RANGES + k).into()),
+                        ("datasetid", dataset.into()),
+                        ("status", EVENT_READY.into()),
+                        ("def_min_eventid", (k * EVENTS).into()),
+                        ("def_max_eventid", (k * EVENTS + EVENTS - 1).into()),
+                        ("attemptnr", attempt.into()),
+                        ("is_jumbo", 0i64.into()),
+                        ("path_convention", 1i64.into()),
+                    ],
+                ));
+            }
+        }
+        statements
+    }
+
+    /// Moves the event ranges of a job that are in status `from` (and meet `also`) to `to`.
+    fn move_events(
+        &self,
+        (task, pandaid): (i64, i64),
+        from: &[i64],
+        also: &[(&str, Value)],
+        to: i64,
+    ) -> Vec<Statement> {
+        from.iter()
+            .map(|status| {
+                let mut keys: Vec<(&str, Value)> = vec![
+                    ("jeditaskid", task.into()),
+                    ("pandaid", pandaid.into()),
+                    ("status", (*status).into()),
+                ];
+                keys.extend(also.iter().cloned());
+                self.db
+                    .update_statement("jedi_events", &[("status", to.into())], &keys)
+            })
+            .collect()
     }
 
     /// Moves a job to its next status. Returns false if the job is no longer tracked.
@@ -742,10 +826,32 @@ impl Live {
             JobStatus::Running => {
                 sets.push(("starttime", t.clone()));
                 sets.push(("actualcorecount", flight.cores.into()));
+                if flight.eventservice {
+                    // The payload takes its first range; the others are sent to it.
+                    let job = (flight.task, pandaid);
+                    let first = [("job_processid", Value::Int(0))];
+                    extra.extend(self.move_events(job, &[EVENT_READY], &first, EVENT_RUNNING));
+                    extra.extend(self.move_events(job, &[EVENT_READY], &[], EVENT_SENT));
+                }
             }
             _ => {}
         }
         let mut retry = false;
+        if next.is_final() && flight.eventservice {
+            let job = (flight.task, pandaid);
+            let open = [EVENT_READY, EVENT_SENT, EVENT_RUNNING];
+            match next {
+                JobStatus::Finished => {
+                    extra.extend(self.move_events(job, &open, &[], EVENT_FINISHED));
+                }
+                JobStatus::Failed => {
+                    // The range being processed completes; the rest fail with the job.
+                    extra.extend(self.move_events(job, &[EVENT_RUNNING], &[], EVENT_FINISHED));
+                    extra.extend(self.move_events(job, &open, &[], EVENT_FAILED));
+                }
+                _ => extra.extend(self.move_events(job, &open, &[], EVENT_CANCELLED)),
+            }
+        }
         if next.is_final() {
             sets.push(("endtime", t.clone()));
             match next {
@@ -1064,6 +1170,8 @@ impl Live {
                 ("parent_tid", id.into()),
                 ("errordialog", Value::Null),
                 ("oldstatus", Value::Null),
+                // Tasks started live are ordinary tasks, whatever their model was.
+                ("eventservice", 0i64.into()),
             ],
         )];
         statements.push(self.db.copy_statement(
@@ -1157,6 +1265,7 @@ impl Live {
                 files_per_job: files_per_job.max(1),
                 input_dataset,
                 ready: n_files,
+                eventservice: false,
             },
         );
         set_report(&self.report, |r| r.tasks_created += 1);

@@ -49,6 +49,26 @@ const ALL_JOBS: &str = "SELECT pandaid, jobstatus, jeditaskid, parentid, computi
 async fn check_invariants(db: &Db) {
     let total = count(db, &format!("SELECT COUNT(*) FROM ({ALL_JOBS}) j")).await;
     assert!(total > 0);
+    // Event ranges move with their jobs (live mode too): an ended job has none still open, and
+    // every event-service job has its ranges.
+    let open_after_end = count(
+        db,
+        "SELECT COUNT(*) FROM {jedi_events} e JOIN {jobsarchived4} j ON j.pandaid = e.pandaid \
+         WHERE e.status IN (0, 1, 2)",
+    )
+    .await;
+    assert_eq!(open_after_end, 0, "ended jobs with ranges still open");
+    for table in ["jobsdefined4", "jobsactive4", "jobsarchived4"] {
+        let without = count(
+            db,
+            &format!(
+                "SELECT COUNT(*) FROM {{{table}}} j WHERE j.eventservice = 1 AND NOT EXISTS \
+                 (SELECT 1 FROM {{jedi_events}} e WHERE e.pandaid = j.pandaid)"
+            ),
+        )
+        .await;
+        assert_eq!(without, 0, "event-service jobs of {table} without ranges");
+    }
     // A worker's job count is the number of jobs related to it (pilots pulling several too).
     let miscounted = count(
         db,

@@ -20,6 +20,8 @@ pub struct JobInFlight {
     pub maxattempt: i16,
     pub statechangetime: Option<NaiveDateTime>,
     pub corecount: Option<i16>,
+    /// The kind of event-service job (NULL or 0: an ordinary job).
+    pub eventservice: Option<i16>,
 }
 
 /// A task's input dataset with files still `ready`.
@@ -29,6 +31,8 @@ pub struct ReadyInput {
     pub datasetid: i64,
     pub ready: i64,
     pub prodsourcelabel: Option<String>,
+    /// The task's `eventservice` flag (NULL or 0: not an event-service task).
+    pub eventservice: Option<i16>,
 }
 
 /// One dataset of a task, with the task's source label.
@@ -76,6 +80,7 @@ impl Db {
             "maxattempt",
             "statechangetime",
             "corecount",
+            "eventservice",
         ]
         .map(q)
         .join(", ");
@@ -89,6 +94,7 @@ impl Db {
             i16,
             i16,
             Option<NaiveDateTime>,
+            Option<i16>,
             Option<i16>,
         );
         let rows: Vec<Row> = live_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).fetch_all(pool).await?);
@@ -104,6 +110,7 @@ impl Db {
                 maxattempt: r.6,
                 statechangetime: r.7,
                 corecount: r.8,
+                eventservice: r.9,
             })
             .collect())
     }
@@ -112,27 +119,30 @@ impl Db {
     pub async fn ready_inputs(&self) -> Result<Vec<ReadyInput>> {
         let q = |c: &str| self.dialect().quote(c);
         let sql = format!(
-            "SELECT c.{tid}, c.{dsid}, COUNT(*), t.{label} \
+            "SELECT c.{tid}, c.{dsid}, COUNT(*), t.{label}, t.{es} \
              FROM {contents} c JOIN {tasks} t ON t.{tid} = c.{tid} \
              WHERE c.{status} = 'ready' AND c.{ty} = 'input' AND t.{status} IN ('running', 'scouting', 'ready') \
-             GROUP BY c.{tid}, c.{dsid}, t.{label}",
+             GROUP BY c.{tid}, c.{dsid}, t.{label}, t.{es}",
             tid = q("jeditaskid"),
             dsid = q("datasetid"),
             label = q("prodsourcelabel"),
+            es = q("eventservice"),
             status = q("status"),
             ty = q("type"),
             contents = self.sim_table("jedi_dataset_contents"),
             tasks = self.sim_table("jedi_tasks"),
         );
-        let rows: Vec<(i64, i64, i64, Option<String>)> = live_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).fetch_all(pool).await?);
+        type Row = (i64, i64, i64, Option<String>, Option<i16>);
+        let rows: Vec<Row> = live_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).fetch_all(pool).await?);
         Ok(rows
             .into_iter()
             .map(
-                |(jeditaskid, datasetid, ready, prodsourcelabel)| ReadyInput {
+                |(jeditaskid, datasetid, ready, prodsourcelabel, eventservice)| ReadyInput {
                     jeditaskid,
                     datasetid,
                     ready,
                     prodsourcelabel,
+                    eventservice,
                 },
             )
             .collect())

@@ -96,6 +96,13 @@ async fn event_service_views_match_independent_counts(test: &TestDb) {
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("<th>event service</th>"), "{html}");
     assert!(html.contains("eventservice=eventservice"));
+    // Without a split, the links still count event-service jobs only.
+    let (_, html) = get(&state, &format!("/dash/es/?{WINDOW}")).await;
+    assert!(
+        html.contains("&#38;eventservice=all&#38;cloud="),
+        "links keep the kind"
+    );
+    assert!(html.contains("eventservice=all&#38;computingsite="));
 
     // /jobs/?eventservice= by name, as bigmon accepts it.
     let listed = get_json(

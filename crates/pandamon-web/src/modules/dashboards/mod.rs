@@ -313,6 +313,9 @@ fn split_link(
     if let Some(jt) = jobtype {
         params.retain(|(k, _)| k != kind.param());
         params.push((kind.param().to_string(), jt.to_string()));
+    } else if kind == Kind::EventService && !params.iter().any(|(k, _)| k == "eventservice") {
+        // The page counts event-service jobs only; so do its links.
+        params.push(("eventservice".to_string(), "all".to_string()));
     }
     if let Some(rt) = resource {
         params.retain(|(k, _)| k != "resourcetype" && k != "resource_type");
@@ -459,7 +462,7 @@ fn render_region(
             (
                 region.clone(),
                 status_rows(nested, &statuses, split, |q, jt, rt| {
-                    if jt.is_none() && rt.is_none() {
+                    if kind == Kind::JobType && jt.is_none() && rt.is_none() {
                         format!("/site/{}/", encode_segment(q))
                     } else {
                         split_link(params, kind, ("computingsite", q), jt, rt)
