@@ -1,14 +1,13 @@
 //! Dashboards, sites and users on every backend, checked against independent SQL counts.
 
 mod common;
-use common::{get, get_json};
+use common::{get, get_json, kind_total};
 
 use axum::http::StatusCode;
 use pandamon_sim::{Silent, SimConfig};
 use pandamon_store::{Catalog, Db, schema};
 use pandamon_testkit::{TestDb, on_every_backend};
 use pandamon_web::AppState;
-use serde_json::Value as Json;
 
 const NOW: i64 = 1_790_000_000;
 const WINDOW: &str = "date_from=2026-09-20T14:13:20&date_to=2026-09-21T14:13:20";
@@ -26,15 +25,6 @@ async fn jobs(db: &Db, extra: &str) -> i64 {
         total += db.scalar_i64(&sql).await.unwrap();
     }
     total
-}
-
-fn sum_all(entry: &Json) -> i64 {
-    entry["all"]["all"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["count"].as_i64().unwrap())
-        .sum()
 }
 
 async fn dashboards_match_independent_counts(test: &TestDb) {
@@ -61,30 +51,23 @@ async fn dashboards_match_independent_counts(test: &TestDb) {
         .as_object()
         .unwrap()
         .values()
-        .map(sum_all)
+        .map(|e| kind_total(e, "all"))
         .sum();
     assert_eq!(by_region, total);
     let by_queue: i64 = region["queues"]
         .as_object()
         .unwrap()
         .values()
-        .map(sum_all)
+        .map(|e| kind_total(e, "all"))
         .sum();
     assert_eq!(by_queue, total);
     for (queue, entry) in region["queues"].as_object().unwrap().iter().take(5) {
         assert_eq!(
-            sum_all(entry),
+            kind_total(entry, "all"),
             jobs(&db, &format!("AND computingsite = '{queue}'")).await,
             "{queue}"
         );
-        let analysis: i64 = entry.get("analysis").map_or(0, |e| {
-            e["all"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|s| s["count"].as_i64().unwrap())
-                .sum()
-        });
+        let analysis = kind_total(entry, "analysis");
         assert_eq!(
             analysis,
             jobs(

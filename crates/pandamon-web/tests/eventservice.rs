@@ -3,7 +3,7 @@
 //! `view`, on every backend against independent SQL counts.
 
 mod common;
-use common::{count, get, get_json};
+use common::{count, get, get_json, kind_total};
 
 use axum::http::StatusCode;
 use pandamon_sim::{Silent, SimConfig};
@@ -36,18 +36,6 @@ async fn jobs(db: &pandamon_store::Db, extra: &str) -> i64 {
         .await;
     }
     total
-}
-
-/// The jobs of a region-dashboard entry under job kind `kind`, all resource types.
-fn kind_total(entry: &Json, kind: &str) -> i64 {
-    entry.get(kind).map_or(0, |e| {
-        e["all"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s["count"].as_i64().unwrap())
-            .sum()
-    })
 }
 
 async fn event_service_views_match_independent_counts(test: &TestDb) {

@@ -62,3 +62,16 @@ pub fn sum(db: &pandamon_store::Db, expr: &str) -> String {
     };
     format!("CAST(COALESCE(SUM({expr}), 0) AS {ty})")
 }
+
+/// The jobs of a region-dashboard entry (`/dash/region/`, `/dash/es/`) under job kind `kind`
+/// (`all` for every kind), all resource types.
+pub fn kind_total(entry: &Json, kind: &str) -> i64 {
+    entry.get(kind).map_or(0, |e| {
+        e["all"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["count"].as_i64().unwrap())
+            .sum()
+    })
+}
