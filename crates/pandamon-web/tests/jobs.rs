@@ -469,6 +469,20 @@ async fn job_page_shows_one_job_with_its_history(test: &TestDb) {
         let href = href.as_str().unwrap().replace('&', "&amp;");
         assert!(html.contains(&href), "the page links {href}");
     }
+    // File sizes read as sizes, not raw byte counts.
+    for size in json["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["fsize"].as_i64())
+    {
+        if size >= 1_000 {
+            assert!(
+                !html.contains(&format!("<td>{size}</td>")),
+                "raw size {size}"
+            );
+        }
+    }
     let (status, body) = get(&state, "/job/12abc/?json").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("'pandaid'"));

@@ -42,6 +42,28 @@ pub fn human_duration(seconds: i64) -> String {
     }
 }
 
+/// Bytes in decimal units as storage systems count them: "1.80 GB", "512 B".
+pub fn human_bytes(bytes: i64) -> String {
+    const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
+    if bytes.abs() < 1_000 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1_000.0;
+    let mut unit = 0;
+    while value.abs() >= 1_000.0 && unit < UNITS.len() - 1 {
+        value /= 1_000.0;
+        unit += 1;
+    }
+    let digits = if value.abs() >= 100.0 {
+        0
+    } else if value.abs() >= 10.0 {
+        1
+    } else {
+        2
+    };
+    format!("{value:.digits$} {}", UNITS[unit])
+}
+
 /// Thousands separators with a thin space, as the pages show counts.
 pub fn human_count(n: i64) -> String {
     let digits = n.abs().to_string();
@@ -140,6 +162,17 @@ pub fn escape_html(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bytes_read_as_storage_counts_them() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(999), "999 B");
+        assert_eq!(human_bytes(1_000), "1.00 kB");
+        assert_eq!(human_bytes(1_800_000_000), "1.80 GB");
+        assert_eq!(human_bytes(45_300_000), "45.3 MB");
+        assert_eq!(human_bytes(512_000_000_000_000), "512 TB");
+        assert_eq!(human_bytes(3_000_000_000_000_000_000), "3000 PB");
+    }
 
     #[test]
     fn json_is_detected_from_query_or_accept() {

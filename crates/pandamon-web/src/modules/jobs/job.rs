@@ -3,7 +3,7 @@
 
 use crate::kit::error::{AppError, AppResult};
 use crate::kit::events::{EventStatusCount, event_counts};
-use crate::kit::format::{cell_text, field_text, row_object};
+use crate::kit::format::{cell_text, field_text, human_bytes, row_object};
 use crate::kit::joberrors::{Category, decode_errors, describe};
 use crate::kit::links::{encode_segment, url};
 use crate::kit::respond::{PageRequest, parse_id};
@@ -425,7 +425,15 @@ fn render(pandaid: i64, data: &JobJson, harvester: bool) -> AppResult<String> {
     let files = data
         .files
         .iter()
-        .map(|f| file_columns.iter().map(|c| field_text(f, c)).collect())
+        .map(|f| {
+            file_columns
+                .iter()
+                .map(|c| match (*c, f.get(*c).and_then(Json::as_i64)) {
+                    ("fsize", Some(bytes)) => human_bytes(bytes),
+                    _ => field_text(f, c),
+                })
+                .collect()
+        })
         .collect();
     let statuslog = data
         .statuslog
