@@ -120,29 +120,18 @@ pub async fn layout(State(state): State<AppState>, request: Request, next: Next)
 
 /// The notice of a page whose module reads tables the database lacks (empty otherwise).
 fn missing_tables_notice(state: &AppState, path: &str) -> String {
-    let any_missing = state.missing_tables.read().is_ok_and(|m| !m.is_empty());
-    if !any_missing {
-        return String::new();
-    }
-    let owner = state.modules.iter().find(|m| {
-        m.routes().iter().any(|r| match r.path.split_once('{') {
-            Some((prefix, _)) => path.starts_with(prefix) && prefix.len() > 1,
-            None => path == r.path,
-        })
-    });
-    let Some(module) = owner else {
+    let Ok(missing) = state.missing_tables.read() else {
         return String::new();
     };
-    let missing = state.missing_tables_of(module.name());
-    if missing.is_empty() {
+    let Some(module) = missing.iter().find(|m| m.serves(path)) else {
         return String::new();
-    }
+    };
     format!(
         "<p class=\"notice\" id=\"missing-tables\">The database lacks tables the {} pages read: {}. \
          What needs them is left out or answers an error; <code>pandamon schema check</code> lists \
          what is missing.</p>",
-        module.name(),
-        missing.join(", ")
+        module.module,
+        module.tables.join(", ")
     )
 }
 

@@ -77,9 +77,28 @@ pub struct App {
     pub state: Option<pandamon_store::StateStore>,
     /// Requests in progress per client address.
     pub clients: Arc<ClientSlots>,
-    /// Tables each enabled module reads that the database lacks, by module (filled by
+    /// The enabled modules reading tables the database lacks (filled by
     /// [`AppState::check_tables`]; empty until then and for a complete database).
-    pub missing_tables: Arc<RwLock<BTreeMap<&'static str, Vec<&'static str>>>>,
+    pub missing_tables: Arc<RwLock<Vec<MissingTables>>>,
+}
+
+/// A module whose pages read tables the database lacks.
+#[derive(Debug, Clone)]
+pub struct MissingTables {
+    pub module: &'static str,
+    /// The module's route paths (`/task/{jeditaskid}/`), to find the module of a page.
+    pub paths: Vec<&'static str>,
+    pub tables: Vec<&'static str>,
+}
+
+impl MissingTables {
+    /// Whether the page at `path` is one of the module's.
+    pub fn serves(&self, path: &str) -> bool {
+        self.paths.iter().any(|route| match route.split_once('{') {
+            Some((prefix, _)) => prefix.len() > 1 && path.starts_with(prefix),
+            None => path == *route,
+        })
+    }
 }
 
 impl std::ops::Deref for AppState {
@@ -121,17 +140,21 @@ impl AppState {
     /// only), so that `/healthz` and the modules' pages can say so.
     pub async fn check_tables(&self) -> Result<(), pandamon_store::StoreError> {
         let present = pandamon_store::schema::existing_tables(&self.db).await?;
-        let mut missing = BTreeMap::new();
+        let mut missing = Vec::new();
         for m in self.modules.iter() {
-            let lacking: Vec<&'static str> = m
+            let tables: Vec<&'static str> = m
                 .tables()
                 .iter()
                 .copied()
                 .filter(|t| !present.iter().any(|p| p == t))
                 .collect();
-            if !lacking.is_empty() {
-                tracing::warn!(module = m.name(), tables = ?lacking, "module reads tables the database lacks");
-                missing.insert(m.name(), lacking);
+            if !tables.is_empty() {
+                tracing::warn!(module = m.name(), tables = ?tables, "module reads tables the database lacks");
+                missing.push(MissingTables {
+                    module: m.name(),
+                    paths: m.routes().iter().map(|r| r.path).collect(),
+                    tables,
+                });
             }
         }
         if let Ok(mut slot) = self.missing_tables.write() {
@@ -145,7 +168,11 @@ impl AppState {
         self.missing_tables
             .read()
             .ok()
-            .and_then(|m| m.get(name).cloned())
+            .and_then(|m| {
+                m.iter()
+                    .find(|t| t.module == name)
+                    .map(|t| t.tables.clone())
+            })
             .unwrap_or_default()
     }
 
@@ -189,5 +216,29 @@ impl AppState {
     /// The live index's generation now, if there is an index.
     pub fn generation(&self) -> Option<u64> {
         self.index.as_ref().map(|i| i.generation())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MissingTables;
+
+    #[test]
+    fn a_page_belongs_to_the_module_whose_route_it_matches() {
+        let tasks = MissingTables {
+            module: "tasks",
+            paths: vec!["/tasks/", "/task/{jeditaskid}/"],
+            tables: vec!["jedi_events"],
+        };
+        assert!(tasks.serves("/tasks/"));
+        assert!(tasks.serves("/task/40000002/"));
+        assert!(!tasks.serves("/tasks/extra/"));
+        assert!(!tasks.serves("/sites/"));
+        let root = MissingTables {
+            module: "x",
+            paths: vec!["/{anything}"],
+            tables: vec![],
+        };
+        assert!(!root.serves("/sites/"), "a bare / prefix claims no page");
     }
 }
