@@ -189,6 +189,7 @@ impl Syncer {
         let mut total = 0u64;
         let mut malformed = 0;
         let mut fresh = JobIndex::new(start);
+        tracing::info!(days = self.window_secs / 86_400, "loading the live index");
         for (slot, table) in JobTable::ALL.iter().enumerate() {
             let mut rejects = Rejects::new(*table);
             let mut newest = self.watermarks[slot].unwrap_or(start);
@@ -211,6 +212,7 @@ impl Syncer {
                 )
                 .await?;
             malformed += rejects.log();
+            tracing::info!(table = table.name(), jobs = total, "live index loading");
             self.watermarks[slot] = Some(newest);
         }
         fresh.compact();

@@ -66,6 +66,8 @@ pub struct SimSummary {
 
 /// Progress events for a progress bar.
 pub trait Progress: Send {
+    /// A phase without a job count begins (planning, indexing).
+    fn phase(&mut self, _what: &'static str) {}
     fn start(&mut self, total_jobs: u64);
     fn advance(&mut self, jobs_done: u64);
     fn finish(&mut self);
@@ -96,6 +98,7 @@ pub async fn simulate(
         days: config.days,
         now: config.now,
     };
+    progress.phase("planning the workload");
     let plan = tokio::task::spawn_blocking(move || Plan::build(plan_config))
         .await
         .map_err(|e| SimError::Generator(e.to_string()))?;
@@ -172,6 +175,7 @@ pub async fn simulate(
         return Err(e);
     }
     generated.map_err(|e| SimError::Generator(e.to_string()))?;
+    progress.phase("creating indexes");
     schema::create_indexes(db).await?;
     if db.dialect() == pandamon_store::Dialect::Postgres {
         db.analyze().await?;

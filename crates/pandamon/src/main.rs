@@ -647,11 +647,28 @@ async fn shutdown_signal() {
     }
 }
 
-/// A progress bar on a terminal, log lines otherwise.
-struct Bar(Option<indicatif::ProgressBar>, u64);
+/// A progress bar on a terminal, log lines otherwise (the bar or spinner, the total, the last
+/// count logged).
+struct Bar(Option<indicatif::ProgressBar>, u64, u64);
 
 impl Progress for Bar {
+    fn phase(&mut self, what: &'static str) {
+        if let Some(bar) = self.0.take() {
+            bar.finish_and_clear();
+        }
+        if std::io::stderr().is_terminal() {
+            let spinner = indicatif::ProgressBar::new_spinner();
+            spinner.set_message(what);
+            spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+            self.0 = Some(spinner);
+        } else {
+            tracing::info!(phase = what, "simulating");
+        }
+    }
     fn start(&mut self, total: u64) {
+        if let Some(spinner) = self.0.take() {
+            spinner.finish_and_clear();
+        }
         self.1 = total;
         if std::io::stderr().is_terminal() {
             let bar = indicatif::ProgressBar::new(total);
@@ -668,7 +685,8 @@ impl Progress for Bar {
     fn advance(&mut self, done: u64) {
         match &self.0 {
             Some(bar) => bar.set_position(done),
-            None if done.is_multiple_of(100_000) => {
+            None if done.is_multiple_of(100_000) && done != self.2 => {
+                self.2 = done;
                 tracing::info!(done, total = self.1, "simulating")
             }
             None => {}
@@ -682,5 +700,5 @@ impl Progress for Bar {
 }
 
 fn progress_bar() -> Box<dyn Progress> {
-    Box::new(Bar(None, 0))
+    Box::new(Bar(None, 0, 0))
 }
