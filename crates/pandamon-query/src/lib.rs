@@ -542,7 +542,13 @@ impl Selection {
                     {
                         return Err(invalid(name, format!("unknown field '{bad}'")));
                     }
-                    fields_projection = Some(list);
+                    // Repeated `fields=` (a form's checkboxes) add up.
+                    let all: &mut Vec<String> = fields_projection.get_or_insert_with(Vec::new);
+                    for field in list {
+                        if !all.contains(&field) {
+                            all.push(field);
+                        }
+                    }
                 }
                 "jobtype" if vocab.derived.contains(&Derived::JobType) => {
                     conds.extend(parse_jobtype(value)?)

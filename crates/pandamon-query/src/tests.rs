@@ -498,3 +498,14 @@ fn event_service_names_and_job_type_aliases() {
         "{err}"
     );
 }
+
+/// A form's checkboxes send `fields=` once per column: they add up, in order, without repeats.
+#[test]
+fn repeated_fields_add_up() {
+    let s = parse("fields=pandaid,jobstatus&fields=computingsite&fields=jobstatus").unwrap();
+    assert_eq!(
+        s.fields.unwrap(),
+        vec!["pandaid", "jobstatus", "computingsite"]
+    );
+    assert!(parse("fields=pandaid&fields=password").is_err());
+}

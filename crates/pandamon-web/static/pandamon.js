@@ -70,16 +70,28 @@
       title: {
         text: spec.total,
         subtext: spec.title,
-        left: "center",
+        left: "29%",
         top: "center",
+        textAlign: "center",
         textStyle: { fontSize: 18 },
         subtextStyle: { fontSize: 12 },
       },
       tooltip: { trigger: "item", formatter: "{b}: {c} ({d}%)" },
+      legend: {
+        type: "scroll",
+        orient: "vertical",
+        right: 4,
+        top: 8,
+        bottom: 8,
+        width: "42%",
+        textStyle: { fontSize: 11, width: 110, overflow: "truncate" },
+        tooltip: { show: true },
+      },
       series: [
         {
           type: "pie",
-          radius: ["48%", "72%"],
+          center: ["30%", "50%"],
+          radius: ["40%", "62%"],
           avoidLabelOverlap: true,
           label: { show: false },
           data: spec.data.map(function (d) {
@@ -95,19 +107,25 @@
     return chart;
   }
 
+  // Bars; `horizontal` ones list their categories down the side, where long names stay readable.
   function bar(el, spec) {
     var chart = echarts.init(el, null, { renderer: "svg" });
+    var categories = { type: "category", data: spec.categories, axisLabel: { rotate: 30, hideOverlap: true } };
+    var values = { type: "value" };
+    if (spec.horizontal) {
+      categories = { type: "category", data: spec.categories, inverse: true, axisLabel: { fontSize: 11, width: 120, overflow: "truncate" } };
+    }
     chart.setOption({
       title: { text: spec.title, left: "center", textStyle: { fontSize: 13 } },
       tooltip: { trigger: "axis" },
-      legend: { bottom: 0 },
-      grid: { left: 50, right: 20, top: 35, bottom: 60, containLabel: true },
-      xAxis: { type: "category", data: spec.categories, axisLabel: { rotate: 30 } },
-      yAxis: { type: "value" },
+      legend: { bottom: 0, show: !spec.horizontal },
+      grid: { left: 50, right: 20, top: 35, bottom: spec.horizontal ? 10 : 60, containLabel: true },
+      xAxis: spec.horizontal ? values : categories,
+      yAxis: spec.horizontal ? categories : values,
       series: spec.series.map(function (s) {
         var serie = { name: s.name, type: "bar", data: s.data };
         if (!spec.grouped) serie.stack = "total";
-        var colour = statusColour(s.name);
+        var colour = statusColour(s.name.split(" ")[0]);
         if (colour) serie.itemStyle = { color: colour };
         return serie;
       }),
@@ -187,8 +205,66 @@
     });
   }
 
+  // "Narrow" forms add one condition (field = value) to the page's URL: the server applies it
+  // to the whole selection, not to the rows shown.
+  function wireNarrowForms() {
+    document.querySelectorAll("form[data-narrow]").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        event.preventDefault();
+        var params = new URLSearchParams();
+        form.querySelectorAll("input[data-keep]").forEach(function (input) {
+          params.append(input.name, input.value);
+        });
+        var field = form.elements.narrowfield.value;
+        params.delete(field);
+        params.set(field, form.elements.narrowvalue.value.trim());
+        window.location.href = "?" + params.toString();
+      });
+    });
+  }
+
+  // The header's freshness line, and counters marked `data-live="jobsummary:<status>"`, follow
+  // the data without a reload: asked for every 10 s (counters every 30 s) while the tab is
+  // visible, at once when it becomes visible again.
+  function keepLive() {
+    var line = document.querySelector("header .freshness");
+    var counters = document.querySelectorAll("[data-live]");
+    var lastCounters = 0;
+    function refresh() {
+      if (document.visibilityState !== "visible") return;
+      if (line) {
+        fetch("/api/freshness", { headers: { Accept: "application/json" } })
+          .then(function (r) { return r.ok ? r.json() : null; })
+          .then(function (f) { if (f && f.line) line.innerHTML = f.line; })
+          .catch(function () {});
+      }
+      if (counters.length && Date.now() - lastCounters > 29000) {
+        lastCounters = Date.now();
+        var q = new URLSearchParams(window.location.search);
+        q.set("json", "1");
+        fetch(window.location.pathname + "?" + q.toString(), { headers: { Accept: "application/json" } })
+          .then(function (r) { return r.ok ? r.json() : null; })
+          .then(function (data) {
+            if (!data || !data.jobsummary) return;
+            var counts = {};
+            data.jobsummary.forEach(function (s) { counts[s.jobstatus] = s.count; });
+            counters.forEach(function (el) {
+              var key = el.getAttribute("data-live").split(":");
+              if (key[0] !== "jobsummary") return;
+              el.textContent = (counts[key[1]] || 0).toLocaleString("en").replace(/,/g, "\u2009");
+            });
+          })
+          .catch(function () {});
+      }
+    }
+    setInterval(refresh, 10000);
+    document.addEventListener("visibilitychange", refresh);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     wireBackLinks();
+    keepLive();
+    wireNarrowForms();
     markStatuses();
     enhanceTables();
     drawCharts();

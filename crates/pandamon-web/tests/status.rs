@@ -1,4 +1,4 @@
-//! The status page, `/?json` and `/healthz` on every backend, with every number checked against
+//! The status page, `/status/?json` and `/healthz` on every backend, with every number checked against
 //! an independent SQL count.
 
 use axum::body::{Body, to_bytes};
@@ -46,7 +46,7 @@ async fn status_page_numbers_match_sql(test: &TestDb) {
         .unwrap();
     let state = AppState::new(db.clone(), None);
 
-    let (status, content_type, body) = get(&state, "/?json", None).await;
+    let (status, content_type, body) = get(&state, "/status/?json", None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(content_type.starts_with("application/json"));
     let json: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -95,9 +95,9 @@ async fn status_page_numbers_match_sql(test: &TestDb) {
     assert!(json["lag_seconds"].as_i64().unwrap() >= 0);
 
     // The same through the Accept header, and the HTML page shows the same totals.
-    let (_, content_type, _) = get(&state, "/", Some("application/json")).await;
+    let (_, content_type, _) = get(&state, "/status/", Some("application/json")).await;
     assert!(content_type.starts_with("application/json"));
-    let (status, content_type, html) = get(&state, "/", None).await;
+    let (status, content_type, html) = get(&state, "/status/", None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(content_type.starts_with("text/html"));
     assert!(html.contains("id=\"job-status-matrix\""));
@@ -145,7 +145,7 @@ async fn healthz_reports_an_unreachable_database_as_503() {
             .contains("database")
     );
     // The status page degrades to a 503 with a generic message, not a stack trace.
-    let (status, _, body) = get(&state, "/", None).await;
+    let (status, _, body) = get(&state, "/status/", None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(
         !body.contains("sqlx") && !body.contains("panicked"),

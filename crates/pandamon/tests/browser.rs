@@ -21,7 +21,7 @@ impl Drop for Server {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shifters_click_through_jobs_and_harvester_pages_in_chromium() {
+async fn shifters_click_through_the_pages_in_chromium() {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(
         Path::new(&chromium).exists(),
@@ -77,8 +77,10 @@ async fn shifters_click_through_jobs_and_harvester_pages_in_chromium() {
     // A screenshot left by an earlier run must not pass for this one's.
     let shot = shots.join("jobs-failed.png");
     let worker_shot = shots.join("harvester-job.png");
-    let _ = std::fs::remove_file(&shot);
-    let _ = std::fs::remove_file(&worker_shot);
+    let path_shot = shots.join("path-6-task.png");
+    for old in [&shot, &worker_shot, &path_shot] {
+        let _ = std::fs::remove_file(old);
+    }
     let output = Command::new("node")
         .args(["--test", "tests/browser.test.mjs"])
         .current_dir(&web)
@@ -98,11 +100,15 @@ async fn shifters_click_through_jobs_and_harvester_pages_in_chromium() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.status.success(), "browser test failed:\n{report}");
-    assert!(report.contains("# pass 2"), "{report}");
+    assert!(report.contains("# pass 4"), "{report}");
     assert!(shot.exists(), "the browser test leaves its screenshot");
     assert!(
         worker_shot.exists(),
         "the Harvester walk leaves its screenshot"
+    );
+    assert!(
+        path_shot.exists(),
+        "the shifter's path leaves its screenshots"
     );
     test.cleanup().await;
 }

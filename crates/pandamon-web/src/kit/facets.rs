@@ -159,6 +159,9 @@ impl Tally {
 pub struct FacetView {
     pub field: String,
     pub values: Vec<(String, String, String)>,
+    /// How many values the card shows before "more": all of a short list or of a status
+    /// facet, the largest few of a long one.
+    pub shown: usize,
     /// The counts of `values`, as numbers.
     pub counts: Vec<i64>,
 }
@@ -185,32 +188,68 @@ pub fn facet_views(
                 })
                 .collect(),
             counts: f.list.iter().map(|k| k.kvalue).collect(),
+            shown: shown_values(&f.field, f.list.len()),
         })
         .collect()
 }
 
-/// Pie chart specs for `pandamon.js`, one per named facet present.
+/// Values a facet card lists before "more": every status (a short, ordered list where the
+/// failed ones must not hide), every value of a list of at most 12, else the first 8.
+fn shown_values(field: &str, values: usize) -> usize {
+    let status = matches!(field, "jobstatus" | "status" | "superstatus" | "state");
+    if status || values <= 12 { values } else { 8 }
+}
+
+/// Pie chart specs for `pandamon.js`, one per named facet present with more than one value
+/// (a facet the selection fixed would be a one-colour ring).
 pub fn pie_charts(facets: &[FacetView], fields: &[&str], total: i64) -> Vec<String> {
     fields
         .iter()
         .filter_map(|field| facets.iter().find(|f| f.field == *field))
+        .filter(|f| f.values.len() > 1)
         .map(|f| pie_chart(&f.field, f, total))
         .collect()
+}
+
+/// Slices a pie shows at least, and at most, before the rest becomes "other".
+const PIE_SLICES: (usize, usize) = (10, 24);
+
+/// How many of `counts` (largest first) get a slice of their own: at least the first
+/// [`PIE_SLICES`], more while the rest would outweigh the largest slice, up to the maximum.
+/// "other" is the biggest slice only when the values are truly that spread.
+fn slices_shown(counts: &[i64]) -> usize {
+    let (min, max) = PIE_SLICES;
+    let largest = counts.first().copied().unwrap_or(0);
+    let mut rest: i64 = counts.iter().skip(min).sum();
+    let mut shown = min.min(counts.len());
+    while shown < counts.len().min(max) && rest > largest {
+        rest -= counts[shown];
+        shown += 1;
+    }
+    // A single value left over is shown by its name rather than as "other".
+    if counts.len() == shown + 1 {
+        shown + 1
+    } else {
+        shown
+    }
 }
 
 /// A pie chart spec for `pandamon.js`: the largest values of a facet (the rest as "other"),
 /// each slice linking to the narrowed selection.
 pub fn pie_chart(title: &str, facet: &FacetView, total: i64) -> String {
-    let mut data: Vec<Json> = Vec::new();
-    let mut other = 0i64;
-    for (i, (link, name, _)) in facet.values.iter().enumerate() {
-        let count = facet.counts.get(i).copied().unwrap_or(0);
-        if i < 12 {
-            data.push(serde_json::json!({"name": name, "value": count, "link": link}));
-        } else {
-            other += count;
-        }
-    }
+    let mut order: Vec<usize> = (0..facet.values.len()).collect();
+    let count = |i: usize| facet.counts.get(i).copied().unwrap_or(0);
+    order.sort_by_key(|&i| std::cmp::Reverse(count(i)));
+    let counts: Vec<i64> = order.iter().map(|&i| count(i)).collect();
+    let shown = slices_shown(&counts);
+    let mut data: Vec<Json> = order[..shown]
+        .iter()
+        .map(|&i| {
+            let (link, name, _) = &facet.values[i];
+            serde_json::json!({"name": name, "value": count(i), "link": link})
+        })
+        .collect();
+    let other: i64 = counts[shown..].iter().sum();
     if other > 0 {
         data.push(serde_json::json!({"name": "other", "value": other}));
     }
@@ -320,6 +359,22 @@ mod tests {
         assert_eq!(names(&facets[0]), ["\"running\"", "\"failed\""]);
         assert_eq!(names(&facets[1]), ["\"C\"", "\"A\"", "\"B\""]);
         assert_eq!(facets[1].list[1].kvalue, 3);
+    }
+
+    #[test]
+    fn other_is_the_biggest_slice_only_when_values_are_that_spread() {
+        // A few big values and a long tail: the tail stays smaller than the largest slice.
+        let mut counts = vec![500, 400, 300];
+        counts.extend(std::iter::repeat_n(20, 40));
+        let shown = slices_shown(&counts);
+        assert_eq!(shown, 18);
+        assert!(counts[shown..].iter().sum::<i64>() <= counts[0]);
+        // 100 equal values: more slices, and "other" is still bigger, truly.
+        let flat = vec![10; 100];
+        assert_eq!(slices_shown(&flat), 24);
+        // Eleven values: the eleventh is shown by name, not as a one-value "other".
+        assert_eq!(slices_shown(&[5; 11]), 11);
+        assert_eq!(slices_shown(&[3, 2]), 2);
     }
 
     #[test]

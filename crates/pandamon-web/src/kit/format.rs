@@ -42,6 +42,17 @@ pub fn human_duration(seconds: i64) -> String {
     }
 }
 
+/// Seconds as "4h04m" style text, for narrow table columns.
+pub fn compact_duration(seconds: i64) -> String {
+    let s = seconds.max(0);
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3_599 => format!("{}m{:02}s", s / 60, s % 60),
+        3_600..=86_399 => format!("{}h{:02}m", s / 3_600, (s % 3_600) / 60),
+        _ => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3_600),
+    }
+}
+
 /// Bytes in decimal units as storage systems count them: "1.80 GB", "512 B".
 pub fn human_bytes(bytes: i64) -> String {
     const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
@@ -62,6 +73,18 @@ pub fn human_bytes(bytes: i64) -> String {
         2
     };
     format!("{value:.digits$} {}", UNITS[unit])
+}
+
+/// Failed jobs in percent of the completed ones (finished and failed); `None` when none
+/// completed.
+pub fn failure_percent(finished: i64, failed: i64) -> Option<f64> {
+    let done = finished + failed;
+    (done > 0).then(|| 100.0 * failed as f64 / done as f64)
+}
+
+/// A percentage as pages show it: "12.5 %", "" for none.
+pub fn percent_text(p: Option<f64>) -> String {
+    p.map_or(String::new(), |p| format!("{p:.1} %"))
 }
 
 /// Thousands separators with a thin space, as the pages show counts.
@@ -162,6 +185,15 @@ pub fn escape_html(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_fit_narrow_columns() {
+        assert_eq!(compact_duration(-5), "0s");
+        assert_eq!(compact_duration(59), "59s");
+        assert_eq!(compact_duration(989), "16m29s");
+        assert_eq!(compact_duration(14_640), "4h04m");
+        assert_eq!(compact_duration(90_000), "1d01h");
+    }
 
     #[test]
     fn bytes_read_as_storage_counts_them() {

@@ -4,6 +4,12 @@
 
 use crate::kit::format::escape_html as escape;
 use crate::kit::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use schemars::JsonSchema;
+use serde::Serialize;
 
 /// The marker `base.html` puts in every page's header.
 pub const MARKER: &str = "<!--pandamon:freshness-->";
@@ -32,4 +38,46 @@ pub fn line(state: &AppState) -> String {
         ),
         None => format!(r#"<span>live index: data {data} &middot; synced {age} s ago</span>"#),
     }
+}
+
+/// `/api/freshness`: the live index's state, for pages that keep their header current without
+/// a reload (`pandamon.js` asks every few seconds while the tab is visible).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct FreshnessJson {
+    /// Whether a live index serves the pages (false: every page reads the database).
+    pub index: bool,
+    pub loaded: bool,
+    /// The newest change the index has seen.
+    pub data_time: Option<String>,
+    /// Seconds since the index last synced.
+    pub age_seconds: Option<i64>,
+    pub error: Option<String>,
+    /// The header line, as pages show it.
+    pub line: String,
+}
+
+pub async fn current(State(state): State<AppState>) -> impl IntoResponse {
+    let line = line(&state);
+    let body = match &state.index {
+        None => FreshnessJson {
+            index: false,
+            loaded: false,
+            data_time: None,
+            age_seconds: None,
+            error: None,
+            line,
+        },
+        Some(live) => {
+            let s = live.status();
+            FreshnessJson {
+                index: true,
+                loaded: s.loaded,
+                data_time: s.data_time.clone(),
+                age_seconds: s.age_seconds,
+                error: s.last_error.clone(),
+                line,
+            }
+        }
+    };
+    ([(header::CACHE_CONTROL, "no-store")], Json(body))
 }

@@ -143,14 +143,9 @@ pub fn group_errors(group: &Group) -> Vec<(ErrorComponent, i64, String)> {
 pub fn error_jobs_link(params: &[(String, String)], error: &str, also: &[(&str, &str)]) -> String {
     let (component, code) = error.split_once(':').unwrap_or((error, ""));
     let column = ErrorComponent::parse(component).map_or("piloterrorcode", |c| c.code_column());
-    let kept: Vec<(String, String)> = params
-        .iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "sortby" | "page" | "display_limit"))
-        .cloned()
-        .collect();
     let mut set = vec![(column, code), ("jobstatus", "failed|holding")];
     set.extend_from_slice(also);
-    crate::kit::links::url_with("/jobs/", &kept, &set)
+    crate::kit::links::jobs_with(params, &set)
 }
 
 /// Error descriptions by (component, code), the component by its bigmon name whichever name

@@ -49,6 +49,30 @@ pub fn url_with(path: &str, params: &[(String, String)], set: &[(&str, &str)]) -
     url(path, &pairs)
 }
 
+/// `/jobs/` with the selection of a page's `params` (its paging and sorting dropped: they are
+/// the page's own) and `set` replacing their namesakes.
+pub fn jobs_with(params: &[(String, String)], set: &[(&str, &str)]) -> String {
+    let kept: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "sortby" | "page" | "display_limit" | "fields"))
+        .cloned()
+        .collect();
+    url_with("/jobs/", &kept, set)
+}
+
+/// `url` with parameter `name` set to `value` (replacing any it had).
+pub fn set_param(url: &str, name: &str, value: &str) -> String {
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    let prefix = format!("{}=", encode(name));
+    let mut pairs: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with(&prefix))
+        .collect();
+    let set = format!("{prefix}{}", encode(value));
+    pairs.push(&set);
+    format!("{path}?{}", pairs.join("&"))
+}
+
 /// `/jobs/` narrowed by `pairs`.
 pub fn jobs_url(pairs: &[(&str, &str)]) -> String {
     url("/jobs/", pairs)
@@ -87,6 +111,18 @@ pub fn encode_segment(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn set_param_replaces_its_namesake() {
+        assert_eq!(
+            set_param("/jobs/?cloud=DE&jobstatus=running", "jobstatus", "failed"),
+            "/jobs/?cloud=DE&jobstatus=failed"
+        );
+        assert_eq!(
+            set_param("/jobs/", "jobstatus", "failed"),
+            "/jobs/?jobstatus=failed"
+        );
+    }
 
     #[test]
     fn links_replace_the_parameter_and_reset_paging() {

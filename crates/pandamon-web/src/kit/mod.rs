@@ -20,8 +20,10 @@ pub mod openapi;
 pub mod profile;
 pub mod reference;
 pub mod respond;
+pub mod selectionbar;
 pub mod source;
 pub mod state;
+pub mod table;
 
 use module::{Param, ParamType, Route, RouteDoc, schema};
 
@@ -37,6 +39,17 @@ pub fn platform_routes() -> Vec<Route> {
                 vocabulary: None,
                 params: &[],
                 response: schema::<health::HealthJson>,
+                html: false,
+            },
+        },
+        Route {
+            path: "/api/freshness",
+            handler: get(freshness::current),
+            doc: RouteDoc {
+                summary: "the live index's data time and sync age (what every page's header line says)",
+                vocabulary: None,
+                params: &[],
+                response: schema::<freshness::FreshnessJson>,
                 html: false,
             },
         },

@@ -19,6 +19,7 @@ pub struct Profile {
 }
 
 const CORE_MODULES: &[&str] = &[
+    "overview",
     "status",
     "jobs",
     "tasks",

@@ -46,6 +46,12 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// The failure rate (failed / (finished + failed), in percent) above which a site is
+    /// flagged on every page: `[modules.sites] failure_percent`, 50 by default.
+    pub fn failure_percent(&self) -> f64 {
+        self.module_int("sites", "failure_percent", 50) as f64
+    }
+
     /// An integer setting of a module, or `default`.
     pub fn module_int(&self, module: &str, key: &str, default: i64) -> i64 {
         self.module_config

@@ -9,6 +9,7 @@ mod files;
 mod globalshares;
 mod harvester;
 mod jobs;
+mod overview;
 mod search;
 mod sites;
 mod status;
@@ -25,6 +26,7 @@ pub use harvester::WORKER_FACETS;
 
 /// Every module, in navigation order.
 pub static REGISTRY: &[&dyn Module] = &[
+    &overview::Overview,
     &status::Status,
     &jobs::Jobs,
     &tasks::Tasks,

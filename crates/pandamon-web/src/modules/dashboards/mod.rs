@@ -4,8 +4,10 @@
 
 use crate::kit::error::{AppError, AppResult};
 use crate::kit::facets::JobStatusCount;
-use crate::kit::format::{describe_window, human_count, order_statuses};
-use crate::kit::links::{encode_segment, jobs_url, link_with};
+use crate::kit::format::{
+    describe_window, failure_percent, human_count, order_statuses, percent_text,
+};
+use crate::kit::links::{encode_segment, jobs_url, link_with, set_param};
 use crate::kit::module::{Module, NavEntry, Param, ParamType, Route, RouteDoc, schema};
 use crate::kit::respond::PageRequest;
 use crate::kit::source::{Source, keyed_groups};
@@ -246,19 +248,54 @@ fn add(nested: &mut Nested, name: &str, jobtype: &str, resource: &str, status: &
     }
 }
 
-/// Rows of a status table: (name, link, cells, total, split labels). With a split, a name has
-/// one row per job type and/or resource type, the split labels naming them.
-type StatusRows = Vec<(String, String, Vec<String>, String, Vec<String>)>;
+/// One row of a status table: a region, queue, nucleus or satellite (with a split, one per job
+/// type and/or resource type), every count a link to its jobs.
+pub struct StatusRow {
+    pub name: String,
+    /// Where the name leads: the row's jobs, or the queue's page.
+    pub link: String,
+    /// Per status: the count (empty for none) and its jobs.
+    pub cells: Vec<(String, String)>,
+    pub total: String,
+    /// The row's jobs.
+    pub jobs: String,
+    /// The split values naming the row (job type, resource type).
+    pub labels: Vec<String>,
+    /// failed / (finished + failed), empty without completed jobs.
+    pub failure: String,
+    /// Above the configured failure rate.
+    pub flagged: bool,
+}
 
-/// The table's rows; `link(name, job type, resource type)` makes the link of a row (the split
-/// values are `None` where the table does not split).
+/// The rows of one region or nucleus, collapsed on the page unless one is flagged.
+pub struct RowGroup {
+    pub name: String,
+    pub rows: Vec<StatusRow>,
+    pub flagged: bool,
+}
+
+impl RowGroup {
+    fn new(name: &str, rows: Vec<StatusRow>) -> RowGroup {
+        RowGroup {
+            name: name.to_string(),
+            flagged: rows.iter().any(|r| r.flagged),
+            rows,
+        }
+    }
+}
+
+/// The table's rows; `jobs(name, job type, resource type)` makes the `/jobs/` link of a row
+/// (the split values are `None` where the table does not split), `page(name)` a page the name
+/// leads to instead of the jobs, if any.
 fn status_rows(
     nested: &Nested,
     statuses: &[String],
     (by_jobtype, by_resource): (bool, bool),
-    link: impl Fn(&str, Option<&str>, Option<&str>) -> String,
-) -> StatusRows {
-    let mut rows = StatusRows::new();
+    limit: f64,
+    jobs: impl Fn(&str, Option<&str>, Option<&str>) -> String,
+    page: impl Fn(&str, Option<&str>, Option<&str>) -> Option<String>,
+) -> Vec<StatusRow> {
+    let mut rows = Vec::new();
     for (name, jobtypes) in nested {
         for (jobtype, resources) in jobtypes {
             if by_jobtype == (jobtype == "all") {
@@ -268,28 +305,34 @@ fn status_rows(
                 if by_resource == (resource == "all") {
                     continue;
                 }
-                let cells: Vec<String> = statuses
+                let jt = by_jobtype.then_some(jobtype.as_str());
+                let rt = by_resource.then_some(resource.as_str());
+                let jobs_link = jobs(name, jt, rt);
+                let cells = statuses
                     .iter()
                     .map(|s| {
-                        counts
+                        let text = counts
                             .get(s)
                             .copied()
                             .filter(|n| *n > 0)
                             .map(human_count)
-                            .unwrap_or_default()
+                            .unwrap_or_default();
+                        (text, set_param(&jobs_link, "jobstatus", s))
                     })
                     .collect();
                 let total: i64 = counts.values().sum();
-                let jt = by_jobtype.then_some(jobtype.as_str());
-                let rt = by_resource.then_some(resource.as_str());
-                let labels = jt.into_iter().chain(rt).map(str::to_string).collect();
-                rows.push((
-                    name.clone(),
-                    link(name, jt, rt),
+                let count = |s: &str| counts.get(s).copied().unwrap_or(0);
+                let failure = failure_percent(count("finished"), count("failed"));
+                rows.push(StatusRow {
+                    name: name.clone(),
+                    link: page(name, jt, rt).unwrap_or_else(|| jobs_link.clone()),
                     cells,
-                    human_count(total),
-                    labels,
-                ));
+                    total: human_count(total),
+                    jobs: jobs_link,
+                    labels: jt.into_iter().chain(rt).map(str::to_string).collect(),
+                    failure: percent_text(failure),
+                    flagged: failure.is_some_and(|p| p > limit),
+                });
             }
         }
     }
@@ -336,8 +379,10 @@ struct RegionPage {
     split_choices: Vec<(&'static str, String, bool)>,
     window: String,
     statuses: Vec<String>,
-    regions: StatusRows,
-    queues: Vec<(String, StatusRows)>,
+    /// The failure rate above which rows are flagged, in percent.
+    limit: f64,
+    regions: Vec<StatusRow>,
+    queues: Vec<RowGroup>,
 }
 
 async fn region_dashboard(request: PageRequest) -> AppResult<Response> {
@@ -409,6 +454,7 @@ async fn region(
         render_region(
             RegionView {
                 region_label: state.settings.labels.region,
+                limit: state.settings.failure_percent(),
                 kind,
                 split,
                 params,
@@ -425,6 +471,8 @@ async fn region(
 /// How a region page is drawn: its labels, what it splits by, the URL it answers.
 struct RegionView<'a> {
     region_label: &'static str,
+    /// The failure rate above which a row is flagged, in percent.
+    limit: f64,
     kind: Kind,
     split: (bool, bool),
     params: &'a [(String, String)],
@@ -440,14 +488,20 @@ fn render_region(
 ) -> AppResult<String> {
     let RegionView {
         region_label,
+        limit,
         kind,
         split,
         params,
         selection,
     } = view;
-    let region_rows = status_rows(regions, &statuses, split, |r, jt, rt| {
-        split_link(params, kind, ("cloud", r), jt, rt)
-    });
+    let region_rows = status_rows(
+        regions,
+        &statuses,
+        split,
+        limit,
+        |r, jt, rt| split_link(params, kind, ("cloud", r), jt, rt),
+        |_, _, _| None,
+    );
     let mut by_region: BTreeMap<String, Nested> = BTreeMap::new();
     for (queue, counts) in queue_counts {
         let region = site_region.get(queue).cloned().unwrap_or_default();
@@ -459,15 +513,19 @@ fn render_region(
     let queues = by_region
         .iter()
         .map(|(region, nested)| {
-            (
-                region.clone(),
-                status_rows(nested, &statuses, split, |q, jt, rt| {
-                    if kind == Kind::JobType && jt.is_none() && rt.is_none() {
-                        format!("/site/{}/", encode_segment(q))
-                    } else {
-                        split_link(params, kind, ("computingsite", q), jt, rt)
-                    }
-                }),
+            RowGroup::new(
+                region,
+                status_rows(
+                    nested,
+                    &statuses,
+                    split,
+                    limit,
+                    |q, jt, rt| split_link(params, kind, ("computingsite", q), jt, rt),
+                    |q, jt, rt| {
+                        (kind == Kind::JobType && jt.is_none() && rt.is_none())
+                            .then(|| format!("/site/{}/", encode_segment(q)))
+                    },
+                ),
             )
         })
         .collect();
@@ -511,6 +569,7 @@ fn render_region(
         region_label,
         window: describe_window(selection),
         statuses,
+        limit,
         regions: region_rows,
         queues,
     };
@@ -521,9 +580,10 @@ fn render_region(
 #[template(path = "dash_world.html")]
 struct WorldPage {
     window: String,
+    limit: f64,
     statuses: Vec<String>,
-    nuclei: StatusRows,
-    satellites: Vec<(String, StatusRows)>,
+    nuclei: Vec<StatusRow>,
+    satellites: Vec<RowGroup>,
 }
 
 async fn world_dashboard(request: PageRequest) -> AppResult<Response> {
@@ -571,20 +631,37 @@ async fn world(
         statelist: statuses.clone(),
         built: Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string(),
     };
+    let limit = state.settings.failure_percent();
     let html = || {
         let page = WorldPage {
             window: describe_window(selection),
-            nuclei: status_rows(&nuclei, &statuses, (false, false), |n, _, _| {
-                link_with(params, "nucleus", n).replacen('?', "/jobs/?", 1)
-            }),
+            limit,
+            nuclei: status_rows(
+                &nuclei,
+                &statuses,
+                (false, false),
+                limit,
+                |n, _, _| link_with(params, "nucleus", n).replacen('?', "/jobs/?", 1),
+                |_, _, _| None,
+            ),
             satellites: satellites
                 .iter()
                 .map(|(nucleus, nested)| {
-                    (
-                        nucleus.clone(),
-                        status_rows(nested, &statuses, (false, false), |s, _, _| {
-                            jobs_url(&[("nucleus", nucleus), ("computingsite", &format!("{s}*"))])
-                        }),
+                    RowGroup::new(
+                        nucleus,
+                        status_rows(
+                            nested,
+                            &statuses,
+                            (false, false),
+                            limit,
+                            |s, _, _| {
+                                jobs_url(&[
+                                    ("nucleus", nucleus),
+                                    ("computingsite", &format!("{s}*")),
+                                ])
+                            },
+                            |_, _, _| None,
+                        ),
                     )
                 })
                 .collect(),

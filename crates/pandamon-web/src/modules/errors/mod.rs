@@ -8,9 +8,10 @@ use crate::kit::joberrors::{
     ErrorCount, described_summary, error_columns, error_jobs_link, error_summary, group_errors,
     job_tables, typed_job_columns,
 };
-use crate::kit::links::link_with;
+use crate::kit::links::{jobs_with, link_with};
 use crate::kit::module::{Module, NavEntry, Param, ParamType, Route, RouteDoc, schema};
 use crate::kit::respond::PageRequest;
+use crate::kit::selectionbar::SelectionBar;
 use crate::kit::source;
 use crate::kit::state::AppState;
 use askama::Template;
@@ -18,10 +19,11 @@ use axum::response::Response;
 use axum::routing::get;
 use pandamon_model::{ErrorComponent, error_category_name};
 use pandamon_query::{Selection, fields};
+use pandamon_store::jobs::ErrorDescription;
 use pandamon_store::jobs::{Cell, Group};
 use schemars::JsonSchema;
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub struct Errors;
 
@@ -99,11 +101,16 @@ pub struct ErrorsOf {
     pub errorlist: Vec<ErrorBrief>,
 }
 
+/// Jobs whose first error (in [`FIRST_ERROR_ORDER`]) is of one category: each failing job is
+/// counted once, so the categories add up to the failing jobs.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct CategoryCount {
     pub id: i64,
     pub name: String,
+    /// Failed and holding jobs.
     pub count: i64,
+    pub failed: i64,
+    pub holding: i64,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -122,8 +129,12 @@ pub struct ErrorsJson {
     pub categories: Vec<CategoryCount>,
     #[serde(rename = "errsByMessage")]
     pub errs_by_message: Vec<ErrorMessage>,
-    /// Failed and holding jobs per hour, stacked by the category of each job's first error.
+    /// Failed jobs per hour, stacked by the category of each job's first error, and holding
+    /// jobs per hour as a series of their own.
     pub histogram: Histogram,
+    /// Failed and holding jobs of the selection (every failing job once).
+    pub failed: i64,
+    pub holding: i64,
     pub notes: Vec<String>,
 }
 
@@ -190,37 +201,62 @@ const FIRST_ERROR_ORDER: [ErrorComponent; 8] = [
     ErrorComponent::Brokerage,
 ];
 
-fn histogram(
-    groups: &[Group],
-    descriptions: &[pandamon_store::jobs::ErrorDescription],
-) -> Histogram {
+/// The category of the first error among `codes` (one per [`FIRST_ERROR_ORDER`] component),
+/// "No error code" when none is set.
+fn first_error_category(
+    codes: &[Cell],
+    described: &HashMap<(&'static str, i64), &ErrorDescription>,
+) -> (i64, &'static str) {
+    for (component, code) in FIRST_ERROR_ORDER.iter().zip(codes) {
+        let code = match code {
+            Cell::Int(v) => *v,
+            Cell::Text(t) => t.trim().parse().unwrap_or(0),
+            _ => 0,
+        };
+        if code > 0 {
+            let id = described
+                .get(&(component.name(), code))
+                .map_or(0, |d| d.category);
+            return (id, error_category_name(id));
+        }
+    }
+    (NO_ERROR_CODE, "No error code")
+}
+
+/// The category id of failing jobs without any error code.
+const NO_ERROR_CODE: i64 = -1;
+
+/// The series of holding jobs in the histogram: they have not failed (yet).
+const HOLDING: &str = "holding (not failed yet)";
+
+/// Groups by hour, then the [`FIRST_ERROR_ORDER`] codes, then the job status.
+fn histogram(groups: &[Group], descriptions: &[ErrorDescription]) -> Histogram {
     let mut cells: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
     let mut names: BTreeSet<String> = BTreeSet::new();
     let described = crate::kit::joberrors::describe(descriptions);
+    let n = FIRST_ERROR_ORDER.len();
     for g in groups {
         let hour = match &g.values[0] {
             Cell::Time(t) => t.format("%Y-%m-%dT%H:00:00").to_string(),
             _ => continue,
         };
-        let mut category = "No error code".to_string();
-        for (i, component) in FIRST_ERROR_ORDER.iter().enumerate() {
-            let code = match &g.values[i + 1] {
-                Cell::Int(v) => *v,
-                Cell::Text(t) => t.trim().parse().unwrap_or(0),
-                _ => 0,
-            };
-            if code > 0 {
-                let id = described
-                    .get(&(component.name(), code))
-                    .map_or(0, |d| d.category);
-                category = error_category_name(id).to_string();
-                break;
-            }
-        }
-        names.insert(category.clone());
-        *cells.entry(hour).or_default().entry(category).or_default() += g.count;
+        let holding = matches!(&g.values[n + 1], Cell::Text(s) if s.trim() == "holding");
+        let series = if holding {
+            HOLDING.to_string()
+        } else {
+            first_error_category(&g.values[1..=n], &described)
+                .1
+                .to_string()
+        };
+        names.insert(series.clone());
+        *cells.entry(hour).or_default().entry(series).or_default() += g.count;
     }
     let hours: Vec<String> = cells.keys().cloned().collect();
+    // Holding jobs last, on top of the failed ones.
+    let mut names: Vec<String> = names.into_iter().filter(|n| n != HOLDING).collect();
+    if cells.values().any(|c| c.contains_key(HOLDING)) {
+        names.push(HOLDING.to_string());
+    }
     let series = names
         .into_iter()
         .map(|name| HistogramSeries {
@@ -234,15 +270,45 @@ fn histogram(
     Histogram { hours, series }
 }
 
+/// Failing jobs by the category of their first error, failed and holding apart.
+fn categories(groups: &[Group], descriptions: &[ErrorDescription]) -> Vec<CategoryCount> {
+    let described = crate::kit::joberrors::describe(descriptions);
+    let n_error_columns = error_columns().len();
+    let at: Vec<usize> = FIRST_ERROR_ORDER
+        .iter()
+        .filter_map(|c| {
+            error_columns()
+                .iter()
+                .position(|(name, _)| *name == c.code_column())
+        })
+        .collect();
+    let mut out: BTreeMap<i64, CategoryCount> = BTreeMap::new();
+    for g in groups {
+        let codes: Vec<Cell> = at.iter().map(|&i| g.values[i].clone()).collect();
+        let (id, name) = first_error_category(&codes, &described);
+        let entry = out.entry(id).or_insert_with(|| CategoryCount {
+            id,
+            name: name.to_string(),
+            count: 0,
+            failed: 0,
+            holding: 0,
+        });
+        entry.count += g.count;
+        match &g.values[n_error_columns + OWNERS.len()] {
+            Cell::Text(s) if s.trim() == "holding" => entry.holding += g.count,
+            _ => entry.failed += g.count,
+        }
+    }
+    let mut list: Vec<CategoryCount> = out.into_values().collect();
+    list.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
+    list
+}
+
 /// The columns errors are split by: site, user, task.
 const OWNERS: [&str; 3] = ["computingsite", "produsername", "jeditaskid"];
 
 /// Splits groups by the value of one owner column and summarises each part.
-fn errors_by(
-    groups: &[Group],
-    owner: usize,
-    descriptions: &[pandamon_store::jobs::ErrorDescription],
-) -> Vec<ErrorsOf> {
+fn errors_by(groups: &[Group], owner: usize, descriptions: &[ErrorDescription]) -> Vec<ErrorsOf> {
     let n_error_columns = error_columns().len();
     let mut parts: BTreeMap<String, Vec<&Group>> = BTreeMap::new();
     for g in groups {
@@ -284,6 +350,9 @@ fn errors_by(
     out
 }
 
+/// The window of `/errors/` when the URL names none, in hours.
+const DEFAULT_HOURS: i64 = 12;
+
 /// How the errors page orders its tables (`sortby=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Order {
@@ -324,22 +393,14 @@ pub async fn collect(
     let job_summary = job_facets(ERROR_FACETS, &per_facet);
     let mut columns = error_columns().to_vec();
     columns.extend(typed_job_columns(&OWNERS));
+    columns.extend(typed_job_columns(&["jobstatus"]));
     let (groups, _) = source::group(state, &failing, &tables, &columns).await?;
     let descriptions = state.reference.error_descriptions(db).await?;
     // The groups' owner columns come after the error columns, which is all these read.
     let errs_by_count = error_summary(&groups, &descriptions);
-    let mut categories: BTreeMap<i64, CategoryCount> = BTreeMap::new();
-    for e in &errs_by_count {
-        categories
-            .entry(e.cat.id)
-            .or_insert_with(|| CategoryCount {
-                id: e.cat.id,
-                name: e.cat.name.clone(),
-                count: 0,
-            })
-            .count += e.count;
-    }
-    let code_columns = typed_job_columns(&FIRST_ERROR_ORDER.map(|c| c.code_column()));
+    let categories = categories(&groups, &descriptions);
+    let mut code_columns = typed_job_columns(&FIRST_ERROR_ORDER.map(|c| c.code_column()));
+    code_columns.extend(typed_job_columns(&["jobstatus"]));
     let (hourly, _) =
         source::group_by_hour(state, &failing, &tables, "modificationtime", &code_columns).await?;
     let mut data = ErrorsJson {
@@ -350,7 +411,9 @@ pub async fn collect(
         errs_by_user: errors_by(&groups, 1, &descriptions),
         errs_by_task: errors_by(&groups, 2, &descriptions),
         errs_by_count,
-        categories: categories.into_values().collect(),
+        failed: categories.iter().map(|c| c.failed).sum(),
+        holding: categories.iter().map(|c| c.holding).sum(),
+        categories,
         notes: selection.notes.clone(),
     };
     order.apply(&mut data);
@@ -369,6 +432,15 @@ struct ErrorsPage<'a> {
     charts: Vec<String>,
     window: String,
     failed: String,
+    holding: String,
+    total: String,
+    failed_link: String,
+    holding_link: String,
+    bar: SelectionBar,
+    /// The failing jobs of each site, user and task of the tables by owner.
+    owner_links: [Vec<String>; 3],
+    /// Per category: its biggest error codes (code, their jobs, count).
+    category_codes: Vec<Vec<(String, String, String)>>,
     narrow_site: Vec<(String, String)>,
 }
 
@@ -379,7 +451,7 @@ async fn error_summary_page(request: PageRequest) -> AppResult<Response> {
             "alpha" => Order::Alpha,
             _ => Order::Count,
         };
-    let selection = request.selection_except(&fields::JOBS, 12, &[], &["sortby"])?;
+    let selection = request.selection_except(&fields::JOBS, DEFAULT_HOURS, &[], &["sortby"])?;
     request
         .answer(&selection, || async {
             let data = collect(state, &selection, order).await?;
@@ -393,37 +465,33 @@ fn render(
     selection: &Selection,
     data: &ErrorsJson,
 ) -> AppResult<String> {
-    let failed = data
-        .job_summary
-        .iter()
-        .filter(|f| f.field == "jobstatus")
-        .flat_map(|f| &f.list)
-        .find(|k| k.kname == "failed")
-        .map_or(0, |k| k.kvalue);
     let narrow_site = data
         .errs_by_site
         .iter()
         .map(|s| (s.name.clone(), link_with(params, "computingsite", &s.name)))
         .collect();
+    // Each failed job once, by its first error's category: the slices add up to the header.
     let categories = serde_json::json!({
         "type": "pie",
-        "title": "error categories",
-        "total": human_count(data.categories.iter().map(|c| c.count).sum()),
-        "data": data.categories.iter().map(|c| serde_json::json!({"name": c.name, "value": c.count})).collect::<Vec<_>>(),
+        "title": "failed jobs by category",
+        "total": human_count(data.failed),
+        "data": data.categories.iter().filter(|c| c.failed > 0).map(|c| serde_json::json!({"name": c.name, "value": c.failed})).collect::<Vec<_>>(),
     });
     let top_sites: Vec<&ErrorsOf> = data.errs_by_site.iter().take(15).collect();
     let sites = serde_json::json!({
         "type": "bar",
-        "title": "sites with most failed jobs",
+        "horizontal": true,
+        "title": "sites with most failed and holding jobs",
         "categories": top_sites.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
-        "series": [{"name": "failed jobs", "data": top_sites.iter().map(|s| s.toterrjobs).collect::<Vec<_>>()}],
+        "series": [{"name": "failed and holding jobs", "data": top_sites.iter().map(|s| s.toterrjobs).collect::<Vec<_>>()}],
         "links": top_sites.iter().map(|s| link_with(params, "computingsite", &s.name)).collect::<Vec<_>>(),
     });
     let over_time = serde_json::json!({
         "type": "bar",
-        "title": "failed jobs per hour by error category",
+        "title": "failed jobs per hour by error category; holding jobs apart",
         "wide": true,
-        "categories": data.histogram.hours.iter().map(|h| h.replacen('T', " ", 1)).collect::<Vec<_>>(),
+        // "12-02 05:00": the year and seconds say nothing on an hourly axis.
+        "categories": data.histogram.hours.iter().map(|h| h.get(5..16).unwrap_or(h).replacen('T', " ", 1)).collect::<Vec<_>>(),
         "series": data.histogram.series,
     });
     let page = ErrorsPage {
@@ -444,7 +512,46 @@ fn render(
             over_time.to_string(),
         ],
         window: describe_window(selection),
-        failed: human_count(failed),
+        failed: human_count(data.failed),
+        holding: human_count(data.holding),
+        total: human_count(data.failed + data.holding),
+        failed_link: jobs_with(params, &[("jobstatus", "failed")]),
+        holding_link: jobs_with(params, &[("jobstatus", "holding")]),
+        bar: SelectionBar::new("/errors/", params, selection, DEFAULT_HOURS),
+        owner_links: [&data.errs_by_site, &data.errs_by_user, &data.errs_by_task]
+            .iter()
+            .zip(OWNERS)
+            .map(|(list, column)| {
+                list.iter()
+                    .map(|o| {
+                        jobs_with(
+                            params,
+                            &[(column, &o.name), ("jobstatus", "failed|holding")],
+                        )
+                    })
+                    .collect()
+            })
+            .collect::<Vec<_>>()
+            .try_into()
+            .unwrap_or_default(),
+        category_codes: data
+            .categories
+            .iter()
+            .map(|c| {
+                data.errs_by_count
+                    .iter()
+                    .filter(|e| e.cat.id == c.id)
+                    .take(5)
+                    .map(|e| {
+                        (
+                            e.error.clone(),
+                            error_jobs_link(params, &e.error, &[]),
+                            human_count(e.count),
+                        )
+                    })
+                    .collect()
+            })
+            .collect(),
         narrow_site,
         data,
     };

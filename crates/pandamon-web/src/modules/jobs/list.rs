@@ -2,22 +2,28 @@
 //! sorted page of the jobs, as HTML or bigmon-shaped JSON.
 
 use crate::kit::error::{AppError, AppResult};
-use crate::kit::facets::{Facet, FacetView, facet_views, job_facets, list_table, pie_charts};
-use crate::kit::format::{describe_window, human_count, iso};
+use crate::kit::facets::{Facet, FacetView, facet_views, job_facets, pie_charts};
+use crate::kit::format::{compact_duration, describe_window, field_text, human_count, iso};
 use crate::kit::joberrors::{
-    ErrorCount, error_columns, error_summary, job_tables, typed_job_columns,
+    ErrorCount, decode_errors, error_columns, error_jobs_link, error_summary, job_column_type,
+    job_tables, typed_job_columns,
 };
-use crate::kit::links::{link_with, page_links};
+use crate::kit::links::{link_with, page_links, url_with};
 use crate::kit::respond::{PageRequest, list_columns, project_rows};
+use crate::kit::selectionbar::SelectionBar;
 use crate::kit::source::{self, Source};
 use crate::kit::state::AppState;
+use crate::kit::table::{Header, TableCell, header};
 use askama::Template;
 use axum::response::Response;
 use chrono::Utc;
 use pandamon_query::Selection;
+use pandamon_store::catalog::ColType;
+use pandamon_store::jobs::Cell;
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
+use std::collections::HashMap;
 
 /// Attribute summary facets: (field name shown and used in links, job column).
 pub const FACETS: &[(&str, &str)] = &[
@@ -200,14 +206,43 @@ struct JobsPage<'a> {
     source: &'static str,
     charts: Vec<String>,
     facets: Vec<FacetView>,
-    columns: Vec<&'a str>,
-    rows: Vec<Vec<(String, Option<String>)>>,
+    bar: SelectionBar,
+    headers: Vec<Header>,
+    rows: Vec<Vec<TableCell>>,
+    /// The column chooser: (column, shown now).
+    choices: Vec<(&'static str, bool)>,
+    /// The parameters the chooser keeps (all but `fields` and `page`).
+    keep: Vec<(String, String)>,
+    /// The fields a condition can be added on, for the "narrow" form.
+    narrow: Vec<&'static str>,
+    /// This selection with the default columns.
+    default_columns: String,
+    /// The failed and holding jobs of each entry of the error summary.
+    error_links: Vec<String>,
     window: String,
     total: String,
     prev: Option<String>,
     next: Option<String>,
 }
 
+/// The job list's columns unless `fields=` names others, as bigmon shows them: (column or
+/// derived value, header). `duration` and `error` are computed from the row.
+const VIEW_COLUMNS: &[(&str, &str)] = &[
+    ("pandaid", "PanDA ID"),
+    ("produsername", "owner"),
+    ("jeditaskid", "task"),
+    ("jobname", "job name"),
+    ("prodsourcelabel", "type"),
+    ("jobstatus", "status"),
+    ("creationtime", "created"),
+    ("starttime", "started"),
+    ("endtime", "ended"),
+    ("duration", "duration"),
+    ("attemptnr", "attempt"),
+    ("corecount", "cores"),
+    ("computingsite", "site"),
+    ("error", "error"),
+];
 /// The default window of `/jobs/` in hours: `[modules.jobs] default_hours`, else 12.
 pub fn default_hours(state: &AppState) -> i64 {
     state.settings.module_int("jobs", "default_hours", 12)
@@ -220,7 +255,7 @@ pub async fn list_jobs(request: PageRequest) -> AppResult<Response> {
         .answer(&selection, || async {
             let data = collect(state, &selection).await?;
             let reply = request.reply(&data, data.source == Source::Index, || {
-                render(&request.params, &selection, &data)
+                render(&request.params, &selection, &data, default_hours(state))
             })?;
             Ok(if data.degraded {
                 reply.uncacheable()
@@ -235,6 +270,7 @@ fn render(
     params: &[(String, String)],
     selection: &Selection,
     data: &JobsJson,
+    default_hours: i64,
 ) -> AppResult<String> {
     let facets = facet_views(&data.selectionsummary, params, |field, name| match field {
         "harvesterinstance" if name != "Not specified" => Some(link_with(
@@ -250,14 +286,52 @@ fn render(
         &["jobstatus", "computingsite", "produsername"],
         data.totaljobs,
     );
-    let table = list_table(&data.jobs, |column, text, _| match column {
-        "pandaid" => Some(format!("/job/{text}/")),
-        "jeditaskid" => Some(format!("/task/{text}/")),
-        "computingsite" | "jobstatus" | "produsername" | "cloud" | "nucleus" | "gshare" => {
-            Some(link_with(params, column, text))
-        }
-        _ => None,
-    });
+    let vocabulary = &pandamon_query::fields::JOBS;
+    let shown: Vec<(&str, &str)> = match &selection.fields {
+        Some(fields) => fields.iter().map(|f| (f.as_str(), f.as_str())).collect(),
+        None => VIEW_COLUMNS.to_vec(),
+    };
+    let headers = shown
+        .iter()
+        .map(|(column, label)| {
+            header(
+                params,
+                selection,
+                vocabulary,
+                column,
+                label,
+                if is_numeric(column) { "num" } else { "" },
+            )
+        })
+        .collect();
+    let now = Utc::now().naive_utc();
+    let described: HashMap<&str, &ErrorCount> = data
+        .errs_by_count
+        .iter()
+        .map(|e| (e.error.as_str(), e))
+        .collect();
+    let rows = data
+        .jobs
+        .iter()
+        .map(|job| {
+            shown
+                .iter()
+                .map(|(column, _)| job_cell(params, job, column, now, &described))
+                .collect()
+        })
+        .collect();
+    let shown_now: Vec<&str> = shown.iter().map(|(c, _)| *c).collect();
+    let choices = vocabulary
+        .json_columns
+        .iter()
+        .map(|c| (*c, shown_now.contains(c)))
+        .collect();
+    let keep: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "fields" | "page" | "json"))
+        .cloned()
+        .collect();
+    let default_columns = url_with("/jobs/", &keep, &[]);
     let (prev, next) = page_links(params, data.page, data.pages);
     let page = JobsPage {
         source: match data.source {
@@ -266,8 +340,18 @@ fn render(
         },
         charts,
         facets,
-        columns: table.columns,
-        rows: table.rows,
+        bar: SelectionBar::new("/jobs/", params, selection, default_hours),
+        headers,
+        rows,
+        choices,
+        keep,
+        narrow: NARROW_FIELDS.to_vec(),
+        default_columns,
+        error_links: data
+            .errs_by_count
+            .iter()
+            .map(|e| error_jobs_link(params, &e.error, &[]))
+            .collect(),
         window: describe_window(selection),
         total: human_count(data.totaljobs),
         prev,
@@ -275,4 +359,116 @@ fn render(
         data,
     };
     Ok(page.render()?)
+}
+
+/// Whether a column holds numbers (right-aligned); error codes read as names.
+fn is_numeric(column: &str) -> bool {
+    column == "duration"
+        || matches!(
+            job_column_type(column),
+            ColType::Int | ColType::BigInt | ColType::SmallInt | ColType::Numeric(..)
+        ) && !column.ends_with("errorcode")
+}
+
+/// Fields the "narrow" form offers: a condition on any of them runs over the whole selection.
+const NARROW_FIELDS: &[&str] = &[
+    "jobname",
+    "produsername",
+    "computingsite",
+    "jeditaskid",
+    "pandaid",
+    "jobstatus",
+    "transformation",
+    "processingtype",
+    "proddblock",
+    "destinationdblock",
+    "piloterrorcode",
+    "exeerrorcode",
+    "workinggroup",
+    "gshare",
+    "cloud",
+];
+
+/// One cell of the job list: links to the job, its task and the narrowed selection, the
+/// status in its colour, durations and errors computed from the row.
+fn job_cell(
+    params: &[(String, String)],
+    job: &Map<String, Json>,
+    column: &str,
+    now: chrono::NaiveDateTime,
+    described: &HashMap<&str, &ErrorCount>,
+) -> TableCell {
+    let text = field_text(job, column);
+    let numeric = if is_numeric(column) { "num" } else { "" };
+    match column {
+        "duration" => {
+            let time = |c: &str| {
+                chrono::NaiveDateTime::parse_from_str(&field_text(job, c), "%Y-%m-%d %H:%M:%S").ok()
+            };
+            match time("starttime") {
+                Some(start) => {
+                    let end = time("endtime").unwrap_or(now);
+                    TableCell::text(compact_duration((end - start).num_seconds())).class("num")
+                }
+                None => TableCell::default().class("num"),
+            }
+        }
+        "error" => {
+            let cells: HashMap<&str, Cell> = error_columns()
+                .iter()
+                .filter_map(|(c, _)| {
+                    let cell = match job.get(*c)? {
+                        Json::Number(n) => Cell::Int(n.as_i64()?),
+                        Json::String(s) => Cell::Text(s.clone()),
+                        _ => return None,
+                    };
+                    Some((*c, cell))
+                })
+                .collect();
+            let errors = decode_errors(|c| cells.get(c));
+            let Some((component, code, diag)) = errors.first() else {
+                return TableCell::default();
+            };
+            let error = format!("{}:{code}", component.name());
+            let acronym = described
+                .get(error.as_str())
+                .map_or("", |e| e.acronym.as_str());
+            let desc = described
+                .get(error.as_str())
+                .map_or("", |e| e.desc.as_str());
+            let more = match errors.len() {
+                1 => String::new(),
+                n => format!(" (+{})", n - 1),
+            };
+            TableCell::text(format!("{error} {acronym}{more}").trim_end().to_string())
+                .link(Some(error_jobs_link(params, &error, &[])))
+                .title(format!("{desc} {diag}").trim().to_string())
+                .class("error")
+        }
+        _ if text.is_empty() => TableCell::default().class(numeric),
+        "pandaid" => TableCell::text(&text)
+            .link(Some(format!("/job/{text}/")))
+            .class(numeric),
+        "jeditaskid" => TableCell::text(&text)
+            .link(Some(format!("/task/{text}/")))
+            .class(numeric),
+        "jobstatus" => TableCell::text(&text)
+            .link(Some(link_with(params, column, &text)))
+            .class(format!("st-{text}")),
+        "computingsite" | "produsername" | "prodsourcelabel" | "cloud" | "nucleus" | "gshare"
+        | "processingtype" | "workinggroup" | "transformation" => TableCell::text(&text)
+            .link(Some(link_with(params, column, &text)))
+            .title(text.clone())
+            .class("short"),
+        // Times without the year and seconds (the full time on hover): the list fits the window.
+        "creationtime" | "starttime" | "endtime" | "modificationtime" | "statechangetime"
+            if text.len() == 19 =>
+        {
+            TableCell::text(&text[5..16]).title(text.clone())
+        }
+        "jobname" | "proddblock" | "destinationdblock" => {
+            TableCell::text(&text).title(text.clone()).class("name")
+        }
+        _ => TableCell::text(text).class(numeric),
+    }
 }

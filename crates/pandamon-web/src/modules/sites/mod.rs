@@ -3,8 +3,10 @@
 
 use crate::kit::error::{AppError, AppResult};
 use crate::kit::facets::{JobStatusCount, job_summary};
-use crate::kit::format::{cell_text, describe_window, human_count, order_statuses};
-use crate::kit::links::jobs_url;
+use crate::kit::format::{
+    cell_text, describe_window, failure_percent, human_count, order_statuses, percent_text,
+};
+use crate::kit::links::{jobs_url, jobs_with};
 use crate::kit::module::{Module, NavEntry, Param, ParamType, Route, RouteDoc, schema};
 use crate::kit::reference::{QueueAttributes, QueueInfo};
 use crate::kit::respond::{PageRequest, Reply};
@@ -99,7 +101,18 @@ fn parse(request: &PageRequest, extra: &[(&str, String)]) -> AppResult<Selection
 struct SitesPage {
     window: String,
     statuses: Vec<String>,
-    rows: Vec<(QueueInfo, Vec<String>, String)>,
+    rows: Vec<SiteLine>,
+    limit: f64,
+}
+
+/// One queue of `/sites/`: its attributes, its jobs by status (each a link), its failure rate.
+struct SiteLine {
+    info: QueueInfo,
+    cells: Vec<(String, String)>,
+    total: String,
+    jobs: String,
+    failure: String,
+    flagged: bool,
 }
 
 async fn list_sites(request: PageRequest) -> AppResult<Response> {
@@ -131,29 +144,40 @@ async fn sites(request: &PageRequest, selection: &Selection) -> AppResult<Reply>
             jobs: counts.get(&q.queue).cloned().unwrap_or_default(),
         })
         .collect();
+    let limit = state.settings.failure_percent();
     request.reply(&data, false, || {
+        let params = &request.params;
         let rows = queue_info
             .values()
             .map(|q| {
                 let c = counts.get(&q.queue);
+                let count = |s: &str| c.and_then(|c| c.get(s)).copied().unwrap_or(0);
                 let cells = statuses
                     .iter()
                     .map(|s| {
-                        c.and_then(|c| c.get(s))
-                            .copied()
-                            .filter(|n| *n > 0)
-                            .map(human_count)
-                            .unwrap_or_default()
+                        let n = count(s);
+                        let text = if n > 0 { human_count(n) } else { String::new() };
+                        let href =
+                            jobs_with(params, &[("computingsite", &q.queue), ("jobstatus", s)]);
+                        (text, href)
                     })
                     .collect();
-                let total = human_count(c.map_or(0, |c| c.values().sum()));
-                (q.clone(), cells, total)
+                let failure = failure_percent(count("finished"), count("failed"));
+                SiteLine {
+                    info: q.clone(),
+                    cells,
+                    total: human_count(c.map_or(0, |c| c.values().sum())),
+                    jobs: jobs_with(params, &[("computingsite", &q.queue)]),
+                    failure: percent_text(failure),
+                    flagged: failure.is_some_and(|p| p > limit),
+                }
             })
             .collect();
         let page = SitesPage {
             window: describe_window(selection),
             statuses,
             rows,
+            limit,
         };
         Ok(page.render()?)
     })

@@ -1,4 +1,4 @@
-//! The status module: `/` and `/status/`, what is in the database, how fresh it is, and
+//! The status module: `/status/`, what is in the database, how fresh it is, and
 //! whether a live simulator is feeding it.
 
 use crate::kit::error::AppResult;
@@ -33,18 +33,11 @@ impl Module for Status {
         "database contents, data time, live simulator and index state"
     }
     fn routes(&self) -> Vec<Route> {
-        vec![
-            Route {
-                path: "/",
-                handler: get(show_status),
-                doc: DOC,
-            },
-            Route {
-                path: "/status/",
-                handler: get(show_status),
-                doc: DOC,
-            },
-        ]
+        vec![Route {
+            path: "/status/",
+            handler: get(show_status),
+            doc: DOC,
+        }]
     }
     fn nav(&self) -> Vec<NavEntry> {
         vec![NavEntry {

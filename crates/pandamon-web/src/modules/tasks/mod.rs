@@ -4,19 +4,22 @@
 use crate::kit::error::{AppError, AppResult};
 use crate::kit::events::{EventStatusCount, event_counts};
 use crate::kit::facets::{
-    Facet, FacetView, JobStatusCount, Tally, facet_views, job_summary, list_table, pie_charts,
+    Facet, FacetView, JobStatusCount, Tally, facet_views, job_summary, pie_charts,
 };
 use crate::kit::format::{
     cell_json, cell_text, describe_window, field_text, human_count, row_object,
 };
+use crate::kit::joberrors::{ErrorCount, error_columns, error_jobs_link, error_summary};
 use crate::kit::links::{jobs_url, link_with, page_links};
 use crate::kit::module::{
     ConfigKey, Module, NavEntry, Param, ParamType, Route, RouteDoc, TaskPanel, positive_integer,
     schema,
 };
 use crate::kit::respond::{PageRequest, list_columns, parse_id, parse_selection, project_rows};
+use crate::kit::selectionbar::SelectionBar;
 use crate::kit::source;
 use crate::kit::state::AppState;
+use crate::kit::table::{Header, TableCell, header};
 use askama::Template;
 use axum::extract::Path;
 use axum::response::Response;
@@ -257,10 +260,77 @@ struct TasksPage<'a> {
     total: String,
     window: String,
     facets: Vec<FacetView>,
-    columns: Vec<&'a str>,
-    rows: Vec<Vec<(String, Option<String>)>>,
+    bar: SelectionBar,
+    headers: Vec<Header>,
+    rows: Vec<Vec<TableCell>>,
     prev: Option<String>,
     next: Option<String>,
+}
+
+/// The task list's columns unless `fields=` names others: (column, header).
+const VIEW_COLUMNS: &[(&str, &str)] = &[
+    ("jeditaskid", "task"),
+    ("taskname", "name"),
+    ("status", "status"),
+    ("username", "owner"),
+    ("processingtype", "type"),
+    ("creationdate", "created"),
+    ("modificationtime", "modified"),
+    ("corecount", "cores"),
+    ("nucleus", "nucleus"),
+    ("progress", "progress %"),
+    ("failurerate", "failed %"),
+    ("currentpriority", "priority"),
+    ("reqid", "request"),
+];
+
+/// One cell of the task list: the task and its name link to the task page, attributes narrow
+/// the list, the request opens its jobs, a failure rate above the limit is flagged.
+fn task_cell(
+    params: &[(String, String)],
+    task: &Map<String, Json>,
+    column: &str,
+    limit: f64,
+) -> TableCell {
+    let text = field_text(task, column);
+    let id = field_text(task, "jeditaskid");
+    let numeric = matches!(
+        task_column_type(column),
+        ColType::Int | ColType::BigInt | ColType::SmallInt | ColType::Numeric(..)
+    );
+    let class = if numeric { "num" } else { "" };
+    match column {
+        _ if text.is_empty() => TableCell::default().class(class),
+        "jeditaskid" => TableCell::text(&text)
+            .link(Some(format!("/task/{text}/")))
+            .class(class),
+        "taskname" => TableCell::text(&text)
+            .link(Some(format!("/task/{id}/")))
+            .title(text.clone())
+            .class("name"),
+        "status" | "superstatus" => TableCell::text(&text)
+            .link(Some(link_with(params, column, &text)))
+            .class(format!("st-{text}")),
+        "username" | "processingtype" | "campaign" | "gshare" | "nucleus" | "workinggroup" => {
+            TableCell::text(&text)
+                .link(Some(link_with(params, column, &text)))
+                .title(text.clone())
+                .class("short")
+        }
+        "reqid" => TableCell::text(&text)
+            .link(Some(jobs_url(&[("reqid", &text)])))
+            .class(class),
+        "failurerate" => {
+            let flagged = text.parse::<f64>().is_ok_and(|p| p > limit);
+            TableCell::text(&text).class(if flagged { "num bad" } else { "num" })
+        }
+        "creationdate" | "modificationtime" | "starttime" | "endtime" | "statechangetime"
+            if text.len() == 19 =>
+        {
+            TableCell::text(&text[5..16]).title(text.clone())
+        }
+        _ => TableCell::text(text).class(class),
+    }
 }
 
 fn default_days(state: &AppState) -> i64 {
@@ -277,7 +347,8 @@ async fn list_tasks(request: PageRequest) -> AppResult<Response> {
     request
         .answer(&selection, || async {
             let data = collect_tasks(state, &selection, request.json).await?;
-            let html = || render_list(&request.params, &selection, &data);
+            let shape = (24 * default_days(state), state.settings.failure_percent());
+            let html = || render_list(&request.params, &selection, &data, shape);
             if summary {
                 request.reply(&data, false, html)
             } else {
@@ -291,6 +362,7 @@ fn render_list(
     params: &[(String, String)],
     selection: &Selection,
     data: &TasksJson,
+    (default_hours, limit): (i64, f64),
 ) -> AppResult<String> {
     let facets = facet_views(&data.selectionsummary, params, |_, _| None);
     let charts = pie_charts(
@@ -298,22 +370,46 @@ fn render_list(
         &["status", "processingtype", "username"],
         data.totaltasks,
     );
-    let table = list_table(&data.tasks, |column, text, _| match column {
-        "jeditaskid" => Some(format!("/task/{text}/")),
-        "status" | "username" | "campaign" | "processingtype" | "gshare" | "nucleus" => {
-            Some(link_with(params, column, text))
-        }
-        "reqid" => Some(jobs_url(&[("reqid", text)])),
-        _ => None,
-    });
+    let shown: Vec<(&str, &str)> = match &selection.fields {
+        Some(fields) => fields.iter().map(|f| (f.as_str(), f.as_str())).collect(),
+        None => VIEW_COLUMNS.to_vec(),
+    };
+    let headers = shown
+        .iter()
+        .map(|(column, label)| {
+            let numeric = matches!(
+                task_column_type(column),
+                ColType::Int | ColType::BigInt | ColType::SmallInt | ColType::Numeric(..)
+            );
+            header(
+                params,
+                selection,
+                &fields::TASKS,
+                column,
+                label,
+                if numeric { "num" } else { "" },
+            )
+        })
+        .collect();
+    let rows = data
+        .tasks
+        .iter()
+        .map(|task| {
+            shown
+                .iter()
+                .map(|(column, _)| task_cell(params, task, column, limit))
+                .collect()
+        })
+        .collect();
     let (prev, next) = page_links(params, data.page, data.pages);
     let page = TasksPage {
         charts,
         total: human_count(data.totaltasks),
         window: describe_window(selection),
         facets,
-        columns: table.columns,
-        rows: table.rows,
+        bar: SelectionBar::new("/tasks/", params, selection, default_hours),
+        headers,
+        rows,
         prev,
         next,
         data,
@@ -346,6 +442,9 @@ pub struct TaskJson {
     pub progress: Vec<(String, i64)>,
     /// An event-service task's event ranges by status (`jedi_events`); empty for other tasks.
     pub eventsummary: Vec<EventStatusCount>,
+    /// The errors of the task's failed and holding jobs, bigmon's `errsByCount` entries.
+    #[serde(rename = "errsByCount")]
+    pub errs_by_count: Vec<ErrorCount>,
 }
 
 struct TaskJob {
@@ -517,7 +616,11 @@ pub async fn collect_task(state: &AppState, jeditaskid: i64, drop: bool) -> AppR
             _ => progress.push((label, i as i64 + 1)),
         }
     }
+    let failing = selection.and_in("jobstatus", &["failed", "holding"]);
+    let (groups, _) = source::group(state, &failing, &JobTable::ALL, error_columns()).await?;
+    let descriptions = state.reference.error_descriptions(db).await?;
     Ok(TaskJson {
+        errs_by_count: error_summary(&groups, &descriptions),
         task,
         taskparams,
         datasets,
@@ -536,6 +639,10 @@ pub async fn collect_task(state: &AppState, jeditaskid: i64, drop: bool) -> AppR
 #[template(path = "task.html")]
 struct TaskPage<'a> {
     data: &'a TaskJson,
+    /// The jobs of each entry of the error summary.
+    error_links: Vec<String>,
+    /// The task parameters as (name, value) rows.
+    params: Vec<(String, String)>,
     panels: Vec<TaskPanel>,
     progress_chart: String,
     sites_chart: String,
@@ -629,6 +736,26 @@ fn render_task(
             )
         })
         .collect();
+    let task_selection = [("jeditaskid".to_string(), jeditaskid.to_string())];
+    let error_links = data
+        .errs_by_count
+        .iter()
+        .map(|e| error_jobs_link(&task_selection, &e.error, &[]))
+        .collect();
+    let params = match &data.taskparams {
+        Json::Object(map) => map
+            .iter()
+            .map(|(k, v)| {
+                let text = match v {
+                    Json::String(s) => s.clone(),
+                    other => serde_json::to_string_pretty(other).unwrap_or_default(),
+                };
+                (k.clone(), text)
+            })
+            .collect(),
+        Json::Null => Vec::new(),
+        other => vec![("taskparams".to_string(), cell_text(other))],
+    };
     let statuslog = data
         .statuslog
         .iter()
@@ -650,6 +777,8 @@ fn render_task(
     })
     .to_string();
     let page = TaskPage {
+        error_links,
+        params,
         sites_chart,
         progress_chart,
         jeditaskid,

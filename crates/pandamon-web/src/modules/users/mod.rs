@@ -4,8 +4,10 @@
 
 use crate::kit::error::{AppError, AppResult};
 use crate::kit::facets::{JobStatusCount, job_summary};
-use crate::kit::format::{cell_text, describe_window, human_count, row_object};
-use crate::kit::links::{jobs_url, link_with};
+use crate::kit::format::{
+    cell_text, describe_window, failure_percent, human_count, percent_text, row_object,
+};
+use crate::kit::links::{encode_segment, jobs_url, jobs_with, link_with};
 use crate::kit::module::{Module, NavEntry, Param, ParamType, Route, RouteDoc, schema};
 use crate::kit::respond::PageRequest;
 use crate::kit::source::keyed_groups;
@@ -127,8 +129,21 @@ pub struct UserRow {
 struct UsersPage<'a> {
     window: String,
     users: &'a [UserRow],
+    /// Per user: links to the user's page, jobs, finished and failed jobs; failure rate; flag.
+    lines: Vec<UserLine>,
+    limit: f64,
     sorts: Vec<(&'static str, String, bool)>,
     database_view: String,
+}
+
+/// The links and failure rate of one row of `/users/`.
+struct UserLine {
+    page: String,
+    jobs: String,
+    finished: String,
+    failed: String,
+    failure: String,
+    flagged: bool,
 }
 
 /// A row of PanDA's users table as `view=database` shows it.
@@ -277,9 +292,34 @@ async fn users(
         _ => list.sort_by(|a, b| b.jobs.cmp(&a.jobs).then_with(|| a.name.cmp(&b.name))),
     }
     request.reply(&list, source == crate::kit::source::Source::Index, || {
+        let limit = request.state.settings.failure_percent();
+        let params = &request.params;
+        let lines = list
+            .iter()
+            .map(|u| {
+                let of = |status: &str| {
+                    let mut set = vec![("produsername", u.name.as_str())];
+                    if !status.is_empty() {
+                        set.push(("jobstatus", status));
+                    }
+                    jobs_with(params, &set)
+                };
+                let failure = failure_percent(u.finished, u.failed);
+                UserLine {
+                    page: format!("/user/{}/", encode_segment(&u.name)),
+                    jobs: of(""),
+                    finished: of("finished"),
+                    failed: of("failed"),
+                    failure: percent_text(failure),
+                    flagged: failure.is_some_and(|p| p > limit),
+                }
+            })
+            .collect();
         let page = UsersPage {
             window: describe_window(selection),
             users: &list,
+            lines,
+            limit,
             sorts: sort_links(&request.params, sortby),
             database_view: link_with(&request.params, "view", "database"),
         };
