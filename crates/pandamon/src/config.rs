@@ -483,7 +483,7 @@ mod tests {
         let err = format!("{:#}", load(None, None, None, env).unwrap_err());
         assert!(
             err.contains("unknown module 'harvestr'")
-                && err.contains("known modules: status, jobs"),
+                && err.contains("known modules: overview, status, jobs"),
             "{err}"
         );
         let env = |k: &str| (k == env::PROFILE).then(|| "atlas".to_string());
