@@ -53,7 +53,7 @@ test("a facet value narrows /jobs/ to that value", async () => {
     await page.waitForSelector("#attribute-summary");
 
     // The narrowed page: only failed jobs, as many as the facet said.
-    const statuses = page.locator('[data-field="jobstatus"] a');
+    const statuses = page.locator('[data-field="jobstatus"] a[data-value]');
     assert.equal(await statuses.count(), 1);
     assert.equal(await statuses.first().getAttribute("data-value"), "failed");
     const total = Number((await page.locator("main p.muted").first().innerText()).split(" jobs")[0].replace(/\D/g, ""));
@@ -104,7 +104,7 @@ test("a shifter goes from the Harvester instances to the jobs of a failed worker
       // Its failed workers.
       await Promise.all([page.waitForURL(/status=failed/), failed.click()]);
       await page.waitForSelector("#worker-list");
-      const statuses = page.locator('[data-field="status"] a');
+      const statuses = page.locator('[data-field="status"] a[data-value]');
       assert.equal(await statuses.count(), 1);
       assert.equal(await statuses.first().getAttribute("data-value"), "failed");
       // A failed worker that ran jobs (its njobs cell links to the worker).

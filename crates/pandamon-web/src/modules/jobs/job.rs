@@ -361,7 +361,8 @@ struct JobPage<'a> {
     pandaid: i64,
     status: String,
     attributes: Vec<(String, String, Option<String>)>,
-    files: Vec<Vec<String>>,
+    /// Per file: its cells as (text, link).
+    files: Vec<Vec<(String, Option<String>)>>,
     statuslog: Vec<(String, String, String)>,
     workers: Vec<WorkerCells>,
 }
@@ -428,9 +429,20 @@ fn render(pandaid: i64, data: &JobJson, harvester: bool) -> AppResult<String> {
         .map(|f| {
             file_columns
                 .iter()
-                .map(|c| match (*c, f.get(*c).and_then(Json::as_i64)) {
-                    ("fsize", Some(bytes)) => human_bytes(bytes),
-                    _ => field_text(f, c),
+                .map(|c| {
+                    let text = field_text(f, c);
+                    match (*c, f.get(*c).and_then(Json::as_i64)) {
+                        ("fsize", Some(bytes)) => (human_bytes(bytes), None),
+                        ("lfn", _) if !text.is_empty() => {
+                            let href = url("/file/", &[("lfn", &text)]);
+                            (text, Some(href))
+                        }
+                        ("dataset", _) if !text.is_empty() => {
+                            let href = url("/dataset/", &[("datasetname", &text)]);
+                            (text, Some(href))
+                        }
+                        _ => (text, None),
+                    }
                 })
                 .collect()
         })
