@@ -94,7 +94,7 @@ async fn every_answer_carries_the_security_headers() {
         );
     }
     // The status page does not show where the database is.
-    let (_, body) = get(&state, "/?json").await;
+    let (_, body) = get(&state, "/status/?json").await;
     assert!(!body.contains(&test.url), "{body}");
     db.close().await;
     test.cleanup().await;

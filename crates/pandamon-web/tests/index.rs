@@ -106,7 +106,7 @@ async fn jobs_page_reads_the_index_and_sees_changes(test: &TestDb) {
             assert_eq!(index_page["jobs"], db_page["jobs"], "{query}");
         }
     }
-    let status = get_json(&indexed, "/?json").await;
+    let status = get_json(&indexed, "/status/?json").await;
     assert_eq!(status["index"]["loaded"], true);
 
     // A running job finishes: PanDA moves it to jobsarchived4.

@@ -85,7 +85,7 @@ fn modules_lists_every_module_with_its_state_and_routes() {
     let (code, _, err) = pandamon_with(&["modules"], &[("PANDAMON_MODULES", "jobs,harvestr")]);
     assert_eq!(code, 1);
     assert_clean_error(&err, "unknown module 'harvestr'");
-    assert!(err.contains("known modules: status, jobs"), "{err}");
+    assert!(err.contains("known modules: overview, status, jobs"), "{err}");
 }
 
 #[tokio::test]
@@ -206,11 +206,14 @@ async fn demo_creates_serves_goes_live_and_stops_on_ctrl_c() {
     assert!(body.contains("\"reachable\":true"), "{body}");
     let (code, body) = http_get(&address, "/");
     assert_eq!(code, 200);
+    assert!(body.contains("Sites failing most"), "the overview is the landing page");
+    let (code, body) = http_get(&address, "/status/");
+    assert_eq!(code, 200);
     assert!(body.contains("Jobs per table and status"));
     // The live simulator reports progress on the status page.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let (_, json) = http_get(&address, "/?json");
+        let (_, json) = http_get(&address, "/status/?json");
         let value: serde_json::Value = serde_json::from_str(&json).unwrap();
         if value["live"]["running"] == true
             && value["live"]["jobs_created"].as_u64().unwrap_or(0) > 0
