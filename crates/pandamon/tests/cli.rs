@@ -85,7 +85,10 @@ fn modules_lists_every_module_with_its_state_and_routes() {
     let (code, _, err) = pandamon_with(&["modules"], &[("PANDAMON_MODULES", "jobs,harvestr")]);
     assert_eq!(code, 1);
     assert_clean_error(&err, "unknown module 'harvestr'");
-    assert!(err.contains("known modules: overview, status, jobs"), "{err}");
+    assert!(
+        err.contains("known modules: overview, status, jobs"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -206,7 +209,10 @@ async fn demo_creates_serves_goes_live_and_stops_on_ctrl_c() {
     assert!(body.contains("\"reachable\":true"), "{body}");
     let (code, body) = http_get(&address, "/");
     assert_eq!(code, 200);
-    assert!(body.contains("Sites failing most"), "the overview is the landing page");
+    assert!(
+        body.contains("Sites failing most"),
+        "the overview is the landing page"
+    );
     let (code, body) = http_get(&address, "/status/");
     assert_eq!(code, 200);
     assert!(body.contains("Jobs per table and status"));
