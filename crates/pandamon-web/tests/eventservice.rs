@@ -182,7 +182,7 @@ async fn event_service_views_match_independent_counts(test: &TestDb) {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("<th>job type</th><th>resource type</th>"));
-    assert!(html.contains("<td>analysis</td>") && html.contains("<td>production</td>"));
+    assert!(html.contains(">analysis</td>") && html.contains(">production</td>"));
     assert!(html.contains("jobtype=production&#38;resourcetype="));
     let (status, html) = get(&state, &format!("/dash/region/?{WINDOW}")).await;
     assert_eq!(status, StatusCode::OK);
