@@ -7,6 +7,14 @@ use std::process::Command;
 const ASSETS: &[(&str, &str)] = &[
     ("node_modules/echarts/dist/echarts.min.js", "echarts.min.js"),
     (
+        "node_modules/cytoscape/dist/cytoscape.min.js",
+        "cytoscape.min.js",
+    ),
+    (
+        "node_modules/cytoscape-dagre/dist/cytoscape-dagre.min.js",
+        "cytoscape-dagre.min.js",
+    ),
+    (
         "node_modules/datatables.net/js/dataTables.min.js",
         "dataTables.min.js",
     ),

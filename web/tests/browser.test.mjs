@@ -251,3 +251,38 @@ test("every page fits 1280 px without script errors; errors are pages, not JSON"
     await browser.close();
   }
 });
+
+test("a 5 000-task workflow is drawn with every task's status", async () => {
+  assert.ok(base, "PANDAMON_URL must be set");
+  const request = process.env.BIG_REQUEST;
+  const tasks = Number(process.env.BIG_TASKS);
+  assert.ok(request && tasks, "BIG_REQUEST and BIG_TASKS must be set");
+  const browser = await chromium.launch({ executablePath, args: launchArgs });
+  try {
+    const { page, errors } = await shifterPage(browser);
+    const started = Date.now();
+    await page.goto(`${base}/idds/daggraph/?idds_request_id=${request}`);
+    await page.waitForSelector("#dag[data-drawn]", { timeout: 60000 });
+    console.log(`# dag of ${tasks} tasks drawn in ${Date.now() - started} ms`);
+    await assertFits(page);
+    assert.equal(Number(await page.locator("#dag").getAttribute("data-tasks")), tasks);
+    // Every task is on the graph: a node of its own, or counted in a folded layer.
+    const represented = await page.evaluate(() =>
+      window.pandamonDag.nodes().map((n) => n.data("count")).reduce((a, b) => a + b, 0));
+    assert.equal(represented, tasks);
+    // Folded layers keep the graph small; a failed task wears the failed colour.
+    const drawn = Number(await page.locator("#dag").getAttribute("data-drawn"));
+    assert.ok(drawn < tasks, `uniform layers are folded: ${drawn} nodes drawn`);
+    const failed = await page.evaluate(() =>
+      window.pandamonDag.nodes().filter((n) => n.data("status") === "failed").map((n) => n.style("background-color")));
+    assert.ok(failed.length > 0, "failed tasks are drawn");
+    assert.ok(failed.every((c) => c.replace(/\s/g, "") === "rgb(201,48,44)"), `failed colour: ${failed[0]}`);
+    // The cycle in the data is marked, not looped over.
+    assert.ok(await page.locator("p.warn", { hasText: "cycle" }).count(), "the cycle is reported");
+    assert.equal(await page.evaluate(() => window.pandamonDag.edges("[?cycle]").length), 1);
+    await page.screenshot({ path: `${shots}/idds-dag.png` });
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});

@@ -18,6 +18,8 @@ pub enum Match {
     Eq(Value),
     /// One of these values (at most 1 000 are used).
     In(Vec<Value>),
+    /// This value or more (a time window's start, say).
+    AtLeast(Value),
 }
 
 /// A typed cell read back from a job row.
@@ -501,6 +503,10 @@ impl Db {
                         })
                         .collect();
                     filters.push(format!("{q} IN ({})", marks.join(", ")));
+                }
+                Match::AtLeast(v) => {
+                    params.push(v.clone());
+                    filters.push(format!("{q} >= {}", d.placeholder(params.len())));
                 }
             }
         }

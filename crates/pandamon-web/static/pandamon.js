@@ -25,7 +25,7 @@
     finished: "#2e8b3e", done: "#2e8b3e", completed: "#2e8b3e",
     failed: "#c9302c", broken: "#8b1a1a", aborted: "#8b1a1a", missed: "#c9302c", exhausted: "#8b1a1a",
     holding: "#e8850c", throttled: "#b8860b", pending: "#9aa5b1",
-    running: "#1f5fa8", starting: "#6a4fb3", sent: "#8e6fd1", transferring: "#17918f", merging: "#17918f",
+    running: "#1f5fa8", transforming: "#1f5fa8", starting: "#6a4fb3", sent: "#8e6fd1", transferring: "#17918f", merging: "#17918f",
     activated: "#5aa9e6", assigned: "#7fb8e8", defined: "#a9cdee", waiting: "#a9cdee",
     submitted: "#5aa9e6", ready: "#7fb8e8", idle: "#b7c3d0", scouting: "#7fb8e8",
     cancelled: "#7a7a7a", closed: "#7a7a7a", removed: "#7a7a7a",
@@ -261,8 +261,118 @@
     document.addEventListener("visibilitychange", refresh);
   }
 
+  // A workflow graph (`#dag[data-dag]`): tasks coloured by status with their files done/total,
+  // laid out in layers by dagre; big graphs fold layers whose tasks all share one status into
+  // one node and take the server's layers as positions. Redrawn from the JSON every 30 s.
+  var DAG_FOLD = 400; // fold uniform layers above this many nodes
+  var DAG_DAGRE = 1500; // lay out with dagre up to this many (folded) nodes
+  function dagElements(data) {
+    var byLayer = {};
+    data.nodes.forEach(function (n) {
+      (byLayer[n.layer] = byLayer[n.layer] || []).push(n);
+    });
+    var folded = {};
+    if (data.nodes.length > DAG_FOLD) {
+      Object.keys(byLayer).forEach(function (layer) {
+        var nodes = byLayer[layer];
+        var status = nodes[0].status;
+        if (nodes.length >= 10 && nodes.every(function (n) { return n.status === status; })) {
+          nodes.forEach(function (n) { folded[n.id] = "layer-" + layer; });
+        }
+      });
+    }
+    var elements = [];
+    var seen = {};
+    var position = {};
+    var perLayer = {};
+    data.nodes.forEach(function (n) {
+      var id = folded[n.id] || n.id;
+      if (seen[id]) {
+        seen[id].data.done += n.done;
+        seen[id].data.total += n.total;
+        seen[id].data.count += 1;
+        return;
+      }
+      var slot = (perLayer[n.layer] = (perLayer[n.layer] || 0) + 1) - 1;
+      position[id] = { x: slot * 150, y: n.layer * 110 };
+      var el = {
+        group: "nodes",
+        data: { id: id, label: n.label, status: n.status, done: n.done, total: n.total, task: n.jeditaskid, count: 1, folded: !!folded[n.id], layer: n.layer },
+        position: position[id],
+      };
+      seen[id] = el;
+      elements.push(el);
+    });
+    elements.forEach(function (el) {
+      var d = el.data;
+      d.colour = statusColour(d.status) || "#9aa5b1";
+      d.text = (d.folded ? "layer " + d.layer + ": " + d.count + " tasks " + d.status : d.label) + "\n" + d.done + " / " + d.total;
+    });
+    var edgeSeen = {};
+    data.edges.forEach(function (e, i) {
+      var s = folded[e.source] || e.source;
+      var t = folded[e.target] || e.target;
+      if (s === t || edgeSeen[s + ">" + t]) return;
+      edgeSeen[s + ">" + t] = true;
+      elements.push({ group: "edges", data: { id: "e" + i, source: s, target: t, cycle: e.cycle } });
+    });
+    return { elements: elements, nodes: Object.keys(seen).length };
+  }
+
+  function drawDag() {
+    var el = document.getElementById("dag");
+    if (!el || typeof cytoscape === "undefined") return;
+    var url = el.getAttribute("data-dag");
+    var cy = null;
+    var shape = "";
+    function render(data) {
+      var built = dagElements(data);
+      var ids = built.elements.map(function (e) { return e.data.id; }).join(",");
+      if (cy && ids === shape) {
+        built.elements.forEach(function (e) {
+          if (e.group === "nodes") cy.getElementById(e.data.id).data(e.data);
+        });
+        return;
+      }
+      shape = ids;
+      if (cy) cy.destroy();
+      var dagre = built.nodes <= DAG_DAGRE && typeof cytoscapeDagre !== "undefined";
+      cy = cytoscape({
+        container: el,
+        elements: built.elements,
+        wheelSensitivity: 0.3,
+        textureOnViewport: built.nodes > 1000,
+        hideEdgesOnViewport: built.nodes > 1000,
+        style: [
+          { selector: "node", style: { "background-color": "data(colour)", label: "data(text)", "text-wrap": "wrap", "font-size": 10, "text-valign": "bottom", "text-margin-y": 3, width: 18, height: 18 } },
+          { selector: "node[?folded]", style: { shape: "round-rectangle", width: 60, height: 22 } },
+          { selector: "edge", style: { width: 1, "line-color": "#b7c3d0", "target-arrow-color": "#b7c3d0", "target-arrow-shape": "triangle", "curve-style": built.nodes > 1000 ? "haystack" : "bezier" } },
+          { selector: "edge[?cycle]", style: { "line-color": "#c9302c", "target-arrow-color": "#c9302c", "line-style": "dashed", width: 2 } },
+        ],
+        layout: dagre ? { name: "dagre", rankDir: "TB", nodeSep: 20, rankSep: 60 } : { name: "preset" },
+      });
+      cy.on("tap", "node", function (evt) {
+        var task = evt.target.data("task");
+        if (task) window.location.href = "/task/" + task + "/";
+      });
+      el.setAttribute("data-tasks", String(data.nodes.length));
+      el.setAttribute("data-drawn", String(built.nodes));
+      window.pandamonDag = cy;
+    }
+    function load() {
+      if (document.visibilityState !== "visible" && cy) return;
+      fetch(url, { headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (data) { if (data) render(data); })
+        .catch(function () {});
+    }
+    load();
+    setInterval(load, 30000);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     wireBackLinks();
+    drawDag();
     keepLive();
     wireNarrowForms();
     markStatuses();

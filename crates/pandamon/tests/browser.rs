@@ -11,6 +11,81 @@ use std::process::{Command, Stdio};
 
 const NOW: i64 = 1_790_000_000;
 
+/// The iDDS request of the big workflow the DAG test draws.
+const BIG_REQUEST: i64 = 990_000;
+/// Its tasks: 50 layers of 100, each depending on one task of the layer above.
+const BIG_LAYERS: i64 = 50;
+const BIG_WIDTH: i64 = 100;
+
+/// A Rubin-sized workflow: 5 000 transforms, the first half of the layers finished, then
+/// running ones with a few failed; one edge closes a cycle, as bad data might.
+async fn add_big_workflow(db: &pandamon_store::Db) {
+    let catalog = pandamon_store::Catalog::get();
+    let requests = db.qualified(catalog.table("requests"));
+    let transforms = db.qualified(catalog.table("transforms"));
+    let collections = db.qualified(catalog.table("collections"));
+    let when = "'2026-09-21 10:00:00'";
+    db.execute(&format!(
+        "INSERT INTO {requests} (request_id, scope, name, requester, request_type, username, status, locking, created_at, updated_at) \
+         VALUES ({BIG_REQUEST}, 'workflow', 'rubin.big.dag', 'panda', 8, 'Big DAG', 2, 0, {when}, {when})"
+    ))
+    .await
+    .unwrap();
+    let mut values = Vec::new();
+    let mut colls = Vec::new();
+    for layer in 0..BIG_LAYERS {
+        for k in 0..BIG_WIDTH {
+            let id = 1_000_000 + layer * BIG_WIDTH + k;
+            let parent = if layer == 0 {
+                "NULL".to_string()
+            } else {
+                (1_000_000 + (layer - 1) * BIG_WIDTH + (k * 7) % BIG_WIDTH).to_string()
+            };
+            // Finished (3) in the upper half, transforming (2) below, every 13th of those failed (5).
+            let status = if layer < BIG_LAYERS / 2 {
+                3
+            } else if k % 13 == 0 {
+                5
+            } else {
+                2
+            };
+            values.push(format!(
+                "({id}, {BIG_REQUEST}, 6, 'work', '{:04}', {status}, 0, 0, {parent}, {when}, {when})",
+                layer * BIG_WIDTH + k + 1
+            ));
+            let processed = if status == 3 { 10 } else { k % 10 };
+            colls.push(format!(
+                "({}, {BIG_REQUEST}, {id}, 1, 0, 'rubin', 'input.{id}', 2, 0, 10, {processed}, {when}, {when})",
+                2_000_000 + id
+            ));
+        }
+    }
+
+    for chunk in values.chunks(500) {
+        db.execute(&format!(
+            "INSERT INTO {transforms} (transform_id, request_id, transform_type, transform_tag, internal_id, status, locking, retries, parent_transform_id, created_at, updated_at) VALUES {}",
+            chunk.join(", ")
+        ))
+        .await
+        .unwrap();
+    }
+    for chunk in colls.chunks(500) {
+        db.execute(&format!(
+            "INSERT INTO {collections} (coll_id, request_id, transform_id, coll_type, relation_type, scope, name, status, locking, total_files, processed_files, created_at, updated_at) VALUES {}",
+            chunk.join(", ")
+        ))
+        .await
+        .unwrap();
+    }
+    // A cycle: the first task of layer 0 also depends on its own child in layer 1.
+    db.execute(&format!(
+        "UPDATE {transforms} SET parent_transform_id = {} WHERE transform_id = 1000000",
+        1_000_000 + BIG_WIDTH
+    ))
+    .await
+    .unwrap();
+}
+
 struct Server(std::process::Child);
 
 impl Drop for Server {
@@ -49,6 +124,7 @@ async fn shifters_click_through_the_pages_in_chromium() {
     )
     .await
     .unwrap();
+    add_big_workflow(&db).await;
     db.close().await;
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_pandamon"))
@@ -90,6 +166,8 @@ async fn shifters_click_through_the_pages_in_chromium() {
             "date_from=2026-09-20T14:13:20&date_to=2026-09-21T14:13:20",
         )
         .env("SCREENSHOT_DIR", &shots)
+        .env("BIG_REQUEST", BIG_REQUEST.to_string())
+        .env("BIG_TASKS", (BIG_LAYERS * BIG_WIDTH).to_string())
         .env("CHROMIUM", &chromium)
         .output()
         .expect("node runs (install nodejs)");
@@ -100,7 +178,7 @@ async fn shifters_click_through_the_pages_in_chromium() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.status.success(), "browser test failed:\n{report}");
-    assert!(report.contains("# pass 4"), "{report}");
+    assert!(report.contains("# pass 5"), "{report}");
     assert!(shot.exists(), "the browser test leaves its screenshot");
     assert!(
         worker_shot.exists(),

@@ -1,5 +1,6 @@
-//! Static assets, all embedded in the binary: our stylesheet and script, and the pinned ECharts
-//! and DataTables builds that `build.rs` takes from `web/node_modules`.
+//! Static assets, all embedded in the binary: our stylesheet and script, and the pinned ECharts,
+//! DataTables and Cytoscape (with its dagre layout) builds that `build.rs` takes from
+//! `web/node_modules`.
 
 use crate::kit::error::AppError;
 use axum::extract::Path;
@@ -15,6 +16,14 @@ pub fn asset_bytes(name: &str) -> Option<(&'static [u8], &'static str)> {
         "pandamon.js" => (include_bytes!("../../static/pandamon.js"), JS),
         "echarts.min.js" => (
             include_bytes!(concat!(env!("OUT_DIR"), "/echarts.min.js")),
+            JS,
+        ),
+        "cytoscape.min.js" => (
+            include_bytes!(concat!(env!("OUT_DIR"), "/cytoscape.min.js")),
+            JS,
+        ),
+        "cytoscape-dagre.min.js" => (
+            include_bytes!(concat!(env!("OUT_DIR"), "/cytoscape-dagre.min.js")),
             JS,
         ),
         "dataTables.min.js" => (

@@ -27,11 +27,13 @@ const CORE_MODULES: &[&str] = &[
     "dashboards",
     "sites",
     "users",
+    "mybigpanda",
     "files",
     "search",
     "harvester",
     "globalshares",
     "datacarousel",
+    "idds",
     "alerts",
 ];
 

@@ -8,7 +8,9 @@ mod errors;
 mod files;
 mod globalshares;
 mod harvester;
+mod idds;
 mod jobs;
+mod mybigpanda;
 mod overview;
 mod search;
 mod sites;
@@ -34,11 +36,13 @@ pub static REGISTRY: &[&dyn Module] = &[
     &dashboards::Dashboards,
     &sites::Sites,
     &users::Users,
+    &mybigpanda::MyBigPanda,
     &files::Files,
     &search::Search,
     &harvester::Harvester,
     &globalshares::GlobalShares,
     &datacarousel::DataCarousel,
+    &idds::Idds,
     &alerts::Alerts,
 ];
 

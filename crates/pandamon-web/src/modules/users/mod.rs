@@ -37,36 +37,17 @@ impl Module for Users {
         &["jedi_tasks", "users"]
     }
     fn routes(&self) -> Vec<Route> {
-        vec![
-            Route {
-                path: "/users/",
-                handler: get(list_users),
-                doc: RouteDoc {
-                    summary: "analysis users: of the window's jobs (`view=dynamic`, the default: jobs active, finished, failed and tasks) or PanDA's users table (`view=database`)",
-                    vocabulary: Some(&fields::JOBS),
-                    params: USERS_PARAMS,
-                    response: schema::<Vec<UserRow>>,
-                    html: true,
-                },
+        vec![Route {
+            path: "/users/",
+            handler: get(list_users),
+            doc: RouteDoc {
+                summary: "analysis users: of the window's jobs (`view=dynamic`, the default: jobs active, finished, failed and tasks) or PanDA's users table (`view=database`)",
+                vocabulary: Some(&fields::JOBS),
+                params: USERS_PARAMS,
+                response: schema::<Vec<UserRow>>,
+                html: true,
             },
-            Route {
-                path: "/user/{name}/",
-                handler: get(find_user),
-                doc: RouteDoc {
-                    summary: "one user's jobs by status and by task",
-                    vocabulary: Some(&fields::JOBS),
-                    params: const {
-                        &[Param::path(
-                            "name",
-                            ParamType::Text,
-                            "the user's name as PanDA records it",
-                        )]
-                    },
-                    response: schema::<UserJson>,
-                    html: true,
-                },
-            },
-        ]
+        }]
     }
     fn nav(&self) -> Vec<NavEntry> {
         vec![NavEntry {
@@ -95,21 +76,6 @@ const USERS_PARAMS: &[Param] = &[
 
 fn parse(request: &PageRequest, extra: &[(&str, String)]) -> AppResult<Selection> {
     request.selection_except(&fields::JOBS, 12, extra, &["view", "sortby"])
-}
-
-/// One task of a user, with its jobs by status.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct UserTask {
-    pub jeditaskid: String,
-    pub jobs: BTreeMap<String, i64>,
-}
-
-/// `/user/<name>/?json`.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct UserJson {
-    pub user: String,
-    pub jobsummary: Vec<JobStatusCount>,
-    pub tasks: Vec<UserTask>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -325,101 +291,4 @@ async fn users(
         };
         Ok(page.render()?)
     })
-}
-
-async fn find_user(Path(name): Path<String>, request: PageRequest) -> AppResult<Response> {
-    let state = &request.state;
-    let name = name.trim().to_string();
-    if name.is_empty() {
-        return Err(AppError::BadRequest(
-            "invalid value for parameter 'user': empty name".into(),
-        ));
-    }
-    // Exact name, not the substring match of `user=`.
-    let selection = parse(&request, &[])?.and_in("produsername", &[name.as_str()]);
-    request
-        .answer(&selection, || async {
-            let data = collect_user(state, &name, &selection).await?;
-            request.reply(&data, false, || render_user(&selection, &data))
-        })
-        .await
-}
-
-async fn collect_user(state: &AppState, name: &str, selection: &Selection) -> AppResult<UserJson> {
-    let (rows, _) = keyed_groups(state, selection, &["jobstatus", "jeditaskid"]).await?;
-    let mut by_status: BTreeMap<String, i64> = BTreeMap::new();
-    let mut by_task: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
-    for (keys, n) in rows {
-        *by_status.entry(keys[0].clone()).or_default() += n;
-        *by_task
-            .entry(keys[1].clone())
-            .or_default()
-            .entry(keys[0].clone())
-            .or_default() += n;
-    }
-    if by_status.is_empty() {
-        let tasks = state
-            .db
-            .rows_where(
-                "jedi_tasks",
-                ("username", Value::from(name.to_string())),
-                None,
-                1,
-            )
-            .await?;
-        if tasks.is_empty() {
-            return Err(AppError::NotFound(format!("user {name}")));
-        }
-    }
-    Ok(UserJson {
-        user: name.to_string(),
-        jobsummary: job_summary(by_status),
-        tasks: by_task
-            .into_iter()
-            .map(|(jeditaskid, jobs)| UserTask { jeditaskid, jobs })
-            .collect(),
-    })
-}
-
-fn render_user(selection: &Selection, data: &UserJson) -> AppResult<String> {
-    let page = UserPage {
-        window: describe_window(selection),
-        user: data.user.clone(),
-        summary: data
-            .jobsummary
-            .iter()
-            .map(|s| {
-                (
-                    s.jobstatus.clone(),
-                    human_count(s.count),
-                    jobs_url(&[("produsername", &data.user), ("jobstatus", &s.jobstatus)]),
-                )
-            })
-            .collect(),
-        tasks: data
-            .tasks
-            .iter()
-            .map(|t| {
-                (
-                    t.jeditaskid.clone(),
-                    human_count(t.jobs.values().sum()),
-                    t.jobs
-                        .iter()
-                        .map(|(s, n)| format!("{s} {n}"))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                )
-            })
-            .collect(),
-    };
-    Ok(page.render()?)
-}
-
-#[derive(Template)]
-#[template(path = "user.html")]
-struct UserPage {
-    window: String,
-    user: String,
-    summary: Vec<(String, String, String)>,
-    tasks: Vec<(String, String, String)>,
 }
