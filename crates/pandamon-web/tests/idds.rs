@@ -20,7 +20,7 @@ async fn simulated(test: &TestDb) -> pandamon_store::Db {
     pandamon_sim::simulate(
         &db,
         SimConfig {
-            jobs: 6_000,
+            jobs: 20_000,
             seed: 21,
             days: 3.0,
             now: 1_790_000_000,

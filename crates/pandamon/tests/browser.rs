@@ -178,6 +178,10 @@ async fn shifters_click_through_the_pages_in_chromium() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.status.success(), "browser test failed:\n{report}");
+    // Measurements the pages report (the DAG's drawing time, for BENCHMARKS.md).
+    for line in report.lines().filter(|l| l.contains(" drawn in ")) {
+        println!("{line}");
+    }
     assert!(report.contains("# pass 5"), "{report}");
     assert!(shot.exists(), "the browser test leaves its screenshot");
     assert!(

@@ -10,14 +10,15 @@ mod names;
 use crate::kit::error::{AppError, AppResult};
 use crate::kit::format::{human_count, row_object};
 use crate::kit::links::{link_with, url};
-use crate::kit::module::{Module, NavEntry, Param, ParamType, Route, RouteDoc, TaskPanel, schema};
+use crate::kit::module::{
+    BoxFuture, Module, NavEntry, Param, ParamType, Route, RouteDoc, TaskPanel, schema,
+};
 use crate::kit::respond::{PageRequest, parse_id};
 use crate::kit::state::AppState;
 use askama::Template;
 use axum::response::Response;
 use axum::routing::get;
 use chrono::{NaiveDateTime, Utc};
-use futures_util::future::BoxFuture;
 use names::{collection_status, processing_status, request_status, request_type, transform_type};
 use pandamon_store::Value;
 use pandamon_store::jobs::{Cell, Match};
@@ -860,7 +861,7 @@ async fn rows_endpoint(path: &'static str, request: PageRequest) -> AppResult<Re
         MAX_ROWS,
     )
     .await?;
-    let data: Vec<Map<String, Json>> = found.iter().map(|r| named(r)).collect();
+    let data: Vec<Map<String, Json>> = found.iter().map(named).collect();
     request.answer_now(&data, || Ok(String::new()))
 }
 

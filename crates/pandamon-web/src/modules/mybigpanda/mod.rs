@@ -195,7 +195,14 @@ async fn names_of(state: &AppState, name: &str) -> AppResult<Vec<String>> {
         )?;
         for row in state
             .db
-            .page_rows(&["jedi_tasks"], &["username"], &tasks, 20, 0)
+            // The sort and id columns are selected too: the database sorts by them.
+            .page_rows(
+                &["jedi_tasks"],
+                &["username", "modificationtime", "jeditaskid"],
+                &tasks,
+                20,
+                0,
+            )
             .await?
         {
             if let Some(full) = row.first().and_then(Cell::as_text) {
@@ -316,7 +323,7 @@ async fn collect(state: &AppState, name: &str, days: i64) -> AppResult<UserJson>
     let top_errors: HashMap<i64, ErrorCount> = errors_by_task
         .into_iter()
         .filter_map(|(task, groups)| {
-            described_summary(groups.into_iter(), &described)
+            described_summary(groups, &described)
                 .into_iter()
                 .next()
                 .map(|e| (task, e))
@@ -373,7 +380,7 @@ async fn collect(state: &AppState, name: &str, days: i64) -> AppResult<UserJson>
             }
         })
         .collect();
-    mytasks.sort_by(|a, b| b.jeditaskid.cmp(&a.jeditaskid));
+    mytasks.sort_by_key(|t| std::cmp::Reverse(t.jeditaskid));
 
     let mut taskstatus: BTreeMap<String, i64> = BTreeMap::new();
     for t in &mytasks {
@@ -523,15 +530,17 @@ struct Metric {
     href: Option<String>,
 }
 
+/// A task row's extras: its jobs by status as (status, count, link), its failure rate, its
+/// error's jobs, whether its failure rate is flagged.
+type TaskRow = (Vec<(String, i64, String)>, String, String, bool);
+
 #[derive(Template)]
 #[template(path = "mybigpanda.html")]
 struct UserPage<'a> {
     data: &'a UserJson,
     metrics: Vec<Metric>,
     charts: Vec<String>,
-    /// Per task: its jobs by status as (status, count, link), its failure rate, its error's
-    /// jobs, whether its failure rate is flagged.
-    rows: Vec<(Vec<(String, i64, String)>, String, String, bool)>,
+    rows: Vec<TaskRow>,
     /// The window presets: (days, link, current).
     windows: Vec<(i64, String, bool)>,
     jobs_link: String,

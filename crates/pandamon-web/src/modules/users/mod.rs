@@ -2,23 +2,17 @@
 //! PanDA's users table with `view=database`) and
 //! `/user/<name>/` (one user's jobs by status and by task).
 
-use crate::kit::error::{AppError, AppResult};
-use crate::kit::facets::{JobStatusCount, job_summary};
-use crate::kit::format::{
-    cell_text, describe_window, failure_percent, human_count, percent_text, row_object,
-};
-use crate::kit::links::{encode_segment, jobs_url, jobs_with, link_with};
+use crate::kit::error::AppResult;
+use crate::kit::format::{cell_text, describe_window, failure_percent, percent_text, row_object};
+use crate::kit::links::{encode_segment, jobs_with, link_with};
 use crate::kit::module::{Module, NavEntry, Param, ParamType, Route, RouteDoc, schema};
 use crate::kit::respond::PageRequest;
 use crate::kit::source::keyed_groups;
-use crate::kit::state::AppState;
 use askama::Template;
-use axum::extract::Path;
 use axum::response::Response;
 use axum::routing::get;
 use pandamon_model::JobStatus;
 use pandamon_query::{Selection, fields};
-use pandamon_store::Value;
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
