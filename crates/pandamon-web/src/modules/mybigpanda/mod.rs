@@ -74,10 +74,10 @@ impl Module for MyBigPanda {
                 path: "/user/",
                 handler: get(ask_user),
                 doc: RouteDoc {
-                    summary: "MyBigPanDA without a name: a form asking whose overview to show",
+                    summary: "MyBigPanDA without a name: a form asking whose overview to show (JSON: the users with the most analysis jobs of the last day); `?name=` goes to that user's page",
                     vocabulary: None,
                     params: &[],
-                    response: schema::<Json>,
+                    response: schema::<Vec<String>>,
                     html: true,
                 },
             },
