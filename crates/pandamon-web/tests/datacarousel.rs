@@ -3,7 +3,7 @@
 //! simulator's requests in every state, bad input.
 
 mod common;
-use common::{count, get, get_json, sum};
+use common::{count, get, get_json, simulated_recently, sum};
 
 use axum::http::StatusCode;
 use pandamon_sim::{Silent, SimConfig};
@@ -34,13 +34,9 @@ async fn simulated_at(test: &TestDb, jobs: u64, now: i64) -> pandamon_store::Db 
     db
 }
 
-/// A workload ending within the last day, always at the same time of day: the simulator's
-/// users keep office hours, so the plan (and whether it stages from tape) depends on the time of
-/// day `now` falls at, and a test must not depend on the hour it runs.
+/// A workload ending within the last day (see [`simulated_recently`]).
 async fn simulated(test: &TestDb, jobs: u64) -> pandamon_store::Db {
-    let real = chrono::Utc::now().timestamp();
-    let now = real - (real - 1_790_000_000).rem_euclid(86_400);
-    simulated_at(test, jobs, now).await
+    simulated_recently(test, jobs, 41).await.0
 }
 
 fn summary<'a>(dash: &'a Json, key: &str) -> &'a Vec<Json> {

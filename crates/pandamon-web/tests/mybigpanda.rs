@@ -2,34 +2,14 @@
 //! against independent SQL, matched by login and by full name.
 
 mod common;
-use common::{count, get, get_json, get_redirect, sum};
+use common::{count, get, get_json, get_redirect, simulated_recently, sum};
 
 use axum::http::StatusCode;
-use pandamon_sim::{Silent, SimConfig};
-use pandamon_store::schema;
 use pandamon_testkit::{TestDb, on_every_backend};
 use pandamon_web::AppState;
 
-/// A workload ending within the last day at a fixed time of day (the simulator's users keep
-/// office hours), so a 7-day window holds all of it.
 async fn simulated(test: &TestDb) -> (pandamon_store::Db, i64) {
-    let real = chrono::Utc::now().timestamp();
-    let now = real - (real - 1_790_000_000).rem_euclid(86_400);
-    let db = test.connect().await;
-    schema::init(&db, false).await.unwrap();
-    pandamon_sim::simulate(
-        &db,
-        SimConfig {
-            jobs: 5_000,
-            seed: 17,
-            days: 3.0,
-            now,
-        },
-        Box::new(Silent),
-    )
-    .await
-    .unwrap();
-    (db, now)
+    simulated_recently(test, 5_000, 17).await
 }
 
 fn since(days: i64) -> String {

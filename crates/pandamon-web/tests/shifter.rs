@@ -3,35 +3,15 @@
 //! sorted and narrowed over the whole selection.
 
 mod common;
-use common::{count, get, get_json};
+use common::{count, get, get_json, simulated_recently};
 
 use axum::http::StatusCode;
-use pandamon_sim::{Silent, SimConfig};
-use pandamon_store::schema;
 use pandamon_testkit::{TestDb, on_every_backend};
 use pandamon_web::AppState;
 use serde_json::Value as Json;
 
-/// A workload ending within the last day at a fixed time of day (the simulator's users keep
-/// office hours), so the overview's task list, which reads the last 7 days, sees it.
 async fn simulated(test: &TestDb) -> (pandamon_store::Db, i64) {
-    let real = chrono::Utc::now().timestamp();
-    let now = real - (real - 1_790_000_000).rem_euclid(86_400);
-    let db = test.connect().await;
-    schema::init(&db, false).await.unwrap();
-    pandamon_sim::simulate(
-        &db,
-        SimConfig {
-            jobs: 4_000,
-            seed: 12,
-            days: 3.0,
-            now,
-        },
-        Box::new(Silent),
-    )
-    .await
-    .unwrap();
-    (db, now)
+    simulated_recently(test, 4_000, 12).await
 }
 
 fn time(t: i64) -> String {

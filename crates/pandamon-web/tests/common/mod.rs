@@ -75,3 +75,31 @@ pub fn kind_total(entry: &Json, kind: &str) -> i64 {
             .sum()
     })
 }
+
+/// A simulated workload ending within the last day, always at the same time of day: the
+/// simulator's users keep office hours, so a test must not depend on the hour it runs. Pages
+/// whose windows count back from the present (7 days of tasks, say) see all of it. Returns the
+/// database and the workload's `now`.
+pub async fn simulated_recently(
+    test: &pandamon_testkit::TestDb,
+    jobs: u64,
+    seed: u64,
+) -> (pandamon_store::Db, i64) {
+    let real = chrono::Utc::now().timestamp();
+    let now = real - (real - 1_790_000_000).rem_euclid(86_400);
+    let db = test.connect().await;
+    pandamon_store::schema::init(&db, false).await.unwrap();
+    pandamon_sim::simulate(
+        &db,
+        pandamon_sim::SimConfig {
+            jobs,
+            seed,
+            days: 3.0,
+            now,
+        },
+        Box::new(pandamon_sim::Silent),
+    )
+    .await
+    .unwrap();
+    (db, now)
+}
