@@ -139,6 +139,11 @@ async fn user_overview_matches_sql(test: &TestDb) {
         metrics["finished"].as_i64().unwrap(),
         count(&db, &user_jobs(&user, "AND jobstatus = 'finished'")).await
     );
+    // The simulator records CPU time for finished jobs: the efficiency is computed.
+    let efficiency = metrics["cpu_efficiency"]
+        .as_f64()
+        .expect("a CPU efficiency");
+    assert!(efficiency > 0.0 && efficiency <= 100.0, "{efficiency}");
     let short = json["short_job_minutes"].as_i64().unwrap();
     if let Some(median) = metrics["median_duration_s"].as_i64() {
         assert_eq!(

@@ -480,8 +480,14 @@ async fn job_metrics(
             "finished" => {
                 finished += 1;
                 durations.push(seconds);
-                if let Some(c) = r[4].as_int().filter(|c| *c > 0) {
-                    cpu += c as f64;
+                // `cpuconsumptiontime` is numeric(20,0): a whole or a decimal number per dialect.
+                let used = match &r[4] {
+                    Cell::Int(v) => *v as f64,
+                    Cell::Float(v) => *v,
+                    _ => 0.0,
+                };
+                if used > 0.0 {
+                    cpu += used;
                     core_seconds += (seconds * cores) as f64;
                 }
             }
