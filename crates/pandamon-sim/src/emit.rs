@@ -2161,26 +2161,62 @@ fn emit_share_stats(
     }
 }
 
-/// iDDS: some analysis tasks run as workflows whose steps form a DAG.
+/// iDDS: the Rubin-style workflows of the plan (1 000–5 000 small tasks in layers, see
+/// `plan_rubin_workflow`), and analysis tasks grouped into small workflows (2–5 steps, each
+/// depending on one earlier step).
 fn emit_idds(plan: &Plan, tables: &mut Tables<'_>, rng: &mut Rng) {
+    // (steps, each step's parents as positions among the steps)
+    let mut groups: Vec<(Vec<&TaskPlan>, Vec<Vec<usize>>)> = Vec::new();
+    let mut big: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+    for (i, t) in plan.tasks.iter().enumerate() {
+        if let Some(step) = &t.workflow {
+            big.entry(step.workflow).or_default().push(i);
+        }
+    }
+    for steps in big.values() {
+        let position: HashMap<usize, usize> =
+            steps.iter().enumerate().map(|(k, &i)| (i, k)).collect();
+        let members: Vec<&TaskPlan> = steps.iter().map(|&i| &plan.tasks[i]).collect();
+        let graph = members
+            .iter()
+            .map(|t| {
+                t.workflow
+                    .as_ref()
+                    .map(|w| {
+                        w.parents
+                            .iter()
+                            .filter_map(|p| position.get(p).copied())
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            })
+            .collect();
+        groups.push((members, graph));
+    }
     let candidates: Vec<&TaskPlan> = plan
         .tasks
         .iter()
         .filter(|t| t.kind == TaskKind::Analysis && t.n_files <= 200 && !t.jobs.is_empty())
         .collect();
-    let n_requests = (candidates.len() / 25).clamp(1, 400);
+    let n_small = (candidates.len() / 25).clamp(1, 400);
     let mut cursor = 0usize;
-    let mut transform_id = 500_000i64;
-    let mut coll_id = 900_000i64;
-    let mut processing_id = 700_000i64;
-    let mut content_id = 10_000_000i64;
-    for r_index in 0..n_requests {
+    for _ in 0..n_small {
         let size = rng.range(2, 6) as usize;
         if cursor + size > candidates.len() {
             break;
         }
-        let members = &candidates[cursor..cursor + size];
+        let graph = (0..size)
+            .map(|i| if i == 0 { vec![] } else { vec![rng.index(i)] })
+            .collect();
+        groups.push((candidates[cursor..cursor + size].to_vec(), graph));
         cursor += size;
+    }
+    let mut transform_id = 500_000i64;
+    let mut coll_id = 900_000i64;
+    let mut processing_id = 700_000i64;
+    let mut content_id = 10_000_000i64;
+    for (r_index, (members, graph)) in groups.iter().enumerate() {
+        let members = members.as_slice();
         let request_id = 100_000 + r_index as i64;
         let first = members[0];
         let user = first
@@ -2240,8 +2276,7 @@ fn emit_idds(plan: &Plan, tables: &mut Tables<'_>, rng: &mut Rng) {
             let tid = transform_id;
             transform_id += 1;
             ids.push(tid);
-            // Each step depends on one earlier step: a DAG rooted at the first.
-            let parent = (i > 0).then(|| ids[rng.index(i)]);
+            let parent = graph[i].first().map(|&p| ids[p]);
             let status = statuses[i];
             tables.row("transforms", |b, r| {
                 b.set(r, "transform_id", tid);
@@ -2302,24 +2337,31 @@ fn emit_idds(plan: &Plan, tables: &mut Tables<'_>, rng: &mut Rng) {
                 b.set(r, "submitted_at", ts(task.created + 60));
                 b.set(r, "finished_at", state.end.map(ts));
             });
-            let total = task.n_files as i64;
             let running = state.n_used - state.n_finished - state.n_failed;
-            for (relation, name, processed, processing, failed) in [
-                (
-                    0i64,
-                    &task.input_dataset,
-                    state.n_finished,
-                    running,
-                    state.n_failed,
-                ),
-                (
-                    1i64,
-                    &task.output_dataset,
-                    state.n_finished,
-                    running,
-                    state.n_failed,
-                ),
-            ] {
+            let counts = [
+                task.n_files as i64,
+                state.n_finished,
+                running,
+                state.n_failed,
+            ];
+            // A step reads its own dataset, or what the steps it depends on wrote (its files
+            // split between them); it writes its output dataset.
+            let mut collections: Vec<(i64, &String, [i64; 4])> = match graph[i].as_slice() {
+                [] => vec![(0, &task.input_dataset, counts)],
+                parents => {
+                    let n = parents.len() as i64;
+                    parents
+                        .iter()
+                        .enumerate()
+                        .map(|(k, &p)| {
+                            let share = |x: i64| x / n + i64::from((k as i64) < x % n);
+                            (0, &members[p].output_dataset, counts.map(share))
+                        })
+                        .collect()
+                }
+            };
+            collections.push((1, &task.output_dataset, counts));
+            for (relation, name, [total, processed, processing, failed]) in collections {
                 let cid = coll_id;
                 coll_id += 1;
                 let (scope, cname) = name.split_once(':').unwrap_or(("user", name.as_str()));

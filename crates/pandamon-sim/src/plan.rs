@@ -151,6 +151,17 @@ pub struct TaskPlan {
     pub transformation: &'static str,
     pub parent_tid: i64,
     pub eventservice: bool,
+    /// The task is a step of a Rubin-style workflow (an iDDS DAG of many small tasks).
+    pub workflow: Option<WorkflowStep>,
+}
+
+/// A task's place in a Rubin-style workflow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkflowStep {
+    /// Which workflow of the plan (0, 1, ...).
+    pub workflow: u32,
+    /// The indexes (in `Plan::tasks`) of the steps whose output this step reads.
+    pub parents: Vec<usize>,
 }
 
 impl TaskPlan {
@@ -228,7 +239,7 @@ fn share_for(id: i64, processingtype: &str, kind: TaskKind) -> &'static str {
         (_, "evgen") => "MC Event Generation",
         (_, "simul") => "MC Simulation Full",
         (_, "pile" | "reco") => "MC Reconstruction",
-        (_, "reprocessing") => "Data Reprocessing",
+        (_, "reprocessing" | "pipetask") => "Data Reprocessing",
         (_, "deriv") => "Data Derivations",
         _ => "MC Merging",
     }
@@ -261,6 +272,20 @@ impl Plan {
         let mut next_reqid = FIRST_REQID;
         let mut reqid_tasks_left = 0;
         let mut current_campaign = CAMPAIGNS[0];
+        for workflow in 0..rubin_workflows(config.jobs) {
+            let mut wf_rng = root.fork(100 + workflow as u64);
+            next_reqid += 1;
+            emitted += plan_rubin_workflow(
+                &mut wf_rng,
+                &world,
+                workflow,
+                next_reqid,
+                rubin_size(config.jobs),
+                now,
+                &mut tasks,
+                &mut jobs,
+            );
+        }
         while emitted < config.jobs {
             let kind = if rng.chance(0.55) {
                 TaskKind::Production
@@ -523,6 +548,122 @@ impl Plan {
     }
 }
 
+/// How many Rubin-style workflows a history of `jobs` jobs has: one from 50 000 jobs, two
+/// from 500 000.
+pub fn rubin_workflows(jobs: u64) -> u32 {
+    match jobs {
+        0..50_000 => 0,
+        50_000..500_000 => 1,
+        _ => 2,
+    }
+}
+
+/// Steps of each Rubin-style workflow: about one per 150 jobs of the history, 1 000 to 5 000.
+fn rubin_size(jobs: u64) -> usize {
+    (jobs / 150).clamp(1_000, 5_000) as usize
+}
+
+/// The pipeline steps of a Rubin-style workflow, in the order of its layers.
+const RUBIN_LABELS: &[&str] = &[
+    "isr",
+    "calibrate",
+    "characterizeImage",
+    "writeSourceTable",
+    "consolidateVisitSummary",
+    "makeWarp",
+    "assembleCoadd",
+    "detection",
+    "deblend",
+    "measure",
+    "forcedPhot",
+    "diffImage",
+];
+
+/// Plans one Rubin-style workflow of `size` small tasks laid out in layers (one pipeline step
+/// per layer, about 1.3 √size tasks wide): each task below the first layer reads the output of
+/// one task of the layer above, a quarter of them of a second one too (chains, fan-out and
+/// fan-in). The workflow started between 6 hours and 2 days before `now`; each layer is
+/// submitted a while after the one above, so the first layers are done and the last still run.
+/// Returns the jobs that exist at `now`.
+#[allow(clippy::too_many_arguments)]
+fn plan_rubin_workflow(
+    rng: &mut Rng,
+    world: &World,
+    workflow: u32,
+    reqid: i64,
+    size: usize,
+    now: i64,
+    tasks: &mut Vec<TaskPlan>,
+    jobs: &mut Vec<JobPlan>,
+) -> u64 {
+    let width = ((size as f64).sqrt() * 1.3).ceil() as usize;
+    let layers = size.div_ceil(width);
+    let started = now - rng.range(6 * 3_600, 2 * 86_400);
+    let layer_gap = (now - started) / (layers as i64 + 2);
+    let first = tasks.len();
+    let mut emitted = 0;
+    for i in 0..size {
+        let layer = i / width;
+        let parents: Vec<usize> = if layer == 0 {
+            Vec::new()
+        } else {
+            let above = first + (layer - 1) * width;
+            let a = above + rng.index(width);
+            let b = above + rng.index(width);
+            if b != a && rng.chance(0.25) {
+                vec![a, b]
+            } else {
+                vec![a]
+            }
+        };
+        let id = FIRST_TASK_ID + tasks.len() as i64;
+        let label = RUBIN_LABELS[layer % RUBIN_LABELS.len()];
+        let name = format!("rubin.dp{workflow}.{label}.{i:05}");
+        let output = format!("rubin:{name}.out");
+        let input = match parents.first() {
+            Some(&p) => tasks[p].output_dataset.clone(),
+            None => format!("rubin:raw.dp{workflow}.{i:05}"),
+        };
+        let created = started + layer as i64 * layer_gap + rng.range(0, layer_gap.max(1) / 2);
+        let planned = rng.range(1, 4) as u32;
+        let mut task = new_task(
+            rng,
+            id,
+            TaskKind::Production,
+            name,
+            "rubin-drp".to_string(),
+            None,
+            reqid,
+            "RubinDRP",
+            "pipetask",
+            None,
+            1,
+            4000,
+            created,
+            900.0,
+            1,
+            planned,
+            input,
+            output,
+            "exposure",
+            "pipetask_output",
+            "rubin",
+            "pipetask",
+            world,
+        );
+        task.workflow = Some(WorkflowStep { workflow, parents });
+        let mut task_rng = rng.fork(id as u64);
+        plan_jobs(&mut task_rng, world, &mut task, jobs, tasks.len() as u32);
+        emitted += task
+            .jobs
+            .iter()
+            .filter(|&&j| jobs[j as usize].created() <= now)
+            .count() as u64;
+        tasks.push(task);
+    }
+    emitted
+}
+
 #[allow(clippy::too_many_arguments)]
 fn new_task(
     rng: &mut Rng,
@@ -620,6 +761,7 @@ fn new_task(
         transformation,
         parent_tid: id,
         eventservice: kind == TaskKind::Production && processingtype == "simul" && rng.chance(0.05),
+        workflow: None,
     }
 }
 
@@ -832,6 +974,7 @@ fn push_job(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
     fn plan(jobs: u64, seed: u64) -> Plan {
         Plan::build(PlanConfig {
@@ -860,6 +1003,49 @@ mod tests {
             "exactly the jobs asked for exist"
         );
         assert_ne!(plan(5_000, 10).jobs.len(), 0);
+    }
+
+    #[test]
+    fn rubin_workflow_is_a_layered_dag_of_small_tasks() {
+        let p = plan(60_000, 4);
+        assert_eq!(p.existing_jobs().len(), 60_000);
+        let steps: Vec<(usize, &TaskPlan)> = p
+            .tasks
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.workflow.is_some())
+            .collect();
+        assert_eq!(steps.len(), rubin_size(60_000));
+        let mut children: HashMap<usize, usize> = HashMap::new();
+        let mut joins = 0;
+        for (i, task) in &steps {
+            let step = task.workflow.as_ref().unwrap();
+            assert_eq!(step.workflow, 0);
+            assert!(task.name.starts_with("rubin.dp0."), "{}", task.name);
+            assert!((1..=4).contains(&task.planned_jobs), "a small task");
+            for &parent in &step.parents {
+                assert!(parent < *i, "a step depends on an earlier one");
+                assert!(p.tasks[parent].workflow.is_some());
+                *children.entry(parent).or_default() += 1;
+            }
+            match step.parents.first() {
+                Some(&first) => assert_eq!(task.input_dataset, p.tasks[first].output_dataset),
+                None => assert!(task.input_dataset.starts_with("rubin:raw.")),
+            }
+            joins += usize::from(step.parents.len() > 1);
+        }
+        assert!(joins > 0, "some steps join two branches");
+        assert!(children.values().any(|&n| n > 1), "some steps fan out");
+        assert!(
+            steps
+                .iter()
+                .filter(|(_, t)| t.workflow.as_ref().unwrap().parents.is_empty())
+                .count()
+                < steps.len() / 10,
+            "most steps are below the first layer"
+        );
+        assert_eq!(rubin_workflows(10_000), 0);
+        assert_eq!(rubin_workflows(1_000_000), 2);
     }
 
     #[test]
