@@ -72,6 +72,11 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the database refused a row because its key is taken.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Sql(sqlx::Error::Database(e)) if e.is_unique_violation())
+    }
+
     pub fn kind(&self) -> ErrorKind {
         match self {
             StoreError::UnknownScheme(_) | StoreError::BadSchemaName(_) => ErrorKind::Invalid,

@@ -21,6 +21,7 @@ pub mod schema;
 pub mod simreads;
 pub mod state;
 pub mod status;
+pub mod users;
 pub mod watch;
 pub mod write;
 

@@ -87,6 +87,17 @@ pub const VALUES_TABLE: &str = "state_values";
 /// The alerts pandamon sent or is sending, one row per rule and subject.
 pub const ALERTS_TABLE: &str = "alerts";
 
+/// The users who logged in, with their preferences.
+pub const USERS_TABLE: &str = "user_accounts";
+/// Open sessions, by the hash of their id.
+pub const SESSIONS_TABLE: &str = "sessions";
+/// Logins in progress at the identity provider, by the hash of their state.
+pub const LOGINS_TABLE: &str = "logins";
+/// API tokens, by their hash.
+pub const TOKENS_TABLE: &str = "api_tokens";
+/// The pages each user visits, with decaying weights.
+pub const VISITS_TABLE: &str = "page_visits";
+
 /// Every migration, in version order.
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -121,6 +132,67 @@ pub const MIGRATIONS: &[Migration] = &[
             ],
             key: &["rule", "subject"],
         }],
+    },
+    Migration {
+        version: 3,
+        name: "users, sessions, logins, api tokens, page visits",
+        steps: &[
+            Step::Table {
+                name: USERS_TABLE,
+                columns: &[
+                    col("login", ColType::Varchar(128)),
+                    nullable("name", ColType::Varchar(255)),
+                    nullable("email", ColType::Varchar(255)),
+                    nullable("preferences", ColType::Text),
+                    col("first_login", ColType::Timestamp),
+                    col("last_login", ColType::Timestamp),
+                ],
+                key: &["login"],
+            },
+            Step::Table {
+                name: SESSIONS_TABLE,
+                columns: &[
+                    col("id_hash", ColType::Varchar(64)),
+                    col("login", ColType::Varchar(128)),
+                    col("created_at", ColType::Timestamp),
+                    col("expires_at", ColType::Timestamp),
+                ],
+                key: &["id_hash"],
+            },
+            Step::Table {
+                name: LOGINS_TABLE,
+                columns: &[
+                    col("state_hash", ColType::Varchar(64)),
+                    col("nonce", ColType::Varchar(64)),
+                    col("verifier", ColType::Varchar(128)),
+                    col("return_to", ColType::Text),
+                    col("created_at", ColType::Timestamp),
+                ],
+                key: &["state_hash"],
+            },
+            Step::Table {
+                name: TOKENS_TABLE,
+                columns: &[
+                    col("token_hash", ColType::Varchar(64)),
+                    col("login", ColType::Varchar(128)),
+                    col("label", ColType::Varchar(191)),
+                    col("created_at", ColType::Timestamp),
+                    nullable("last_used_at", ColType::Timestamp),
+                    nullable("revoked_at", ColType::Timestamp),
+                ],
+                key: &["token_hash"],
+            },
+            Step::Table {
+                name: VISITS_TABLE,
+                columns: &[
+                    col("login", ColType::Varchar(128)),
+                    col("page", ColType::Varchar(191)),
+                    col("weight", ColType::BigInt),
+                    col("updated_at", ColType::Timestamp),
+                ],
+                key: &["login", "page"],
+            },
+        ],
     },
 ];
 
