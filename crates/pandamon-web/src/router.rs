@@ -28,6 +28,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            crate::kit::auth::authenticate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             crate::kit::limits::limit,
         ))
         .layer(axum::middleware::from_fn_with_state(

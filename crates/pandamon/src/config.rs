@@ -18,6 +18,8 @@ pub struct FileConfig {
     pub state: StateSection,
     /// `[alerts]`: the alert rules, their recipients and the mail server.
     pub alerts: Option<toml::Table>,
+    /// `[auth]`: login through OpenID Connect.
+    pub auth: Option<toml::Table>,
 }
 
 /// `[state]`: where pandamon keeps its own tables.
@@ -96,6 +98,8 @@ pub struct Settings {
     pub statement_timeout: std::time::Duration,
     /// `[server]` connection, request and memory limits.
     pub server_limits: pandamon_web::kit::limits::ServerLimits,
+    /// `[auth]` with the secrets of the environment, checked; `None`: no login.
+    pub auth: Option<pandamon_web::kit::auth::AuthConfig>,
 }
 
 pub const DEFAULT_CONFIG: &str = "pandamon.toml";
@@ -115,6 +119,8 @@ pub mod env {
     pub const STATE_DB: &str = "PANDAMON_STATE_DB";
     pub const SMTP: &str = "PANDAMON_SMTP";
     pub const STATEMENT_TIMEOUT: &str = "PANDAMON_STATEMENT_TIMEOUT";
+    pub const AUTH_CLIENT_SECRET: &str = "PANDAMON_AUTH_CLIENT_SECRET";
+    pub const AUTH_SESSION_KEY: &str = "PANDAMON_AUTH_SESSION_KEY";
 }
 
 /// Loads the config file (an explicit path must exist; the default one may be absent), then
@@ -183,6 +189,16 @@ pub fn load(
     };
     let alerts = pandamon_alerts::from_json(alerts_section.as_ref(), getenv(env::SMTP).as_deref())
         .map_err(|e| anyhow::anyhow!("config file: {e}"))?;
+    let auth_section = match &file.auth {
+        Some(table) => Some(serde_json::to_value(table).context("config file: [auth]")?),
+        None => None,
+    };
+    let auth = pandamon_web::kit::auth::AuthConfig::from_json(
+        auth_section.as_ref(),
+        getenv(env::AUTH_CLIENT_SECRET),
+        getenv(env::AUTH_SESSION_KEY),
+    )
+    .map_err(|e| anyhow::anyhow!("config file: {e}"))?;
     // Seconds above 0 and at most a day; `place` names where the value came from.
     let seconds = |place: &str, value: Option<f64>, default: std::time::Duration| match value {
         None => Ok(default),
@@ -258,6 +274,7 @@ pub fn load(
         alerts,
         statement_timeout,
         server_limits,
+        auth,
     })
 }
 

@@ -541,7 +541,18 @@ async fn serve(
             ..Default::default()
         })
         .with_modules(pandamon_web::modules::select(&settings.modules).map_err(anyhow::Error::msg)?)
-        .with_state(store);
+        .with_state(store.clone());
+    if let Some(config) = settings.auth.clone() {
+        if !settings.modules.contains(&"login") {
+            tracing::warn!("[auth] is set but the login module is off: nobody can log in");
+        }
+        let issuer = config.issuer.clone().unwrap_or_default();
+        let auth = pandamon_web::kit::auth::Auth::new(config, &store)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        tracing::info!(issuer = %issuer, "login through openid connect");
+        state = state.with_auth(auth);
+    }
     if let Err(e) = state.check_tables().await {
         tracing::warn!(error = %e, "cannot read which tables the database has");
     }

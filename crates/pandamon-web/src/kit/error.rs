@@ -33,6 +33,15 @@ pub enum AppError {
         "more than {0} requests from your address are in progress: wait for them, then ask again"
     )]
     TooManyRequests(usize),
+    /// No valid login: an altered session cookie, a replayed or forged login, an unknown or
+    /// revoked token, or a page that needs a login.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The identity provider could not be reached or refused what pandamon sent.
+    #[error("{0}")]
+    Provider(String),
+    #[error("internal error")]
+    Secret(&'static str),
     #[error("internal error")]
     Internal(#[source] StoreError),
     #[error("page rendering failed")]
@@ -68,9 +77,12 @@ impl AppError {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Internal(_) | AppError::Render(_) | AppError::Encode(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Provider(_) => StatusCode::BAD_GATEWAY,
+            AppError::Secret(_)
+            | AppError::Internal(_)
+            | AppError::Render(_)
+            | AppError::Encode(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -86,7 +98,12 @@ impl AppError {
             AppError::Unavailable(_) => "Database unavailable",
             AppError::TooSlow(_) | AppError::Timeout(_) => "Selection too large",
             AppError::TooManyRequests(_) => "Too many requests",
-            AppError::Internal(_) | AppError::Render(_) | AppError::Encode(_) => "Internal error",
+            AppError::Unauthorized(_) => "Not logged in",
+            AppError::Provider(_) => "Login failed",
+            AppError::Secret(_)
+            | AppError::Internal(_)
+            | AppError::Render(_)
+            | AppError::Encode(_) => "Internal error",
         }
     }
 }
@@ -101,6 +118,8 @@ impl IntoResponse for AppError {
                 }
                 AppError::Render(e) => e.to_string(),
                 AppError::Encode(e) => e.to_string(),
+                AppError::Provider(e) => e.clone(),
+                AppError::Secret(e) => e.to_string(),
                 _ => String::new(),
             };
             tracing::error!(status = status.as_u16(), cause, "request failed");
@@ -134,12 +153,20 @@ pub fn health_response(healthy: bool, body: impl Serialize) -> Response {
     (status, Json(body)).into_response()
 }
 
-/// An answer with the error's status and the given (HTML) body.
+/// An answer with the error's status and the given (HTML) body, keeping the cookies the error
+/// answer sets (a cleared session, say).
 pub fn with_status_of(response: &Response, body: String) -> Response {
-    (
+    use axum::http::header::{CONTENT_TYPE, RETRY_AFTER, SET_COOKIE};
+    let mut page = (
         response.status(),
-        [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        [(CONTENT_TYPE, "text/html; charset=utf-8")],
         body,
     )
-        .into_response()
+        .into_response();
+    for name in [SET_COOKIE, RETRY_AFTER] {
+        for value in response.headers().get_all(&name) {
+            page.headers_mut().append(&name, value.clone());
+        }
+    }
+    page
 }

@@ -75,6 +75,11 @@ fn address_problem(uri: &axum::http::Uri) -> Option<String> {
 pub async fn layout(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let json = wants_json(request.uri().query(), request.headers());
     let path = request.uri().path().to_string();
+    let here = request
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_string();
     let response = match address_problem(request.uri()) {
         Some(problem) => AppError::BadRequest(problem).into_response(),
         None => next.run(request).await,
@@ -99,7 +104,7 @@ pub async fn layout(State(state): State<AppState>, request: Request, next: Next)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
     if is_html {
-        response = fill(&state, &path, response).await;
+        response = fill(&state, &path, &here, response).await;
     }
     let headers = response.headers_mut();
     headers.insert(
@@ -136,7 +141,7 @@ fn missing_tables_notice(state: &AppState, path: &str) -> String {
 }
 
 /// Fills the navigation, freshness and notice markers of an HTML page.
-async fn fill(state: &AppState, path: &str, response: Response) -> Response {
+async fn fill(state: &AppState, path: &str, here: &str, response: Response) -> Response {
     let (mut parts, body) = response.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, MAX_PAGE).await else {
         // Unreachable for our own rendered pages; an empty body is the honest fallback.
@@ -146,8 +151,10 @@ async fn fill(state: &AppState, path: &str, response: Response) -> Response {
     if !page.contains(freshness::MARKER) && !page.contains(NAV_MARKER) {
         return Response::from_parts(parts, Body::from(bytes));
     }
+    let user = parts.extensions.get::<crate::kit::auth::CurrentUser>();
+    let nav = nav_html(state) + &crate::kit::auth::nav_user(state, user, here);
     let filled = page
-        .replacen(NAV_MARKER, &nav_html(state), 1)
+        .replacen(NAV_MARKER, &nav, 1)
         .replacen(freshness::MARKER, &freshness::line(state), 1)
         .replacen(NOTICE_MARKER, &missing_tables_notice(state, path), 1);
     parts.headers.remove(CONTENT_LENGTH);

@@ -4,6 +4,7 @@
 //! `/api/openapi.json`, `/static/`). Modules use the kit and never each other.
 
 pub mod assets;
+pub mod auth;
 pub mod cache;
 pub mod error;
 pub mod events;
@@ -16,6 +17,7 @@ pub mod layout;
 pub mod limits;
 pub mod links;
 pub mod module;
+pub mod oidc;
 pub mod openapi;
 pub mod profile;
 pub mod reference;

@@ -43,6 +43,8 @@ pub struct Param {
     pub description: &'static str,
     /// A `{name}` segment of the path rather than a query parameter.
     pub in_path: bool,
+    /// A field of the form a `POST` route reads (a route with one is a `POST`).
+    pub in_form: bool,
     pub required: bool,
 }
 
@@ -53,6 +55,18 @@ impl Param {
             ty,
             description,
             in_path: false,
+            in_form: false,
+            required: false,
+        }
+    }
+
+    pub const fn form(name: &'static str, ty: ParamType, description: &'static str) -> Param {
+        Param {
+            name,
+            ty,
+            description,
+            in_path: false,
+            in_form: true,
             required: false,
         }
     }
@@ -63,6 +77,7 @@ impl Param {
             ty,
             description,
             in_path: true,
+            in_form: false,
             required: true,
         }
     }

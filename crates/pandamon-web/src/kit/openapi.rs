@@ -147,7 +147,12 @@ fn operation(
     generator: &mut schemars::SchemaGenerator,
     shared: &mut Map<String, Json_>,
 ) -> Json_ {
-    let mut params: Vec<Json_> = doc.params.iter().map(param_json).collect();
+    let mut params: Vec<Json_> = doc
+        .params
+        .iter()
+        .filter(|p| !p.in_form)
+        .map(param_json)
+        .collect();
     if let Some(vocabulary) = doc.vocabulary {
         let own: Vec<&str> = doc.params.iter().map(|p| p.name).collect();
         for p in vocabulary_params(vocabulary) {
@@ -170,7 +175,17 @@ fn operation(
         content.insert("text/html".into(), json!({"schema": {"type": "string"}}));
     }
     let error = json!({"$ref": "#/components/responses/Error"});
-    json!({
+    let form: Map<String, Json_> = doc
+        .params
+        .iter()
+        .filter(|p| p.in_form)
+        .map(|p| {
+            let mut schema = param_schema(p.ty);
+            schema["description"] = Json_::from(p.description);
+            (p.name.to_string(), schema)
+        })
+        .collect();
+    let mut op = json!({
         "tags": [module],
         "summary": doc.summary,
         "operationId": format!("{module}{}", path.replace(['/', '{', '}'], "_")),
@@ -179,7 +194,28 @@ fn operation(
             "200": {"description": doc.summary, "content": content},
             "400": error, "404": error, "503": error,
         },
-    })
+    });
+    if !form.is_empty() {
+        let required: Vec<&str> = doc
+            .params
+            .iter()
+            .filter(|p| p.in_form && p.required)
+            .map(|p| p.name)
+            .collect();
+        op["requestBody"] = json!({"content": {"application/x-www-form-urlencoded": {"schema": {
+            "type": "object", "properties": form, "required": required,
+        }}}});
+    }
+    op
+}
+
+/// The method of a route: `post` when it reads a form.
+fn method(doc: &RouteDoc) -> &'static str {
+    if doc.params.iter().any(|p| p.in_form) {
+        "post"
+    } else {
+        "get"
+    }
 }
 
 /// The document for the routes of the enabled modules.
@@ -213,7 +249,9 @@ pub fn document(state: &AppState) -> Json_ {
             &mut generator,
             &mut parameters,
         );
-        paths.insert(route.path.to_string(), json!({"get": op}));
+        let mut item = Map::new();
+        item.insert(method(&route.doc).to_string(), op);
+        paths.insert(route.path.to_string(), Json_::Object(item));
     }
     let schemas = generator.take_definitions(true);
     json!({

@@ -31,6 +31,8 @@ pub struct PageRequest {
     pub params: Vec<(String, String)>,
     /// Whether JSON was asked for: `?json` (any value) or an `Accept: application/json` header.
     pub json: bool,
+    /// Who is asking, when logged in (never part of a cached answer).
+    pub user: Option<crate::kit::auth::CurrentUser>,
     /// The index generation when the request came in: an answer computed from the index is
     /// valid for it.
     generation: Option<u64>,
@@ -90,6 +92,10 @@ impl FromRequestParts<AppState> for PageRequest {
             path: parts.uri.path().to_string(),
             params,
             json,
+            user: parts
+                .extensions
+                .get::<crate::kit::auth::CurrentUser>()
+                .cloned(),
         })
     }
 }

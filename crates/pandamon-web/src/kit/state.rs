@@ -81,6 +81,8 @@ pub struct App {
     pub settings: Arc<Settings>,
     /// pandamon's own tables (rollups, users, alerts sent), when opened.
     pub state: Option<pandamon_store::StateStore>,
+    /// Login (`[auth]`), when configured.
+    pub auth: Option<Arc<crate::kit::auth::Auth>>,
     /// Requests in progress per client address.
     pub clients: Arc<ClientSlots>,
     /// The enabled modules reading tables the database lacks (filled by
@@ -137,6 +139,7 @@ impl AppState {
             modules: Arc::new(modules),
             settings: Arc::new(settings),
             state: None,
+            auth: None,
             clients: Arc::default(),
             missing_tables: Arc::default(),
         }))
@@ -198,6 +201,11 @@ impl AppState {
         self.map(|app| app.state = Some(store))
     }
 
+    /// The same state with login (`[auth]`) on.
+    pub fn with_auth(self, auth: Arc<crate::kit::auth::Auth>) -> AppState {
+        self.map(|app| app.auth = Some(auth))
+    }
+
     /// The same state with only these modules on.
     pub fn with_modules(self, modules: Vec<&'static dyn Module>) -> AppState {
         self.map(|app| app.modules = Arc::new(modules))
@@ -206,7 +214,7 @@ impl AppState {
     /// The same state with these settings (a fresh cache and reference data sized by them).
     pub fn with_settings(self, settings: Settings) -> AppState {
         let modules = self.modules.as_ref().clone();
-        let (index, store) = (self.index.clone(), self.state.clone());
+        let (index, store, auth) = (self.index.clone(), self.state.clone(), self.auth.clone());
         let fresh = AppState::with_settings_and_modules(
             self.db.clone(),
             self.live.clone(),
@@ -216,6 +224,7 @@ impl AppState {
         fresh.map(|app| {
             app.index = index;
             app.state = store;
+            app.auth = auth;
         })
     }
 

@@ -10,6 +10,7 @@ mod globalshares;
 mod harvester;
 mod idds;
 mod jobs;
+mod login;
 mod mybigpanda;
 mod overview;
 mod search;
@@ -44,6 +45,7 @@ pub static REGISTRY: &[&dyn Module] = &[
     &datacarousel::DataCarousel,
     &idds::Idds,
     &alerts::Alerts,
+    &login::Login,
 ];
 
 /// Every registered module.

@@ -1,14 +1,15 @@
 //! `/errors/`: the error summary of a selection: by code, by site, by user and by task, with
 //! error categories, over every failed and holding job.
 
-use crate::kit::error::AppResult;
+use crate::kit::auth::ERROR_TABLES;
+use crate::kit::error::{AppError, AppResult};
 use crate::kit::facets::{Facet, FacetView, facet_views, job_facets};
 use crate::kit::format::{describe_window, human_count};
 use crate::kit::joberrors::{
     ErrorCount, described_summary, error_columns, error_jobs_link, error_summary, group_errors,
     job_tables, typed_job_columns,
 };
-use crate::kit::links::{jobs_with, link_with};
+use crate::kit::links::{jobs_with, link_with, url_with};
 use crate::kit::module::{Module, NavEntry, Param, ParamType, Route, RouteDoc, schema};
 use crate::kit::respond::PageRequest;
 use crate::kit::selectionbar::SelectionBar;
@@ -45,11 +46,18 @@ impl Module for Errors {
                 summary: "error summary of the selection's failed and holding jobs (errsByCount, errsBySite, errsByUser, errsByTask)",
                 vocabulary: Some(&fields::JOBS),
                 params: const {
-                    &[Param::query(
-                        "sortby",
-                        ParamType::Text,
-                        "order of the error tables: count (most jobs first, the default) or alpha (by error, site, user or task)",
-                    )]
+                    &[
+                        Param::query(
+                            "sortby",
+                            ParamType::Text,
+                            "order of the error tables: count (most jobs first, the default) or alpha (by error, site, user or task)",
+                        ),
+                        Param::query(
+                            "tables",
+                            ParamType::Text,
+                            "the tables the page shows, comma-separated: code, message, site, user, task (default all; a logged-in user's preference)",
+                        ),
+                    ]
                 },
                 response: schema::<ErrorsJson>,
                 html: true,
@@ -442,6 +450,40 @@ struct ErrorsPage<'a> {
     /// Per category: its biggest error codes (code, their jobs, count).
     category_codes: Vec<Vec<(String, String, String)>>,
     narrow_site: Vec<(String, String)>,
+    /// The tables `tables=` keeps (all when absent).
+    tables: Vec<&'static str>,
+    hidden: usize,
+    show_all_link: String,
+}
+
+impl ErrorsPage<'_> {
+    fn shows(&self, table: &str) -> bool {
+        self.tables.contains(&table)
+    }
+}
+
+/// `tables=code,site`: the tables the page shows (a user's preference adds it); all by default.
+fn parse_tables(request: &PageRequest) -> AppResult<Vec<&'static str>> {
+    let all: Vec<&'static str> = ERROR_TABLES.iter().map(|(n, _)| *n).collect();
+    let Some(given) = request
+        .param("tables")
+        .filter(|t| !t.trim().is_empty() && !t.trim().eq_ignore_ascii_case("all"))
+    else {
+        return Ok(all);
+    };
+    given
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            all.iter().copied().find(|n| n.eq_ignore_ascii_case(t)).ok_or_else(|| {
+                AppError::BadRequest(format!(
+                    "invalid value for parameter 'tables': '{t}' is not a table; use a comma-separated list of {} (or all)",
+                    all.join(", ")
+                ))
+            })
+        })
+        .collect()
 }
 
 async fn error_summary_page(request: PageRequest) -> AppResult<Response> {
@@ -451,11 +493,15 @@ async fn error_summary_page(request: PageRequest) -> AppResult<Response> {
             "alpha" => Order::Alpha,
             _ => Order::Count,
         };
-    let selection = request.selection_except(&fields::JOBS, DEFAULT_HOURS, &[], &["sortby"])?;
+    let tables = parse_tables(&request)?;
+    let selection =
+        request.selection_except(&fields::JOBS, DEFAULT_HOURS, &[], &["sortby", "tables"])?;
     request
         .answer(&selection, || async {
             let data = collect(state, &selection, order).await?;
-            request.reply(&data, false, || render(&request.params, &selection, &data))
+            request.reply(&data, false, || {
+                render(&request.params, &selection, &data, tables)
+            })
         })
         .await
 }
@@ -464,7 +510,14 @@ fn render(
     params: &[(String, String)],
     selection: &Selection,
     data: &ErrorsJson,
+    tables: Vec<&'static str>,
 ) -> AppResult<String> {
+    let hidden = ERROR_TABLES.len() - tables.len();
+    let show_all_link = if hidden > 0 {
+        url_with("/errors/", params, &[("tables", "all")])
+    } else {
+        String::new()
+    };
     let narrow_site = data
         .errs_by_site
         .iter()
@@ -518,6 +571,9 @@ fn render(
         failed_link: jobs_with(params, &[("jobstatus", "failed")]),
         holding_link: jobs_with(params, &[("jobstatus", "holding")]),
         bar: SelectionBar::new("/errors/", params, selection, DEFAULT_HOURS),
+        tables,
+        hidden,
+        show_all_link,
         owner_links: [&data.errs_by_site, &data.errs_by_user, &data.errs_by_task]
             .iter()
             .zip(OWNERS)

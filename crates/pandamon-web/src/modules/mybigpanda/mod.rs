@@ -4,6 +4,7 @@
 //! one click to a failing job's log. A user is matched by login or by full name. `/user/` asks
 //! for the name.
 
+use crate::kit::auth;
 use crate::kit::error::{AppError, AppResult};
 use crate::kit::facets::{JobStatusCount, job_summary};
 use crate::kit::format::{
@@ -13,7 +14,7 @@ use crate::kit::joberrors::{
     ErrorCount, describe, described_summary, error_columns, error_jobs_link, job_tables,
     typed_job_columns,
 };
-use crate::kit::links::{encode_segment, jobs_url, link_with, url};
+use crate::kit::links::{encode_segment, jobs_url, link_with, set_param, url, url_with};
 use crate::kit::module::{
     ConfigKey, Module, Param, ParamType, Route, RouteDoc, positive_integer, schema,
 };
@@ -74,7 +75,7 @@ impl Module for MyBigPanda {
                 path: "/user/",
                 handler: get(ask_user),
                 doc: RouteDoc {
-                    summary: "MyBigPanDA without a name: a form asking whose overview to show (JSON: the users with the most analysis jobs of the last day); `?name=` goes to that user's page",
+                    summary: "MyBigPanDA: the logged-in user's page; for others a form asking whose overview to show (JSON: the users with the most analysis jobs of the last day); `?name=` goes to that user's page",
                     vocabulary: None,
                     params: &[],
                     response: schema::<Vec<String>>,
@@ -578,12 +579,20 @@ async fn user_page(Path(name): Path<String>, request: PageRequest) -> AppResult<
     }
     let days = parse_days(&request)?;
     let state = &request.state;
-    request
+    let response = request
         .answer(None, || async {
             let data = collect(state, &name, days).await?;
             request.reply(&data, false, || render(&request.params, &data))
         })
-        .await
+        .await?;
+    // The viewer's own page gets their links, tokens and preferences, after the cache.
+    match &request.user {
+        Some(user) if user.login == name && !request.json => {
+            let panel = auth::personal_panel(state, user).await?;
+            Ok(auth::fill_personal(response, &panel).await)
+        }
+        _ => Ok(response),
+    }
 }
 
 fn render(params: &[(String, String)], data: &UserJson) -> AppResult<String> {
@@ -722,9 +731,19 @@ struct AskPage {
     users: Vec<(String, String)>,
 }
 
-/// `/user/`: until login exists, the page asks whose overview to show, and lists the users
-/// with the most jobs of the last day.
+/// `/user/`: the logged-in user's page; for anyone else the page asks whose overview to show,
+/// and lists the users with the most jobs of the last day.
 async fn ask_user(request: PageRequest) -> AppResult<Response> {
+    if request.param("name").is_none()
+        && let Some(user) = &request.user
+    {
+        let own = format!("/user/{}/", encode_segment(&user.login));
+        let mut target = url_with(&own, &request.params, &[]);
+        if request.json {
+            target = set_param(&target, "json", "");
+        }
+        return Ok(Redirect::to(&target).into_response());
+    }
     if let Some(name) = request
         .param("name")
         .map(str::trim)
