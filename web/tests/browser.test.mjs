@@ -277,6 +277,16 @@ test("a 5 000-task workflow is drawn with every task's status", async () => {
       window.pandamonDag.nodes().filter((n) => n.data("status") === "failed").map((n) => n.style("background-color")));
     assert.ok(failed.length > 0, "failed tasks are drawn");
     assert.ok(failed.every((c) => c.replace(/\s/g, "") === "rgb(201,48,44)"), `failed colour: ${failed[0]}`);
+    // A click on a folded box unfolds its tasks; every task is still on the graph.
+    const box = await page.evaluate(() => {
+      const n = window.pandamonDag.nodes("[?folded]").first();
+      return { id: n.id(), count: n.data("count") };
+    });
+    await page.evaluate((id) => window.pandamonDag.getElementById(id).emit("tap"), box.id);
+    await page.waitForFunction((n) => Number(document.getElementById("dag").getAttribute("data-drawn")) === n,
+      drawn + box.count - 1);
+    assert.equal(await page.evaluate(() =>
+      window.pandamonDag.nodes().map((n) => n.data("count")).reduce((a, b) => a + b, 0)), tasks);
     // The cycle in the data is marked, not looped over.
     assert.ok(await page.locator("p.warn", { hasText: "cycle" }).count(), "the cycle is reported");
     assert.equal(await page.evaluate(() => window.pandamonDag.edges("[?cycle]").length), 1);

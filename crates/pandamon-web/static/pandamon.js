@@ -262,25 +262,28 @@
   }
 
   // A workflow graph (`#dag[data-dag]`): tasks coloured by status with their files done/total,
-  // laid out in layers by dagre; big graphs fold layers whose tasks all share one status into
-  // one node and take the server's layers as positions. Redrawn from the JSON every 30 s.
-  var DAG_FOLD = 400; // fold uniform layers above this many nodes
-  var DAG_DAGRE = 1500; // lay out with dagre up to this many (folded) nodes
-  function dagElements(data) {
-    var byLayer = {};
-    data.nodes.forEach(function (n) {
-      (byLayer[n.layer] = byLayer[n.layer] || []).push(n);
-    });
-    var folded = {};
+  // laid out in layers by dagre. Big graphs fold the tasks of a layer that share a status into
+  // one box (failed tasks stay single, one click from their task; a click on a box unfolds it)
+  // and take the server's layers as positions when still too big for dagre. Redrawn from the
+  // JSON every 30 s.
+  var DAG_FOLD = 400; // fold layers of graphs with more tasks than this
+  var DAG_DAGRE = 1500; // lay out with dagre up to this many drawn nodes
+  var DAG_SINGLE = { failed: true, broken: true, aborted: true, exhausted: true };
+  function dagElements(data, unfolded) {
+    var group = {};
+    var size = {};
     if (data.nodes.length > DAG_FOLD) {
-      Object.keys(byLayer).forEach(function (layer) {
-        var nodes = byLayer[layer];
-        var status = nodes[0].status;
-        if (nodes.length >= 10 && nodes.every(function (n) { return n.status === status; })) {
-          nodes.forEach(function (n) { folded[n.id] = "layer-" + layer; });
-        }
+      data.nodes.forEach(function (n) {
+        var g = "layer-" + n.layer + "-" + n.status;
+        if (DAG_SINGLE[n.status] || unfolded[g]) return;
+        group[n.id] = g;
+        size[g] = (size[g] || 0) + 1;
       });
     }
+    var folded = {};
+    Object.keys(group).forEach(function (id) {
+      if (size[group[id]] >= 10) folded[id] = group[id];
+    });
     var elements = [];
     var seen = {};
     var position = {};
@@ -325,8 +328,11 @@
     var url = el.getAttribute("data-dag");
     var cy = null;
     var shape = "";
+    var unfolded = {};
+    var last = null;
     function render(data) {
-      var built = dagElements(data);
+      last = data;
+      var built = dagElements(data, unfolded);
       var ids = built.elements.map(function (e) { return e.data.id; }).join(",");
       if (cy && ids === shape) {
         built.elements.forEach(function (e) {
@@ -344,7 +350,7 @@
         textureOnViewport: built.nodes > 1000,
         hideEdgesOnViewport: built.nodes > 1000,
         style: [
-          { selector: "node", style: { "background-color": "data(colour)", label: "data(text)", "text-wrap": "wrap", "font-size": 10, "text-valign": "bottom", "text-margin-y": 3, width: 18, height: 18 } },
+          { selector: "node", style: { "background-color": "data(colour)", label: "data(text)", "text-wrap": "wrap", "font-size": 10, "text-valign": "bottom", "text-margin-y": 3, "min-zoomed-font-size": 5, width: 18, height: 18 } },
           { selector: "node[?folded]", style: { shape: "round-rectangle", width: 60, height: 22 } },
           { selector: "edge", style: { width: 1, "line-color": "#b7c3d0", "target-arrow-color": "#b7c3d0", "target-arrow-shape": "triangle", "curve-style": built.nodes > 1000 ? "haystack" : "bezier" } },
           { selector: "edge[?cycle]", style: { "line-color": "#c9302c", "target-arrow-color": "#c9302c", "line-style": "dashed", width: 2 } },
@@ -352,8 +358,13 @@
         layout: dagre ? { name: "dagre", rankDir: "TB", nodeSep: 20, rankSep: 60 } : { name: "preset" },
       });
       cy.on("tap", "node", function (evt) {
-        var task = evt.target.data("task");
-        if (task) window.location.href = "/task/" + task + "/";
+        var node = evt.target.data();
+        if (node.folded) {
+          unfolded[node.id] = true;
+          render(last);
+        } else if (node.task) {
+          window.location.href = "/task/" + node.task + "/";
+        }
       });
       el.setAttribute("data-tasks", String(data.nodes.length));
       el.setAttribute("data-drawn", String(built.nodes));

@@ -227,11 +227,21 @@ async fn idds_numbers_match_sql(test: &TestDb) {
     .await;
     let nodes = dag["nodes"].as_array().unwrap();
     assert_eq!(nodes.len(), transforms.len());
+    // Edges: each declared parent, and each step reading a collection another step writes.
     assert_eq!(
         dag["edges"].as_array().unwrap().len() as i64,
         count(
             &db,
-            &format!("SELECT COUNT(*) FROM {{transforms}} WHERE request_id = {request} AND parent_transform_id IS NOT NULL")
+            &format!(
+                "SELECT COUNT(*) FROM (\
+                 SELECT parent_transform_id AS a, transform_id AS b FROM {{transforms}} \
+                 WHERE request_id = {request} AND parent_transform_id IS NOT NULL \
+                 UNION SELECT w.transform_id, r.transform_id FROM {{collections}} r \
+                 JOIN {{collections}} w ON w.scope = r.scope AND w.name = r.name \
+                 WHERE r.request_id = {request} AND w.request_id = {request} \
+                 AND r.relation_type = 0 AND w.relation_type = 1 \
+                 AND w.transform_id <> r.transform_id) edges"
+            )
         )
         .await
     );
@@ -247,6 +257,18 @@ async fn idds_numbers_match_sql(test: &TestDb) {
             1,
             "node of task {task} has the task's status"
         );
+        // Progress is the task's input files, as JEDI counts them.
+        let input = |column: &str| {
+            format!(
+                "SELECT {} FROM {{jedi_datasets}} WHERE jeditaskid = {task} AND type = 'input'",
+                sum(&db, column)
+            )
+        };
+        assert_eq!(
+            int(node, "done"),
+            count(&db, &input("nfilesfinished")).await
+        );
+        assert_eq!(int(node, "total"), count(&db, &input("nfiles")).await);
         assert!(int(node, "done") <= int(node, "total"));
     }
     assert!(

@@ -1061,19 +1061,31 @@ async fn dag(state: &AppState, request_id: i64) -> AppResult<DagJson> {
     let collections = rows(
         state,
         "collections",
-        &[
-            ("request_id", Match::Eq(id)),
-            ("relation_type", Match::Eq(Value::Int(0))),
-        ],
-        MAX_ROWS * 2,
+        &[("request_id", Match::Eq(id))],
+        MAX_ROWS * 3,
     )
     .await?;
+    // Progress: the input files processed of each step. Data flow: a step reading a collection
+    // another step of the request writes depends on it.
     let mut input: HashMap<i64, (i64, i64)> = HashMap::new();
+    let mut writer: HashMap<(String, String), i64> = HashMap::new();
+    let mut reads: Vec<((String, String), i64)> = Vec::new();
     for c in &collections {
-        if let Some(t) = int(c, "transform_id") {
-            let e = input.entry(t).or_default();
-            e.0 += int(c, "processed_files").unwrap_or(0);
-            e.1 += int(c, "total_files").unwrap_or(0);
+        let Some(t) = int(c, "transform_id") else {
+            continue;
+        };
+        let name = (text(c, "scope"), text(c, "name"));
+        match int(c, "relation_type") {
+            Some(0) => {
+                let e = input.entry(t).or_default();
+                e.0 += int(c, "processed_files").unwrap_or(0);
+                e.1 += int(c, "total_files").unwrap_or(0);
+                reads.push((name, t));
+            }
+            Some(1) => {
+                writer.insert(name, t);
+            }
+            _ => {}
         }
     }
     let tasks: Vec<i64> = transforms
@@ -1086,19 +1098,38 @@ async fn dag(state: &AppState, request_id: i64) -> AppResult<DagJson> {
             task_status.insert(id, text(&t, "status"));
         }
     }
+    // A step's progress is its task's: JEDI counts the input files as they finish, so the
+    // graph moves while the workflow runs. Steps without a task keep iDDS's collection counts.
+    let mut task_files: HashMap<i64, (i64, i64)> = HashMap::new();
+    for d in rows_in(state, "jedi_datasets", "jeditaskid", &tasks).await? {
+        if text(&d, "type") != "input" {
+            continue;
+        }
+        if let Some(task) = int(&d, "jeditaskid") {
+            let e = task_files.entry(task).or_default();
+            e.0 += int(&d, "nfilesfinished").unwrap_or(0);
+            e.1 += int(&d, "nfiles").unwrap_or(0);
+        }
+    }
     let index: HashMap<i64, usize> = transforms
         .iter()
         .enumerate()
         .filter_map(|(i, t)| int(t, "transform_id").map(|id| (id, i)))
         .collect();
-    let pairs: Vec<(usize, usize)> = transforms
+    let declared = transforms.iter().filter_map(|t| {
+        let parent = int(t, "parent_transform_id")?;
+        Some((parent, int(t, "transform_id")?))
+    });
+    let through_data = reads
         .iter()
-        .enumerate()
-        .filter_map(|(i, t)| {
-            let parent = int(t, "parent_transform_id")?;
-            index.get(&parent).map(|&p| (p, i))
-        })
+        .filter_map(|(name, t)| writer.get(name).map(|&w| (w, *t)));
+    let mut pairs: Vec<(usize, usize)> = declared
+        .chain(through_data)
+        .filter_map(|(from, to)| Some((*index.get(&from)?, *index.get(&to)?)))
+        .filter(|(a, b)| a != b)
         .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
     let (back, layer) = layers(transforms.len(), &pairs);
     let nodes = transforms
         .iter()
@@ -1106,7 +1137,11 @@ async fn dag(state: &AppState, request_id: i64) -> AppResult<DagJson> {
         .map(|(i, t)| {
             let tid = int(t, "transform_id").unwrap_or(0);
             let task = int(t, "workload_id");
-            let (done, total) = input.get(&tid).copied().unwrap_or_default();
+            let (done, total) = task
+                .and_then(|k| task_files.get(&k))
+                .or_else(|| input.get(&tid))
+                .copied()
+                .unwrap_or_default();
             let status = task
                 .and_then(|k| task_status.get(&k).cloned())
                 .unwrap_or_else(|| {
