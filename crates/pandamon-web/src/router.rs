@@ -5,7 +5,7 @@ use crate::kit::error::AppError;
 use crate::kit::layout;
 use crate::kit::state::AppState;
 use axum::Router;
-use axum::http::Uri;
+use axum::http::{Method, Uri};
 use axum::response::Redirect;
 use axum::routing::get;
 
@@ -22,7 +22,7 @@ pub fn router(state: AppState) -> Router {
         {
             router = router.route(bare, get(add_slash));
         }
-        router = router.route(route.path, route.handler);
+        router = router.route(route.path, route.handler.fallback(wrong_method));
     }
     router
         .fallback(not_found)
@@ -48,6 +48,18 @@ async fn add_slash(uri: Uri) -> Redirect {
         None => format!("{}/", uri.path()),
     };
     Redirect::permanent(&target)
+}
+
+async fn wrong_method(method: Method, uri: Uri) -> AppError {
+    let hint = if method == Method::GET {
+        ": it receives a form sent from a pandamon page"
+    } else {
+        ""
+    };
+    AppError::MethodNotAllowed(format!(
+        "{} does not take {method} requests{hint}",
+        uri.path()
+    ))
 }
 
 async fn not_found(uri: Uri) -> AppError {

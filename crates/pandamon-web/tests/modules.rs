@@ -87,9 +87,14 @@ async fn modules_switch_off_and_document_themselves(test: &TestDb) {
     let paths = doc["paths"].as_object().unwrap();
     for module in pandamon_web::modules::REGISTRY {
         for route in module.routes() {
+            let method = if route.doc.params.iter().any(|p| p.in_form) {
+                "post"
+            } else {
+                "get"
+            };
             let op = &paths
                 .get(route.path)
-                .unwrap_or_else(|| panic!("{} missing from the API document", route.path))["get"];
+                .unwrap_or_else(|| panic!("{} missing from the API document", route.path))[method];
             assert_eq!(op["tags"][0], module.name());
             let schema = &op["responses"]["200"]["content"]["application/json"]["schema"];
             assert!(schema.is_object(), "{}: response schema", route.path);
@@ -255,6 +260,11 @@ async fn every_route_answers_on_an_empty_database(test: &TestDb) {
             }
         }
     }
+    // A form's address opened as a page: 405 saying so, a page for the browser.
+    let (status, content_type, body) = browse(&state, "/auth/tokens/").await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    assert!(body.contains("does not take GET requests"), "{body}");
 }
 on_every_backend!(every_route_answers_on_an_empty_database);
 

@@ -19,6 +19,9 @@ pub enum AppError {
     BadRequest(String),
     #[error("{0} not found")]
     NotFound(String),
+    /// A form address opened as a page, or a page sent a form: the message says which method.
+    #[error("{0}")]
+    MethodNotAllowed(String),
     #[error("the database is unavailable")]
     Unavailable(#[source] StoreError),
     #[error(
@@ -73,6 +76,7 @@ impl AppError {
         match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Unavailable(_) | AppError::TooSlow(_) | AppError::Timeout(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -95,6 +99,7 @@ impl AppError {
         match self {
             AppError::BadRequest(_) => "Bad request",
             AppError::NotFound(_) => "Not found",
+            AppError::MethodNotAllowed(_) => "Wrong method",
             AppError::Unavailable(_) => "Database unavailable",
             AppError::TooSlow(_) | AppError::Timeout(_) => "Selection too large",
             AppError::TooManyRequests(_) => "Too many requests",
