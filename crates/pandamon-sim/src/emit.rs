@@ -2219,10 +2219,10 @@ fn emit_idds(plan: &Plan, tables: &mut Tables<'_>, rng: &mut Rng) {
         let members = members.as_slice();
         let request_id = 100_000 + r_index as i64;
         let first = members[0];
-        let user = first
-            .user_index
-            .map(|u| plan.world.users[u].nickname.clone())
-            .unwrap_or_default();
+        let user = first.user_index.map_or_else(
+            || first.username.clone(),
+            |u| plan.world.users[u].nickname.clone(),
+        );
         let states: Vec<TaskState> = members.iter().map(|t| task_state(plan, t)).collect();
         let statuses: Vec<i64> = states.iter().map(|s| idds_status(s.status)).collect();
         let request_status = if statuses.iter().all(|&s| s == 3) {
@@ -2243,7 +2243,11 @@ fn emit_idds(plan: &Plan, tables: &mut Tables<'_>, rng: &mut Rng) {
         tables.row("requests", |b, r| {
             b.set(r, "request_id", request_id);
             b.set(r, "scope", "workflow");
-            b.set(r, "name", format!("user.{user}.workflow.{request_id}"));
+            let name = match &first.workflow {
+                Some(step) => format!("rubin.dp{}.drp.workflow.{request_id}", step.workflow),
+                None => format!("user.{user}.workflow.{request_id}"),
+            };
+            b.set(r, "name", name);
             b.set(r, "requester", "panda");
             b.set(r, "request_type", 8i64);
             b.set(r, "username", user.chars().take(20).collect::<String>());

@@ -319,7 +319,17 @@
       edgeSeen[s + ">" + t] = true;
       elements.push({ group: "edges", data: { id: "e" + i, source: s, target: t, cycle: e.cycle } });
     });
-    return { elements: elements, nodes: Object.keys(seen).length };
+    // A graph much deeper than wide reads better from left to right.
+    var counts = Object.keys(perLayer).map(function (l) { return perLayer[l]; });
+    var across = counts.length > 1.5 * Math.max.apply(null, counts.concat([1]));
+    if (across) {
+      Object.keys(position).forEach(function (id) {
+        var p = position[id];
+        position[id] = { x: p.y * 1.6, y: p.x / 1.6 };
+      });
+      elements.forEach(function (el) { if (el.group === "nodes") el.position = position[el.data.id]; });
+    }
+    return { elements: elements, nodes: Object.keys(seen).length, across: across };
   }
 
   function drawDag() {
@@ -355,7 +365,7 @@
           { selector: "edge", style: { width: 1, "line-color": "#b7c3d0", "target-arrow-color": "#b7c3d0", "target-arrow-shape": "triangle", "curve-style": built.nodes > 1000 ? "haystack" : "bezier" } },
           { selector: "edge[?cycle]", style: { "line-color": "#c9302c", "target-arrow-color": "#c9302c", "line-style": "dashed", width: 2 } },
         ],
-        layout: dagre ? { name: "dagre", rankDir: "TB", nodeSep: 20, rankSep: 60 } : { name: "preset" },
+        layout: dagre ? { name: "dagre", rankDir: built.across ? "LR" : "TB", nodeSep: 20, rankSep: 60 } : { name: "preset" },
       });
       cy.on("tap", "node", function (evt) {
         var node = evt.target.data();
