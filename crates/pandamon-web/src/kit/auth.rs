@@ -478,18 +478,21 @@ pub async fn authenticate(
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("text/html"));
-        if is_get && html && response.status().is_success() && counts_as_visit(&page) {
-            if let Some(store) = state.state.clone() {
-                let login = user.login.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = store
-                        .record_visit(&login, &page, now(), VISIT_HALF_LIFE_HOURS)
-                        .await
-                    {
-                        tracing::warn!(error = %e, "cannot count a page visit");
-                    }
-                });
-            }
+        if is_get
+            && html
+            && response.status().is_success()
+            && counts_as_visit(&page)
+            && let Some(store) = state.state.clone()
+        {
+            let login = user.login.clone();
+            tokio::spawn(async move {
+                if let Err(e) = store
+                    .record_visit(&login, &page, now(), VISIT_HALF_LIFE_HOURS)
+                    .await
+                {
+                    tracing::warn!(error = %e, "cannot count a page visit");
+                }
+            });
         }
         response.extensions_mut().insert(user);
     }
