@@ -373,6 +373,14 @@ fn fields<'a>(form: &'a [(String, String)], name: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// The first value of form field `name`, trimmed ("" when absent).
+fn field(form: &[(String, String)], name: &str) -> String {
+    fields(form, name)
+        .first()
+        .map_or("", |v| v.trim())
+        .to_string()
+}
+
 async fn create_token(
     headers: HeaderMap,
     request: PageRequest,
@@ -380,10 +388,7 @@ async fn create_token(
 ) -> AppResult<Response> {
     let (auth, store) = configured(&request.state)?;
     let user = form_user(&request, &headers)?;
-    let label = fields(&form, "label")
-        .first()
-        .map_or("", |l| l.trim())
-        .to_string();
+    let label = field(&form, "label");
     if label.is_empty() || label.chars().count() > MAX_LABEL {
         return Err(AppError::BadRequest(format!(
             "invalid value for parameter 'label': give what the token is for, up to {MAX_LABEL} characters"
@@ -424,10 +429,7 @@ async fn revoke_token(
 ) -> AppResult<Response> {
     let (_, store) = configured(&request.state)?;
     let user = form_user(&request, &headers)?;
-    let id = fields(&form, "id")
-        .first()
-        .map_or("", |i| i.trim())
-        .to_string();
+    let id = field(&form, "id");
     if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(AppError::BadRequest(
             "invalid value for parameter 'id': the token's id as your page lists it (64 hex digits)"
@@ -455,9 +457,9 @@ async fn save_preferences(
 ) -> AppResult<Response> {
     let (_, store) = configured(&request.state)?;
     let user = form_user(&request, &headers)?;
-    let hours = match fields(&form, "default_hours").first().map(|h| h.trim()) {
-        None | Some("") | Some("0") => None,
-        Some(h) => match h.parse::<i64>() {
+    let hours = match field(&form, "default_hours").as_str() {
+        "" | "0" => None,
+        h => match h.parse::<i64>() {
             Ok(n) if (1..=24 * 365).contains(&n) => Some(n),
             _ => {
                 return Err(AppError::BadRequest(
