@@ -277,6 +277,19 @@ impl ErrorComponent {
     }
 }
 
+/// The component order in which a job's first error is taken (the errors page's
+/// histogram, the accounting's error category).
+pub const FIRST_ERROR_ORDER: [ErrorComponent; 8] = [
+    ErrorComponent::Pilot,
+    ErrorComponent::Exe,
+    ErrorComponent::Transform,
+    ErrorComponent::Ddm,
+    ErrorComponent::Jobdispatcher,
+    ErrorComponent::Taskbuffer,
+    ErrorComponent::Sup,
+    ErrorComponent::Brokerage,
+];
+
 /// bigmon's error categories, as stored in `error_descriptions.category`.
 pub const ERROR_CATEGORIES: [(i16, &str); 7] = [
     (0, "Uncategorized"),

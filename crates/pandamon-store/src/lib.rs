@@ -6,6 +6,7 @@
 //! identifiers come only from the catalogue or validated configuration. This crate knows nothing
 //! about HTTP.
 
+pub mod accounting;
 pub mod alerts;
 pub mod carousel;
 pub mod catalog;

@@ -12,6 +12,15 @@ use futures_util::{StreamExt, TryStreamExt};
 use sqlx::{AssertSqlSafe, Row};
 use std::borrow::Cow;
 
+/// A half-open window `[from, to)` (unix seconds; no end when `to` is `None`) on a timestamp
+/// column, for [`Db::scan`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeRange<'a> {
+    pub column: &'a str,
+    pub from: i64,
+    pub to: Option<i64>,
+}
+
 /// One value of a scanned row, borrowed from the wire where it can be.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Field<'a> {
@@ -70,11 +79,31 @@ impl Db {
         time_column: &str,
         since: i64,
         split_by: Option<&str>,
+        row: impl FnMut(&[Field<'_>]) + Send,
+    ) -> Result<u64> {
+        let window = [TimeRange {
+            column: time_column,
+            from: since,
+            to: None,
+        }];
+        self.scan(table, columns, &window, split_by, row).await
+    }
+
+    /// Calls `row` for every row of `table` inside every one of `ranges` (the first should be
+    /// an indexed column), like [`Db::scan_since`].
+    pub async fn scan(
+        &self,
+        table: &str,
+        columns: &[(&str, ColType)],
+        ranges: &[TimeRange<'_>],
+        split_by: Option<&str>,
         mut row: impl FnMut(&[Field<'_>]) + Send,
     ) -> Result<u64> {
+        if ranges.is_empty() {
+            return Err(StoreError::Decode("a scan needs a time window"));
+        }
         let d = self.dialect();
         let kinds: Vec<Kind> = columns.iter().map(|(_, t)| kind(*t)).collect();
-        let from = time_literal(since)?;
         let name = self.qualified(Catalog::get().table(table));
         self.check_health()?;
         match &self.pool {
@@ -103,12 +132,20 @@ impl Db {
                         sql
                     })
                     .collect();
-                // COPY takes no bound parameters: the window's start is a literal formatted
-                // from an integer, never from request text.
+                // COPY takes no bound parameters: the windows' bounds are literals formatted
+                // from integers, never from request text.
+                let mut conditions = Vec::new();
+                for r in ranges {
+                    let column = d.quote(r.column);
+                    conditions.push(format!("{column} >= TIMESTAMP '{}'", time_literal(r.from)?));
+                    if let Some(to) = r.to {
+                        conditions.push(format!("{column} < TIMESTAMP '{}'", time_literal(to)?));
+                    }
+                }
                 let sql = format!(
-                    "COPY (SELECT {} FROM {name} WHERE {} >= TIMESTAMP '{from}') TO STDOUT (FORMAT binary)",
+                    "COPY (SELECT {} FROM {name} WHERE {}) TO STDOUT (FORMAT binary)",
                     select.join(", "),
-                    d.quote(time_column)
+                    conditions.join(" AND ")
                 );
                 // On a large scan several connections each stream a share of the rows, so
                 // that the database decodes them on every core.
@@ -151,18 +188,31 @@ impl Db {
             }
             _ => {
                 let select: Vec<String> = columns.iter().map(|(c, t)| uniform(d, c, *t)).collect();
-                let since_sql = d.placeholder(1);
+                let mut conditions = Vec::new();
+                let mut bounds: Vec<NaiveDateTime> = Vec::new();
+                for r in ranges {
+                    let column = d.quote(r.column);
+                    for (op, at) in [(">=", Some(r.from)), ("<", r.to)] {
+                        let Some(at) = at else { continue };
+                        bounds.push(
+                            DateTime::from_timestamp(at, 0)
+                                .map(|t| t.naive_utc())
+                                .ok_or(StoreError::Decode("scan start is out of range"))?,
+                        );
+                        conditions.push(format!("{column} {op} {}", d.placeholder(bounds.len())));
+                    }
+                }
                 let sql = format!(
-                    "SELECT {} FROM {name} WHERE {} >= {since_sql}",
+                    "SELECT {} FROM {name} WHERE {}",
                     select.join(", "),
-                    d.quote(time_column)
+                    conditions.join(" AND ")
                 );
-                let since = DateTime::from_timestamp(since, 0)
-                    .map(|t| t.naive_utc())
-                    .ok_or_else(|| StoreError::Decode("scan start is out of range"))?;
                 let mut rows = 0u64;
                 live_pool!(self, pool => {
-                    let query = sqlx::query(AssertSqlSafe(sql.clone())).bind(since);
+                    let mut query = sqlx::query(AssertSqlSafe(sql.clone()));
+                    for b in &bounds {
+                        query = query.bind(*b);
+                    }
                     let mut stream = query.fetch(pool);
                     while let Some(r) = stream.try_next().await? {
                         let mut cells: Vec<Cell> = Vec::with_capacity(kinds.len());

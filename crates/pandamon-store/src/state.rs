@@ -97,6 +97,8 @@ pub const LOGINS_TABLE: &str = "logins";
 pub const TOKENS_TABLE: &str = "api_tokens";
 /// The pages each user visits, with decaying weights.
 pub const VISITS_TABLE: &str = "page_visits";
+/// The accounting rollups (`accounting.rs`).
+pub const ROLLUPS_TABLE: &str = "job_rollups";
 
 /// Every migration, in version order.
 pub const MIGRATIONS: &[Migration] = &[
@@ -193,6 +195,39 @@ pub const MIGRATIONS: &[Migration] = &[
                 key: &["login", "page"],
             },
         ],
+    },
+    Migration {
+        version: 4,
+        name: "accounting rollups of completed jobs",
+        steps: &[Step::Table {
+            name: ROLLUPS_TABLE,
+            columns: &[
+                col("resolution", ColType::BigInt),
+                col("bin", ColType::BigInt),
+                col("dims_key", ColType::Varchar(16)),
+                col("computingsite", ColType::Varchar(128)),
+                col("cloud", ColType::Varchar(128)),
+                col("resource_type", ColType::Varchar(128)),
+                col("prodsourcelabel", ColType::Varchar(128)),
+                col("processingtype", ColType::Varchar(128)),
+                col("gshare", ColType::Varchar(128)),
+                col("workinggroup", ColType::Varchar(128)),
+                col("inputdatatype", ColType::Varchar(128)),
+                col("jobstatus", ColType::Varchar(128)),
+                col("errorcategory", ColType::Varchar(128)),
+                col("jobs", ColType::BigInt),
+                col("cores", ColType::BigInt),
+                col("unknown_cores", ColType::BigInt),
+                col("wall_core_s", ColType::BigInt),
+                col("cpu_s", ColType::BigInt),
+                col("hs06_s", ColType::BigInt),
+                col("unknown_power", ColType::BigInt),
+                col("events", ColType::BigInt),
+                col("input_bytes", ColType::BigInt),
+                col("output_bytes", ColType::BigInt),
+            ],
+            key: &["resolution", "bin", "dims_key"],
+        }],
     },
 ];
 

@@ -18,7 +18,7 @@ use crate::kit::state::AppState;
 use askama::Template;
 use axum::response::Response;
 use axum::routing::get;
-use pandamon_model::{ErrorComponent, error_category_name};
+use pandamon_model::{ErrorComponent, FIRST_ERROR_ORDER, error_category_name};
 use pandamon_query::{Selection, fields};
 use pandamon_store::jobs::ErrorDescription;
 use pandamon_store::jobs::{Cell, Group};
@@ -196,18 +196,6 @@ pub struct HistogramSeries {
     pub name: String,
     pub data: Vec<i64>,
 }
-
-/// The component order in which a job's first error is taken for the histogram.
-const FIRST_ERROR_ORDER: [ErrorComponent; 8] = [
-    ErrorComponent::Pilot,
-    ErrorComponent::Exe,
-    ErrorComponent::Transform,
-    ErrorComponent::Ddm,
-    ErrorComponent::Jobdispatcher,
-    ErrorComponent::Taskbuffer,
-    ErrorComponent::Sup,
-    ErrorComponent::Brokerage,
-];
 
 /// The category of the first error among `codes` (one per [`FIRST_ERROR_ORDER`] component),
 /// "No error code" when none is set.

@@ -1,0 +1,319 @@
+//! Job accounting (seed 004): completed jobs rolled up per 10 minutes, hour and day, from the
+//! PanDA job tables into pandamon's own tables, and the time series read back from them.
+//!
+//! - [`rollup`] builds the rollups: a bin range is recomputed from the job tables and replaced
+//!   as a whole, so a rebuild, a backfill run twice or a late update never double-counts.
+//! - [`series`] answers a metric over time, grouped by one dimension, from the rollups.
+//! - This file names the dimensions and metrics, and ADC's activity of a job.
+//!
+//! The rollups are reached through [`RollupStore`]: the default is pandamon's state store (the
+//! connected database); a columnar engine can stand behind the same trait.
+
+pub mod rollup;
+pub mod series;
+
+use pandamon_store::accounting::{ROLLUP_DIMS, RollupRow};
+use pandamon_store::{Result, StateStore};
+use std::borrow::Cow;
+use std::future::Future;
+
+/// Where rollups are kept.
+pub trait RollupStore: Send + Sync {
+    /// Replaces the rows of `resolution` with bins in `[from, to)`.
+    fn replace(
+        &self,
+        resolution: i64,
+        from: i64,
+        to: i64,
+        rows: &[RollupRow],
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// The rows of `resolution` with bins in `[from, to)`.
+    fn rows(
+        &self,
+        resolution: i64,
+        from: i64,
+        to: i64,
+    ) -> impl Future<Output = Result<Vec<RollupRow>>> + Send;
+    /// The first and last bin of `resolution` held.
+    fn extent(&self, resolution: i64) -> impl Future<Output = Result<Option<(i64, i64)>>> + Send;
+}
+
+impl RollupStore for StateStore {
+    async fn replace(&self, resolution: i64, from: i64, to: i64, rows: &[RollupRow]) -> Result<()> {
+        self.replace_rollups(resolution, from, to, rows).await
+    }
+    async fn rows(&self, resolution: i64, from: i64, to: i64) -> Result<Vec<RollupRow>> {
+        self.rollups(resolution, from, to).await
+    }
+    async fn extent(&self, resolution: i64) -> Result<Option<(i64, i64)>> {
+        self.rollup_extent(resolution).await
+    }
+}
+
+/// The bin sizes kept, in seconds: 10 minutes (for the last [`FINE_RETENTION_DAYS`]), 1 hour
+/// and 1 day.
+pub const RESOLUTIONS: [i64; 3] = [600, 3_600, 86_400];
+/// How far back the 10-minute bins are kept (and asked for).
+pub const FINE_RETENTION_DAYS: i64 = 62;
+
+/// A dimension a series can be grouped or filtered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dimension {
+    Site,
+    Cloud,
+    ResourceType,
+    JobType,
+    Activity,
+    ProcessingType,
+    Gshare,
+    WorkingGroup,
+    InputDataType,
+    JobStatus,
+    ErrorCategory,
+}
+
+impl Dimension {
+    pub const ALL: [Dimension; 11] = [
+        Dimension::Site,
+        Dimension::Cloud,
+        Dimension::ResourceType,
+        Dimension::JobType,
+        Dimension::Activity,
+        Dimension::ProcessingType,
+        Dimension::Gshare,
+        Dimension::WorkingGroup,
+        Dimension::InputDataType,
+        Dimension::JobStatus,
+        Dimension::ErrorCategory,
+    ];
+
+    /// The name in URLs (`groupby=`, filters): PanDA's column name where there is one.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dimension::Site => "computingsite",
+            Dimension::Cloud => "cloud",
+            Dimension::ResourceType => "resource_type",
+            Dimension::JobType => "prodsourcelabel",
+            Dimension::Activity => "activity",
+            Dimension::ProcessingType => "processingtype",
+            Dimension::Gshare => "gshare",
+            Dimension::WorkingGroup => "workinggroup",
+            Dimension::InputDataType => "inputdatatype",
+            Dimension::JobStatus => "jobstatus",
+            Dimension::ErrorCategory => "errorcategory",
+        }
+    }
+
+    /// A dimension by its URL name (`site` and `jobtype` are accepted too).
+    pub fn parse(name: &str) -> Option<Dimension> {
+        match name {
+            "site" => Some(Dimension::Site),
+            "jobtype" => Some(Dimension::JobType),
+            _ => Dimension::ALL.into_iter().find(|d| d.name() == name),
+        }
+    }
+
+    /// This dimension's value in a rollup row ("" when the job had none).
+    pub fn value(self, row: &RollupRow) -> Cow<'_, str> {
+        match self {
+            Dimension::Activity => Cow::Borrowed(activity(
+                &row.dims[stored("prodsourcelabel")],
+                &row.dims[stored("processingtype")],
+            )),
+            other => Cow::Borrowed(row.dims[stored(other.name())].as_str()),
+        }
+    }
+}
+
+/// The position of a stored dimension in [`ROLLUP_DIMS`].
+fn stored(name: &str) -> usize {
+    ROLLUP_DIMS
+        .iter()
+        .position(|d| *d == name)
+        .expect("a stored dimension")
+}
+
+/// ADC's activity of a job, from its job type (`prodsourcelabel`) and processing type, as the
+/// accounting dashboards group them: user jobs are analysis; production jobs go by processing
+/// type (event generation, simulation, reconstruction and pile-up, data processing,
+/// derivations and group production, merging and the rest as "MC Production other"); test
+/// and installation jobs are "Testing"; anything else "Others".
+pub fn activity(prodsourcelabel: &str, processingtype: &str) -> &'static str {
+    match prodsourcelabel {
+        "user" | "panda" => "Analysis",
+        "managed" | "prod_test" => match processingtype {
+            "evgen" => "MC Event Generation",
+            "simul" | "fastsim" => "MC Simulation",
+            "reco" | "recon" | "pile" | "pileup" => "MC Reconstruction",
+            "reprocessing" | "pipetask" | "urgent" => "Data Processing",
+            "deriv" | "group" | "gangarobot-deriv" => "Group Production",
+            _ => "MC Production other",
+        },
+        "ptest" | "rc_test" | "rc_test2" | "rc_alrb" | "test" | "install" => "Testing",
+        _ => "Others",
+    }
+}
+
+/// What a series measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    Jobs,
+    Cores,
+    WallHours,
+    WallHoursOk,
+    WallHoursFailed,
+    CpuHours,
+    Hs06Hours,
+    CpuEff,
+    CpuEffOk,
+    Events,
+    InputBytes,
+    OutputBytes,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 12] = [
+        Metric::Jobs,
+        Metric::Cores,
+        Metric::WallHours,
+        Metric::WallHoursOk,
+        Metric::WallHoursFailed,
+        Metric::CpuHours,
+        Metric::Hs06Hours,
+        Metric::CpuEff,
+        Metric::CpuEffOk,
+        Metric::Events,
+        Metric::InputBytes,
+        Metric::OutputBytes,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Jobs => "jobs",
+            Metric::Cores => "cores",
+            Metric::WallHours => "walltime",
+            Metric::WallHoursOk => "walltime_ok",
+            Metric::WallHoursFailed => "walltime_failed",
+            Metric::CpuHours => "cputime",
+            Metric::Hs06Hours => "hs06",
+            Metric::CpuEff => "cpueff",
+            Metric::CpuEffOk => "cpueff_ok",
+            Metric::Events => "events",
+            Metric::InputBytes => "input_bytes",
+            Metric::OutputBytes => "output_bytes",
+        }
+    }
+
+    /// What the numbers are, for chart titles and table headers.
+    pub fn label(self) -> &'static str {
+        match self {
+            Metric::Jobs => "completed jobs",
+            Metric::Cores => "cores of completed jobs",
+            Metric::WallHours => "wall-clock core-hours",
+            Metric::WallHoursOk => "wall-clock core-hours of successful jobs",
+            Metric::WallHoursFailed => "wall-clock core-hours of failed jobs",
+            Metric::CpuHours => "CPU hours",
+            Metric::Hs06Hours => "HS06-hours",
+            Metric::CpuEff => "CPU efficiency of all completed jobs (%)",
+            Metric::CpuEffOk => "CPU efficiency of successful jobs (%)",
+            Metric::Events => "events",
+            Metric::InputBytes => "input bytes",
+            Metric::OutputBytes => "output bytes",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// A ratio (its value over several rows is the ratio of the sums), not a sum.
+    pub fn is_ratio(self) -> bool {
+        matches!(self, Metric::CpuEff | Metric::CpuEffOk)
+    }
+
+    /// What one rollup row adds: the numerator, and the denominator of a ratio.
+    pub fn contribution(self, row: &RollupRow) -> (f64, f64) {
+        let m = |name: &str| {
+            let i = pandamon_store::accounting::ROLLUP_METRICS
+                .iter()
+                .position(|c| *c == name)
+                .expect("a stored metric");
+            row.metrics[i] as f64
+        };
+        let status = row.dims[stored("jobstatus")].as_str();
+        let hours = |s: f64| s / 3_600.0;
+        match self {
+            Metric::Jobs => (m("jobs"), 0.0),
+            Metric::Cores => (m("cores"), 0.0),
+            Metric::WallHours => (hours(m("wall_core_s")), 0.0),
+            Metric::WallHoursOk if status == "finished" => (hours(m("wall_core_s")), 0.0),
+            Metric::WallHoursFailed if status == "failed" => (hours(m("wall_core_s")), 0.0),
+            Metric::WallHoursOk | Metric::WallHoursFailed => (0.0, 0.0),
+            Metric::CpuHours => (hours(m("cpu_s")), 0.0),
+            Metric::Hs06Hours => (hours(m("hs06_s")), 0.0),
+            Metric::CpuEff => (m("cpu_s"), m("wall_core_s")),
+            Metric::CpuEffOk if status == "finished" => (m("cpu_s"), m("wall_core_s")),
+            Metric::CpuEffOk => (0.0, 0.0),
+            Metric::Events => (m("events"), 0.0),
+            Metric::InputBytes => (m("input_bytes"), 0.0),
+            Metric::OutputBytes => (m("output_bytes"), 0.0),
+        }
+    }
+
+    /// The value of accumulated contributions.
+    pub fn value(self, (num, den): (f64, f64)) -> f64 {
+        if self.is_ratio() {
+            if den > 0.0 { 100.0 * num / den } else { 0.0 }
+        } else {
+            num
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dimensions_and_metrics_read_by_their_names() {
+        for d in Dimension::ALL {
+            assert_eq!(Dimension::parse(d.name()), Some(d));
+            if d != Dimension::Activity {
+                stored(d.name());
+            }
+        }
+        assert_eq!(Dimension::parse("site"), Some(Dimension::Site));
+        assert_eq!(Dimension::parse("nonsense"), None);
+        for m in Metric::ALL {
+            assert_eq!(Metric::parse(m.name()), Some(m));
+        }
+    }
+
+    #[test]
+    fn activities_follow_job_type_then_processing_type() {
+        assert_eq!(activity("user", "pathena"), "Analysis");
+        assert_eq!(activity("managed", "simul"), "MC Simulation");
+        assert_eq!(activity("managed", "evgen"), "MC Event Generation");
+        assert_eq!(activity("managed", "merge"), "MC Production other");
+        assert_eq!(activity("ptest", "simul"), "Testing");
+        assert_eq!(activity("", ""), "Others");
+    }
+
+    #[test]
+    fn efficiency_is_a_ratio_of_sums() {
+        let mut row = RollupRow {
+            resolution: 600,
+            bin: 0,
+            dims: Default::default(),
+            metrics: [0; 10],
+        };
+        row.dims[stored("jobstatus")] = "failed".into();
+        row.metrics[3] = 7_200; // wall core-seconds
+        row.metrics[4] = 3_600; // cpu seconds
+        assert_eq!(Metric::CpuEff.contribution(&row), (3_600.0, 7_200.0));
+        assert_eq!(Metric::CpuEffOk.contribution(&row), (0.0, 0.0));
+        assert_eq!(Metric::WallHoursFailed.contribution(&row), (2.0, 0.0));
+        assert_eq!(Metric::CpuEff.value((3_600.0, 7_200.0)), 50.0);
+        assert_eq!(Metric::CpuEff.value((0.0, 0.0)), 0.0);
+    }
+}

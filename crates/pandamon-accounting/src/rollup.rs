@@ -1,0 +1,370 @@
+//! Building the rollups from the job tables.
+//!
+//! A range of 10-minute bins is recomputed from every completed job (finished, failed,
+//! cancelled, closed) that ended in it, wherever the job is now (active, archived or the archive
+//! schema; a job found twice counts once, its latest copy), and replaces what was stored for
+//! the range; the hours and days around it are then recomputed from the finer bins. Counting
+//! by end time, a job that crosses a bin edge counts in the bin it ended in; each retry is a
+//! job of its own.
+
+use crate::{RESOLUTIONS, RollupStore};
+use pandamon_model::{FIRST_ERROR_ORDER, JobTable, error_category_name};
+use pandamon_store::accounting::RollupRow;
+use pandamon_store::catalog::ColType;
+use pandamon_store::scan::{Field, TimeRange};
+use pandamon_store::{Db, Result};
+use std::collections::{BTreeSet, HashMap};
+
+/// The job statuses of completed jobs.
+pub const COMPLETED: [&str; 4] = ["finished", "failed", "cancelled", "closed"];
+
+/// The tables a completed job can be in.
+const TABLES: [JobTable; 3] = [JobTable::Active, JobTable::Archived, JobTable::Archive];
+
+/// The job columns read, in the order [`Job::read`] expects them.
+const COLUMNS: [(&str, ColType); 29] = [
+    ("pandaid", ColType::BigInt),
+    ("modificationtime", ColType::Timestamp),
+    ("endtime", ColType::Timestamp),
+    ("starttime", ColType::Timestamp),
+    ("jobstatus", ColType::Text),
+    ("computingsite", ColType::Text),
+    ("cloud", ColType::Text),
+    ("resource_type", ColType::Text),
+    ("prodsourcelabel", ColType::Text),
+    ("processingtype", ColType::Text),
+    ("gshare", ColType::Text),
+    ("workinggroup", ColType::Text),
+    ("inputfiletype", ColType::Text),
+    ("actualcorecount", ColType::BigInt),
+    ("corecount", ColType::BigInt),
+    ("cpuconsumptiontime", ColType::BigInt),
+    ("hs06sec", ColType::BigInt),
+    ("hs06", ColType::BigInt),
+    ("nevents", ColType::BigInt),
+    ("inputfilebytes", ColType::BigInt),
+    ("outputfilebytes", ColType::BigInt),
+    // The error codes, in FIRST_ERROR_ORDER (checked by a test).
+    ("piloterrorcode", ColType::BigInt),
+    ("exeerrorcode", ColType::BigInt),
+    ("transexitcode", ColType::Text),
+    ("ddmerrorcode", ColType::BigInt),
+    ("jobdispatchererrorcode", ColType::BigInt),
+    ("taskbuffererrorcode", ColType::BigInt),
+    ("superrorcode", ColType::BigInt),
+    ("brokerageerrorcode", ColType::BigInt),
+];
+/// Where the error codes start in [`COLUMNS`].
+const FIRST_CODE: usize = 21;
+
+/// The category of each described error, by (component, code).
+pub type Categories = HashMap<(String, i64), i64>;
+
+/// Reads the error categories of `error_descriptions` (none when the table is missing).
+pub async fn categories(db: &Db) -> Categories {
+    match db.error_descriptions().await {
+        Ok(described) => described
+            .into_iter()
+            .map(|d| ((d.component, d.code), d.category))
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "error categories unavailable: jobs counted as uncategorized");
+            Categories::new()
+        }
+    }
+}
+
+/// One completed job as the rollups count it.
+#[derive(Debug, Clone)]
+struct Job {
+    modified: i64,
+    end: i64,
+    dims: [String; 10],
+    metrics: [i64; 10],
+}
+
+fn int(f: &Field<'_>) -> Option<i64> {
+    match f {
+        Field::Int(v) => Some(*v),
+        Field::Text(t) => t.trim().parse::<f64>().ok().map(|v| v as i64),
+        _ => None,
+    }
+}
+
+fn time(f: &Field<'_>) -> Option<i64> {
+    match f {
+        Field::Time(t) => Some(*t),
+        _ => None,
+    }
+}
+
+fn text(f: &Field<'_>) -> String {
+    match f {
+        Field::Text(t) => t.trim().to_string(),
+        Field::Int(v) => v.to_string(),
+        _ => String::new(),
+    }
+}
+
+impl Job {
+    /// A completed job from a scanned row; `None` for a job that is not completed or has no
+    /// end time.
+    fn read(f: &[Field<'_>], categories: &Categories) -> Option<(i64, Job)> {
+        let pandaid = int(&f[0])?;
+        let status = text(&f[4]);
+        if !COMPLETED.contains(&status.as_str()) {
+            return None;
+        }
+        let end = time(&f[2])?;
+        let modified = time(&f[1]).unwrap_or(end);
+        let wall = time(&f[3]).map_or(0, |start| (end - start).max(0));
+        let declared = int(&f[13]).or(int(&f[14])).filter(|&c| c > 0);
+        let cores = declared.unwrap_or(1);
+        // HS06: PanDA's own HS06-seconds when set, else the power of the job's cores over its
+        // wall time; unknown when neither is known.
+        let (hs06_s, unknown_power) = match (int(&f[16]).filter(|&v| v > 0), int(&f[17])) {
+            (Some(sec), _) => (sec, 0),
+            (None, Some(power)) if power > 0 => (power * wall, 0),
+            _ => (0, 1),
+        };
+        let category = if status == "finished" {
+            String::new()
+        } else {
+            let first =
+                FIRST_ERROR_ORDER
+                    .iter()
+                    .zip(&f[FIRST_CODE..])
+                    .find_map(|(component, code)| {
+                        int(code)
+                            .filter(|&c| c > 0)
+                            .map(|c| (component.name().to_string(), c))
+                    });
+            match first {
+                Some(key) => {
+                    error_category_name(categories.get(&key).copied().unwrap_or(0)).to_string()
+                }
+                None => "No error code".to_string(),
+            }
+        };
+        let dims = [
+            text(&f[5]),
+            text(&f[6]),
+            text(&f[7]),
+            text(&f[8]),
+            text(&f[9]),
+            text(&f[10]),
+            text(&f[11]),
+            text(&f[12]),
+            status,
+            category,
+        ];
+        let metrics = [
+            1,
+            cores,
+            i64::from(declared.is_none()),
+            wall * cores,
+            int(&f[15]).unwrap_or(0).max(0),
+            hs06_s,
+            unknown_power,
+            int(&f[18]).unwrap_or(0).max(0),
+            int(&f[19]).unwrap_or(0).max(0),
+            int(&f[20]).unwrap_or(0).max(0),
+        ];
+        Some((
+            pandaid,
+            Job {
+                modified,
+                end,
+                dims,
+                metrics,
+            },
+        ))
+    }
+}
+
+/// Every completed job that ended in `[from, to)`, by pandaid (its latest copy).
+async fn completed_jobs(
+    db: &Db,
+    categories: &Categories,
+    from: i64,
+    to: i64,
+) -> Result<HashMap<i64, Job>> {
+    let mut jobs: HashMap<i64, Job> = HashMap::new();
+    // A job is modified when it ends: the modification time bounds the scan by an indexed
+    // column, the end time selects the jobs.
+    let ranges = [
+        TimeRange {
+            column: "modificationtime",
+            from,
+            to: None,
+        },
+        TimeRange {
+            column: "endtime",
+            from,
+            to: Some(to),
+        },
+    ];
+    for table in TABLES {
+        db.scan(table.name(), &COLUMNS, &ranges, None, |f| {
+            if let Some((pandaid, job)) = Job::read(f, categories) {
+                match jobs.get(&pandaid) {
+                    Some(seen) if seen.modified >= job.modified => {}
+                    _ => {
+                        jobs.insert(pandaid, job);
+                    }
+                }
+            }
+        })
+        .await?;
+    }
+    Ok(jobs)
+}
+
+/// Sums rows (or jobs) into bins of `resolution`.
+fn sum_into(
+    out: &mut HashMap<(i64, [String; 10]), [i64; 10]>,
+    resolution: i64,
+    at: i64,
+    dims: &[String; 10],
+    metrics: &[i64; 10],
+) {
+    let bin = at - at.rem_euclid(resolution);
+    let sums = out.entry((bin, dims.clone())).or_insert([0; 10]);
+    for (s, m) in sums.iter_mut().zip(metrics) {
+        *s += m;
+    }
+}
+
+fn rows_of(resolution: i64, sums: HashMap<(i64, [String; 10]), [i64; 10]>) -> Vec<RollupRow> {
+    let mut rows: Vec<RollupRow> = sums
+        .into_iter()
+        .map(|((bin, dims), metrics)| RollupRow {
+            resolution,
+            bin,
+            dims,
+            metrics,
+        })
+        .collect();
+    rows.sort_by(|a, b| (a.bin, &a.dims).cmp(&(b.bin, &b.dims)));
+    rows
+}
+
+fn floor(t: i64, step: i64) -> i64 {
+    t - t.rem_euclid(step)
+}
+
+fn ceil(t: i64, step: i64) -> i64 {
+    floor(t + step - 1, step)
+}
+
+/// Recomputes the rollups of the completed jobs that ended in `[from, to)` (widened to whole
+/// 10-minute bins), and the hours and days that hold them. Returns how many jobs were counted.
+pub async fn rebuild(
+    db: &Db,
+    store: &impl RollupStore,
+    categories: &Categories,
+    from: i64,
+    to: i64,
+) -> Result<u64> {
+    let [fine, hour, day] = RESOLUTIONS;
+    let (from, to) = (floor(from, fine), ceil(to, fine));
+    let jobs = completed_jobs(db, categories, from, to).await?;
+    let mut sums = HashMap::new();
+    for job in jobs.values() {
+        sum_into(&mut sums, fine, job.end, &job.dims, &job.metrics);
+    }
+    store.replace(fine, from, to, &rows_of(fine, sums)).await?;
+    // Coarser bins from the finer ones around the range.
+    for (coarse, finer) in [(hour, fine), (day, hour)] {
+        let (a, b) = (floor(from, coarse), ceil(to, coarse));
+        let mut sums = HashMap::new();
+        for row in store.rows(finer, a, b).await? {
+            sum_into(&mut sums, coarse, row.bin, &row.dims, &row.metrics);
+        }
+        store.replace(coarse, a, b, &rows_of(coarse, sums)).await?;
+    }
+    Ok(jobs.len() as u64)
+}
+
+/// The 10-minute bins the completed jobs modified since `since` ended in, and the latest
+/// modification time seen (the next watermark).
+pub async fn touched_bins(db: &Db, since: i64) -> Result<(BTreeSet<i64>, Option<i64>)> {
+    let columns = [
+        ("modificationtime", ColType::Timestamp),
+        ("endtime", ColType::Timestamp),
+        ("jobstatus", ColType::Text),
+    ];
+    let ranges = [TimeRange {
+        column: "modificationtime",
+        from: since,
+        to: None,
+    }];
+    let mut bins = BTreeSet::new();
+    let mut latest = None;
+    for table in [JobTable::Active, JobTable::Archived] {
+        db.scan(table.name(), &columns, &ranges, None, |f| {
+            if let Some(m) = time(&f[0]) {
+                latest = latest.max(Some(m));
+            }
+            if let (Some(end), true) = (time(&f[1]), COMPLETED.contains(&text(&f[2]).as_str())) {
+                bins.insert(floor(end, RESOLUTIONS[0]));
+            }
+        })
+        .await?;
+    }
+    Ok((bins, latest))
+}
+
+/// Runs of consecutive bins, as `[from, to)` ranges.
+pub fn runs(bins: &BTreeSet<i64>, step: i64) -> Vec<(i64, i64)> {
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    for &b in bins {
+        match out.last_mut() {
+            Some((_, to)) if *to == b => *to = b + step,
+            _ => out.push((b, b + step)),
+        }
+    }
+    out
+}
+
+/// Brings the rollups up to date with the jobs modified since `watermark`: the bins those
+/// jobs ended in are recomputed. Returns the next watermark (a little before the latest
+/// modification seen, so that rows committed late are not missed) and the jobs counted.
+pub async fn update(
+    db: &Db,
+    store: &impl RollupStore,
+    categories: &Categories,
+    watermark: i64,
+) -> Result<(i64, u64)> {
+    const OVERLAP: i64 = 10;
+    let (bins, latest) = touched_bins(db, watermark - OVERLAP).await?;
+    let mut counted = 0;
+    for (from, to) in runs(&bins, RESOLUTIONS[0]) {
+        counted += rebuild(db, store, categories, from, to).await?;
+    }
+    Ok((latest.unwrap_or(watermark).max(watermark), counted))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_are_read_in_first_error_order() {
+        let codes: Vec<&str> = COLUMNS[FIRST_CODE..].iter().map(|(c, _)| *c).collect();
+        let order: Vec<&str> = FIRST_ERROR_ORDER.iter().map(|c| c.code_column()).collect();
+        assert_eq!(codes, order);
+    }
+
+    #[test]
+    fn runs_join_consecutive_bins() {
+        let bins: BTreeSet<i64> = [0, 600, 1_200, 3_000, 6_000, 6_600].into();
+        assert_eq!(
+            runs(&bins, 600),
+            vec![(0, 1_800), (3_000, 3_600), (6_000, 7_200)]
+        );
+        assert_eq!(floor(-1, 600), -600);
+        assert_eq!(ceil(601, 600), 1_200);
+        assert_eq!(ceil(600, 600), 600);
+    }
+}

@@ -1,0 +1,224 @@
+//! A metric over time, grouped by one dimension, from the rollups.
+
+use crate::{Dimension, FINE_RETENTION_DAYS, Metric, RESOLUTIONS, RollupStore};
+use std::collections::HashMap;
+
+/// The bin sizes a series can have, by name.
+pub const BINS: [(&str, i64); 9] = [
+    ("10m", 600),
+    ("30m", 1_800),
+    ("1h", 3_600),
+    ("6h", 21_600),
+    ("12h", 43_200),
+    ("1d", 86_400),
+    ("7d", 604_800),
+    ("14d", 1_209_600),
+    ("30d", 2_592_000),
+];
+
+/// What was asked, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesQuery {
+    pub metric: Metric,
+    pub groupby: Dimension,
+    /// Seconds, one of [`BINS`].
+    pub bin: i64,
+    /// Unix seconds; `from` a multiple of the stored resolution the bin reads.
+    pub from: i64,
+    /// Exclusive.
+    pub to: i64,
+    /// Each dimension's accepted values (a row matches when it matches every filter).
+    pub filters: Vec<(Dimension, Vec<String>)>,
+    /// Keep this many series, the rest summed into "other".
+    pub top: Option<usize>,
+}
+
+/// Why a query cannot be answered as asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SeriesError {
+    #[error("invalid value for parameter 'bin': {0}")]
+    Bin(String),
+    #[error("invalid value for parameter 'date_to': {0}")]
+    Window(String),
+}
+
+/// How many bins of `bin` seconds cover `[from, to)`.
+fn bin_count(from: i64, to: i64, bin: i64) -> i64 {
+    (to - from + bin - 1) / bin
+}
+
+/// The stored resolution a bin size is summed from.
+pub fn resolution_for(bin: i64) -> i64 {
+    RESOLUTIONS
+        .into_iter()
+        .rev()
+        .find(|r| bin % r == 0)
+        .unwrap_or(RESOLUTIONS[0])
+}
+
+impl SeriesQuery {
+    /// Checks the window against the bin: at most 2 000 bins, 10-minute bins only for the
+    /// last [`FINE_RETENTION_DAYS`] days (before `now`), `from` before `to`.
+    pub fn check(&self, now: i64) -> Result<(), SeriesError> {
+        if self.to <= self.from {
+            return Err(SeriesError::Window(
+                "the window must end after it starts".into(),
+            ));
+        }
+        let bins = bin_count(self.from, self.to, self.bin);
+        if bins > 2_000 {
+            return Err(SeriesError::Bin(format!(
+                "{bins} bins of this size in the window, at most 2 000: choose a coarser bin"
+            )));
+        }
+        if resolution_for(self.bin) == RESOLUTIONS[0]
+            && self.from < now - FINE_RETENTION_DAYS * 86_400
+        {
+            return Err(SeriesError::Bin(format!(
+                "bins under an hour are kept for the last {FINE_RETENTION_DAYS} days only: choose 1h or more"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// One named series: a value per bin.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    pub name: String,
+    pub values: Vec<f64>,
+    /// Its value over the whole window.
+    pub total: f64,
+}
+
+/// The answer: bin starts (unix seconds), the series (largest first, "other" last), the
+/// total, and how many jobs had an unknown core count or core power.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    pub bins: Vec<i64>,
+    pub lines: Vec<Line>,
+    pub total: f64,
+    pub unknown_cores: i64,
+    pub unknown_power: i64,
+}
+
+type Sums = (f64, f64);
+
+fn add(a: &mut Sums, b: Sums) {
+    a.0 += b.0;
+    a.1 += b.1;
+}
+
+/// Computes a series from the rollups (the query checked with [`SeriesQuery::check`]).
+pub async fn series(store: &impl RollupStore, q: &SeriesQuery) -> pandamon_store::Result<Series> {
+    let resolution = resolution_for(q.bin);
+    let n = usize::try_from(bin_count(q.from, q.to, q.bin)).unwrap_or(0);
+    let bins: Vec<i64> = (0..n as i64).map(|i| q.from + i * q.bin).collect();
+    let rows = store.rows(resolution, q.from, q.to).await?;
+    let mut groups: HashMap<String, (Vec<Sums>, Sums)> = HashMap::new();
+    let mut total: Sums = (0.0, 0.0);
+    let (mut unknown_cores, mut unknown_power) = (0, 0);
+    for row in &rows {
+        let passes = q.filters.iter().all(|(d, values)| {
+            let v = d.value(row);
+            values.iter().any(|w| *w == v)
+        });
+        if !passes {
+            continue;
+        }
+        let c = q.metric.contribution(row);
+        let at = ((row.bin - q.from) / q.bin) as usize;
+        let name = q.groupby.value(row).into_owned();
+        let (per_bin, sum) = groups
+            .entry(name)
+            .or_insert_with(|| (vec![(0.0, 0.0); n], (0.0, 0.0)));
+        add(&mut per_bin[at], c);
+        add(sum, c);
+        add(&mut total, c);
+        unknown_cores += row.metrics[2];
+        unknown_power += row.metrics[6];
+    }
+    let mut named: Vec<(String, (Vec<Sums>, Sums))> = groups.into_iter().collect();
+    let metric = q.metric;
+    named.sort_by(|a, b| {
+        metric
+            .value(b.1.1)
+            .total_cmp(&metric.value(a.1.1))
+            .then_with(|| a.0.cmp(&b.0))
+    });
+    if let Some(top) = q.top
+        && named.len() > top
+    {
+        let rest = named.split_off(top);
+        let mut other = (vec![(0.0, 0.0); n], (0.0, 0.0));
+        for (_, (per_bin, sum)) in rest {
+            for (o, s) in other.0.iter_mut().zip(per_bin) {
+                add(o, s);
+            }
+            add(&mut other.1, sum);
+        }
+        named.push(("other".to_string(), other));
+    }
+    let lines = named
+        .into_iter()
+        .map(|(name, (per_bin, sum))| Line {
+            name: if name.is_empty() {
+                "(none)".to_string()
+            } else {
+                name
+            },
+            values: per_bin.into_iter().map(|s| metric.value(s)).collect(),
+            total: metric.value(sum),
+        })
+        .collect();
+    Ok(Series {
+        bins,
+        lines,
+        total: metric.value(total),
+        unknown_cores,
+        unknown_power,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bins_read_from_the_coarsest_resolution_that_divides_them() {
+        assert_eq!(resolution_for(600), 600);
+        assert_eq!(resolution_for(1_800), 600);
+        assert_eq!(resolution_for(21_600), 3_600);
+        assert_eq!(resolution_for(604_800), 86_400);
+    }
+
+    #[test]
+    fn windows_are_checked_against_bins() {
+        let q = SeriesQuery {
+            metric: Metric::Jobs,
+            groupby: Dimension::Site,
+            bin: 600,
+            from: 0,
+            to: 365 * 86_400,
+            filters: Vec::new(),
+            top: None,
+        };
+        assert!(matches!(q.check(365 * 86_400), Err(SeriesError::Bin(_))));
+        let day = SeriesQuery {
+            bin: 3_600,
+            from: 0,
+            to: 86_400,
+            ..q.clone()
+        };
+        assert_eq!(day.check(86_400), Ok(()));
+        let old_fine = SeriesQuery {
+            bin: 600,
+            from: 0,
+            to: 86_400,
+            ..q.clone()
+        };
+        assert!(old_fine.check(100 * 86_400).is_err());
+        let backwards = SeriesQuery { to: 0, ..day };
+        assert!(matches!(backwards.check(0), Err(SeriesError::Window(_))));
+    }
+}
