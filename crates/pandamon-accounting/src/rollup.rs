@@ -12,7 +12,7 @@ use pandamon_model::{FIRST_ERROR_ORDER, JobTable, error_category_name};
 use pandamon_store::accounting::RollupRow;
 use pandamon_store::catalog::ColType;
 use pandamon_store::scan::{Field, TimeRange};
-use pandamon_store::{Db, Result};
+use pandamon_store::{Db, Result, StateStore};
 use std::collections::{BTreeSet, HashMap};
 
 /// The job statuses of completed jobs.
@@ -343,6 +343,163 @@ pub async fn update(
         counted += rebuild(db, store, categories, from, to).await?;
     }
     Ok((latest.unwrap_or(watermark).max(watermark), counted))
+}
+
+/// The module name under which progress is kept in the state store's values.
+const PROGRESS_MODULE: &str = "accounting";
+
+/// Rebuilds the rollups of every day in `[from, to)` (widened to whole days), one day at a
+/// time, newest first. Each finished day is recorded in the state store, so a run that stops
+/// resumes after the last day it finished; running it again over finished days rebuilds them
+/// to the same rows. `progress` hears (days done, days in all, jobs counted so far).
+pub async fn backfill(
+    db: &Db,
+    store: &StateStore,
+    from: i64,
+    to: i64,
+    mut progress: impl FnMut(u64, u64, u64),
+) -> Result<u64> {
+    let day = RESOLUTIONS[2];
+    let (from, to) = (floor(from, day), ceil(to, day));
+    let key = format!("backfill {from} {to}");
+    let total = ((to - from) / day) as u64;
+    // Resume below the oldest day a previous run of the same range finished.
+    let mut next = match store.get(PROGRESS_MODULE, &key).await? {
+        Some(done) => done.parse::<i64>().unwrap_or(to).clamp(from, to),
+        None => to,
+    };
+    let categories = categories(db).await;
+    let mut jobs = 0;
+    progress(((to - next) / day) as u64, total, jobs);
+    while next > from {
+        let start = next - day;
+        jobs += rebuild(db, store, &categories, start, next).await?;
+        next = start;
+        store
+            .put(PROGRESS_MODULE, &key, Some(&next.to_string()))
+            .await?;
+        progress(((to - next) / day) as u64, total, jobs);
+    }
+    store.put(PROGRESS_MODULE, &key, None).await?;
+    Ok(jobs)
+}
+
+/// The update watermark kept in the state store (unix seconds), if any.
+pub async fn watermark(store: &StateStore) -> Result<Option<i64>> {
+    Ok(store
+        .get(PROGRESS_MODULE, "watermark")
+        .await?
+        .and_then(|v| v.parse().ok()))
+}
+
+/// Records the update watermark.
+pub async fn set_watermark(store: &StateStore, at: i64) -> Result<()> {
+    store
+        .put(PROGRESS_MODULE, "watermark", Some(&at.to_string()))
+        .await
+}
+
+/// The server's own backfill while it runs: the days `[from, to)` it rebuilds and the start
+/// of the oldest day finished so far (`to` before the first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackfillProgress {
+    pub from: i64,
+    pub to: i64,
+    pub done_from: i64,
+}
+
+const SERVING: &str = "serving backfill";
+
+/// How far the server's own backfill has come, while it runs.
+pub async fn serve_backfill(store: &StateStore) -> Result<Option<BackfillProgress>> {
+    let Some(range) = store.get(PROGRESS_MODULE, SERVING).await? else {
+        return Ok(None);
+    };
+    let Some((from, to)) = range
+        .split_once(' ')
+        .and_then(|(a, b)| Some((a.parse::<i64>().ok()?, b.parse::<i64>().ok()?)))
+    else {
+        return Ok(None);
+    };
+    let done_from = store
+        .get(PROGRESS_MODULE, &format!("backfill {from} {to}"))
+        .await?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(to);
+    Ok(Some(BackfillProgress {
+        from,
+        to,
+        done_from,
+    }))
+}
+
+/// How often the server brings the rollups up to date.
+pub const UPDATE_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// The server's rollup keeper: when no rollups exist yet (or a backfill of its own did not
+/// finish), backfills the last `backfill_days` days, newest first, its progress readable
+/// through [`serve_backfill`]; then, every [`UPDATE_EVERY`], recomputes the bins of the jobs
+/// modified since the last round. Failures are logged and retried on the next round.
+pub async fn run_forever(db: Db, store: StateStore, backfill_days: i64) {
+    let mut mark = match watermark(&store).await {
+        Ok(Some(mark)) => mark,
+        _ => unix_now(),
+    };
+    let pending = serve_backfill(&store).await.ok().flatten();
+    let empty = matches!(store.rollup_extent(RESOLUTIONS[0]).await, Ok(None));
+    if pending.is_some() || empty {
+        let day = RESOLUTIONS[2];
+        let (from, to) = match pending {
+            Some(p) => (p.from, p.to),
+            None => {
+                let now = unix_now();
+                (floor(now - backfill_days * day, day), ceil(now, day))
+            }
+        };
+        let _ = store
+            .put(PROGRESS_MODULE, SERVING, Some(&format!("{from} {to}")))
+            .await;
+        tracing::info!(days = (to - from) / day, "accounting backfill starting");
+        let started = std::time::Instant::now();
+        match backfill(&db, &store, from, to, |_, _, _| {}).await {
+            Ok(jobs) => {
+                let _ = store.put(PROGRESS_MODULE, SERVING, None).await;
+                tracing::info!(
+                    jobs,
+                    seconds = started.elapsed().as_secs(),
+                    "accounting backfill done"
+                );
+            }
+            Err(e) => tracing::warn!(
+                error = %e,
+                "accounting backfill stopped; it resumes at the next start"
+            ),
+        }
+    }
+    let mut categories = categories(&db).await;
+    let mut rounds = 0u64;
+    loop {
+        rounds += 1;
+        if rounds.is_multiple_of(120) {
+            categories = self::categories(&db).await;
+        }
+        match update(&db, &store, &categories, mark).await {
+            Ok((next, _)) => {
+                mark = next;
+                if let Err(e) = set_watermark(&store, mark).await {
+                    tracing::warn!(error = %e, "accounting watermark not saved");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "accounting update failed; retried next round"),
+        }
+        tokio::time::sleep(UPDATE_EVERY).await;
+    }
 }
 
 #[cfg(test)]

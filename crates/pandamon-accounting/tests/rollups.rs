@@ -257,6 +257,21 @@ async fn rollups_match_sql(test: &TestDb) {
         before
     );
 
+    // A backfill over the same days gives the same rows, run once or twice.
+    for _ in 0..2 {
+        let mut last = (0, 0);
+        rollup::backfill(&db, &store, NOW - 4 * DAY, NOW + HOUR, |done, total, _| {
+            last = (done, total);
+        })
+        .await
+        .unwrap();
+        assert_eq!(last.0, last.1, "every day done");
+        assert_eq!(
+            store.rows(600, NOW - 4 * DAY, NOW + HOUR).await.unwrap(),
+            before
+        );
+    }
+
     // A late update: a finished job of the window is found failed later; `update` moves it.
     let table = db.qualified(Catalog::get().table("jobsarchived4"));
     let victim = scalar(

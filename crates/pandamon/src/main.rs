@@ -59,6 +59,28 @@ enum Command {
         #[command(subcommand)]
         action: AlertsAction,
     },
+    /// Build the job accounting rollups in pandamon's state.
+    Accounting {
+        #[command(subcommand)]
+        action: AccountingAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountingAction {
+    /// Roll up the completed jobs of every day from --from to --to (default: now), newest day
+    /// first. An interrupted run resumes where it stopped; a second run rebuilds the same rows.
+    Backfill {
+        /// Database url (env PANDAMON_DB).
+        #[arg(long)]
+        db: Option<String>,
+        /// First day, 2026-11-01 (UTC).
+        #[arg(long)]
+        from: String,
+        /// Day after the last, 2026-12-01 (UTC); default: today included.
+        #[arg(long)]
+        to: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -289,6 +311,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo(args) => demo(args).await,
         Command::Alerts { action } => alerts(cli.config.as_deref(), action, getenv).await,
+        Command::Accounting { action } => accounting(cli.config.as_deref(), action, getenv).await,
         Command::Modules => {
             let settings = config::load(cli.config.as_deref(), None, None, getenv)?;
             print!("{}", modules_table(&settings));
@@ -328,6 +351,54 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// `pandamon alerts run|list`.
+/// A day given as `2026-11-01`, as unix seconds.
+fn parse_day(flag: &str, text: &str) -> anyhow::Result<i64> {
+    chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc().timestamp())
+        .map_err(|_| anyhow::anyhow!("{flag} takes a day such as 2026-11-01, not '{text}'"))
+}
+
+async fn accounting(
+    config: Option<&std::path::Path>,
+    action: AccountingAction,
+    getenv: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<()> {
+    let AccountingAction::Backfill { db, from, to } = action;
+    let from = parse_day("--from", &from)?;
+    let to = match to {
+        Some(t) => parse_day("--to", &t)?,
+        None => chrono::Utc::now().timestamp(),
+    };
+    if to <= from {
+        bail!("--to must be after --from");
+    }
+    let settings = config::load(config, db.as_deref(), None, getenv)?;
+    let db = connect(&settings, Purpose::Load).await?;
+    let store = pandamon_store::StateStore::open(&settings.state, &db)
+        .await
+        .context("cannot open pandamon's state store: check [state] in the config file or PANDAMON_STATE_DB")?;
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} days · {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let started = std::time::Instant::now();
+    let jobs = pandamon_accounting::rollup::backfill(&db, &store, from, to, |done, total, jobs| {
+        bar.set_length(total);
+        bar.set_position(done);
+        bar.set_message(format!("{jobs} jobs"));
+    })
+    .await
+    .context("the backfill stopped; run the same command again to resume")?;
+    bar.finish();
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "rolled up {jobs} completed jobs in {seconds:.1} s ({:.0} jobs/s)",
+        jobs as f64 / seconds.max(0.001)
+    );
+    Ok(())
+}
+
 async fn alerts(
     config: Option<&std::path::Path>,
     action: AlertsAction,

@@ -35,6 +35,7 @@ const CORE_MODULES: &[&str] = &[
     "datacarousel",
     "idds",
     "alerts",
+    "accounting",
     "login",
 ];
 

@@ -19,6 +19,7 @@ use std::future::Future;
 
 const JSON: &str = "application/json";
 const HTML: &str = "text/html; charset=utf-8";
+const CSV: &str = "text/csv; charset=utf-8";
 
 /// Parameters that never change an answer: cache busters and bigmon's refresh stamp.
 const NO_OP_PARAMS: &[&str] = &["_", "timestamp", "json"];
@@ -256,6 +257,18 @@ impl PageRequest {
         html: impl FnOnce() -> AppResult<String>,
     ) -> AppResult<Response> {
         Ok(respond(self.reply(data, false, html)?.answer))
+    }
+
+    /// A CSV answer (`?format=csv`), whatever the request asked for.
+    pub fn reply_csv(&self, body: String) -> AppResult<Reply> {
+        Ok(Reply {
+            answer: Answer {
+                body: Bytes::from(body),
+                content_type: CSV,
+            },
+            basis: Basis::Database,
+            cacheable: true,
+        })
     }
 
     /// The answer from a view model: its JSON, or the page `html` renders. `from_index` says

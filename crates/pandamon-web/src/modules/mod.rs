@@ -1,6 +1,7 @@
 //! The module registry: every page family, listed once. A module is one folder here plus one
 //! line in [`REGISTRY`]; configuration switches each on or off by name.
 
+mod accounting;
 mod alerts;
 mod dashboards;
 mod datacarousel;
@@ -44,6 +45,7 @@ pub static REGISTRY: &[&dyn Module] = &[
     &globalshares::GlobalShares,
     &datacarousel::DataCarousel,
     &idds::Idds,
+    &accounting::Accounting,
     &alerts::Alerts,
     &login::Login,
 ];

@@ -18,7 +18,7 @@ use crate::kit::state::AppState;
 use askama::Template;
 use axum::response::Response;
 use axum::routing::get;
-use pandamon_model::{ErrorComponent, FIRST_ERROR_ORDER, error_category_name};
+use pandamon_model::{FIRST_ERROR_ORDER, error_category_name};
 use pandamon_query::{Selection, fields};
 use pandamon_store::jobs::ErrorDescription;
 use pandamon_store::jobs::{Cell, Group};

@@ -1,0 +1,576 @@
+//! The accounting module (seed 004): `/accounting/jobs/`, completed jobs over time from the
+//! rollups of `pandamon-accounting` — any metric, stacked by any dimension (top N and
+//! "other"), filtered on every dimension, in bins from 10 minutes to 30 days, with its table,
+//! CSV and JSON. Its background task keeps the rollups current (and backfills them when
+//! there are none).
+
+use crate::kit::error::{AppError, AppResult};
+use crate::kit::links::{jobs_url, url};
+use crate::kit::module::{
+    BackgroundTask, ConfigKey, Module, NavEntry, Param, ParamType, Route, RouteDoc,
+    positive_integer, schema,
+};
+use crate::kit::respond::PageRequest;
+use crate::kit::state::AppState;
+use askama::Template;
+use axum::response::Response;
+use axum::routing::get;
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use pandamon_accounting::rollup::{self, COMPLETED};
+use pandamon_accounting::series::{self, BINS, SeriesQuery, resolution_for};
+use pandamon_accounting::{Dimension, Metric};
+use schemars::JsonSchema;
+use serde::Serialize;
+
+pub struct Accounting;
+
+const NAME: &str = "accounting";
+
+/// Days the server backfills when it finds no rollups (`[modules.accounting] backfill_days`).
+const BACKFILL_DAYS: i64 = 30;
+
+/// The page's own parameters (the dimensions filter besides).
+const PAGE_PARAMS: &[&str] = &[
+    "metric",
+    "groupby",
+    "bin",
+    "top",
+    "date_from",
+    "date_to",
+    "hours",
+    "days",
+    "format",
+    "json",
+    "_",
+    "timestamp",
+];
+
+/// Series the page draws when the URL names no `top` (JSON gives every series).
+const PAGE_TOP: usize = 10;
+
+impl Module for Accounting {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+    fn description(&self) -> &'static str {
+        "job accounting: completed jobs, cores, wall and CPU time, HS06, efficiency, events and bytes over time by any dimension, from rollups kept in pandamon's state"
+    }
+    fn routes(&self) -> Vec<Route> {
+        vec![Route {
+            path: "/accounting/jobs/",
+            handler: get(jobs_page),
+            doc: RouteDoc {
+                summary: "job accounting: a metric of completed jobs (counted in the bin of their end time) over time, grouped by one dimension, filtered on any (`computingsite=A|B`, `jobstatus=failed`, ...)",
+                vocabulary: None,
+                params: const {
+                    &[
+                        Param::query(
+                            "metric",
+                            ParamType::Text,
+                            "jobs (default), cores, walltime, walltime_ok, walltime_failed, cputime, hs06, cpueff, cpueff_ok, events, input_bytes, output_bytes",
+                        ),
+                        Param::query(
+                            "groupby",
+                            ParamType::Text,
+                            "computingsite (default), cloud, resource_type, prodsourcelabel, activity, processingtype, gshare, workinggroup, inputdatatype, jobstatus, errorcategory",
+                        ),
+                        Param::query(
+                            "bin",
+                            ParamType::Text,
+                            "10m, 30m, 1h (default), 6h, 12h, 1d, 7d, 14d, 30d; under 1h only within the last 62 days",
+                        ),
+                        Param::query(
+                            "top",
+                            ParamType::Integer,
+                            "keep this many series, the rest summed into \"other\" (JSON default: all; page: 10)",
+                        ),
+                        Param::query(
+                            "date_from",
+                            ParamType::Text,
+                            "window start, 2026-11-30 or 2026-11-30T00:00:00 (UTC)",
+                        ),
+                        Param::query(
+                            "date_to",
+                            ParamType::Text,
+                            "window end, exclusive, same format",
+                        ),
+                        Param::query(
+                            "hours",
+                            ParamType::Integer,
+                            "a window of this many hours ending now",
+                        ),
+                        Param::query(
+                            "days",
+                            ParamType::Integer,
+                            "a window of this many days ending now (default 2)",
+                        ),
+                        Param::query(
+                            "format",
+                            ParamType::Text,
+                            "csv: the plotted numbers as CSV (a row per bin, a column per series)",
+                        ),
+                    ]
+                },
+                response: schema::<AccountingJson>,
+                html: true,
+            },
+        }]
+    }
+    fn nav(&self) -> Vec<NavEntry> {
+        vec![NavEntry {
+            label: "accounting",
+            href: "/accounting/jobs/",
+            order: 850,
+        }]
+    }
+    fn config_keys(&self) -> &'static [ConfigKey] {
+        &[ConfigKey {
+            name: "backfill_days",
+            description: "days of history the server rolls up by itself when it finds no rollups (default 30)",
+            check: positive_integer,
+        }]
+    }
+    fn background(&self) -> Vec<BackgroundTask> {
+        vec![BackgroundTask {
+            name: "accounting rollups",
+            run: Box::new(|state: AppState| {
+                Box::pin(async move {
+                    let Some(store) = state.state.clone() else {
+                        tracing::warn!(
+                            "accounting rollups not kept: pandamon's state store is not open"
+                        );
+                        return;
+                    };
+                    let days = state
+                        .settings
+                        .module_int(NAME, "backfill_days", BACKFILL_DAYS);
+                    rollup::run_forever(state.db.clone(), store, days).await;
+                })
+            }),
+        }]
+    }
+}
+
+/// One series of the answer.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SeriesJson {
+    pub name: String,
+    /// One number per bin.
+    pub values: Vec<f64>,
+}
+
+/// `/accounting/jobs/?json`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct AccountingJson {
+    pub metric: String,
+    pub groupby: String,
+    pub bin: String,
+    /// Each bin's start (UTC); bins are half-open.
+    pub bins: Vec<String>,
+    /// Largest first, "other" last.
+    pub series: Vec<SeriesJson>,
+    /// Over the whole window (for an efficiency, of all the jobs).
+    pub total: f64,
+    /// What the numbers are.
+    pub unit: String,
+    pub date_from: String,
+    /// Exclusive.
+    pub date_to: String,
+    /// Completed jobs without a core count (counted as one core).
+    pub unknown_cores: i64,
+    /// Completed jobs without a known core power (no HS06 counted for them).
+    pub unknown_power: i64,
+    /// What the page adjusted or could not do (window aligned to the bins, backfill running).
+    pub notes: Vec<String>,
+}
+
+fn iso(t: i64) -> String {
+    DateTime::from_timestamp(t, 0)
+        .map(|d| d.naive_utc().format("%Y-%m-%dT%H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
+fn parse_time(name: &str, text: &str) -> AppResult<i64> {
+    let text = text.trim();
+    let parsed = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S")
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M"))
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S"))
+        .or_else(|_| {
+            NaiveDate::parse_from_str(text, "%Y-%m-%d").map(|d| d.and_time(Default::default()))
+        });
+    parsed.map(|t| t.and_utc().timestamp()).map_err(|_| {
+        AppError::BadRequest(format!(
+            "invalid value for parameter '{name}': use 2026-11-30 or 2026-11-30T00:00:00 (UTC)"
+        ))
+    })
+}
+
+fn positive(request: &PageRequest, name: &str, max: i64) -> AppResult<Option<i64>> {
+    let Some(text) = request.param(name) else {
+        return Ok(None);
+    };
+    match text.trim().parse::<i64>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(Some(n)),
+        _ => Err(AppError::BadRequest(format!(
+            "invalid value for parameter '{name}': a whole number from 1 to {max}"
+        ))),
+    }
+}
+
+fn floor(t: i64, step: i64) -> i64 {
+    t - t.rem_euclid(step)
+}
+
+/// The URL's question, checked: the query and the notes on what was adjusted.
+fn read_query(request: &PageRequest, now: i64) -> AppResult<(SeriesQuery, Vec<String>)> {
+    let metric_names: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
+    let metric = match request.param("metric") {
+        None => Metric::Jobs,
+        Some(m) => Metric::parse(m.trim()).ok_or_else(|| {
+            AppError::BadRequest(format!(
+                "invalid value for parameter 'metric': use one of {}",
+                metric_names.join(", ")
+            ))
+        })?,
+    };
+    let dimension_names: Vec<&str> = Dimension::ALL.iter().map(|d| d.name()).collect();
+    let groupby = match request.param("groupby") {
+        None => Dimension::Site,
+        Some(g) => Dimension::parse(g.trim()).ok_or_else(|| {
+            AppError::BadRequest(format!(
+                "invalid value for parameter 'groupby': use one of {}",
+                dimension_names.join(", ")
+            ))
+        })?,
+    };
+    let bin_name = request.param("bin").map_or("1h", str::trim);
+    let bin = BINS
+        .iter()
+        .find(|(n, _)| *n == bin_name)
+        .map(|(_, s)| *s)
+        .ok_or_else(|| {
+            let names: Vec<&str> = BINS.iter().map(|(n, _)| *n).collect();
+            AppError::BadRequest(format!(
+                "invalid value for parameter 'bin': use one of {}",
+                names.join(", ")
+            ))
+        })?;
+    let top = positive(request, "top", 1_000)?.map(|n| n as usize);
+    let mut filters = Vec::new();
+    for (key, value) in &request.params {
+        if PAGE_PARAMS.contains(&key.as_str()) {
+            continue;
+        }
+        let Some(dimension) = Dimension::parse(key) else {
+            return Err(AppError::BadRequest(format!(
+                "unknown parameter '{key}': filter on {} or set {}",
+                dimension_names.join(", "),
+                PAGE_PARAMS[..9].join(", ")
+            )));
+        };
+        let values: Vec<String> = value
+            .split(['|', ','])
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .collect();
+        if !values.is_empty() {
+            filters.push((dimension, values));
+        }
+    }
+    // The window, aligned to the stored bins it is summed from.
+    let resolution = resolution_for(bin).max(if bin >= 86_400 { 86_400 } else { 0 });
+    let mut notes = Vec::new();
+    let (from, to) = match (request.param("date_from"), request.param("date_to")) {
+        (Some(f), t) => {
+            let from = parse_time("date_from", f)?;
+            let to = match t {
+                Some(t) => parse_time("date_to", t)?,
+                None => now,
+            };
+            (from, to)
+        }
+        (None, Some(t)) => {
+            let to = parse_time("date_to", t)?;
+            (to - 2 * 86_400, to)
+        }
+        (None, None) => {
+            let hours = match (
+                positive(request, "hours", 24 * 3_660)?,
+                positive(request, "days", 3_660)?,
+            ) {
+                (Some(h), _) => h,
+                (None, Some(d)) => d * 24,
+                (None, None) => 48,
+            };
+            let to = floor(now + resolution - 1, resolution);
+            (to - hours * 3_600, to)
+        }
+    };
+    let (aligned_from, aligned_to) = (
+        floor(from, resolution),
+        floor(to + resolution - 1, resolution),
+    );
+    if (aligned_from, aligned_to) != (from, to) {
+        notes.push(format!(
+            "the window is widened to whole bins: {} to {}",
+            iso(aligned_from),
+            iso(aligned_to)
+        ));
+    }
+    let query = SeriesQuery {
+        metric,
+        groupby,
+        bin,
+        from: aligned_from,
+        to: aligned_to,
+        filters,
+        top: top.or(if request.json { None } else { Some(PAGE_TOP) }),
+    };
+    query
+        .check(now)
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    Ok((query, notes))
+}
+
+fn bin_name(bin: i64) -> &'static str {
+    BINS.iter()
+        .find(|(_, s)| *s == bin)
+        .map_or("1h", |(n, _)| *n)
+}
+
+/// Rounds for display and JSON: whole numbers stay whole, others keep three decimals.
+fn round(v: f64) -> f64 {
+    (v * 1_000.0).round() / 1_000.0
+}
+
+async fn answer(
+    request: &PageRequest,
+    query: &SeriesQuery,
+    mut notes: Vec<String>,
+) -> AppResult<AccountingJson> {
+    let state = &request.state;
+    let data = match &state.state {
+        Some(store) => {
+            if let Some(p) = rollup::serve_backfill(store).await? {
+                let days = (p.to - p.from) / 86_400;
+                let done = (p.to - p.done_from) / 86_400;
+                notes.push(format!(
+                    "the rollups are being built: {done} of {days} days done (back to {}); older bins are still empty",
+                    iso(p.done_from)
+                ));
+            }
+            series::series(store, query).await?
+        }
+        None => {
+            notes.push("accounting needs pandamon's state store, which is not open: see [state] in the README".into());
+            series::Series {
+                bins: Vec::new(),
+                lines: Vec::new(),
+                total: 0.0,
+                unknown_cores: 0,
+                unknown_power: 0,
+            }
+        }
+    };
+    if data.unknown_cores > 0 {
+        notes.push(format!(
+            "{} jobs had no core count: each is counted as one core",
+            data.unknown_cores
+        ));
+    }
+    if data.unknown_power > 0 && query.metric == Metric::Hs06Hours {
+        notes.push(format!(
+            "{} jobs had no known core power: no HS06 is counted for them",
+            data.unknown_power
+        ));
+    }
+    Ok(AccountingJson {
+        metric: query.metric.name().to_string(),
+        groupby: query.groupby.name().to_string(),
+        bin: bin_name(query.bin).to_string(),
+        bins: data.bins.iter().map(|b| iso(*b)).collect(),
+        series: data
+            .lines
+            .iter()
+            .map(|l| SeriesJson {
+                name: l.name.clone(),
+                values: l.values.iter().map(|v| round(*v)).collect(),
+            })
+            .collect(),
+        total: round(data.total),
+        unit: query.metric.label().to_string(),
+        date_from: iso(query.from),
+        date_to: iso(query.to),
+        unknown_cores: data.unknown_cores,
+        unknown_power: data.unknown_power,
+        notes,
+    })
+}
+
+/// A CSV field (RFC 4180): quoted when it holds a comma, quote or line break.
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+/// The plotted numbers: a row per bin, a column per series (RFC 4180, CRLF line ends).
+fn csv(data: &AccountingJson) -> String {
+    let mut out = String::from("bin");
+    for s in &data.series {
+        out.push(',');
+        out.push_str(&csv_field(&s.name));
+    }
+    out.push_str("\r\n");
+    for (i, bin) in data.bins.iter().enumerate() {
+        out.push_str(bin);
+        for s in &data.series {
+            out.push(',');
+            out.push_str(&s.values[i].to_string());
+        }
+        out.push_str("\r\n");
+    }
+    out
+}
+
+#[derive(Template)]
+#[template(path = "accounting_jobs.html")]
+struct JobsPage<'a> {
+    data: &'a AccountingJson,
+    chart: String,
+    /// The bins as the table heads them.
+    bin_labels: Vec<String>,
+    /// Whether the table has a total column (not for an efficiency).
+    show_total: bool,
+    /// Per series: its total and the jobs page of its value, when the dimension is a job field.
+    rows: Vec<(String, f64, Option<String>)>,
+    metrics: Vec<(&'static str, &'static str)>,
+    dimensions: Vec<&'static str>,
+    bins: Vec<&'static str>,
+    csv_url: String,
+    json_url: String,
+    filters: Vec<(String, String)>,
+}
+
+/// The dimensions that are job fields of the jobs page.
+fn job_field(d: Dimension) -> bool {
+    !matches!(
+        d,
+        Dimension::Activity | Dimension::ErrorCategory | Dimension::InputDataType
+    )
+}
+
+async fn jobs_page(request: PageRequest) -> AppResult<Response> {
+    let now = chrono::Utc::now().timestamp();
+    let (query, notes) = read_query(&request, now)?;
+    let format = request.choice(
+        "format",
+        &[("csv", "csv"), ("json", "json"), ("html", "html")],
+        "html",
+    )?;
+    let request = if format == "json" {
+        request.into_api()
+    } else {
+        request
+    };
+    request
+        .answer(None, || async {
+            let data = answer(&request, &query, notes).await?;
+            if format == "csv" {
+                return request.reply_csv(csv(&data));
+            }
+            request.reply(&data, false, || {
+                let bin_labels: Vec<String> = data.bins.iter().map(|b| b.replace('T', " ")).collect();
+                let chart = serde_json::json!({
+                    "type": "bar",
+                    "title": format!("{} by {}", data.unit, data.groupby),
+                    "categories": bin_labels,
+                    "series": data.series.iter().map(|s| serde_json::json!({"name": s.name, "data": s.values})).collect::<Vec<_>>(),
+                    "wide": true,
+                    "grouped": query.metric.is_ratio(),
+                });
+                let statuses = COMPLETED.join("|");
+                let rows = data
+                    .series
+                    .iter()
+                    .map(|s| {
+                        let total = if query.metric.is_ratio() {
+                            0.0
+                        } else {
+                            round(s.values.iter().sum())
+                        };
+                        let link = (job_field(query.groupby) && s.name != "other" && s.name != "(none)")
+                            .then(|| {
+                                let status = if query.groupby == Dimension::JobStatus { s.name.as_str() } else { statuses.as_str() };
+                                let mut pairs = vec![
+                                    ("date_from", data.date_from.as_str()),
+                                    ("date_to", data.date_to.as_str()),
+                                    ("jobstatus", status),
+                                ];
+                                if query.groupby != Dimension::JobStatus {
+                                    pairs.push((query.groupby.name(), s.name.as_str()));
+                                }
+                                jobs_url(&pairs)
+                            });
+                        (s.name.clone(), total, link)
+                    })
+                    .collect();
+                let mut base: Vec<(&str, String)> = request
+                    .params
+                    .iter()
+                    .filter(|(k, _)| !matches!(k.as_str(), "format" | "json"))
+                    .map(|(k, v)| (k.as_str(), v.clone()))
+                    .collect();
+                base.sort();
+                let pairs = |extra: (&'static str, &'static str)| {
+                    let mut p: Vec<(&str, &str)> = base.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                    p.push(extra);
+                    url("/accounting/jobs/", &p)
+                };
+                Ok(JobsPage {
+                    chart: chart.to_string(),
+                    bin_labels,
+                    show_total: !query.metric.is_ratio(),
+                    rows,
+                    metrics: Metric::ALL.iter().map(|m| (m.name(), m.label())).collect(),
+                    dimensions: Dimension::ALL.iter().map(|d| d.name()).collect(),
+                    bins: BINS.iter().map(|(n, _)| *n).collect(),
+                    csv_url: pairs(("format", "csv")),
+                    json_url: pairs(("json", "1")),
+                    filters: query
+                        .filters
+                        .iter()
+                        .map(|(d, v)| (d.name().to_string(), v.join("|")))
+                        .collect(),
+                    data: &data,
+                }
+                .render()?)
+            })
+        })
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_what_needs_quoting() {
+        assert_eq!(csv_field("CERN-PROD"), "CERN-PROD");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+
+    #[test]
+    fn times_read_as_dates_or_instants() {
+        assert_eq!(parse_time("date_from", "1970-01-02").unwrap(), 86_400);
+        assert_eq!(
+            parse_time("date_from", "1970-01-01T01:00:00").unwrap(),
+            3_600
+        );
+        assert_eq!(parse_time("date_from", "1970-01-01T01:00").unwrap(), 3_600);
+        assert!(parse_time("date_from", "yesterday").is_err());
+    }
+}

@@ -1,0 +1,193 @@
+//! `/accounting/jobs/` on every backend: the JSON contract, its numbers against SQL over the
+//! job tables, top N with "other", the CSV against the JSON, the page, and bad input.
+
+mod common;
+use common::{count, get, get_json, simulated_recently};
+
+use axum::http::StatusCode;
+use pandamon_store::{StateConfig, StateStore};
+use pandamon_testkit::{TestDb, on_every_backend};
+use pandamon_web::AppState;
+use serde_json::Value as Json;
+
+const HOUR: i64 = 3_600;
+
+fn iso(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .unwrap()
+        .naive_utc()
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string()
+}
+
+fn sql_time(t: i64) -> String {
+    iso(t).replace('T', " ")
+}
+
+/// Completed jobs of every job table that ended in `[from, to)` and match `extra`.
+fn completed_count(from: i64, to: i64, extra: &str) -> String {
+    let parts: Vec<String> = ["jobsactive4", "jobsarchived4", "jobsarchived"]
+        .iter()
+        .map(|t| {
+            format!(
+                "SELECT pandaid FROM {{{t}}} WHERE jobstatus IN ('finished', 'failed', 'cancelled', 'closed') \
+                 AND endtime >= '{}' AND endtime < '{}'{extra}",
+                sql_time(from),
+                sql_time(to)
+            )
+        })
+        .collect();
+    format!(
+        "SELECT COUNT(DISTINCT pandaid) FROM ({}) jobs",
+        parts.join(" UNION ALL ")
+    )
+}
+
+fn total(series: &Json) -> f64 {
+    series["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .sum()
+}
+
+async fn accounting_answers_match_sql(test: &TestDb) {
+    let (db, now) = simulated_recently(test, 4_000, 17).await;
+    let store = StateStore::open(&StateConfig::default(), &db)
+        .await
+        .unwrap();
+    let categories = pandamon_accounting::rollup::categories(&db).await;
+    pandamon_accounting::rollup::rebuild(&db, &store, &categories, now - 4 * 86_400, now + HOUR)
+        .await
+        .unwrap();
+    let state = AppState::new(db.clone(), None).with_state(store);
+    let from = now - 86_400 - (now - 86_400).rem_euclid(HOUR);
+    let to = from + 86_400;
+    let window = format!("date_from={}&date_to={}", iso(from), iso(to));
+
+    // The contract: one day at 1 h is 24 bins; every site's series adds up to its SQL count.
+    let json = get_json(
+        &state,
+        &format!("/accounting/jobs/?json&metric=jobs&groupby=computingsite&bin=1h&{window}"),
+    )
+    .await;
+    assert_eq!(json["metric"], "jobs");
+    assert_eq!(json["groupby"], "computingsite");
+    assert_eq!(json["bin"], "1h");
+    let bins = json["bins"].as_array().unwrap();
+    assert_eq!(bins.len(), 24);
+    assert_eq!(bins[0], iso(from).as_str());
+    let series = json["series"].as_array().unwrap();
+    assert!(series.len() > 2, "several sites");
+    let mut sum = 0.0;
+    for s in series {
+        let site = s["name"].as_str().unwrap();
+        assert_eq!(s["values"].as_array().unwrap().len(), 24);
+        let expected = count(
+            &db,
+            &completed_count(from, to, &format!(" AND computingsite = '{site}'")),
+        )
+        .await;
+        assert_eq!(total(s) as i64, expected, "{site}");
+        sum += total(s);
+    }
+    assert_eq!(json["total"].as_f64().unwrap(), sum);
+    assert_eq!(sum as i64, count(&db, &completed_count(from, to, "")).await);
+
+    // By final status, only failed jobs of one cloud.
+    let by_status = get_json(
+        &state,
+        &format!("/accounting/jobs/?json&groupby=jobstatus&bin=6h&{window}"),
+    )
+    .await;
+    assert_eq!(by_status["bins"].as_array().unwrap().len(), 4);
+    for s in by_status["series"].as_array().unwrap() {
+        let status = s["name"].as_str().unwrap();
+        let expected = count(
+            &db,
+            &completed_count(from, to, &format!(" AND jobstatus = '{status}'")),
+        )
+        .await;
+        assert_eq!(total(s) as i64, expected, "{status}");
+    }
+    let site = series[0]["name"].as_str().unwrap();
+    let failed_there = get_json(
+        &state,
+        &format!("/accounting/jobs/?json&groupby=jobstatus&jobstatus=failed&computingsite={site}&{window}"),
+    )
+    .await;
+    let failed_total = failed_there["total"].as_f64().unwrap() as i64;
+    assert_eq!(
+        failed_total,
+        count(
+            &db,
+            &completed_count(
+                from,
+                to,
+                &format!(" AND jobstatus = 'failed' AND computingsite = '{site}'")
+            )
+        )
+        .await
+    );
+
+    // Top N keeps N series and sums the rest into "other".
+    let top = get_json(&state, &format!("/accounting/jobs/?json&top=2&{window}")).await;
+    let top_series = top["series"].as_array().unwrap();
+    assert_eq!(top_series.len(), 3);
+    assert_eq!(top_series[2]["name"], "other");
+    assert_eq!(top["total"], json["total"]);
+
+    // The CSV is the plotted numbers: a header and a row per bin.
+    let (status, csv) = get(
+        &state,
+        &format!("/accounting/jobs/?format=csv&top=2&{window}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 25);
+    let header: Vec<&str> = lines[0].split(',').collect();
+    assert_eq!(header[0], "bin");
+    assert_eq!(header[3], "other");
+    let first: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!(first[0], iso(from));
+    for (k, s) in top_series.iter().enumerate() {
+        assert_eq!(
+            first[k + 1].parse::<f64>().unwrap(),
+            s["values"][0].as_f64().unwrap()
+        );
+    }
+
+    // The page: chart, table, links to the jobs it counts.
+    let (status, html) = get(&state, &format!("/accounting/jobs/?{window}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("id=\"accounting-chart\""));
+    assert!(html.contains("id=\"accounting-table\""));
+    assert!(html.contains("/jobs/?date_from="));
+
+    // Efficiency is a percentage; HS06 and hours are numbers.
+    let eff = get_json(
+        &state,
+        &format!("/accounting/jobs/?json&metric=cpueff&groupby=activity&bin=1d&{window}"),
+    )
+    .await;
+    let eff_total = eff["total"].as_f64().unwrap();
+    assert!((0.0..=100.0).contains(&eff_total), "{eff_total}");
+
+    // Bad input: 400 naming the parameter and what is valid.
+    for (query, needle) in [
+        ("metric=bogus", "'metric'"),
+        ("groupby=bogus", "computingsite"),
+        ("bin=5m", "'bin'"),
+        ("bin=10m&days=365", "'bin'"),
+        ("date_from=yesterday", "'date_from'"),
+        ("sitename=X", "unknown parameter 'sitename'"),
+        ("top=0", "'top'"),
+    ] {
+        let (status, body) = get(&state, &format!("/accounting/jobs/?json&{query}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert!(body.contains(needle), "{query}: {body}");
+    }
+}
+on_every_backend!(accounting_answers_match_sql);
