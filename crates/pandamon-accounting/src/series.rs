@@ -180,6 +180,29 @@ pub async fn series(store: &impl RollupStore, q: &SeriesQuery) -> pandamon_store
     })
 }
 
+/// Every stored sum (in [`pandamon_store::accounting::ROLLUP_METRICS`] order) per group over
+/// `[from, to)`, read from the day bins (`from` and `to` whole days), for the rows that pass
+/// `keep`; `group` names a row's group.
+pub async fn totals(
+    store: &impl RollupStore,
+    from: i64,
+    to: i64,
+    keep: impl Fn(&pandamon_store::accounting::RollupRow) -> bool,
+    group: impl Fn(&pandamon_store::accounting::RollupRow) -> String,
+) -> pandamon_store::Result<std::collections::BTreeMap<String, [i64; 10]>> {
+    let mut out = std::collections::BTreeMap::new();
+    for row in store.rows(RESOLUTIONS[2], from, to).await? {
+        if !keep(&row) {
+            continue;
+        }
+        let sums: &mut [i64; 10] = out.entry(group(&row)).or_insert([0; 10]);
+        for (s, m) in sums.iter_mut().zip(row.metrics) {
+            *s += m;
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -241,6 +241,12 @@ impl Queue {
             "country": self.country,
             "tier": self.tier(),
             "tier_level": self.tier_level,
+            // The WLCG federation the site's pledge belongs to (one per country and tier).
+            "federation": match self.tier_level {
+                0 => "CH-CERN".to_string(),
+                1 => format!("{}-T1", self.country),
+                _ => format!("{}-T2", self.country),
+            },
             "role": if self.nucleus { "nucleus" } else { "satellite" },
             "nucleus": if self.nucleus { self.site.as_str() } else { nucleus_of_cloud },
             "vo_name": "atlas",

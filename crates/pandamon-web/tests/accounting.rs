@@ -175,6 +175,73 @@ async fn accounting_answers_match_sql(test: &TestDb) {
     let eff_total = eff["total"].as_f64().unwrap();
     assert!((0.0..=100.0).contains(&eff_total), "{eff_total}");
 
+    // The HS06 report of one day by queue: jobs and CPU hours as SQL counts them; the CSV is
+    // the table to the last digit; by site, the same total.
+    let day = now - 86_400 - (now - 86_400).rem_euclid(86_400);
+    let days = format!(
+        "date_from={}&date_to={}",
+        &iso(day)[..10],
+        &iso(day + 86_400)[..10]
+    );
+    let report = get_json(&state, &format!("/accounting/hs06/?json&by=queue&{days}")).await;
+    let rows = report["rows"].as_array().unwrap();
+    assert!(rows.len() > 2, "several queues");
+    for r in rows.iter().take(5) {
+        let queue = r["name"].as_str().unwrap();
+        let only = format!(" AND computingsite = '{queue}'");
+        assert_eq!(
+            r["jobs"].as_i64().unwrap(),
+            count(&db, &completed_count(day, day + 86_400, &only)).await,
+            "{queue}"
+        );
+        let cpu = count(
+            &db,
+            &completed_count(day, day + 86_400, &only)
+                .replace(
+                    "COUNT(DISTINCT pandaid)",
+                    &common::sum(&db, "cpuconsumptiontime"),
+                )
+                .replace("SELECT pandaid FROM", "SELECT cpuconsumptiontime FROM"),
+        )
+        .await;
+        let hours = r["cpu_hours"].as_f64().unwrap();
+        assert!(
+            (hours * 3_600.0 - cpu as f64).abs() < 2.0,
+            "{queue}: {hours} h vs {cpu} s"
+        );
+        assert!(r["hs06_hours"].as_f64().unwrap() >= 0.0);
+    }
+    let (status, csv) = get(
+        &state,
+        &format!("/accounting/hs06/?format=csv&by=queue&{days}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), rows.len() + 2, "header, rows, total");
+    assert!(lines[0].starts_with("queue,hs06_hours,core_hours,cpu_hours,jobs"));
+    for (line, r) in lines[1..].iter().zip(rows) {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(cells[0], r["name"].as_str().unwrap());
+        assert_eq!(
+            cells[1].parse::<f64>().unwrap(),
+            r["hs06_hours"].as_f64().unwrap()
+        );
+        assert_eq!(
+            cells[4].parse::<i64>().unwrap(),
+            r["jobs"].as_i64().unwrap()
+        );
+    }
+    let by_site = get_json(&state, &format!("/accounting/hs06/?json&by=site&{days}")).await;
+    assert_eq!(by_site["total"]["jobs"], report["total"]["jobs"]);
+    assert_eq!(
+        report["total"]["jobs"].as_i64().unwrap(),
+        count(&db, &completed_count(day, day + 86_400, "")).await
+    );
+    let (status, html) = get(&state, &format!("/accounting/hs06/?by=federation&{days}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("id=\"hs06-table\""));
+
     // Bad input: 400 naming the parameter and what is valid.
     for (query, needle) in [
         ("metric=bogus", "'metric'"),
@@ -186,6 +253,15 @@ async fn accounting_answers_match_sql(test: &TestDb) {
         ("top=0", "'top'"),
     ] {
         let (status, body) = get(&state, &format!("/accounting/jobs/?json&{query}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert!(body.contains(needle), "{query}: {body}");
+    }
+    for (query, needle) in [
+        ("month=november", "'month'"),
+        ("by=planet", "'by'"),
+        ("date_from=2026-12-01&date_to=2026-11-01", "'date_to'"),
+    ] {
+        let (status, body) = get(&state, &format!("/accounting/hs06/?json&{query}")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
         assert!(body.contains(needle), "{query}: {body}");
     }

@@ -59,6 +59,28 @@ fn bad_input_gets_one_clear_line_and_a_nonzero_exit() {
     let (code, _, err) = pandamon(&["simulate", "--db", "sqlite://x.db", "--days", "0"]);
     assert_eq!(code, 1);
     assert_clean_error(&err, "--days");
+    let (code, _, err) = pandamon(&[
+        "accounting",
+        "backfill",
+        "--db",
+        "sqlite://x.db",
+        "--from",
+        "yesterday",
+    ]);
+    assert_eq!(code, 1);
+    assert_clean_error(&err, "--from takes a day such as 2026-11-01");
+    let (code, _, err) = pandamon(&[
+        "accounting",
+        "backfill",
+        "--db",
+        "sqlite://x.db",
+        "--from",
+        "2026-11-02",
+        "--to",
+        "2026-11-01",
+    ]);
+    assert_eq!(code, 1);
+    assert_clean_error(&err, "--to must be after --from");
     let (code, _, err) = pandamon(&["frobnicate"]);
     assert_eq!(code, 2);
     assert!(err.contains("unrecognized subcommand"), "{err}");
@@ -262,6 +284,24 @@ async fn serve_answers_for_a_postgres_database() {
         "simulate", "--db", &test.url, "--jobs", "500", "--seed", "3",
     ]);
     assert_eq!(code, 0, "{err}");
+    // The accounting backfill counts the completed jobs; a second run counts the same.
+    let from = (chrono::Utc::now() - chrono::Duration::days(5))
+        .format("%Y-%m-%d")
+        .to_string();
+    let mut counted = Vec::new();
+    for _ in 0..2 {
+        let (code, out, err) =
+            pandamon(&["accounting", "backfill", "--db", &test.url, "--from", &from]);
+        assert_eq!(code, 0, "{err}");
+        let jobs: u64 = out
+            .split_whitespace()
+            .nth(2)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{out}"));
+        counted.push(jobs);
+    }
+    assert!(counted[0] > 0, "completed jobs rolled up");
+    assert_eq!(counted[0], counted[1]);
     let (child, address) = start(&["serve", "--db", &test.url, "--listen", "127.0.0.1:0"]);
     let (code, body) = http_get(&address, "/healthz");
     assert_eq!(code, 200, "{body}");

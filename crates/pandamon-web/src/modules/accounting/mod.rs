@@ -56,65 +56,107 @@ impl Module for Accounting {
         "job accounting: completed jobs, cores, wall and CPU time, HS06, efficiency, events and bytes over time by any dimension, from rollups kept in pandamon's state"
     }
     fn routes(&self) -> Vec<Route> {
-        vec![Route {
-            path: "/accounting/jobs/",
-            handler: get(jobs_page),
-            doc: RouteDoc {
-                summary: "job accounting: a metric of completed jobs (counted in the bin of their end time) over time, grouped by one dimension, filtered on any (`computingsite=A|B`, `jobstatus=failed`, ...)",
-                vocabulary: None,
-                params: const {
-                    &[
-                        Param::query(
-                            "metric",
-                            ParamType::Text,
-                            "jobs (default), cores, walltime, walltime_ok, walltime_failed, cputime, hs06, cpueff, cpueff_ok, events, input_bytes, output_bytes",
-                        ),
-                        Param::query(
-                            "groupby",
-                            ParamType::Text,
-                            "computingsite (default), cloud, resource_type, prodsourcelabel, activity, processingtype, gshare, workinggroup, inputdatatype, jobstatus, errorcategory",
-                        ),
-                        Param::query(
-                            "bin",
-                            ParamType::Text,
-                            "10m, 30m, 1h (default), 6h, 12h, 1d, 7d, 14d, 30d; under 1h only within the last 62 days",
-                        ),
-                        Param::query(
-                            "top",
-                            ParamType::Integer,
-                            "keep this many series, the rest summed into \"other\" (JSON default: all; page: 10)",
-                        ),
-                        Param::query(
-                            "date_from",
-                            ParamType::Text,
-                            "window start, 2026-11-30 or 2026-11-30T00:00:00 (UTC)",
-                        ),
-                        Param::query(
-                            "date_to",
-                            ParamType::Text,
-                            "window end, exclusive, same format",
-                        ),
-                        Param::query(
-                            "hours",
-                            ParamType::Integer,
-                            "a window of this many hours ending now",
-                        ),
-                        Param::query(
-                            "days",
-                            ParamType::Integer,
-                            "a window of this many days ending now (default 2)",
-                        ),
-                        Param::query(
-                            "format",
-                            ParamType::Text,
-                            "csv: the plotted numbers as CSV (a row per bin, a column per series)",
-                        ),
-                    ]
+        vec![
+            Route {
+                path: "/accounting/jobs/",
+                handler: get(jobs_page),
+                doc: RouteDoc {
+                    summary: "job accounting: a metric of completed jobs (counted in the bin of their end time) over time, grouped by one dimension, filtered on any (`computingsite=A|B`, `jobstatus=failed`, ...)",
+                    vocabulary: None,
+                    params: const {
+                        &[
+                            Param::query(
+                                "metric",
+                                ParamType::Text,
+                                "jobs (default), cores, walltime, walltime_ok, walltime_failed, cputime, hs06, cpueff, cpueff_ok, events, input_bytes, output_bytes",
+                            ),
+                            Param::query(
+                                "groupby",
+                                ParamType::Text,
+                                "computingsite (default), cloud, resource_type, prodsourcelabel, activity, processingtype, gshare, workinggroup, inputdatatype, jobstatus, errorcategory",
+                            ),
+                            Param::query(
+                                "bin",
+                                ParamType::Text,
+                                "10m, 30m, 1h (default), 6h, 12h, 1d, 7d, 14d, 30d; under 1h only within the last 62 days",
+                            ),
+                            Param::query(
+                                "top",
+                                ParamType::Integer,
+                                "keep this many series, the rest summed into \"other\" (JSON default: all; page: 10)",
+                            ),
+                            Param::query(
+                                "date_from",
+                                ParamType::Text,
+                                "window start, 2026-11-30 or 2026-11-30T00:00:00 (UTC)",
+                            ),
+                            Param::query(
+                                "date_to",
+                                ParamType::Text,
+                                "window end, exclusive, same format",
+                            ),
+                            Param::query(
+                                "hours",
+                                ParamType::Integer,
+                                "a window of this many hours ending now",
+                            ),
+                            Param::query(
+                                "days",
+                                ParamType::Integer,
+                                "a window of this many days ending now (default 2)",
+                            ),
+                            Param::query(
+                                "format",
+                                ParamType::Text,
+                                "csv: the plotted numbers as CSV (a row per bin, a column per series)",
+                            ),
+                        ]
+                    },
+                    response: schema::<AccountingJson>,
+                    html: true,
                 },
-                response: schema::<AccountingJson>,
-                html: true,
             },
-        }]
+            Route {
+                path: "/accounting/hs06/",
+                handler: get(hs06_page),
+                doc: RouteDoc {
+                    summary: "the HS06 report: HS06-hours, wall-clock core-hours, CPU hours, jobs and CPU efficiency of the completed jobs of a month or range, per site, federation, tier, country, cloud or queue, with pledges when configured",
+                    vocabulary: None,
+                    params: const {
+                        &[
+                            Param::query(
+                                "month",
+                                ParamType::Text,
+                                "a calendar month, 2026-11 (UTC)",
+                            ),
+                            Param::query("date_from", ParamType::Text, "first day, 2026-11-01"),
+                            Param::query(
+                                "date_to",
+                                ParamType::Text,
+                                "day after the last, 2026-12-01",
+                            ),
+                            Param::query(
+                                "days",
+                                ParamType::Integer,
+                                "the last days up to today (default 30)",
+                            ),
+                            Param::query(
+                                "by",
+                                ParamType::Text,
+                                "site (default), federation, tier, country, cloud, queue",
+                            ),
+                            Param::query(
+                                "format",
+                                ParamType::Text,
+                                "csv: the table as CSV (RFC 4180)",
+                            ),
+                        ]
+                    },
+                    response: schema::<Hs06Json>,
+                    html: true,
+                },
+            },
+        ]
     }
     fn nav(&self) -> Vec<NavEntry> {
         vec![NavEntry {
@@ -124,11 +166,18 @@ impl Module for Accounting {
         }]
     }
     fn config_keys(&self) -> &'static [ConfigKey] {
-        &[ConfigKey {
-            name: "backfill_days",
-            description: "days of history the server rolls up by itself when it finds no rollups (default 30)",
-            check: positive_integer,
-        }]
+        &[
+            ConfigKey {
+                name: "backfill_days",
+                description: "days of history the server rolls up by itself when it finds no rollups (default 30)",
+                check: positive_integer,
+            },
+            ConfigKey {
+                name: "pledges",
+                description: "HS06 pledged per site or federation, { \"CERN-PROD\" = 250000, ... }: the HS06 report compares with them",
+                check: pledges_table,
+            },
+        ]
     }
     fn background(&self) -> Vec<BackgroundTask> {
         vec![BackgroundTask {
@@ -148,6 +197,16 @@ impl Module for Accounting {
                 })
             }),
         }]
+    }
+}
+
+/// `pledges`: a table of positive numbers.
+fn pledges_table(value: &serde_json::Value) -> Result<(), String> {
+    match value.as_object() {
+        Some(t) if t.values().all(|v| v.as_f64().is_some_and(|p| p > 0.0)) => Ok(()),
+        _ => Err(
+            "expected a table of site or federation names to pledged HS06, positive numbers".into(),
+        ),
     }
 }
 
@@ -573,4 +632,269 @@ mod tests {
         assert_eq!(parse_time("date_from", "1970-01-01T01:00").unwrap(), 3_600);
         assert!(parse_time("date_from", "yesterday").is_err());
     }
+}
+
+/// One row of the HS06 report.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Hs06Row {
+    pub name: String,
+    pub hs06_hours: f64,
+    pub core_hours: f64,
+    pub cpu_hours: f64,
+    pub jobs: i64,
+    /// CPU time over wall-clock core time of all completed jobs, in %.
+    pub cpu_efficiency: f64,
+    /// Jobs without a known core power (no HS06 counted).
+    pub unknown_power: i64,
+    /// The pledged HS06 (`[modules.accounting] pledges`), when configured.
+    pub pledge: Option<f64>,
+    /// HS06-hours delivered over the pledge's HS06-hours in the window, in %.
+    pub pledge_percent: Option<f64>,
+}
+
+/// `/accounting/hs06/?json`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Hs06Json {
+    pub by: String,
+    pub date_from: String,
+    /// Exclusive.
+    pub date_to: String,
+    pub rows: Vec<Hs06Row>,
+    pub total: Hs06Row,
+    pub notes: Vec<String>,
+}
+
+/// What the report groups by: the queue's own name or an attribute of its site.
+const HS06_BY: [(&str, &str); 6] = [
+    ("site", "site"),
+    ("federation", "federation"),
+    ("tier", "tier"),
+    ("country", "country"),
+    ("cloud", "cloud"),
+    ("queue", "queue"),
+];
+
+fn hs06_row(name: String, m: &[i64; 10], pledge: Option<f64>, hours: f64) -> Hs06Row {
+    let hs06_hours = round(m[5] as f64 / 3_600.0);
+    Hs06Row {
+        name,
+        hs06_hours,
+        core_hours: round(m[3] as f64 / 3_600.0),
+        cpu_hours: round(m[4] as f64 / 3_600.0),
+        jobs: m[0],
+        cpu_efficiency: if m[3] > 0 {
+            round(100.0 * m[4] as f64 / m[3] as f64)
+        } else {
+            0.0
+        },
+        unknown_power: m[6],
+        pledge,
+        pledge_percent: pledge.map(|p| round(100.0 * hs06_hours / (p * hours))),
+    }
+}
+
+/// The report's window: a month, a range of days, or the last days; whole days.
+fn hs06_window(request: &PageRequest, now: i64) -> AppResult<(i64, i64)> {
+    const DAY: i64 = 86_400;
+    if let Some(month) = request.param("month") {
+        let first = NaiveDate::parse_from_str(&format!("{}-01", month.trim()), "%Y-%m-%d")
+            .map_err(|_| {
+                AppError::BadRequest("invalid value for parameter 'month': use 2026-11".into())
+            })?;
+        let next = first
+            .checked_add_months(chrono::Months::new(1))
+            .unwrap_or(first);
+        let at = |d: NaiveDate| d.and_time(Default::default()).and_utc().timestamp();
+        return Ok((at(first), at(next)));
+    }
+    let to = match request.param("date_to") {
+        Some(t) => floor(parse_time("date_to", t)? + DAY - 1, DAY),
+        None => floor(now, DAY) + DAY,
+    };
+    let from = match request.param("date_from") {
+        Some(f) => floor(parse_time("date_from", f)?, DAY),
+        None => to - positive(request, "days", 3_660)?.unwrap_or(30) * DAY,
+    };
+    if to <= from {
+        return Err(AppError::BadRequest(
+            "invalid value for parameter 'date_to': the window must end after it starts".into(),
+        ));
+    }
+    if (to - from) / DAY > 3_660 {
+        return Err(AppError::BadRequest(
+            "invalid value for parameter 'date_from': at most 10 years at once".into(),
+        ));
+    }
+    Ok((from, to))
+}
+
+async fn hs06(request: &PageRequest, by: &'static str, from: i64, to: i64) -> AppResult<Hs06Json> {
+    let state = &request.state;
+    let mut notes = Vec::new();
+    let Some(store) = &state.state else {
+        notes.push(
+            "accounting needs pandamon's state store, which is not open: see [state] in the README"
+                .into(),
+        );
+        return Ok(Hs06Json {
+            by: by.to_string(),
+            date_from: iso(from),
+            date_to: iso(to),
+            rows: Vec::new(),
+            total: hs06_row("total".into(), &[0; 10], None, 0.0),
+            notes,
+        });
+    };
+    if let Some(p) = rollup::serve_backfill(store).await? {
+        notes.push(format!(
+            "the rollups are being built: back to {} so far; earlier days are still empty",
+            iso(p.done_from)
+        ));
+    }
+    let queues = state.reference.queues(&state.db).await.ok();
+    let attribute = |queue: &str| -> String {
+        let info = queues.as_ref().and_then(|q| q.get(queue));
+        let value = match (by, info) {
+            ("queue", _) => queue.to_string(),
+            ("site", Some(i)) => i.attributes.site.clone(),
+            ("tier", Some(i)) => i.attributes.tier.clone(),
+            ("cloud", Some(i)) => i.attributes.cloud.clone(),
+            (key, Some(i)) => i
+                .data
+                .get(key)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string(),
+            (_, None) => String::new(),
+        };
+        if value.is_empty() {
+            format!("(queue {queue} without a {by})")
+        } else {
+            value
+        }
+    };
+    let sums = series::totals(store, from, to, |_| true, |row| attribute(&row.dims[0])).await?;
+    let pledges = state
+        .settings
+        .module_config
+        .get(NAME)
+        .and_then(|c| c.get("pledges"))
+        .and_then(|p| p.as_object())
+        .cloned()
+        .unwrap_or_default();
+    let hours = (to - from) as f64 / 3_600.0;
+    let mut all = [0i64; 10];
+    let mut rows: Vec<Hs06Row> = sums
+        .into_iter()
+        .map(|(name, m)| {
+            for (a, v) in all.iter_mut().zip(m) {
+                *a += v;
+            }
+            let pledge = pledges.get(&name).and_then(|p| p.as_f64());
+            hs06_row(name, &m, pledge, hours)
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.hs06_hours
+            .total_cmp(&a.hs06_hours)
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    if all[6] > 0 {
+        notes.push(format!(
+            "{} jobs had no known core power: no HS06 is counted for them",
+            all[6]
+        ));
+    }
+    Ok(Hs06Json {
+        by: by.to_string(),
+        date_from: iso(from),
+        date_to: iso(to),
+        rows,
+        total: hs06_row("total".into(), &all, None, hours),
+        notes,
+    })
+}
+
+/// The HS06 table as CSV: the page's columns, a row per group and the total.
+fn hs06_csv(data: &Hs06Json) -> String {
+    let mut out = format!(
+        "{},hs06_hours,core_hours,cpu_hours,jobs,cpu_efficiency_percent,unknown_power_jobs,pledge_hs06,pledge_percent\r\n",
+        data.by
+    );
+    let opt = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+    for r in data.rows.iter().chain([&data.total]) {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{}\r\n",
+            csv_field(&r.name),
+            r.hs06_hours,
+            r.core_hours,
+            r.cpu_hours,
+            r.jobs,
+            r.cpu_efficiency,
+            r.unknown_power,
+            opt(r.pledge),
+            opt(r.pledge_percent)
+        ));
+    }
+    out
+}
+
+#[derive(Template)]
+#[template(path = "accounting_hs06.html")]
+struct Hs06Page<'a> {
+    data: &'a Hs06Json,
+    by_choices: Vec<(&'static str, String)>,
+    csv_url: String,
+    json_url: String,
+    pledges: bool,
+}
+
+async fn hs06_page(request: PageRequest) -> AppResult<Response> {
+    let now = chrono::Utc::now().timestamp();
+    let (from, to) = hs06_window(&request, now)?;
+    let by = request.choice("by", &HS06_BY, "site")?;
+    let format = request.choice(
+        "format",
+        &[("csv", "csv"), ("json", "json"), ("html", "html")],
+        "html",
+    )?;
+    let request = if format == "json" {
+        request.into_api()
+    } else {
+        request
+    };
+    request
+        .answer(None, || async {
+            let data = hs06(&request, by, from, to).await?;
+            if format == "csv" {
+                return request.reply_csv(hs06_csv(&data));
+            }
+            request.reply(&data, false, || {
+                let window = [("date_from", iso(from)), ("date_to", iso(to))];
+                let link = |extra: (&str, &str)| {
+                    let mut p: Vec<(&str, &str)> =
+                        window.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                    p.push(("by", by));
+                    p.push(extra);
+                    url("/accounting/hs06/", &p)
+                };
+                Ok(Hs06Page {
+                    by_choices: HS06_BY
+                        .iter()
+                        .map(|(b, _)| {
+                            let mut p: Vec<(&str, &str)> =
+                                window.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                            p.push(("by", b));
+                            (*b, url("/accounting/hs06/", &p))
+                        })
+                        .collect(),
+                    csv_url: link(("format", "csv")),
+                    json_url: link(("json", "1")),
+                    pledges: data.rows.iter().any(|r| r.pledge.is_some()),
+                    data: &data,
+                }
+                .render()?)
+            })
+        })
+        .await
 }
