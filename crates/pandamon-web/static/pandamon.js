@@ -125,7 +125,7 @@
       series: spec.series.map(function (s) {
         var serie = { name: s.name, type: "bar", data: s.data };
         if (!spec.grouped) serie.stack = "total";
-        var colour = statusColour(s.name.split(" ")[0]);
+        var colour = s.colour || statusColour(s.name.split(" ")[0]);
         if (colour) serie.itemStyle = { color: colour };
         return serie;
       }),

@@ -541,12 +541,28 @@ async fn jobs_page(request: PageRequest) -> AppResult<Response> {
                 return request.reply_csv(csv(&data));
             }
             request.reply(&data, false, || {
-                let bin_labels: Vec<String> = data.bins.iter().map(|b| b.replace('T', " ")).collect();
+                // Short axis labels: month-day and time, or the day alone for day bins.
+                let short = |b: &String| {
+                    let label = if query.bin >= 86_400 {
+                        &b[..10]
+                    } else {
+                        &b[5..16]
+                    };
+                    label.replace('T', " ")
+                };
+                let bin_labels: Vec<String> =
+                    data.bins.iter().map(|b| b.replace('T', " ")).collect();
                 let chart = serde_json::json!({
                     "type": "bar",
                     "title": format!("{} by {}", data.unit, data.groupby),
-                    "categories": bin_labels,
-                    "series": data.series.iter().map(|s| serde_json::json!({"name": s.name, "data": s.values})).collect::<Vec<_>>(),
+                    "categories": data.bins.iter().map(short).collect::<Vec<_>>(),
+                    "series": data.series.iter().map(|s| {
+                        let mut serie = serde_json::json!({"name": s.name, "data": s.values});
+                        if s.name == "other" {
+                            serie["colour"] = "#b0b7c0".into();
+                        }
+                        serie
+                    }).collect::<Vec<_>>(),
                     "wide": true,
                     "grouped": query.metric.is_ratio(),
                 });
@@ -560,19 +576,24 @@ async fn jobs_page(request: PageRequest) -> AppResult<Response> {
                         } else {
                             round(s.values.iter().sum())
                         };
-                        let link = (job_field(query.groupby) && s.name != "other" && s.name != "(none)")
-                            .then(|| {
-                                let status = if query.groupby == Dimension::JobStatus { s.name.as_str() } else { statuses.as_str() };
-                                let mut pairs = vec![
-                                    ("date_from", data.date_from.as_str()),
-                                    ("date_to", data.date_to.as_str()),
-                                    ("jobstatus", status),
-                                ];
-                                if query.groupby != Dimension::JobStatus {
-                                    pairs.push((query.groupby.name(), s.name.as_str()));
-                                }
-                                jobs_url(&pairs)
-                            });
+                        let link =
+                            (job_field(query.groupby) && s.name != "other" && s.name != "(none)")
+                                .then(|| {
+                                    let status = if query.groupby == Dimension::JobStatus {
+                                        s.name.as_str()
+                                    } else {
+                                        statuses.as_str()
+                                    };
+                                    let mut pairs = vec![
+                                        ("date_from", data.date_from.as_str()),
+                                        ("date_to", data.date_to.as_str()),
+                                        ("jobstatus", status),
+                                    ];
+                                    if query.groupby != Dimension::JobStatus {
+                                        pairs.push((query.groupby.name(), s.name.as_str()));
+                                    }
+                                    jobs_url(&pairs)
+                                });
                         (s.name.clone(), total, link)
                     })
                     .collect();
@@ -584,7 +605,8 @@ async fn jobs_page(request: PageRequest) -> AppResult<Response> {
                     .collect();
                 base.sort();
                 let pairs = |extra: (&'static str, &'static str)| {
-                    let mut p: Vec<(&str, &str)> = base.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                    let mut p: Vec<(&str, &str)> =
+                        base.iter().map(|(k, v)| (*k, v.as_str())).collect();
                     p.push(extra);
                     url("/accounting/jobs/", &p)
                 };
