@@ -421,7 +421,7 @@ async fn answer(
             series::series(store, query).await?
         }
         None => {
-            notes.push("accounting needs pandamon's state store, which is not open: see [state] in the README".into());
+            notes.push(NO_STATE.into());
             series::Series {
                 bins: Vec::new(),
                 lines: Vec::new(),
@@ -521,19 +521,28 @@ fn job_field(d: Dimension) -> bool {
     )
 }
 
-async fn jobs_page(request: PageRequest) -> AppResult<Response> {
-    let now = chrono::Utc::now().timestamp();
-    let (query, notes) = read_query(&request, now)?;
+/// `format=csv|json|html` (default html); JSON also by `?json`.
+fn with_format(request: PageRequest) -> AppResult<(PageRequest, &'static str)> {
     let format = request.choice(
         "format",
         &[("csv", "csv"), ("json", "json"), ("html", "html")],
         "html",
     )?;
-    let request = if format == "json" {
-        request.into_api()
+    Ok(if format == "json" {
+        (request.into_api(), format)
     } else {
-        request
-    };
+        (request, format)
+    })
+}
+
+/// Said on every accounting page when there is no state store to keep rollups in.
+const NO_STATE: &str =
+    "accounting needs pandamon's state store, which is not open: see [state] in the README";
+
+async fn jobs_page(request: PageRequest) -> AppResult<Response> {
+    let now = chrono::Utc::now().timestamp();
+    let (query, notes) = read_query(&request, now)?;
+    let (request, format) = with_format(request)?;
     request
         .answer(None, || async {
             let data = answer(&request, &query, notes).await?;
@@ -754,10 +763,7 @@ async fn hs06(request: &PageRequest, by: &'static str, from: i64, to: i64) -> Ap
     let state = &request.state;
     let mut notes = Vec::new();
     let Some(store) = &state.state else {
-        notes.push(
-            "accounting needs pandamon's state store, which is not open: see [state] in the README"
-                .into(),
-        );
+        notes.push(NO_STATE.into());
         return Ok(Hs06Json {
             by: by.to_string(),
             date_from: iso(from),
@@ -875,16 +881,7 @@ async fn hs06_page(request: PageRequest) -> AppResult<Response> {
     let now = chrono::Utc::now().timestamp();
     let (from, to) = hs06_window(&request, now)?;
     let by = request.choice("by", &HS06_BY, "site")?;
-    let format = request.choice(
-        "format",
-        &[("csv", "csv"), ("json", "json"), ("html", "html")],
-        "html",
-    )?;
-    let request = if format == "json" {
-        request.into_api()
-    } else {
-        request
-    };
+    let (request, format) = with_format(request)?;
     request
         .answer(None, || async {
             let data = hs06(&request, by, from, to).await?;
