@@ -267,3 +267,66 @@ async fn accounting_answers_match_sql(test: &TestDb) {
     }
 }
 on_every_backend!(accounting_answers_match_sql);
+
+/// The Site Status Board: each site's jobs by state as SQL counts them, worst efficiency first.
+async fn site_status_board_matches_sql(test: &TestDb) {
+    let (db, _) = simulated_recently(test, 3_000, 29).await;
+    let state = AppState::new(db.clone(), None);
+    let board = get_json(&state, "/ssb/?json&days=30").await;
+    let sites = board.as_array().unwrap();
+    assert!(sites.len() > 10, "every site of the queues");
+    let efficiencies: Vec<f64> = sites
+        .iter()
+        .filter_map(|s| s["job_efficiency"].as_f64())
+        .collect();
+    assert!(efficiencies.len() > 3);
+    assert!(efficiencies.windows(2).all(|w| w[0] <= w[1]), "worst first");
+    for site in sites
+        .iter()
+        .filter(|s| s["finished"].as_i64() > Some(0))
+        .take(4)
+    {
+        let queues: Vec<String> = site["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| format!("'{}'", q["queue"].as_str().unwrap()))
+            .collect();
+        for (key, statuses) in [
+            ("finished", "'finished'"),
+            ("failed", "'failed'"),
+            ("running", "'running'"),
+            ("pending", "'defined', 'waiting', 'assigned', 'activated'"),
+        ] {
+            let parts: Vec<String> = ["jobsdefined4", "jobsactive4", "jobsarchived4", "jobsarchived"]
+                .iter()
+                .map(|t| {
+                    format!(
+                        "SELECT pandaid FROM {{{t}}} WHERE computingsite IN ({}) AND jobstatus IN ({statuses})",
+                        queues.join(", ")
+                    )
+                })
+                .collect();
+            let expected = count(
+                &db,
+                &format!(
+                    "SELECT COUNT(DISTINCT pandaid) FROM ({}) jobs",
+                    parts.join(" UNION ALL ")
+                ),
+            )
+            .await;
+            assert_eq!(
+                site[key].as_i64().unwrap(),
+                expected,
+                "{} {key}",
+                site["site"]
+            );
+        }
+    }
+    let (status, html) = get(&state, "/ssb/?days=30").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("id=\"ssb\""));
+    assert!(html.contains("/jobs/?"), "counts link to their jobs");
+    assert!(html.contains("href=\"/site/"), "queues link to their pages");
+}
+on_every_backend!(site_status_board_matches_sql);

@@ -22,6 +22,8 @@ use pandamon_accounting::{Dimension, Metric};
 use schemars::JsonSchema;
 use serde::Serialize;
 
+mod ssb;
+
 pub struct Accounting;
 
 const NAME: &str = "accounting";
@@ -156,6 +158,17 @@ impl Module for Accounting {
                     html: true,
                 },
             },
+            Route {
+                path: "/ssb/",
+                handler: get(ssb::ssb_page),
+                doc: RouteDoc {
+                    summary: "the Site Status Board: every site with its PanDA queues and their states, running and pending jobs, and the job efficiency of the window (default 12 hours), worst first",
+                    vocabulary: Some(&pandamon_query::fields::JOBS),
+                    params: &[],
+                    response: schema::<Vec<ssb::SsbSite>>,
+                    html: true,
+                },
+            },
         ]
     }
     fn nav(&self) -> Vec<NavEntry> {
@@ -164,6 +177,9 @@ impl Module for Accounting {
             href: "/accounting/jobs/",
             order: 850,
         }]
+    }
+    fn vocabularies(&self) -> Vec<&'static pandamon_query::fields::Vocabulary> {
+        vec![&pandamon_query::fields::JOBS]
     }
     fn config_keys(&self) -> &'static [ConfigKey] {
         &[
