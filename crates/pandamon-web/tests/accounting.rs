@@ -242,6 +242,51 @@ async fn accounting_answers_match_sql(test: &TestDb) {
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("id=\"hs06-table\""));
 
+    // The site dashboard of the busiest queue's site over one day: finished and failed jobs by
+    // activity, and failed by error category, as SQL counts them on the site's queues.
+    let queue = rows[0]["name"].as_str().unwrap();
+    let site = get_json(&state, &format!("/accounting/site/{queue}/?json&{days}")).await;
+    let queues: Vec<String> = site["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| format!("'{}'", q.as_str().unwrap()))
+        .collect();
+    assert!(queues.contains(&format!("'{queue}'")));
+    let on_site = format!(" AND computingsite IN ({})", queues.join(", "));
+    for (key, status) in [("finished", "finished"), ("failed", "failed")] {
+        let rolled: i64 = site["by_activity"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g[key].as_i64().unwrap())
+            .sum();
+        let expected = count(
+            &db,
+            &completed_count(
+                day,
+                day + 86_400,
+                &format!("{on_site} AND jobstatus = '{status}'"),
+            ),
+        )
+        .await;
+        assert_eq!(rolled, expected, "{key}");
+        if key == "failed" {
+            let by_category: i64 = site["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|g| g["failed"].as_i64().unwrap())
+                .sum();
+            assert_eq!(by_category, expected, "failed by category");
+        }
+    }
+    let (status, html) = get(&state, &format!("/accounting/site/{queue}/?{days}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("id=\"site-activities\""));
+    let (status, _) = get(&state, "/accounting/site/NO-SUCH-SITE/?json").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
     // Bad input: 400 naming the parameter and what is valid.
     for (query, needle) in [
         ("metric=bogus", "'metric'"),

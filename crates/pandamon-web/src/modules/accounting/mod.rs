@@ -22,6 +22,7 @@ use pandamon_accounting::{Dimension, Metric};
 use schemars::JsonSchema;
 use serde::Serialize;
 
+mod site;
 mod ssb;
 
 pub struct Accounting;
@@ -155,6 +156,33 @@ impl Module for Accounting {
                         ]
                     },
                     response: schema::<Hs06Json>,
+                    html: true,
+                },
+            },
+            Route {
+                path: "/accounting/site/{name}/",
+                handler: get(site::site_page),
+                doc: RouteDoc {
+                    summary: "the site-oriented dashboard: one site's (or a queue's site's) completed jobs by activity with job and CPU efficiency and wall time, failed jobs by error category, jobs per day by status, running and pending now",
+                    vocabulary: None,
+                    params: const {
+                        &[
+                            Param::path(
+                                "name",
+                                ParamType::Text,
+                                "the site (atlas_site), or one of its queues",
+                            ),
+                            Param::query(
+                                "days",
+                                ParamType::Integer,
+                                "the last days up to today (default 7)",
+                            ),
+                            Param::query("month", ParamType::Text, "a calendar month, 2026-11"),
+                            Param::query("date_from", ParamType::Text, "first day, 2026-11-01"),
+                            Param::query("date_to", ParamType::Text, "day after the last"),
+                        ]
+                    },
+                    response: schema::<site::SiteJson>,
                     html: true,
                 },
             },

@@ -15,7 +15,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
 /// Job statuses counted as pending: waiting for a slot or for their input.
-const PENDING: [&str; 4] = ["defined", "waiting", "assigned", "activated"];
+pub const PENDING: [&str; 4] = ["defined", "waiting", "assigned", "activated"];
 
 /// Below this job efficiency (finished over finished and failed, %) a site is marked bad; below
 /// [`GOOD`] a warning.
@@ -92,7 +92,10 @@ pub async fn ssb_page(request: PageRequest) -> AppResult<Response> {
             let mut by_site: BTreeMap<&str, Vec<&crate::kit::reference::QueueInfo>> =
                 BTreeMap::new();
             for q in queues.values() {
-                by_site.entry(q.attributes.site.as_str()).or_default().push(q);
+                by_site
+                    .entry(q.attributes.site.as_str())
+                    .or_default()
+                    .push(q);
             }
             let mut sites: Vec<SsbSite> = by_site
                 .into_iter()

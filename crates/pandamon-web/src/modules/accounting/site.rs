@@ -1,0 +1,244 @@
+//! The site-oriented dashboard (`/accounting/site/<site>/`): for one site (or the site of a
+//! queue), over whole days (default the last 7), its completed jobs by ADC activity with their
+//! job and CPU efficiency and wall time, the failed jobs by error category with the wall time
+//! they lost, completed jobs per day by final status, and its running and pending jobs now.
+
+use super::{NO_STATE, hs06_window, iso, round};
+use crate::kit::error::{AppError, AppResult};
+use crate::kit::format::human_count;
+use crate::kit::links::{jobs_url, url};
+use crate::kit::respond::PageRequest;
+use crate::kit::source::keyed_groups;
+use askama::Template;
+use axum::extract::Path;
+use axum::response::Response;
+use pandamon_accounting::series::{self, SeriesQuery};
+use pandamon_accounting::{Dimension, Metric};
+use pandamon_query::fields;
+use schemars::JsonSchema;
+use serde::Serialize;
+
+/// The completed jobs of one activity (or one error category) at the site.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SiteGroup {
+    pub name: String,
+    pub finished: i64,
+    pub failed: i64,
+    /// Finished over finished and failed, in %.
+    pub job_efficiency: Option<f64>,
+    /// Wall-clock core-hours of all completed jobs of the group.
+    pub wall_hours: f64,
+    /// CPU time over wall-clock core time, in %.
+    pub cpu_efficiency: Option<f64>,
+}
+
+/// `/accounting/site/<site>/?json`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SiteJson {
+    pub site: String,
+    pub queues: Vec<String>,
+    pub date_from: String,
+    /// Exclusive.
+    pub date_to: String,
+    pub by_activity: Vec<SiteGroup>,
+    /// Failed jobs by the category of their first error.
+    pub errors: Vec<SiteGroup>,
+    /// Jobs running and pending now (modified in the last 12 hours).
+    pub running: i64,
+    pub pending: i64,
+    pub notes: Vec<String>,
+}
+
+fn group(name: String, m: &[i64; 10], finished: i64, failed: i64) -> SiteGroup {
+    SiteGroup {
+        name,
+        finished,
+        failed,
+        job_efficiency: (finished + failed > 0)
+            .then(|| round(100.0 * finished as f64 / (finished + failed) as f64)),
+        wall_hours: round(m[3] as f64 / 3_600.0),
+        cpu_efficiency: (m[3] > 0).then(|| round(100.0 * m[4] as f64 / m[3] as f64)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "accounting_site.html")]
+struct SitePage<'a> {
+    data: &'a SiteJson,
+    chart: String,
+    running_link: String,
+    pending_link: String,
+    over_time: String,
+    hs06: String,
+}
+
+fn text(v: &Option<f64>) -> String {
+    v.map_or(String::new(), |p| format!("{p:.1} %"))
+}
+
+pub async fn site_page(Path(name): Path<String>, request: PageRequest) -> AppResult<Response> {
+    let now = chrono::Utc::now().timestamp();
+    let (from, to) = match request.param("days") {
+        None if request.param("date_from").is_none() && request.param("month").is_none() => {
+            let to = now - now.rem_euclid(86_400) + 86_400;
+            (to - 7 * 86_400, to)
+        }
+        _ => hs06_window(&request, now)?,
+    };
+    request
+        .answer(None, || async {
+            let state = &request.state;
+            let queues = state.reference.queues(&state.db).await?;
+            // A site name, or a queue standing for its site.
+            let site = queues
+                .get(&name)
+                .map_or(name.clone(), |q| q.attributes.site.clone());
+            let names: Vec<String> = queues
+                .values()
+                .filter(|q| q.attributes.site == site)
+                .map(|q| q.queue.clone())
+                .collect();
+            if names.is_empty() {
+                return Err(AppError::NotFound(format!("site {name}")));
+            }
+            let joined = names.join("|");
+            let mut notes = Vec::new();
+            let (mut by_activity, mut errors, mut chart_series) = (Vec::new(), Vec::new(), None);
+            if let Some(store) = &state.state {
+                let mine = |row: &pandamon_store::accounting::RollupRow| names.contains(&row.dims[0]);
+                let status = |row: &pandamon_store::accounting::RollupRow| {
+                    Dimension::JobStatus.value(row).into_owned()
+                };
+                let activity = series::totals(store, from, to, mine, |row| {
+                    format!("{}\u{1f}{}", Dimension::Activity.value(row), status(row))
+                })
+                .await?;
+                let mut per: std::collections::BTreeMap<String, ([i64; 10], i64, i64)> =
+                    Default::default();
+                for (key, m) in activity {
+                    let (name, st) = key.split_once('\u{1f}').unwrap_or((&key, ""));
+                    let e = per.entry(name.to_string()).or_insert(([0; 10], 0, 0));
+                    for (a, v) in e.0.iter_mut().zip(m) {
+                        *a += v;
+                    }
+                    match st {
+                        "finished" => e.1 += m[0],
+                        "failed" => e.2 += m[0],
+                        _ => {}
+                    }
+                }
+                by_activity = per
+                    .into_iter()
+                    .map(|(name, (m, finished, failed))| group(name, &m, finished, failed))
+                    .collect();
+                by_activity.sort_by(|a, b| b.wall_hours.total_cmp(&a.wall_hours));
+                let failed_rows = |row: &pandamon_store::accounting::RollupRow| {
+                    mine(row) && row.dims[8] == "failed"
+                };
+                errors = series::totals(store, from, to, failed_rows, |row| {
+                    Dimension::ErrorCategory.value(row).into_owned()
+                })
+                .await?
+                .into_iter()
+                .map(|(name, m)| group(name, &m, 0, m[0]))
+                .collect();
+                errors.sort_by_key(|g| std::cmp::Reverse(g.failed));
+                let bin = if to - from > 14 * 86_400 { 86_400 } else { 21_600 };
+                let q = SeriesQuery {
+                    metric: Metric::Jobs,
+                    groupby: Dimension::JobStatus,
+                    bin,
+                    from,
+                    to,
+                    filters: vec![(Dimension::Site, names.clone())],
+                    top: None,
+                };
+                if q.check(now).is_ok() {
+                    chart_series = Some(series::series(store, &q).await?);
+                }
+            } else {
+                notes.push(NO_STATE.into());
+            }
+            let selection = request.selection(
+                &fields::JOBS,
+                12,
+                &[("computingsite", joined.clone())],
+            );
+            let (running, pending) = match selection {
+                Ok(selection) => {
+                    let (groups, _) = keyed_groups(state, &selection, &["jobstatus"]).await?;
+                    let sum = |statuses: &[&str]| -> i64 {
+                        groups
+                            .iter()
+                            .filter(|(k, _)| statuses.contains(&k[0].as_str()))
+                            .map(|(_, n)| n)
+                            .sum()
+                    };
+                    (sum(&["running"]), sum(&super::ssb::PENDING))
+                }
+                Err(_) => (0, 0),
+            };
+            let data = SiteJson {
+                site: site.clone(),
+                queues: names.clone(),
+                date_from: iso(from),
+                date_to: iso(to),
+                by_activity,
+                errors,
+                running,
+                pending,
+                notes,
+            };
+            request.reply(&data, false, || {
+                let chart = chart_series.as_ref().map_or(String::new(), |s| {
+                    serde_json::json!({
+                        "type": "bar",
+                        "title": "completed jobs by final status",
+                        "categories": s.bins.iter().map(|b| iso(*b)[5..16].replace('T', " ")).collect::<Vec<_>>(),
+                        "series": s.lines.iter().map(|l| serde_json::json!({"name": l.name, "data": l.values})).collect::<Vec<_>>(),
+                        "wide": true,
+                    })
+                    .to_string()
+                });
+                let window = |status: &str| {
+                    jobs_url(&[("computingsite", joined.as_str()), ("jobstatus", status), ("hours", "12")])
+                };
+                Ok(SitePage {
+                    chart,
+                    running_link: window("running"),
+                    pending_link: window(&super::ssb::PENDING.join("|")),
+                    over_time: url(
+                        "/accounting/jobs/",
+                        &[
+                            ("computingsite", joined.as_str()),
+                            ("groupby", "activity"),
+                            ("date_from", &data.date_from),
+                            ("date_to", &data.date_to),
+                        ],
+                    ),
+                    hs06: url(
+                        "/accounting/hs06/",
+                        &[("by", "queue"), ("date_from", &data.date_from[..10]), ("date_to", &data.date_to[..10])],
+                    ),
+                    data: &data,
+                }
+                .render()?)
+            })
+        })
+        .await
+}
+
+impl SiteGroup {
+    fn job_efficiency_text(&self) -> String {
+        text(&self.job_efficiency)
+    }
+    fn cpu_efficiency_text(&self) -> String {
+        text(&self.cpu_efficiency)
+    }
+    fn finished_text(&self) -> String {
+        human_count(self.finished)
+    }
+    fn failed_text(&self) -> String {
+        human_count(self.failed)
+    }
+}
