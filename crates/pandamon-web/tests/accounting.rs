@@ -159,6 +159,43 @@ async fn accounting_answers_match_sql(test: &TestDb) {
         );
     }
 
+    // The same chart drawn on the server: an SVG naming the series, a PNG that decodes.
+    let response = common::request(
+        &state,
+        &format!("/accounting/jobs/?format=svg&top=2&{window}"),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "image/svg+xml");
+    let svg = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let svg = String::from_utf8(svg.to_vec()).unwrap();
+    assert!(svg.starts_with("<svg"));
+    for s in top_series {
+        assert!(
+            svg.contains(s["name"].as_str().unwrap()),
+            "{} in the SVG",
+            s["name"]
+        );
+    }
+    let response = common::request(&state, &format!("/accounting/jobs/?format=png&{window}")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "image/png");
+    let png = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let reader = png::Decoder::new(std::io::Cursor::new(png.to_vec()))
+        .read_info()
+        .unwrap();
+    assert!(reader.info().width > 0 && reader.info().height > 0);
+    let (status, body) = get(
+        &state,
+        &format!("/accounting/hs06/?json&format=png&{window}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
     // The page: chart, table, links to the jobs it counts.
     let (status, html) = get(&state, &format!("/accounting/jobs/?{window}")).await;
     assert_eq!(status, StatusCode::OK);

@@ -49,6 +49,9 @@ pub enum AppError {
     Internal(#[source] StoreError),
     #[error("page rendering failed")]
     Render(#[from] askama::Error),
+    /// A chart drawn on the server (`format=png|svg`) could not be.
+    #[error("{0}")]
+    Plot(#[from] crate::kit::plot::PlotError),
     #[error("answer encoding failed")]
     Encode(#[from] serde_json::Error),
 }
@@ -83,6 +86,8 @@ impl AppError {
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Provider(_) => StatusCode::BAD_GATEWAY,
+            AppError::Plot(crate::kit::plot::PlotError::NoFont) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Plot(_) => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::Secret(_)
             | AppError::Internal(_)
             | AppError::Render(_)
@@ -105,6 +110,7 @@ impl AppError {
             AppError::TooManyRequests(_) => "Too many requests",
             AppError::Unauthorized(_) => "Not logged in",
             AppError::Provider(_) => "Login failed",
+            AppError::Plot(_) => "Chart unavailable",
             AppError::Secret(_)
             | AppError::Internal(_)
             | AppError::Render(_)
@@ -124,6 +130,7 @@ impl IntoResponse for AppError {
                 AppError::Render(e) => e.to_string(),
                 AppError::Encode(e) => e.to_string(),
                 AppError::Provider(e) => e.clone(),
+                AppError::Plot(e) => e.to_string(),
                 AppError::Secret(e) => e.to_string(),
                 _ => String::new(),
             };

@@ -19,6 +19,7 @@ pub mod links;
 pub mod module;
 pub mod oidc;
 pub mod openapi;
+pub mod plot;
 pub mod profile;
 pub mod reference;
 pub mod respond;

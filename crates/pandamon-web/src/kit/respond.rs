@@ -261,10 +261,15 @@ impl PageRequest {
 
     /// A CSV answer (`?format=csv`), whatever the request asked for.
     pub fn reply_csv(&self, body: String) -> AppResult<Reply> {
+        self.reply_file(body.into_bytes(), CSV)
+    }
+
+    /// An answer in a format of its own (CSV, an image), whatever the request asked for.
+    pub fn reply_file(&self, body: Vec<u8>, content_type: &'static str) -> AppResult<Reply> {
         Ok(Reply {
             answer: Answer {
                 body: Bytes::from(body),
-                content_type: CSV,
+                content_type,
             },
             basis: Basis::Database,
             cacheable: true,

@@ -10,6 +10,7 @@ use crate::kit::module::{
     BackgroundTask, ConfigKey, Module, NavEntry, Param, ParamType, Route, RouteDoc,
     positive_integer, schema,
 };
+use crate::kit::plot;
 use crate::kit::respond::PageRequest;
 use crate::kit::state::AppState;
 use askama::Template;
@@ -111,7 +112,7 @@ impl Module for Accounting {
                             Param::query(
                                 "format",
                                 ParamType::Text,
-                                "csv: the plotted numbers as CSV (a row per bin, a column per series)",
+                                "csv: the plotted numbers as CSV (a row per bin, a column per series); png or svg: the chart drawn on the server",
                             ),
                         ]
                     },
@@ -565,11 +566,17 @@ fn job_field(d: Dimension) -> bool {
     )
 }
 
-/// `format=csv|json|html` (default html); JSON also by `?json`.
+/// `format=csv|json|html|png|svg` (default html); JSON also by `?json`.
 fn with_format(request: PageRequest) -> AppResult<(PageRequest, &'static str)> {
     let format = request.choice(
         "format",
-        &[("csv", "csv"), ("json", "json"), ("html", "html")],
+        &[
+            ("csv", "csv"),
+            ("json", "json"),
+            ("html", "html"),
+            ("png", "png"),
+            ("svg", "svg"),
+        ],
         "html",
     )?;
     Ok(if format == "json" {
@@ -577,6 +584,25 @@ fn with_format(request: PageRequest) -> AppResult<(PageRequest, &'static str)> {
     } else {
         (request, format)
     })
+}
+
+/// The image format `format` names, if it names one.
+fn image_format(format: &str) -> Option<plot::PlotFormat> {
+    match format {
+        "png" => Some(plot::PlotFormat::Png),
+        "svg" => Some(plot::PlotFormat::Svg),
+        _ => None,
+    }
+}
+
+/// A bin start as an axis label: month-day and time, or the day alone for day bins.
+fn short_bin(bin: &str, size: i64) -> String {
+    let label = if size >= 86_400 {
+        &bin[..10]
+    } else {
+        &bin[5..16]
+    };
+    label.replace('T', " ")
 }
 
 /// Said on every accounting page when there is no state store to keep rollups in.
@@ -593,16 +619,28 @@ async fn jobs_page(request: PageRequest) -> AppResult<Response> {
             if format == "csv" {
                 return request.reply_csv(csv(&data));
             }
-            request.reply(&data, false, || {
-                // Short axis labels: month-day and time, or the day alone for day bins.
-                let short = |b: &String| {
-                    let label = if query.bin >= 86_400 {
-                        &b[..10]
-                    } else {
-                        &b[5..16]
-                    };
-                    label.replace('T', " ")
+            if let Some(image) = image_format(format) {
+                let series: Vec<(String, Vec<f64>)> = data
+                    .series
+                    .iter()
+                    .map(|s| (s.name.clone(), s.values.clone()))
+                    .collect();
+                let categories: Vec<String> =
+                    data.bins.iter().map(|b| short_bin(b, query.bin)).collect();
+                let title = format!(
+                    "{} by {}, {} to {}",
+                    data.unit, data.groupby, data.date_from, data.date_to
+                );
+                let chart = plot::BarChart {
+                    title: &title,
+                    categories: &categories,
+                    series: &series,
+                    stacked: !query.metric.is_ratio(),
                 };
+                return request.reply_file(plot::draw(&chart, image)?, image.content_type());
+            }
+            request.reply(&data, false, || {
+                let short = |b: &String| short_bin(b, query.bin);
                 let bin_labels: Vec<String> =
                     data.bins.iter().map(|b| b.replace('T', " ")).collect();
                 let chart = serde_json::json!({
@@ -926,6 +964,12 @@ async fn hs06_page(request: PageRequest) -> AppResult<Response> {
     let (from, to) = hs06_window(&request, now)?;
     let by = request.choice("by", &HS06_BY, "site")?;
     let (request, format) = with_format(request)?;
+    if image_format(format).is_some() {
+        return Err(AppError::BadRequest(
+            "invalid value for parameter 'format': the HS06 report is a table, use csv or json"
+                .into(),
+        ));
+    }
     request
         .answer(None, || async {
             let data = hs06(&request, by, from, to).await?;
