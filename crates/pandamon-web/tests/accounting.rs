@@ -321,6 +321,28 @@ async fn accounting_answers_match_sql(test: &TestDb) {
     let (status, html) = get(&state, &format!("/accounting/site/{queue}/?{days}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("id=\"site-activities\""));
+    let response = common::request(
+        &state,
+        &format!("/accounting/site/{queue}/?format=svg&{days}"),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "image/svg+xml");
+    let svg = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert!(
+        String::from_utf8(svg.to_vec())
+            .unwrap()
+            .contains("finished"),
+        "the status series"
+    );
+    let (status, body) = get(
+        &state,
+        &format!("/accounting/site/{queue}/?format=csv&{days}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let (status, _) = get(&state, "/accounting/site/NO-SUCH-SITE/?json").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 

@@ -181,6 +181,11 @@ impl Module for Accounting {
                             Param::query("month", ParamType::Text, "a calendar month, 2026-11"),
                             Param::query("date_from", ParamType::Text, "first day, 2026-11-01"),
                             Param::query("date_to", ParamType::Text, "day after the last"),
+                            Param::query(
+                                "format",
+                                ParamType::Text,
+                                "png or svg: the chart of jobs by status drawn on the server",
+                            ),
                         ]
                     },
                     response: schema::<site::SiteJson>,

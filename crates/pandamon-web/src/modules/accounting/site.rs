@@ -3,10 +3,11 @@
 //! job and CPU efficiency and wall time, the failed jobs by error category with the wall time
 //! they lost, completed jobs per day by final status, and its running and pending jobs now.
 
-use super::{NO_STATE, hs06_window, iso, round};
+use super::{NO_STATE, hs06_window, image_format, iso, round, short_bin, with_format};
 use crate::kit::error::{AppError, AppResult};
 use crate::kit::format::human_count;
 use crate::kit::links::{jobs_url, url};
+use crate::kit::plot;
 use crate::kit::respond::PageRequest;
 use crate::kit::source::keyed_groups;
 use askama::Template;
@@ -85,6 +86,17 @@ pub async fn site_page(Path(name): Path<String>, request: PageRequest) -> AppRes
         }
         _ => hs06_window(&request, now)?,
     };
+    let (request, format) = with_format(request)?;
+    if format == "csv" {
+        return Err(AppError::BadRequest(
+            "invalid value for parameter 'format': the site page answers json, png or svg".into(),
+        ));
+    }
+    let bin = if to - from > 14 * 86_400 {
+        86_400
+    } else {
+        21_600
+    };
     request
         .answer(None, || async {
             let state = &request.state;
@@ -143,7 +155,6 @@ pub async fn site_page(Path(name): Path<String>, request: PageRequest) -> AppRes
                 .map(|(name, m)| group(name, &m, 0, m[0]))
                 .collect();
                 errors.sort_by_key(|g| std::cmp::Reverse(g.failed));
-                let bin = if to - from > 14 * 86_400 { 86_400 } else { 21_600 };
                 let q = SeriesQuery {
                     metric: Metric::Jobs,
                     groupby: Dimension::JobStatus,
@@ -189,12 +200,28 @@ pub async fn site_page(Path(name): Path<String>, request: PageRequest) -> AppRes
                 pending,
                 notes,
             };
+            if let Some(image) = image_format(format) {
+                let (categories, series) = chart_series.as_ref().map_or_else(Default::default, |s| {
+                    (
+                        s.bins.iter().map(|b| short_bin(&iso(*b), bin)).collect::<Vec<_>>(),
+                        s.lines.iter().map(|l| (l.name.clone(), l.values.clone())).collect::<Vec<_>>(),
+                    )
+                });
+                let title = format!("{site}: completed jobs by final status, {} to {}", data.date_from, data.date_to);
+                let chart = plot::BarChart {
+                    title: &title,
+                    categories: &categories,
+                    series: &series,
+                    stacked: true,
+                };
+                return request.reply_file(plot::draw(&chart, image)?, image.content_type());
+            }
             request.reply(&data, false, || {
                 let chart = chart_series.as_ref().map_or(String::new(), |s| {
                     serde_json::json!({
                         "type": "bar",
                         "title": "completed jobs by final status",
-                        "categories": s.bins.iter().map(|b| iso(*b)[5..16].replace('T', " ")).collect::<Vec<_>>(),
+                        "categories": s.bins.iter().map(|b| short_bin(&iso(*b), bin)).collect::<Vec<_>>(),
                         "series": s.lines.iter().map(|l| serde_json::json!({"name": l.name, "data": l.values})).collect::<Vec<_>>(),
                         "wide": true,
                     })
