@@ -249,11 +249,13 @@ fn rows_of(resolution: i64, sums: HashMap<(i64, [String; 10]), [i64; 10]>) -> Ve
     rows
 }
 
-fn floor(t: i64, step: i64) -> i64 {
+/// `t` rounded down to a multiple of `step`.
+pub fn floor(t: i64, step: i64) -> i64 {
     t - t.rem_euclid(step)
 }
 
-fn ceil(t: i64, step: i64) -> i64 {
+/// `t` rounded up to a multiple of `step`.
+pub fn ceil(t: i64, step: i64) -> i64 {
     floor(t + step - 1, step)
 }
 

@@ -1,7 +1,8 @@
 //! A metric over time, grouped by one dimension, from the rollups.
 
 use crate::{Dimension, FINE_RETENTION_DAYS, Metric, RESOLUTIONS, RollupStore};
-use std::collections::HashMap;
+use pandamon_store::accounting::RollupRow;
+use std::collections::{BTreeMap, HashMap};
 
 /// The bin sizes a series can have, by name.
 pub const BINS: [(&str, i64); 9] = [
@@ -180,27 +181,36 @@ pub async fn series(store: &impl RollupStore, q: &SeriesQuery) -> pandamon_store
     })
 }
 
-/// Every stored sum (in [`pandamon_store::accounting::ROLLUP_METRICS`] order) per group over
-/// `[from, to)`, read from the day bins (`from` and `to` whole days), for the rows that pass
-/// `keep`; `group` names a row's group.
-pub async fn totals(
-    store: &impl RollupStore,
-    from: i64,
-    to: i64,
-    keep: impl Fn(&pandamon_store::accounting::RollupRow) -> bool,
-    group: impl Fn(&pandamon_store::accounting::RollupRow) -> String,
-) -> pandamon_store::Result<std::collections::BTreeMap<String, [i64; 10]>> {
-    let mut out = std::collections::BTreeMap::new();
-    for row in store.rows(RESOLUTIONS[2], from, to).await? {
-        if !keep(&row) {
-            continue;
-        }
-        let sums: &mut [i64; 10] = out.entry(group(&row)).or_insert([0; 10]);
+/// Every stored sum (in [`pandamon_store::accounting::ROLLUP_METRICS`] order) per group, over
+/// the `rows` that pass `keep`; `group` names a row's group.
+pub fn sum_by(
+    rows: &[RollupRow],
+    keep: impl Fn(&RollupRow) -> bool,
+    group: impl Fn(&RollupRow) -> String,
+) -> BTreeMap<String, [i64; 10]> {
+    let mut out = BTreeMap::new();
+    for row in rows.iter().filter(|r| keep(r)) {
+        let sums: &mut [i64; 10] = out.entry(group(row)).or_insert([0; 10]);
         for (s, m) in sums.iter_mut().zip(row.metrics) {
             *s += m;
         }
     }
-    Ok(out)
+    out
+}
+
+/// [`sum_by`] over the day bins of `[from, to)` (whole days).
+pub async fn totals(
+    store: &impl RollupStore,
+    from: i64,
+    to: i64,
+    keep: impl Fn(&RollupRow) -> bool,
+    group: impl Fn(&RollupRow) -> String,
+) -> pandamon_store::Result<BTreeMap<String, [i64; 10]>> {
+    Ok(sum_by(
+        &store.rows(RESOLUTIONS[2], from, to).await?,
+        keep,
+        group,
+    ))
 }
 
 #[cfg(test)]

@@ -173,7 +173,9 @@ pub struct Defaults {
     pub vocabulary: &'static Vocabulary,
 }
 
-fn parse_time(param: &str, text: &str) -> Result<i64, QueryError> {
+/// A time parameter as unix seconds: a day `YYYY-MM-DD` or an instant `YYYY-MM-DDTHH:MM[:SS]`
+/// (UTC; a space may stand for the `T`); an error naming `param` otherwise.
+pub fn parse_time(param: &str, text: &str) -> Result<i64, QueryError> {
     let text = text.trim();
     for format in [
         "%Y-%m-%dT%H:%M:%S",

@@ -43,6 +43,17 @@ fn completed_count(from: i64, to: i64, extra: &str) -> String {
     )
 }
 
+/// GET `uri`, which must answer 200 with `content_type`: the body.
+async fn image(state: &AppState, uri: &str, content_type: &str) -> Vec<u8> {
+    let response = common::request(state, uri).await;
+    assert_eq!(response.status(), StatusCode::OK, "{uri}");
+    assert_eq!(response.headers()["content-type"], content_type, "{uri}");
+    axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap()
+        .to_vec()
+}
+
 fn total(series: &Json) -> f64 {
     series["values"]
         .as_array()
@@ -160,17 +171,13 @@ async fn accounting_answers_match_sql(test: &TestDb) {
     }
 
     // The same chart drawn on the server: an SVG naming the series, a PNG that decodes.
-    let response = common::request(
+    let svg = image(
         &state,
         &format!("/accounting/jobs/?format=svg&top=2&{window}"),
+        "image/svg+xml",
     )
     .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()["content-type"], "image/svg+xml");
-    let svg = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    let svg = String::from_utf8(svg.to_vec()).unwrap();
+    let svg = String::from_utf8(svg).unwrap();
     assert!(svg.starts_with("<svg"));
     for s in top_series {
         assert!(
@@ -179,13 +186,13 @@ async fn accounting_answers_match_sql(test: &TestDb) {
             s["name"]
         );
     }
-    let response = common::request(&state, &format!("/accounting/jobs/?format=png&{window}")).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()["content-type"], "image/png");
-    let png = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    let reader = png::Decoder::new(std::io::Cursor::new(png.to_vec()))
+    let png = image(
+        &state,
+        &format!("/accounting/jobs/?format=png&{window}"),
+        "image/png",
+    )
+    .await;
+    let reader = png::Decoder::new(std::io::Cursor::new(png))
         .read_info()
         .unwrap();
     assert!(reader.info().width > 0 && reader.info().height > 0);
@@ -321,20 +328,14 @@ async fn accounting_answers_match_sql(test: &TestDb) {
     let (status, html) = get(&state, &format!("/accounting/site/{queue}/?{days}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("id=\"site-activities\""));
-    let response = common::request(
+    let svg = image(
         &state,
         &format!("/accounting/site/{queue}/?format=svg&{days}"),
+        "image/svg+xml",
     )
     .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()["content-type"], "image/svg+xml");
-    let svg = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap();
     assert!(
-        String::from_utf8(svg.to_vec())
-            .unwrap()
-            .contains("finished"),
+        String::from_utf8(svg).unwrap().contains("finished"),
         "the status series"
     );
     let (status, body) = get(

@@ -162,6 +162,31 @@ impl PageRequest {
             })
     }
 
+    /// Whole-number parameter `name` from 1 to `max`: `None` when absent or empty, a 400
+    /// naming it otherwise.
+    pub fn whole_number(&self, name: &str, max: i64) -> AppResult<Option<i64>> {
+        match self.param(name).map(str::trim).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(v) => match v.parse::<i64>() {
+                Ok(n) if (1..=max).contains(&n) => Ok(Some(n)),
+                _ => Err(AppError::BadRequest(format!(
+                    "invalid value for parameter '{name}': '{v}' is not a whole number from 1 to {max}"
+                ))),
+            },
+        }
+    }
+
+    /// The window a page's `hours` or `days` names (`hours` first), in hours, at most
+    /// `max_days` days; `default_hours` when it names neither.
+    pub fn window_hours(&self, default_hours: i64, max_days: i64) -> AppResult<i64> {
+        Ok(match self.whole_number("hours", max_days * 24)? {
+            Some(h) => h,
+            None => self
+                .whole_number("days", max_days)?
+                .map_or(default_hours, |d| d * 24),
+        })
+    }
+
     /// The value of parameter `name`, if given.
     pub fn param(&self, name: &str) -> Option<&str> {
         self.params

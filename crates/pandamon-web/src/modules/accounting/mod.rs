@@ -5,6 +5,7 @@
 //! there are none).
 
 use crate::kit::error::{AppError, AppResult};
+use crate::kit::format;
 use crate::kit::links::{jobs_url, url};
 use crate::kit::module::{
     BackgroundTask, ConfigKey, Module, NavEntry, Param, ParamType, Route, RouteDoc,
@@ -16,8 +17,8 @@ use crate::kit::state::AppState;
 use askama::Template;
 use axum::response::Response;
 use axum::routing::get;
-use chrono::{DateTime, NaiveDate, NaiveDateTime};
-use pandamon_accounting::rollup::{self, COMPLETED};
+use chrono::{DateTime, NaiveDate};
+use pandamon_accounting::rollup::{self, COMPLETED, ceil, floor};
 use pandamon_accounting::series::{self, BINS, SeriesQuery, resolution_for};
 use pandamon_accounting::{Dimension, Metric};
 use schemars::JsonSchema;
@@ -44,10 +45,10 @@ const PAGE_PARAMS: &[&str] = &[
     "hours",
     "days",
     "format",
-    "json",
-    "_",
-    "timestamp",
 ];
+
+/// Parameters any page takes that change nothing here.
+const IGNORED_PARAMS: &[&str] = &["json", "_", "timestamp"];
 
 /// Series the page draws when the URL names no `top` (JSON gives every series).
 const PAGE_TOP: usize = 10;
@@ -293,88 +294,57 @@ pub struct AccountingJson {
     pub notes: Vec<String>,
 }
 
+/// Unix seconds as JSON carries times.
 fn iso(t: i64) -> String {
     DateTime::from_timestamp(t, 0)
-        .map(|d| d.naive_utc().format("%Y-%m-%dT%H:%M:%S").to_string())
+        .map(|d| format::iso(&d.naive_utc()))
         .unwrap_or_default()
 }
 
+/// A time parameter (a day or an instant, UTC) as unix seconds; a 400 naming it otherwise.
 fn parse_time(name: &str, text: &str) -> AppResult<i64> {
-    let text = text.trim();
-    let parsed = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S")
-        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M"))
-        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S"))
-        .or_else(|_| {
-            NaiveDate::parse_from_str(text, "%Y-%m-%d").map(|d| d.and_time(Default::default()))
-        });
-    parsed.map(|t| t.and_utc().timestamp()).map_err(|_| {
-        AppError::BadRequest(format!(
-            "invalid value for parameter '{name}': use 2026-11-30 or 2026-11-30T00:00:00 (UTC)"
-        ))
-    })
+    pandamon_query::parse_time(name, text).map_err(|e| AppError::BadRequest(e.to_string()))
 }
 
-fn positive(request: &PageRequest, name: &str, max: i64) -> AppResult<Option<i64>> {
-    let Some(text) = request.param(name) else {
-        return Ok(None);
-    };
-    match text.trim().parse::<i64>() {
-        Ok(n) if (1..=max).contains(&n) => Ok(Some(n)),
-        _ => Err(AppError::BadRequest(format!(
-            "invalid value for parameter '{name}': a whole number from 1 to {max}"
-        ))),
-    }
-}
-
-fn floor(t: i64, step: i64) -> i64 {
-    t - t.rem_euclid(step)
+/// One of `names` for parameter `name` (`default` when absent); a 400 listing them otherwise.
+fn named(
+    request: &PageRequest,
+    name: &str,
+    names: &[&'static str],
+    default: &'static str,
+) -> AppResult<&'static str> {
+    let values: Vec<(&str, &'static str)> = names.iter().map(|n| (*n, *n)).collect();
+    request.choice(name, &values, default)
 }
 
 /// The URL's question, checked: the query and the notes on what was adjusted.
 fn read_query(request: &PageRequest, now: i64) -> AppResult<(SeriesQuery, Vec<String>)> {
-    let metric_names: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
-    let metric = match request.param("metric") {
-        None => Metric::Jobs,
-        Some(m) => Metric::parse(m.trim()).ok_or_else(|| {
-            AppError::BadRequest(format!(
-                "invalid value for parameter 'metric': use one of {}",
-                metric_names.join(", ")
-            ))
-        })?,
-    };
-    let dimension_names: Vec<&str> = Dimension::ALL.iter().map(|d| d.name()).collect();
-    let groupby = match request.param("groupby") {
-        None => Dimension::Site,
-        Some(g) => Dimension::parse(g.trim()).ok_or_else(|| {
-            AppError::BadRequest(format!(
-                "invalid value for parameter 'groupby': use one of {}",
-                dimension_names.join(", ")
-            ))
-        })?,
-    };
-    let bin_name = request.param("bin").map_or("1h", str::trim);
+    let metric_names: Vec<&'static str> = Metric::ALL.iter().map(|m| m.name()).collect();
+    let metric =
+        Metric::parse(named(request, "metric", &metric_names, "jobs")?).unwrap_or(Metric::Jobs);
+    let dimension_names: Vec<&'static str> = Dimension::ALL.iter().map(|d| d.name()).collect();
+    let mut groupings: Vec<(&str, &'static str)> =
+        dimension_names.iter().map(|n| (*n, *n)).collect();
+    groupings.extend([("site", "computingsite"), ("jobtype", "prodsourcelabel")]);
+    let groupby = Dimension::parse(request.choice("groupby", &groupings, "computingsite")?)
+        .unwrap_or(Dimension::Site);
+    let bin_names: Vec<&'static str> = BINS.iter().map(|(n, _)| *n).collect();
+    let bin_name = named(request, "bin", &bin_names, "1h")?;
     let bin = BINS
         .iter()
         .find(|(n, _)| *n == bin_name)
-        .map(|(_, s)| *s)
-        .ok_or_else(|| {
-            let names: Vec<&str> = BINS.iter().map(|(n, _)| *n).collect();
-            AppError::BadRequest(format!(
-                "invalid value for parameter 'bin': use one of {}",
-                names.join(", ")
-            ))
-        })?;
-    let top = positive(request, "top", 1_000)?.map(|n| n as usize);
+        .map_or(3_600, |(_, s)| *s);
+    let top = request.whole_number("top", 1_000)?.map(|n| n as usize);
     let mut filters = Vec::new();
     for (key, value) in &request.params {
-        if PAGE_PARAMS.contains(&key.as_str()) {
+        if PAGE_PARAMS.contains(&key.as_str()) || IGNORED_PARAMS.contains(&key.as_str()) {
             continue;
         }
         let Some(dimension) = Dimension::parse(key) else {
             return Err(AppError::BadRequest(format!(
                 "unknown parameter '{key}': filter on {} or set {}",
                 dimension_names.join(", "),
-                PAGE_PARAMS[..9].join(", ")
+                PAGE_PARAMS.join(", ")
             )));
         };
         let values: Vec<String> = value
@@ -387,7 +357,7 @@ fn read_query(request: &PageRequest, now: i64) -> AppResult<(SeriesQuery, Vec<St
         }
     }
     // The window, aligned to the stored bins it is summed from.
-    let resolution = resolution_for(bin).max(if bin >= 86_400 { 86_400 } else { 0 });
+    let resolution = resolution_for(bin);
     let mut notes = Vec::new();
     let (from, to) = match (request.param("date_from"), request.param("date_to")) {
         (Some(f), t) => {
@@ -403,22 +373,12 @@ fn read_query(request: &PageRequest, now: i64) -> AppResult<(SeriesQuery, Vec<St
             (to - 2 * 86_400, to)
         }
         (None, None) => {
-            let hours = match (
-                positive(request, "hours", 24 * 3_660)?,
-                positive(request, "days", 3_660)?,
-            ) {
-                (Some(h), _) => h,
-                (None, Some(d)) => d * 24,
-                (None, None) => 48,
-            };
-            let to = floor(now + resolution - 1, resolution);
+            let hours = request.window_hours(48, 3_660)?;
+            let to = ceil(now, resolution);
             (to - hours * 3_600, to)
         }
     };
-    let (aligned_from, aligned_to) = (
-        floor(from, resolution),
-        floor(to + resolution - 1, resolution),
-    );
+    let (aligned_from, aligned_to) = (floor(from, resolution), ceil(to, resolution));
     if (aligned_from, aligned_to) != (from, to) {
         notes.push(format!(
             "the window is widened to whole bins: {} to {}",
@@ -826,12 +786,12 @@ fn hs06_window(request: &PageRequest, now: i64) -> AppResult<(i64, i64)> {
         return Ok((at(first), at(next)));
     }
     let to = match request.param("date_to") {
-        Some(t) => floor(parse_time("date_to", t)? + DAY - 1, DAY),
-        None => floor(now, DAY) + DAY,
+        Some(t) => ceil(parse_time("date_to", t)?, DAY),
+        None => ceil(now + 1, DAY),
     };
     let from = match request.param("date_from") {
         Some(f) => floor(parse_time("date_from", f)?, DAY),
-        None => to - positive(request, "days", 3_660)?.unwrap_or(30) * DAY,
+        None => to - request.whole_number("days", 3_660)?.unwrap_or(30) * DAY,
     };
     if to <= from {
         return Err(AppError::BadRequest(

@@ -14,8 +14,9 @@ use askama::Template;
 use axum::extract::Path;
 use axum::response::Response;
 use pandamon_accounting::series::{self, SeriesQuery};
-use pandamon_accounting::{Dimension, Metric};
+use pandamon_accounting::{Dimension, Metric, RESOLUTIONS, RollupStore};
 use pandamon_query::fields;
+use pandamon_store::accounting::RollupRow;
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -117,40 +118,33 @@ pub async fn site_page(Path(name): Path<String>, request: PageRequest) -> AppRes
             let mut notes = Vec::new();
             let (mut by_activity, mut errors, mut chart_series) = (Vec::new(), Vec::new(), None);
             if let Some(store) = &state.state {
-                let mine = |row: &pandamon_store::accounting::RollupRow| names.contains(&row.dims[0]);
-                let status = |row: &pandamon_store::accounting::RollupRow| {
-                    Dimension::JobStatus.value(row).into_owned()
-                };
-                let activity = series::totals(store, from, to, mine, |row| {
-                    format!("{}\u{1f}{}", Dimension::Activity.value(row), status(row))
-                })
-                .await?;
-                let mut per: std::collections::BTreeMap<String, ([i64; 10], i64, i64)> =
-                    Default::default();
-                for (key, m) in activity {
-                    let (name, st) = key.split_once('\u{1f}').unwrap_or((&key, ""));
-                    let e = per.entry(name.to_string()).or_insert(([0; 10], 0, 0));
-                    for (a, v) in e.0.iter_mut().zip(m) {
-                        *a += v;
-                    }
-                    match st {
-                        "finished" => e.1 += m[0],
-                        "failed" => e.2 += m[0],
-                        _ => {}
-                    }
-                }
-                by_activity = per
+                // The site's day rows, read once for every table.
+                let rows: Vec<RollupRow> = store
+                    .rows(RESOLUTIONS[2], from, to)
+                    .await?
                     .into_iter()
-                    .map(|(name, (m, finished, failed))| group(name, &m, finished, failed))
+                    .filter(|row| names.contains(&row.dims[0]))
+                    .collect();
+                let status_is = |status: &'static str| {
+                    move |row: &RollupRow| Dimension::JobStatus.value(row) == status
+                };
+                let activity = |row: &RollupRow| Dimension::Activity.value(row).into_owned();
+                let finished = series::sum_by(&rows, status_is("finished"), activity);
+                let failed = series::sum_by(&rows, status_is("failed"), activity);
+                let jobs = |sums: &std::collections::BTreeMap<String, [i64; 10]>, name: &str| {
+                    sums.get(name).map_or(0, |m| m[0])
+                };
+                by_activity = series::sum_by(&rows, |_| true, activity)
+                    .into_iter()
+                    .map(|(name, m)| {
+                        let (f, x) = (jobs(&finished, &name), jobs(&failed, &name));
+                        group(name, &m, f, x)
+                    })
                     .collect();
                 by_activity.sort_by(|a, b| b.wall_hours.total_cmp(&a.wall_hours));
-                let failed_rows = |row: &pandamon_store::accounting::RollupRow| {
-                    mine(row) && row.dims[8] == "failed"
-                };
-                errors = series::totals(store, from, to, failed_rows, |row| {
+                errors = series::sum_by(&rows, status_is("failed"), |row| {
                     Dimension::ErrorCategory.value(row).into_owned()
                 })
-                .await?
                 .into_iter()
                 .map(|(name, m)| group(name, &m, 0, m[0]))
                 .collect();

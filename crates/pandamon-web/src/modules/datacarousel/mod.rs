@@ -284,11 +284,7 @@ fn filter_of(request: &PageRequest, now: NaiveDateTime) -> AppResult<(CarouselFi
         None | Some("") => None,
         Some(v) => Some(parse_id("jeditaskid", v)?),
     };
-    let hours = match (request.param("hours"), request.param("days")) {
-        (Some(h), _) => positive("hours", h, 24 * 3_650)?,
-        (None, Some(d)) => positive("days", d, 3_650)? * 24,
-        (None, None) => DEFAULT_DAYS * 24,
-    };
+    let hours = request.window_hours(DEFAULT_DAYS * 24, 3_650)?;
     let filter = CarouselFilter {
         task,
         request: None,
@@ -306,15 +302,6 @@ fn filter_of(request: &PageRequest, now: NaiveDateTime) -> AppResult<(CarouselFi
         format!("ended in the last {hours} hours, or active")
     };
     Ok((filter, window))
-}
-
-fn positive(name: &str, value: &str, max: i64) -> AppResult<i64> {
-    match value.trim().parse::<i64>() {
-        Ok(n) if (1..=max).contains(&n) => Ok(n),
-        _ => Err(AppError::BadRequest(format!(
-            "parameter '{name}': '{value}' is not a whole number from 1 to {max}"
-        ))),
-    }
 }
 
 /// The filters a request applies, by URL parameter, for links and the page.

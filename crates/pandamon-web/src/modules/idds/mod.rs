@@ -313,22 +313,7 @@ struct Filter {
 
 impl Filter {
     fn parse(request: &PageRequest) -> AppResult<Filter> {
-        let positive = |name: &str| -> AppResult<Option<i64>> {
-            match request.param(name).map(str::trim).filter(|v| !v.is_empty()) {
-                None => Ok(None),
-                Some(v) => match v.parse::<i64>() {
-                    Ok(n) if n > 0 && n <= 3_650 * 24 => Ok(Some(n)),
-                    _ => Err(AppError::BadRequest(format!(
-                        "invalid value for parameter '{name}': expected a positive whole number"
-                    ))),
-                },
-            }
-        };
-        let hours = match (positive("hours")?, positive("days")?) {
-            (Some(h), _) => h,
-            (None, Some(d)) => d.min(3_650) * 24,
-            (None, None) => DEFAULT_DAYS * 24,
-        };
+        let hours = request.window_hours(DEFAULT_DAYS * 24, 3_650)?;
         let status = match request.param("status").map(str::trim).filter(|v| !v.is_empty()) {
             None => None,
             Some(v) => Some(names::parse_request_status(v).ok_or_else(|| {
