@@ -2,6 +2,7 @@
 
 use crate::plan::{JobPlan, Outcome, Plan, Stage, Staging, TaskKind, TaskPlan};
 use crate::rng::Rng;
+use crate::transfers::{JobFiles, emit_transfers, job_transfers, staging_transfers};
 use crate::world::{FAILURE_MODES, HARVESTERS, OTHER_ERRORS, Queue, RELEASES, failure_category};
 use chrono::{DateTime, NaiveDateTime};
 use pandamon_model::{ErrorComponent, JobStatus, JobTable};
@@ -370,6 +371,9 @@ pub fn emit(plan: &Plan, tables: &mut Tables<'_>, progress: &mut dyn FnMut(u64))
                 tables,
             );
             meta.add(plan, task, job, &js, queue);
+            if task.kind == TaskKind::Production {
+                emit_transfers(tables, &job_transfers(&job_files(task, job, queue), now));
+            }
             if js.table == JobTable::Active {
                 let key = (
                     task.share.to_string(),
@@ -433,6 +437,44 @@ fn guid(task: i64, n: i64) -> String {
 
 fn dataset_base(name: &str) -> &str {
     name.split_once(':').map(|(_, n)| n).unwrap_or(name)
+}
+
+/// The name of a job's output file.
+fn output_lfn(task: &TaskPlan, job: &JobPlan) -> String {
+    format!(
+        "{}.{:08}._{:06}.pool.root.1",
+        task.output_type,
+        task.id - 1_000,
+        job.first_file + 1
+    )
+}
+
+/// The size of every simulated data file.
+const FILE_BYTES: i64 = 1_800_000_000;
+
+/// What the transfers of a production job need: its files, where it ran and when its input and
+/// output moved.
+fn job_files<'a>(task: &'a TaskPlan, job: &JobPlan, queue: &'a Queue) -> JobFiles<'a> {
+    let at = |stage: Stage| Some(job.times[stage as usize]).filter(|&t| t != 0);
+    JobFiles {
+        pandaid: job.pandaid,
+        task: task.id,
+        scope: task.project,
+        site: &queue.site,
+        nucleus: &task.nucleus,
+        input_dataset: dataset_base(&task.input_dataset),
+        output_dataset: dataset_base(&task.output_dataset),
+        inputs: (0..u32::from(job.n_files))
+            .map(|k| (input_lfn(task, job.first_file + k), FILE_BYTES))
+            .collect(),
+        output: (job.outcome == Outcome::Finished).then(|| (output_lfn(task, job), FILE_BYTES)),
+        input_window: at(Stage::Assigned).zip(at(Stage::Activated)),
+        output_window: if job.outcome == Outcome::Finished {
+            at(Stage::Transferring).zip(at(Stage::Final))
+        } else {
+            None
+        },
+    }
 }
 
 fn input_lfn(task: &TaskPlan, n: u32) -> String {
@@ -1394,7 +1436,7 @@ fn emit_job(
         b.set(r, "ninputdatafiles", n_in);
         b.set(r, "inputfiletype", task.input_type);
         b.set(r, "inputfileproject", task.project);
-        b.set(r, "inputfilebytes", n_in * 1_800_000_000);
+        b.set(r, "inputfilebytes", n_in * FILE_BYTES);
         b.set(
             r,
             "noutputdatafiles",
@@ -1583,12 +1625,7 @@ fn emit_job(
         } else if k < n_in + n_out {
             (
                 "output",
-                format!(
-                    "{}.{:08}._{:06}.pool.root.1",
-                    task.output_type,
-                    task.id - 1_000,
-                    job.first_file + 1
-                ),
+                output_lfn(task, job),
                 task.output_dataset.clone(),
                 "ready",
                 Value::Null,
@@ -1647,7 +1684,7 @@ fn emit_job(
                 if kind == "log" {
                     2_500_000 + job.pandaid % 1_000_000
                 } else {
-                    1_800_000_000
+                    FILE_BYTES
                 },
             );
             b.set(
@@ -2482,6 +2519,9 @@ fn carousel_parameters(task: &TaskPlan, s: &Staging, status: &str) -> serde_json
     parameters
 }
 
+/// Where the ids of staging transfers start (job transfers are numbered from their pandaid).
+const STAGING_IDS: i64 = 1 << 52;
+
 fn emit_carousel(plan: &Plan, tables: &mut Tables<'_>) {
     let now = plan.now;
     for task in &plan.tasks {
@@ -2497,7 +2537,7 @@ fn emit_carousel(plan: &Plan, tables: &mut Tables<'_>) {
         if let Some(lost) = lost {
             total += lost;
         }
-        let dataset_size = total * 1_800_000_000;
+        let dataset_size = total * FILE_BYTES;
         let (status, staged, last_staged, end) = if s.cancelled {
             ("cancelled", 0, None, Some(s.started + 3_600))
         } else if s.started > now {
@@ -2572,5 +2612,24 @@ fn emit_carousel(plan: &Plan, tables: &mut Tables<'_>) {
             b.set(r, "request_id", s.request_id);
             b.set(r, "task_id", task.id);
         });
+        // The files recalled so far, one transfer each (the lost ones never arrive).
+        if let Some(last) = last_staged.filter(|_| staged > 0) {
+            let recalled = staged.min(task.n_files as i64) as u32;
+            let files: Vec<(String, i64)> = (0..recalled)
+                .map(|n| (input_lfn(task, n), FILE_BYTES))
+                .collect();
+            emit_transfers(
+                tables,
+                &staging_transfers(
+                    STAGING_IDS + s.request_id * 1_000_000,
+                    task.id,
+                    task.project,
+                    dataset_base(&task.input_dataset),
+                    (&s.source_rse, &s.destination_rse),
+                    &files,
+                    (s.started, last),
+                ),
+            );
+        }
     }
 }

@@ -9,6 +9,7 @@ pub mod emit;
 pub mod live;
 pub mod plan;
 pub mod rng;
+pub mod transfers;
 pub mod workers;
 pub mod world;
 

@@ -8,6 +8,7 @@
 use crate::SimError;
 use crate::emit::ts;
 use crate::rng::Rng;
+use crate::transfers::{JobFiles, Transfer, job_transfers};
 use crate::world::{FAILURE_MODES, HARVESTERS, USER_CODE_MODE, World};
 use chrono::Utc;
 use pandamon_model::{ErrorComponent, JobStatus, JobTable, SimulatorReport};
@@ -89,6 +90,8 @@ pub struct Live {
     retried: u64,
     /// When `jobs_share_stats` was last rewritten (unix seconds).
     share_stats_at: i64,
+    /// Each production task's nucleus and name, read once, for its jobs' transfers.
+    nuclei: HashMap<i64, Option<(String, String)>>,
     report: Arc<RwLock<SimulatorReport>>,
 }
 
@@ -132,6 +135,7 @@ impl Live {
             arrivals: 0.0,
             retried: 0,
             share_stats_at: 0,
+            nuclei: HashMap::new(),
             report,
             config,
             db,
@@ -836,6 +840,24 @@ impl Live {
             }
             _ => {}
         }
+        // Input brought to the site when the job leaves `assigned`; output sent to the nucleus
+        // when it finishes.
+        let moved = match (flight.status, next) {
+            (JobStatus::Assigned, JobStatus::Activated) => Some(false),
+            (_, JobStatus::Finished) => Some(true),
+            _ => None,
+        };
+        if let (Some(output), false) = (moved, flight.analysis) {
+            for transfer in self
+                .transfers(pandaid, &flight, &queue.site, output, now)
+                .await?
+            {
+                extra.push(
+                    self.db
+                        .insert_statement("transfer_events", &transfer.values()),
+                );
+            }
+        }
         let mut retry = false;
         if next.is_final() && flight.eventservice {
             let job = (flight.task, pandaid);
@@ -989,6 +1011,46 @@ impl Live {
 
     /// Statements that record a final job on its files and datasets, as the bulk simulation does.
     /// The input files a job holds as `running`, per dataset: (datasetid, files).
+    /// The transfers a production job's step makes: its input (`output` false) arriving over
+    /// the last minutes, or its output leaving for the nucleus.
+    async fn transfers(
+        &mut self,
+        pandaid: i64,
+        flight: &Flight,
+        site: &str,
+        output: bool,
+        now: i64,
+    ) -> Result<Vec<Transfer>, SimError> {
+        if !self.nuclei.contains_key(&flight.task) {
+            let found = self.db.task_nucleus(flight.task).await?;
+            let known = found.and_then(|(nucleus, name)| Some((nucleus?, name)));
+            self.nuclei.insert(flight.task, known);
+        }
+        let Some(Some((nucleus, name))) = self.nuclei.get(&flight.task).cloned() else {
+            return Ok(Vec::new());
+        };
+        let scope = name.split('.').next().unwrap_or("panda").to_string();
+        let window = Some((now - 600, now));
+        let job = JobFiles {
+            pandaid,
+            task: flight.task,
+            scope: &scope,
+            site,
+            nucleus: &nucleus,
+            input_dataset: &name,
+            output_dataset: &name,
+            inputs: if output {
+                Vec::new()
+            } else {
+                self.db.job_inputs(pandaid).await?
+            },
+            output: output.then(|| (format!("{name}._{pandaid}.pool.root.1"), 1_800_000_000)),
+            input_window: window.filter(|_| !output),
+            output_window: window.filter(|_| output),
+        };
+        Ok(job_transfers(&job, now))
+    }
+
     async fn running_inputs(&self, task: i64, pandaid: i64) -> Result<Vec<(i64, i64)>, SimError> {
         Ok(self.db.running_inputs(task, pandaid).await?)
     }

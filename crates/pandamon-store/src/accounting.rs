@@ -1,16 +1,16 @@
-//! The accounting rollups of pandamon's state (migration 4): completed jobs summed per time bin
-//! (10 minutes, 1 hour, 1 day) and per combination of the accounting dimensions. A bin range is
+//! The accounting rollups of pandamon's state: completed jobs (migration 4) and file transfers
+//! (migration 5) summed per time bin and per combination of dimension values. A bin range is
 //! always replaced as a whole, in one transaction, so a rebuild never double-counts.
 
 use crate::catalog::ColType;
 use crate::db::live_pool;
 use crate::error::Result;
 use crate::load::Value;
-use crate::state::{ROLLUPS_TABLE, StateStore};
+use crate::state::{ROLLUPS_TABLE, StateStore, TRANSFER_ROLLUPS_TABLE};
 use sqlx::{AssertSqlSafe, Row};
 
 /// The dimensions a rollup row is keyed by, in column order.
-pub const ROLLUP_DIMS: [&str; 10] = [
+pub const ROLLUP_DIMS: [&str; 11] = [
     "computingsite",
     "cloud",
     "resource_type",
@@ -21,6 +21,7 @@ pub const ROLLUP_DIMS: [&str; 10] = [
     "inputdatatype",
     "jobstatus",
     "errorcategory",
+    "campaign",
 ];
 
 /// The sums a rollup row holds, in column order: jobs; cores; jobs whose core count is
@@ -39,20 +40,52 @@ pub const ROLLUP_METRICS: [&str; 10] = [
     "output_bytes",
 ];
 
-/// One rollup row: the sums of the completed jobs that ended in `[bin, bin + resolution)` and
-/// share these dimension values ("" for none).
+/// A table of rollups: its dimension and sum columns, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RollupTable<const D: usize, const M: usize> {
+    pub name: &'static str,
+    pub dims: [&'static str; D],
+    pub metrics: [&'static str; M],
+}
+
+/// The completed jobs' rollups.
+pub const JOB_ROLLUPS: RollupTable<11, 10> = RollupTable {
+    name: ROLLUPS_TABLE,
+    dims: ROLLUP_DIMS,
+    metrics: ROLLUP_METRICS,
+};
+
+/// The dimensions of a transfer rollup row: source and destination site (from the RSEs),
+/// activity, `done` or `failed`, and the failure reason.
+pub const TRANSFER_DIMS: [&str; 5] = ["src_site", "dst_site", "activity", "state", "reason"];
+
+/// The sums of a transfer rollup row: files and bytes moved (a failed attempt moves none).
+pub const TRANSFER_METRICS: [&str; 2] = ["files", "bytes"];
+
+/// The file transfers' rollups.
+pub const TRANSFER_ROLLUPS: RollupTable<5, 2> = RollupTable {
+    name: TRANSFER_ROLLUPS_TABLE,
+    dims: TRANSFER_DIMS,
+    metrics: TRANSFER_METRICS,
+};
+
+/// One rollup row: the sums of what ended in `[bin, bin + resolution)` and shares these
+/// dimension values ("" for none).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RollupRow {
-    /// Seconds: 600, 3 600 or 86 400.
+pub struct RollupRow<const D: usize = 11, const M: usize = 10> {
+    /// Seconds: one of the table's resolutions.
     pub resolution: i64,
     /// Unix seconds, a multiple of `resolution`.
     pub bin: i64,
-    pub dims: [String; 10],
-    pub metrics: [i64; 10],
+    pub dims: [String; D],
+    pub metrics: [i64; M],
 }
 
+/// A transfer rollup row.
+pub type TransferRow = RollupRow<5, 2>;
+
 /// A stable 64-bit key of a row's dimension values (FNV-1a), part of the table's primary key.
-fn dims_key(dims: &[String; 10]) -> String {
+fn dims_key(dims: &[String]) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for d in dims {
         for b in d.bytes().chain([0x1f]) {
@@ -63,21 +96,22 @@ fn dims_key(dims: &[String; 10]) -> String {
     format!("{hash:016x}")
 }
 
-/// Rows per `INSERT` statement (bound parameters stay under every dialect's limit).
-const ROWS_PER_INSERT: usize = 400;
+/// Bound parameters per `INSERT` statement (under every dialect's limit).
+const PARAMS_PER_INSERT: usize = 9_000;
 
 impl StateStore {
     /// Replaces the rollup rows of `resolution` with bins in `[from, to)` by `rows`, in one
     /// transaction.
-    pub async fn replace_rollups(
+    pub async fn replace_rollups<const D: usize, const M: usize>(
         &self,
+        kind: &RollupTable<D, M>,
         resolution: i64,
         from: i64,
         to: i64,
-        rows: &[RollupRow],
+        rows: &[RollupRow<D, M>],
     ) -> Result<()> {
         let d = self.dialect();
-        let table = self.table(ROLLUPS_TABLE);
+        let table = self.table(kind.name);
         let mut statements = vec![self.statement(
             &format!(
                 "DELETE FROM {table} WHERE {} = {} AND {} >= {} AND {} < {}",
@@ -95,10 +129,10 @@ impl StateStore {
             ],
         )];
         let mut columns = vec!["resolution", "bin", "dims_key"];
-        columns.extend(ROLLUP_DIMS);
-        columns.extend(ROLLUP_METRICS);
+        columns.extend(kind.dims);
+        columns.extend(kind.metrics);
         let column_list: Vec<String> = columns.iter().map(|c| d.quote(c)).collect();
-        for chunk in rows.chunks(ROWS_PER_INSERT) {
+        for chunk in rows.chunks(PARAMS_PER_INSERT / columns.len()) {
             let mut params = Vec::with_capacity(chunk.len() * columns.len());
             let mut tuples = Vec::with_capacity(chunk.len());
             for row in chunk {
@@ -134,16 +168,22 @@ impl StateStore {
     }
 
     /// The rollup rows of `resolution` with bins in `[from, to)`.
-    pub async fn rollups(&self, resolution: i64, from: i64, to: i64) -> Result<Vec<RollupRow>> {
+    pub async fn rollups<const D: usize, const M: usize>(
+        &self,
+        kind: &RollupTable<D, M>,
+        resolution: i64,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<RollupRow<D, M>>> {
         let d = self.dialect();
         let mut columns = vec!["bin"];
-        columns.extend(ROLLUP_DIMS);
-        columns.extend(ROLLUP_METRICS);
+        columns.extend(kind.dims);
+        columns.extend(kind.metrics);
         let select: Vec<String> = columns.iter().map(|c| d.quote(c)).collect();
         let sql = format!(
             "SELECT {} FROM {} WHERE {} = {} AND {} >= {} AND {} < {}",
             select.join(", "),
-            self.table(ROLLUPS_TABLE),
+            self.table(kind.name),
             d.quote("resolution"),
             d.placeholder(1),
             d.quote("bin"),
@@ -160,13 +200,13 @@ impl StateStore {
                 .fetch_all(pool)
                 .await?;
             for r in rows {
-                let mut dims: [String; 10] = Default::default();
+                let mut dims: [String; D] = std::array::from_fn(|_| String::new());
                 for (i, d) in dims.iter_mut().enumerate() {
                     *d = r.try_get::<String, _>(1 + i)?;
                 }
-                let mut metrics = [0i64; 10];
+                let mut metrics = [0i64; M];
                 for (i, m) in metrics.iter_mut().enumerate() {
-                    *m = r.try_get::<i64, _>(1 + ROLLUP_DIMS.len() + i)?;
+                    *m = r.try_get::<i64, _>(1 + D + i)?;
                 }
                 out.push(RollupRow {
                     resolution,
@@ -180,12 +220,16 @@ impl StateStore {
     }
 
     /// The first and last bin of `resolution` held, if any.
-    pub async fn rollup_extent(&self, resolution: i64) -> Result<Option<(i64, i64)>> {
+    pub async fn rollup_extent<const D: usize, const M: usize>(
+        &self,
+        kind: &RollupTable<D, M>,
+        resolution: i64,
+    ) -> Result<Option<(i64, i64)>> {
         let d = self.dialect();
         let bin = d.quote("bin");
         let sql = format!(
             "SELECT MIN({bin}), MAX({bin}) FROM {} WHERE {} = {}",
-            self.table(ROLLUPS_TABLE),
+            self.table(kind.name),
             d.quote("resolution"),
             d.placeholder(1)
         );
@@ -197,15 +241,63 @@ impl StateStore {
     }
 }
 
+impl crate::Db {
+    /// The campaign of each of these JEDI tasks that has one.
+    pub async fn task_campaigns(
+        &self,
+        tasks: &[i64],
+    ) -> Result<std::collections::HashMap<i64, String>> {
+        let d = self.dialect();
+        let mut out = std::collections::HashMap::new();
+        for chunk in tasks.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| d.placeholder(i)).collect();
+            let sql = format!(
+                "SELECT {id}, {c} FROM {t} WHERE {id} IN ({}) AND {c} IS NOT NULL",
+                marks.join(", "),
+                id = d.quote("jeditaskid"),
+                c = d.quote("campaign"),
+                t = self.qualified(crate::Catalog::get().table("jedi_tasks"))
+            );
+            let rows: Vec<(i64, String)> = live_pool!(self, pool => {
+                let mut query = sqlx::query_as(AssertSqlSafe(sql.as_str()));
+                for id in chunk {
+                    query = query.bind(*id);
+                }
+                query.fetch_all(pool).await?
+            });
+            out.extend(rows.into_iter().map(|(id, c)| (id, c.trim().to_string())));
+        }
+        Ok(out)
+    }
+
+    /// The site of every storage endpoint (`ddm_endpoint`): RSE name to site name.
+    pub async fn rse_sites(&self) -> Result<std::collections::HashMap<String, String>> {
+        let d = self.dialect();
+        let sql = format!(
+            "SELECT {}, {} FROM {}",
+            d.quote("ddm_endpoint_name"),
+            d.quote("site_name"),
+            self.qualified(crate::Catalog::get().table("ddm_endpoint"))
+        );
+        let rows: Vec<(String, Option<String>)> = live_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str()))
+            .fetch_all(pool)
+            .await?);
+        Ok(rows
+            .into_iter()
+            .filter_map(|(rse, site)| Some((rse, site?)))
+            .collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn dims_key_tells_values_apart_even_when_joined_alike() {
-        let a: [String; 10] =
+        let a: [String; 11] =
             std::array::from_fn(|i| if i == 0 { "ab".into() } else { String::new() });
-        let b: [String; 10] = std::array::from_fn(|i| match i {
+        let b: [String; 11] = std::array::from_fn(|i| match i {
             0 => "a".into(),
             1 => "b".into(),
             _ => String::new(),

@@ -235,6 +235,48 @@ impl Db {
         Ok(rows)
     }
 
+    /// A task's nucleus and name, for the transfers of its jobs.
+    pub async fn task_nucleus(&self, task: i64) -> Result<Option<(Option<String>, String)>> {
+        let d = self.dialect();
+        let q = |c: &str| d.quote(c);
+        let sql = format!(
+            "SELECT {n}, {name} FROM {t} WHERE {tid} = {p1}",
+            n = q("nucleus"),
+            name = q("taskname"),
+            t = self.sim_table("jedi_tasks"),
+            tid = q("jeditaskid"),
+            p1 = d.placeholder(1)
+        );
+        let row = live_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str()))
+            .bind(task)
+            .fetch_optional(pool)
+            .await?);
+        Ok(row)
+    }
+
+    /// A job's input files in `filestable4`: name and size.
+    pub async fn job_inputs(&self, pandaid: i64) -> Result<Vec<(String, i64)>> {
+        let d = self.dialect();
+        let q = |c: &str| d.quote(c);
+        let sql = format!(
+            "SELECT {l}, {s} FROM {t} WHERE {pid} = {p1} AND {ty} = 'input' ORDER BY {l}",
+            l = q("lfn"),
+            s = q("fsize"),
+            t = self.sim_table("filestable4"),
+            pid = q("pandaid"),
+            ty = q("type"),
+            p1 = d.placeholder(1)
+        );
+        let rows: Vec<(String, Option<i64>)> = live_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str()))
+            .bind(pandaid)
+            .fetch_all(pool)
+            .await?);
+        Ok(rows
+            .into_iter()
+            .map(|(lfn, size)| (lfn, size.unwrap_or(0)))
+            .collect())
+    }
+
     /// A dataset's file counters: (nfiles, nfilesfinished, nfilesfailed).
     pub async fn dataset_counters(
         &self,

@@ -63,6 +63,14 @@ pub enum Step {
         columns: &'static [StateColumn],
         key: &'static [&'static str],
     },
+    /// A text column added to a table, empty in the rows it holds (skipped when present).
+    TextColumn {
+        table: &'static str,
+        name: &'static str,
+        ty: ColType,
+    },
+    /// Every row of a table deleted: data pandamon rebuilds from PanDA's tables.
+    Clear { table: &'static str },
 }
 
 /// A numbered set of changes to pandamon's own tables. Never edit a released migration: add one.
@@ -99,6 +107,8 @@ pub const TOKENS_TABLE: &str = "api_tokens";
 pub const VISITS_TABLE: &str = "page_visits";
 /// The accounting rollups (`accounting.rs`).
 pub const ROLLUPS_TABLE: &str = "job_rollups";
+/// The transfer rollups (`accounting.rs`).
+pub const TRANSFER_ROLLUPS_TABLE: &str = "transfer_rollups";
 
 /// Every migration, in version order.
 pub const MIGRATIONS: &[Migration] = &[
@@ -229,6 +239,41 @@ pub const MIGRATIONS: &[Migration] = &[
             key: &["resolution", "bin", "dims_key"],
         }],
     },
+    Migration {
+        version: 5,
+        name: "accounting rollups of file transfers",
+        steps: &[Step::Table {
+            name: TRANSFER_ROLLUPS_TABLE,
+            columns: &[
+                col("resolution", ColType::BigInt),
+                col("bin", ColType::BigInt),
+                col("dims_key", ColType::Varchar(16)),
+                col("src_site", ColType::Varchar(128)),
+                col("dst_site", ColType::Varchar(128)),
+                col("activity", ColType::Varchar(128)),
+                col("state", ColType::Varchar(16)),
+                col("reason", ColType::Varchar(500)),
+                col("files", ColType::BigInt),
+                col("bytes", ColType::BigInt),
+            ],
+            key: &["resolution", "bin", "dims_key"],
+        }],
+    },
+    Migration {
+        version: 6,
+        name: "accounting rollups keyed by campaign too",
+        // The job rollups are cleared: the server rolls the last days up again by itself.
+        steps: &[
+            Step::TextColumn {
+                table: ROLLUPS_TABLE,
+                name: "campaign",
+                ty: ColType::Varchar(128),
+            },
+            Step::Clear {
+                table: ROLLUPS_TABLE,
+            },
+        ],
+    },
 ];
 
 /// Where the state store is, for `/healthz` and the start-up log.
@@ -350,7 +395,7 @@ impl StateStore {
                 continue;
             }
             for step in migration.steps {
-                store.db.execute(&store.render(step)).await?;
+                store.apply(step).await?;
             }
             let record = store.statement(
                 &format!(
@@ -404,8 +449,9 @@ impl StateStore {
     pub fn table_names(&self) -> Vec<String> {
         std::iter::once(MIGRATIONS_TABLE)
             .chain(MIGRATIONS.iter().flat_map(|m| {
-                m.steps.iter().map(|s| match s {
-                    Step::Table { name, .. } => *name,
+                m.steps.iter().filter_map(|s| match s {
+                    Step::Table { name, .. } => Some(*name),
+                    Step::TextColumn { .. } | Step::Clear { .. } => None,
                 })
             }))
             .map(|name| match &self.namespace {
@@ -541,10 +587,30 @@ impl StateStore {
         )
     }
 
-    fn render(&self, step: &Step) -> String {
-        match *step {
+    async fn apply(&self, step: &Step) -> Result<()> {
+        let d = self.db.dialect();
+        let sql = match *step {
             Step::Table { name, columns, key } => self.create_table(name, columns, key),
-        }
+            Step::TextColumn { table, name, ty } => {
+                // A table alias keeps SQLite from reading an unknown quoted name as a string.
+                let probe = format!(
+                    "SELECT t.{} FROM {} t WHERE 1 = 0",
+                    d.quote(name),
+                    self.table(table)
+                );
+                if self.db.execute(&probe).await.is_ok() {
+                    return Ok(());
+                }
+                format!(
+                    "ALTER TABLE {} ADD COLUMN {} {} NOT NULL DEFAULT ''",
+                    self.table(table),
+                    d.quote(name),
+                    column_type(d, ty)
+                )
+            }
+            Step::Clear { table } => format!("DELETE FROM {}", self.table(table)),
+        };
+        self.db.execute(&sql).await.map(|_| ())
     }
 }
 
@@ -594,10 +660,16 @@ mod tests {
             assert_eq!(m.version, last + 1, "migration {} out of order", m.name);
             last = m.version;
             for step in m.steps {
-                let Step::Table { name, key, columns } = step;
-                assert!(catalog.find(name).is_none(), "{name} is a panda table");
-                for k in *key {
-                    assert!(columns.iter().any(|c| c.name == *k), "{name}: key {k}");
+                match step {
+                    Step::Table { name, key, columns } => {
+                        assert!(catalog.find(name).is_none(), "{name} is a panda table");
+                        for k in *key {
+                            assert!(columns.iter().any(|c| c.name == *k), "{name}: key {k}");
+                        }
+                    }
+                    Step::TextColumn { table, .. } | Step::Clear { table } => {
+                        assert!(catalog.find(table).is_none(), "{table} is a panda table");
+                    }
                 }
             }
         }
