@@ -11,42 +11,68 @@
 
 pub mod rollup;
 pub mod series;
+pub mod transfers;
 
-use pandamon_store::accounting::{ROLLUP_DIMS, RollupRow};
+use pandamon_store::accounting::{ROLLUP_DIMS, RollupRow, RollupTable};
 use pandamon_store::{Result, StateStore};
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::future::Future;
 
-/// Where rollups are kept.
+/// Where rollups are kept: any [`RollupTable`] (the jobs' and the transfers').
 pub trait RollupStore: Send + Sync {
     /// Replaces the rows of `resolution` with bins in `[from, to)`.
-    fn replace(
+    fn replace<const D: usize, const M: usize>(
         &self,
+        table: &RollupTable<D, M>,
         resolution: i64,
         from: i64,
         to: i64,
-        rows: &[RollupRow],
+        rows: &[RollupRow<D, M>],
     ) -> impl Future<Output = Result<()>> + Send;
     /// The rows of `resolution` with bins in `[from, to)`.
-    fn rows(
+    fn rows<const D: usize, const M: usize>(
         &self,
+        table: &RollupTable<D, M>,
         resolution: i64,
         from: i64,
         to: i64,
-    ) -> impl Future<Output = Result<Vec<RollupRow>>> + Send;
+    ) -> impl Future<Output = Result<Vec<RollupRow<D, M>>>> + Send;
     /// The first and last bin of `resolution` held.
-    fn extent(&self, resolution: i64) -> impl Future<Output = Result<Option<(i64, i64)>>> + Send;
+    fn extent<const D: usize, const M: usize>(
+        &self,
+        table: &RollupTable<D, M>,
+        resolution: i64,
+    ) -> impl Future<Output = Result<Option<(i64, i64)>>> + Send;
 }
 
 impl RollupStore for StateStore {
-    async fn replace(&self, resolution: i64, from: i64, to: i64, rows: &[RollupRow]) -> Result<()> {
-        self.replace_rollups(resolution, from, to, rows).await
+    async fn replace<const D: usize, const M: usize>(
+        &self,
+        table: &RollupTable<D, M>,
+        resolution: i64,
+        from: i64,
+        to: i64,
+        rows: &[RollupRow<D, M>],
+    ) -> Result<()> {
+        self.replace_rollups(table, resolution, from, to, rows)
+            .await
     }
-    async fn rows(&self, resolution: i64, from: i64, to: i64) -> Result<Vec<RollupRow>> {
-        self.rollups(resolution, from, to).await
+    async fn rows<const D: usize, const M: usize>(
+        &self,
+        table: &RollupTable<D, M>,
+        resolution: i64,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<RollupRow<D, M>>> {
+        self.rollups(table, resolution, from, to).await
     }
-    async fn extent(&self, resolution: i64) -> Result<Option<(i64, i64)>> {
-        self.rollup_extent(resolution).await
+    async fn extent<const D: usize, const M: usize>(
+        &self,
+        table: &RollupTable<D, M>,
+        resolution: i64,
+    ) -> Result<Option<(i64, i64)>> {
+        self.rollup_extent(table, resolution).await
     }
 }
 
@@ -56,32 +82,82 @@ pub const RESOLUTIONS: [i64; 3] = [600, 3_600, 86_400];
 /// How far back the 10-minute bins are kept (and asked for).
 pub const FINE_RETENTION_DAYS: i64 = 62;
 
+/// Where a site sits in the grid, as CRIC describes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SiteFacts {
+    pub site: String,
+    pub cloud: String,
+    pub tier: String,
+    pub federation: String,
+    pub country: String,
+}
+
+/// The grid's topology: each PanDA queue's and each site's facts, for the dimensions derived
+/// from a queue or a site (tier, federation, country, a transfer's cloud).
+#[derive(Debug, Clone, Default)]
+pub struct Topology {
+    queues: HashMap<String, SiteFacts>,
+    sites: HashMap<String, SiteFacts>,
+}
+
+impl Topology {
+    /// The topology of these queues: (queue, its site's facts).
+    pub fn new(queues: impl IntoIterator<Item = (String, SiteFacts)>) -> Topology {
+        let mut t = Topology::default();
+        for (queue, facts) in queues {
+            t.sites
+                .entry(facts.site.clone())
+                .or_insert_with(|| facts.clone());
+            t.queues.insert(queue, facts);
+        }
+        t
+    }
+
+    /// A queue's site facts.
+    pub fn queue(&self, queue: &str) -> Option<&SiteFacts> {
+        self.queues.get(queue)
+    }
+
+    /// A site's facts.
+    pub fn site(&self, site: &str) -> Option<&SiteFacts> {
+        self.sites.get(site)
+    }
+}
+
 /// A dimension a series can be grouped or filtered by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Dimension {
     Site,
     Cloud,
+    Tier,
+    Federation,
+    Country,
     ResourceType,
     JobType,
     Activity,
     ProcessingType,
     Gshare,
     WorkingGroup,
+    Campaign,
     InputDataType,
     JobStatus,
     ErrorCategory,
 }
 
 impl Dimension {
-    pub const ALL: [Dimension; 11] = [
+    pub const ALL: [Dimension; 15] = [
         Dimension::Site,
         Dimension::Cloud,
+        Dimension::Tier,
+        Dimension::Federation,
+        Dimension::Country,
         Dimension::ResourceType,
         Dimension::JobType,
         Dimension::Activity,
         Dimension::ProcessingType,
         Dimension::Gshare,
         Dimension::WorkingGroup,
+        Dimension::Campaign,
         Dimension::InputDataType,
         Dimension::JobStatus,
         Dimension::ErrorCategory,
@@ -92,12 +168,16 @@ impl Dimension {
         match self {
             Dimension::Site => "computingsite",
             Dimension::Cloud => "cloud",
+            Dimension::Tier => "tier",
+            Dimension::Federation => "federation",
+            Dimension::Country => "country",
             Dimension::ResourceType => "resource_type",
             Dimension::JobType => "prodsourcelabel",
             Dimension::Activity => "activity",
             Dimension::ProcessingType => "processingtype",
             Dimension::Gshare => "gshare",
             Dimension::WorkingGroup => "workinggroup",
+            Dimension::Campaign => "campaign",
             Dimension::InputDataType => "inputdatatype",
             Dimension::JobStatus => "jobstatus",
             Dimension::ErrorCategory => "errorcategory",
@@ -113,13 +193,33 @@ impl Dimension {
         }
     }
 
-    /// This dimension's value in a rollup row ("" when the job had none).
-    pub fn value(self, row: &RollupRow) -> Cow<'_, str> {
+    /// Whether the value is a job field of the jobs page (a link can select it).
+    pub fn is_job_field(self) -> bool {
+        matches!(
+            self,
+            Dimension::Site
+                | Dimension::Cloud
+                | Dimension::ResourceType
+                | Dimension::JobType
+                | Dimension::ProcessingType
+                | Dimension::Gshare
+                | Dimension::WorkingGroup
+                | Dimension::JobStatus
+        )
+    }
+
+    /// This dimension's value in a rollup row ("" when the job had none); tier, federation and
+    /// country come from the queue's site in `topology`.
+    pub fn value<'a>(self, row: &'a RollupRow, topology: &'a Topology) -> Cow<'a, str> {
+        let facts = || topology.queue(&row.dims[0]);
         match self {
             Dimension::Activity => Cow::Borrowed(activity(
                 &row.dims[stored("prodsourcelabel")],
                 &row.dims[stored("processingtype")],
             )),
+            Dimension::Tier => Cow::Borrowed(facts().map_or("", |f| f.tier.as_str())),
+            Dimension::Federation => Cow::Borrowed(facts().map_or("", |f| f.federation.as_str())),
+            Dimension::Country => Cow::Borrowed(facts().map_or("", |f| f.country.as_str())),
             other => Cow::Borrowed(row.dims[stored(other.name())].as_str()),
         }
     }
@@ -278,7 +378,10 @@ mod tests {
     fn dimensions_and_metrics_read_by_their_names() {
         for d in Dimension::ALL {
             assert_eq!(Dimension::parse(d.name()), Some(d));
-            if d != Dimension::Activity {
+            if !matches!(
+                d,
+                Dimension::Activity | Dimension::Tier | Dimension::Federation | Dimension::Country
+            ) {
                 stored(d.name());
             }
         }

@@ -7,9 +7,9 @@
 //! by end time, a job that crosses a bin edge counts in the bin it ended in; each retry is a
 //! job of its own.
 
-use crate::{RESOLUTIONS, RollupStore};
+use crate::{RESOLUTIONS, RollupStore, transfers};
 use pandamon_model::{FIRST_ERROR_ORDER, JobTable, error_category_name};
-use pandamon_store::accounting::RollupRow;
+use pandamon_store::accounting::{JOB_ROLLUPS, ROLLUP_DIMS, ROLLUP_METRICS, RollupRow};
 use pandamon_store::catalog::ColType;
 use pandamon_store::scan::{Field, TimeRange};
 use pandamon_store::{Db, Result, StateStore};
@@ -21,8 +21,12 @@ pub const COMPLETED: [&str; 4] = ["finished", "failed", "cancelled", "closed"];
 /// The tables a completed job can be in.
 const TABLES: [JobTable; 3] = [JobTable::Active, JobTable::Archived, JobTable::Archive];
 
+/// A rollup row's dimension values and sums.
+type Dims = [String; ROLLUP_DIMS.len()];
+type Sums = [i64; ROLLUP_METRICS.len()];
+
 /// The job columns read, in the order [`Job::read`] expects them.
-const COLUMNS: [(&str, ColType); 29] = [
+const COLUMNS: [(&str, ColType); 30] = [
     ("pandaid", ColType::BigInt),
     ("modificationtime", ColType::Timestamp),
     ("endtime", ColType::Timestamp),
@@ -53,6 +57,7 @@ const COLUMNS: [(&str, ColType); 29] = [
     ("taskbuffererrorcode", ColType::BigInt),
     ("superrorcode", ColType::BigInt),
     ("brokerageerrorcode", ColType::BigInt),
+    ("jeditaskid", ColType::BigInt),
 ];
 /// Where the error codes start in [`COLUMNS`].
 const FIRST_CODE: usize = 21;
@@ -79,8 +84,10 @@ pub async fn categories(db: &Db) -> Categories {
 struct Job {
     modified: i64,
     end: i64,
-    dims: [String; 10],
-    metrics: [i64; 10],
+    /// Its JEDI task, whose campaign fills the last dimension.
+    task: Option<i64>,
+    dims: Dims,
+    metrics: Sums,
 }
 
 fn int(f: &Field<'_>) -> Option<i64> {
@@ -157,6 +164,7 @@ impl Job {
             text(&f[12]),
             status,
             category,
+            String::new(),
         ];
         let metrics = [
             1,
@@ -175,6 +183,7 @@ impl Job {
             Job {
                 modified,
                 end,
+                task: int(&f[29]).filter(|&t| t > 0),
                 dims,
                 metrics,
             },
@@ -217,25 +226,38 @@ async fn completed_jobs(
         })
         .await?;
     }
+    // Each job's campaign is its task's.
+    let mut tasks: Vec<i64> = jobs.values().filter_map(|j| j.task).collect();
+    tasks.sort_unstable();
+    tasks.dedup();
+    let campaigns = db.task_campaigns(&tasks).await?;
+    let campaign = ROLLUP_DIMS.len() - 1;
+    for job in jobs.values_mut() {
+        if let Some(c) = job.task.and_then(|t| campaigns.get(&t)) {
+            job.dims[campaign] = c.clone();
+        }
+    }
     Ok(jobs)
 }
 
 /// Sums rows (or jobs) into bins of `resolution`.
 fn sum_into(
-    out: &mut HashMap<(i64, [String; 10]), [i64; 10]>,
+    out: &mut HashMap<(i64, Dims), Sums>,
     resolution: i64,
     at: i64,
-    dims: &[String; 10],
-    metrics: &[i64; 10],
+    dims: &Dims,
+    metrics: &Sums,
 ) {
     let bin = at - at.rem_euclid(resolution);
-    let sums = out.entry((bin, dims.clone())).or_insert([0; 10]);
+    let sums = out
+        .entry((bin, dims.clone()))
+        .or_insert([0; ROLLUP_METRICS.len()]);
     for (s, m) in sums.iter_mut().zip(metrics) {
         *s += m;
     }
 }
 
-fn rows_of(resolution: i64, sums: HashMap<(i64, [String; 10]), [i64; 10]>) -> Vec<RollupRow> {
+fn rows_of(resolution: i64, sums: HashMap<(i64, Dims), Sums>) -> Vec<RollupRow> {
     let mut rows: Vec<RollupRow> = sums
         .into_iter()
         .map(|((bin, dims), metrics)| RollupRow {
@@ -275,15 +297,19 @@ pub async fn rebuild(
     for job in jobs.values() {
         sum_into(&mut sums, fine, job.end, &job.dims, &job.metrics);
     }
-    store.replace(fine, from, to, &rows_of(fine, sums)).await?;
+    store
+        .replace(&JOB_ROLLUPS, fine, from, to, &rows_of(fine, sums))
+        .await?;
     // Coarser bins from the finer ones around the range.
     for (coarse, finer) in [(hour, fine), (day, hour)] {
         let (a, b) = (floor(from, coarse), ceil(to, coarse));
         let mut sums = HashMap::new();
-        for row in store.rows(finer, a, b).await? {
+        for row in store.rows(&JOB_ROLLUPS, finer, a, b).await? {
             sum_into(&mut sums, coarse, row.bin, &row.dims, &row.metrics);
         }
-        store.replace(coarse, a, b, &rows_of(coarse, sums)).await?;
+        store
+            .replace(&JOB_ROLLUPS, coarse, a, b, &rows_of(coarse, sums))
+            .await?;
     }
     Ok(jobs.len() as u64)
 }
@@ -350,8 +376,8 @@ pub async fn update(
 /// The module name under which progress is kept in the state store's values.
 const PROGRESS_MODULE: &str = "accounting";
 
-/// Rebuilds the rollups of every day in `[from, to)` (widened to whole days), one day at a
-/// time, newest first. Each finished day is recorded in the state store, so a run that stops
+/// Rebuilds the rollups (the jobs' and the transfers') of every day in `[from, to)` (widened
+/// to whole days), one day at a time, newest first. Each finished day is recorded in the state store, so a run that stops
 /// resumes after the last day it finished; running it again over finished days rebuilds them
 /// to the same rows. `progress` hears (days done, days in all, jobs counted so far).
 pub async fn backfill(
@@ -371,11 +397,17 @@ pub async fn backfill(
         None => to,
     };
     let categories = categories(db).await;
+    let sites = transfers::rse_sites(db).await;
+    let with_transfers = transfers::available(db).await;
+    let now = unix_now();
     let mut jobs = 0;
     progress(((to - next) / day) as u64, total, jobs);
     while next > from {
         let start = next - day;
         jobs += rebuild(db, store, &categories, start, next).await?;
+        if with_transfers {
+            transfers::rebuild(db, store, &sites, start, next, now).await?;
+        }
         next = start;
         store
             .put(PROGRESS_MODULE, &key, Some(&next.to_string()))
@@ -454,7 +486,10 @@ pub async fn run_forever(db: Db, store: StateStore, backfill_days: i64) {
         _ => unix_now(),
     };
     let pending = serve_backfill(&store).await.ok().flatten();
-    let empty = matches!(store.rollup_extent(RESOLUTIONS[0]).await, Ok(None));
+    let empty = matches!(
+        store.rollup_extent(&JOB_ROLLUPS, RESOLUTIONS[0]).await,
+        Ok(None)
+    );
     if pending.is_some() || empty {
         let day = RESOLUTIONS[2];
         let (from, to) = match pending {
@@ -485,11 +520,30 @@ pub async fn run_forever(db: Db, store: StateStore, backfill_days: i64) {
         }
     }
     let mut categories = categories(&db).await;
+    let mut sites = transfers::rse_sites(&db).await;
+    let with_transfers = transfers::available(&db).await;
+    // Transfer events arrive in order of their end: each round recounts from a little before
+    // the previous round.
+    let mut transfers_from = mark;
     let mut rounds = 0u64;
     loop {
         rounds += 1;
+        let now = unix_now();
         if rounds.is_multiple_of(120) {
             categories = self::categories(&db).await;
+            sites = transfers::rse_sites(&db).await;
+            if let Err(e) = transfers::prune(&store, now).await {
+                tracing::warn!(error = %e, "old transfer minute bins not pruned");
+            }
+        }
+        if with_transfers {
+            match transfers::rebuild(&db, &store, &sites, transfers_from - 300, now + 60, now).await
+            {
+                Ok(_) => transfers_from = now,
+                Err(e) => {
+                    tracing::warn!(error = %e, "transfer rollup update failed; retried next round")
+                }
+            }
         }
         match update(&db, &store, &categories, mark).await {
             Ok((next, _)) => {
@@ -510,7 +564,10 @@ mod tests {
 
     #[test]
     fn error_codes_are_read_in_first_error_order() {
-        let codes: Vec<&str> = COLUMNS[FIRST_CODE..].iter().map(|(c, _)| *c).collect();
+        let codes: Vec<&str> = COLUMNS[FIRST_CODE..FIRST_CODE + FIRST_ERROR_ORDER.len()]
+            .iter()
+            .map(|(c, _)| *c)
+            .collect();
         let order: Vec<&str> = FIRST_ERROR_ORDER.iter().map(|c| c.code_column()).collect();
         assert_eq!(codes, order);
     }

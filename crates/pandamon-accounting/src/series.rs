@@ -1,7 +1,7 @@
 //! A metric over time, grouped by one dimension, from the rollups.
 
-use crate::{Dimension, FINE_RETENTION_DAYS, Metric, RESOLUTIONS, RollupStore};
-use pandamon_store::accounting::RollupRow;
+use crate::{Dimension, FINE_RETENTION_DAYS, Metric, RESOLUTIONS, RollupStore, Topology};
+use pandamon_store::accounting::{JOB_ROLLUPS, RollupRow};
 use std::collections::{BTreeMap, HashMap};
 
 /// The bin sizes a series can have, by name.
@@ -103,51 +103,52 @@ pub struct Series {
     pub unknown_power: i64,
 }
 
-type Sums = (f64, f64);
+/// A numerator and, for a ratio, its denominator.
+pub type Sums = (f64, f64);
 
 fn add(a: &mut Sums, b: Sums) {
     a.0 += b.0;
     a.1 += b.1;
 }
 
-/// Computes a series from the rollups (the query checked with [`SeriesQuery::check`]).
-pub async fn series(store: &impl RollupStore, q: &SeriesQuery) -> pandamon_store::Result<Series> {
-    let resolution = resolution_for(q.bin);
-    let n = usize::try_from(bin_count(q.from, q.to, q.bin)).unwrap_or(0);
-    let bins: Vec<i64> = (0..n as i64).map(|i| q.from + i * q.bin).collect();
-    let rows = store.rows(resolution, q.from, q.to).await?;
+/// Rows summed into one line per group and one number per bin, largest group first
+/// (`top` of them kept, the rest summed into "other"), and the total. Each row adds
+/// `contribution` (a numerator and, for a ratio, a denominator) to the bin its `bin_of` falls
+/// in; `value` turns accumulated contributions into the number shown.
+#[allow(clippy::too_many_arguments)]
+pub fn bin_lines<R>(
+    rows: impl IntoIterator<Item = R>,
+    from: i64,
+    bin: i64,
+    n: usize,
+    top: Option<usize>,
+    bin_of: impl Fn(&R) -> i64,
+    group: impl Fn(&R) -> String,
+    contribution: impl Fn(&R) -> Sums,
+    value: impl Fn(Sums) -> f64,
+) -> (Vec<Line>, f64) {
     let mut groups: HashMap<String, (Vec<Sums>, Sums)> = HashMap::new();
     let mut total: Sums = (0.0, 0.0);
-    let (mut unknown_cores, mut unknown_power) = (0, 0);
-    for row in &rows {
-        let passes = q.filters.iter().all(|(d, values)| {
-            let v = d.value(row);
-            values.iter().any(|w| *w == v)
-        });
-        if !passes {
+    for row in rows {
+        let at = bin_of(&row) - from;
+        if at < 0 || at / bin >= n as i64 {
             continue;
         }
-        let c = q.metric.contribution(row);
-        let at = ((row.bin - q.from) / q.bin) as usize;
-        let name = q.groupby.value(row).into_owned();
+        let c = contribution(&row);
         let (per_bin, sum) = groups
-            .entry(name)
+            .entry(group(&row))
             .or_insert_with(|| (vec![(0.0, 0.0); n], (0.0, 0.0)));
-        add(&mut per_bin[at], c);
+        add(&mut per_bin[(at / bin) as usize], c);
         add(sum, c);
         add(&mut total, c);
-        unknown_cores += row.metrics[2];
-        unknown_power += row.metrics[6];
     }
     let mut named: Vec<(String, (Vec<Sums>, Sums))> = groups.into_iter().collect();
-    let metric = q.metric;
     named.sort_by(|a, b| {
-        metric
-            .value(b.1.1)
-            .total_cmp(&metric.value(a.1.1))
+        value(b.1.1)
+            .total_cmp(&value(a.1.1))
             .then_with(|| a.0.cmp(&b.0))
     });
-    if let Some(top) = q.top
+    if let Some(top) = top
         && named.len() > top
     {
         let rest = named.split_off(top);
@@ -168,14 +169,55 @@ pub async fn series(store: &impl RollupStore, q: &SeriesQuery) -> pandamon_store
             } else {
                 name
             },
-            values: per_bin.into_iter().map(|s| metric.value(s)).collect(),
-            total: metric.value(sum),
+            values: per_bin.into_iter().map(&value).collect(),
+            total: value(sum),
         })
         .collect();
+    (lines, value(total))
+}
+
+/// The bin starts of `[from, to)` in steps of `bin`.
+pub fn bin_starts(from: i64, to: i64, bin: i64) -> Vec<i64> {
+    let n = bin_count(from, to, bin).max(0);
+    (0..n).map(|i| from + i * bin).collect()
+}
+
+/// Computes a series from the rollups (the query checked with [`SeriesQuery::check`]).
+pub async fn series(
+    store: &impl RollupStore,
+    topology: &Topology,
+    q: &SeriesQuery,
+) -> pandamon_store::Result<Series> {
+    let resolution = resolution_for(q.bin);
+    let bins = bin_starts(q.from, q.to, q.bin);
+    let rows = store.rows(&JOB_ROLLUPS, resolution, q.from, q.to).await?;
+    let kept: Vec<&RollupRow> = rows
+        .iter()
+        .filter(|row| {
+            q.filters.iter().all(|(d, values)| {
+                let v = d.value(row, topology);
+                values.iter().any(|w| *w == v)
+            })
+        })
+        .collect();
+    let unknown_cores = kept.iter().map(|r| r.metrics[2]).sum();
+    let unknown_power = kept.iter().map(|r| r.metrics[6]).sum();
+    let metric = q.metric;
+    let (lines, total) = bin_lines(
+        kept,
+        q.from,
+        q.bin,
+        bins.len(),
+        q.top,
+        |row| row.bin,
+        |row| q.groupby.value(row, topology).into_owned(),
+        |row| metric.contribution(row),
+        |sums| metric.value(sums),
+    );
     Ok(Series {
         bins,
         lines,
-        total: metric.value(total),
+        total,
         unknown_cores,
         unknown_power,
     })
@@ -207,7 +249,7 @@ pub async fn totals(
     group: impl Fn(&RollupRow) -> String,
 ) -> pandamon_store::Result<BTreeMap<String, [i64; 10]>> {
     Ok(sum_by(
-        &store.rows(RESOLUTIONS[2], from, to).await?,
+        &store.rows(&JOB_ROLLUPS, RESOLUTIONS[2], from, to).await?,
         keep,
         group,
     ))

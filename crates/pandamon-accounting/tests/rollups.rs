@@ -4,8 +4,10 @@
 
 use pandamon_accounting::rollup::{self, COMPLETED};
 use pandamon_accounting::series::{SeriesQuery, series};
-use pandamon_accounting::{Dimension, Metric, RollupStore};
+use pandamon_accounting::transfers::{self, TransferDimension, TransferMetric, TransferQuery};
+use pandamon_accounting::{Dimension, Metric, RollupStore, Topology};
 use pandamon_sim::{Silent, SimConfig};
+use pandamon_store::accounting::{JOB_ROLLUPS, TRANSFER_ROLLUPS};
 use pandamon_store::{Catalog, Db, StateConfig, StateStore, schema};
 use pandamon_testkit::{TestDb, on_every_backend};
 
@@ -116,6 +118,7 @@ async fn rollups_match_sql(test: &TestDb) {
     // every bin as SQL counts them.
     let jobs = series(
         &store,
+        &Topology::default(),
         &query(Metric::Jobs, Dimension::Site, HOUR, from, to),
     )
     .await
@@ -159,12 +162,14 @@ async fn rollups_match_sql(test: &TestDb) {
     // CPU time and cores by final status.
     let cpu = series(
         &store,
+        &Topology::default(),
         &query(Metric::CpuHours, Dimension::JobStatus, HOUR, from, to),
     )
     .await
     .unwrap();
     let cores = series(
         &store,
+        &Topology::default(),
         &query(Metric::Cores, Dimension::JobStatus, HOUR, from, to),
     )
     .await
@@ -202,6 +207,7 @@ async fn rollups_match_sql(test: &TestDb) {
     // A day bin holds its hours; a filter keeps only its rows.
     let daily = series(
         &store,
+        &Topology::default(),
         &query(
             Metric::Jobs,
             Dimension::Site,
@@ -214,6 +220,7 @@ async fn rollups_match_sql(test: &TestDb) {
     .unwrap();
     let hourly = series(
         &store,
+        &Topology::default(),
         &query(
             Metric::Jobs,
             Dimension::Site,
@@ -228,7 +235,9 @@ async fn rollups_match_sql(test: &TestDb) {
     assert!(daily.total > 0.0);
     let mut failed_only = query(Metric::Jobs, Dimension::Site, HOUR, from, to);
     failed_only.filters = vec![(Dimension::JobStatus, vec!["failed".to_string()])];
-    let failed = series(&store, &failed_only).await.unwrap();
+    let failed = series(&store, &Topology::default(), &failed_only)
+        .await
+        .unwrap();
     assert_eq!(
         failed.total as i64,
         scalar(
@@ -242,18 +251,24 @@ async fn rollups_match_sql(test: &TestDb) {
     );
     let mut top = query(Metric::Jobs, Dimension::Site, HOUR, from, to);
     top.top = Some(2);
-    let top = series(&store, &top).await.unwrap();
+    let top = series(&store, &Topology::default(), &top).await.unwrap();
     assert_eq!(top.lines.len(), 3);
     assert_eq!(top.lines[2].name, "other");
     assert_eq!(top.total, jobs.total);
 
     // Rebuilding changes nothing.
-    let before = store.rows(600, NOW - 4 * DAY, NOW + HOUR).await.unwrap();
+    let before = store
+        .rows(&JOB_ROLLUPS, 600, NOW - 4 * DAY, NOW + HOUR)
+        .await
+        .unwrap();
     rollup::rebuild(&db, &store, &categories, NOW - 4 * DAY, NOW + HOUR)
         .await
         .unwrap();
     assert_eq!(
-        store.rows(600, NOW - 4 * DAY, NOW + HOUR).await.unwrap(),
+        store
+            .rows(&JOB_ROLLUPS, 600, NOW - 4 * DAY, NOW + HOUR)
+            .await
+            .unwrap(),
         before
     );
 
@@ -267,7 +282,10 @@ async fn rollups_match_sql(test: &TestDb) {
         .unwrap();
         assert_eq!(last.0, last.1, "every day done");
         assert_eq!(
-            store.rows(600, NOW - 4 * DAY, NOW + HOUR).await.unwrap(),
+            store
+                .rows(&JOB_ROLLUPS, 600, NOW - 4 * DAY, NOW + HOUR)
+                .await
+                .unwrap(),
             before
         );
     }
@@ -291,7 +309,243 @@ async fn rollups_match_sql(test: &TestDb) {
     .unwrap();
     let (mark, _) = rollup::update(&db, &store, &categories, NOW).await.unwrap();
     assert_eq!(mark, NOW + 60);
-    let after = series(&store, &failed_only).await.unwrap();
+    let after = series(&store, &Topology::default(), &failed_only)
+        .await
+        .unwrap();
     assert_eq!(after.total, failed.total + 1.0);
 }
 on_every_backend!(rollups_match_sql);
+
+/// A job moved from `jobsarchived4` into the archive schema, seen in both tables for a moment,
+/// counts once before, during and after the move; and jobs count under their task's campaign.
+async fn moved_jobs_count_once_and_campaigns_come_from_tasks(test: &TestDb) {
+    let (db, store) = setup(test).await;
+    let categories = rollup::categories(&db).await;
+    let from = NOW - 2 * DAY - (NOW - 2 * DAY).rem_euclid(HOUR);
+    let to = from + DAY;
+    let jobs = |store: StateStore| async move {
+        series(
+            &store,
+            &Topology::default(),
+            &query(Metric::Jobs, Dimension::Campaign, HOUR, from, to),
+        )
+        .await
+        .unwrap()
+    };
+    rollup::rebuild(&db, &store, &categories, from, to)
+        .await
+        .unwrap();
+    let before = jobs(store.clone()).await;
+    assert!(before.total > 0.0);
+    // Each campaign's jobs against SQL joining the jobs to their tasks.
+    let tasks = db.qualified(Catalog::get().table("jedi_tasks"));
+    for line in before.lines.iter().filter(|l| l.name != "(none)") {
+        let sql = format!(
+            "SELECT COUNT(DISTINCT jobs.pandaid) FROM {} JOIN {tasks} t ON t.jeditaskid = jobs.jeditaskid WHERE t.campaign = '{}'",
+            completed(&db, from, to, ""),
+            line.name
+        );
+        assert_eq!(
+            line.total as i64,
+            scalar(&db, &sql).await,
+            "campaign {}",
+            line.name
+        );
+    }
+
+    let (recent, archive) = (
+        db.qualified(Catalog::get().table("jobsarchived4")),
+        db.qualified(Catalog::get().table("jobsarchived")),
+    );
+    let moved = scalar(
+        &db,
+        &format!(
+            "SELECT MIN(pandaid) FROM {recent} WHERE jobstatus = 'finished' AND endtime >= {} AND endtime < {}",
+            at(from),
+            at(to)
+        ),
+    )
+    .await;
+    let shared: Vec<&str> = Catalog::get()
+        .table("jobsarchived")
+        .columns
+        .iter()
+        .map(|c| c.name.as_str())
+        .filter(|c| Catalog::get().table("jobsarchived4").column(c).is_some())
+        .collect();
+    let columns = shared.join(", ");
+    db.execute(&format!(
+        "INSERT INTO {archive} ({columns}) SELECT {columns} FROM {recent} WHERE pandaid = {moved}"
+    ))
+    .await
+    .unwrap();
+    rollup::rebuild(&db, &store, &categories, from, to)
+        .await
+        .unwrap();
+    assert_eq!(
+        jobs(store.clone()).await,
+        before,
+        "a job in both tables counts once"
+    );
+    db.execute(&format!("DELETE FROM {recent} WHERE pandaid = {moved}"))
+        .await
+        .unwrap();
+    rollup::rebuild(&db, &store, &categories, from, to)
+        .await
+        .unwrap();
+    assert_eq!(
+        jobs(store.clone()).await,
+        before,
+        "a moved job still counts"
+    );
+}
+on_every_backend!(moved_jobs_count_once_and_campaigns_come_from_tasks);
+
+/// The files and bytes of the transfer events of a window, straight from SQL, for those
+/// matching `condition` (on the events `e` and the destination endpoint `d`).
+async fn transfers_by_sql(db: &Db, from: i64, to: i64, condition: &str) -> (i64, i64) {
+    let source = format!(
+        "FROM {} e JOIN {} d ON d.ddm_endpoint_name = e.dst_rse WHERE e.transferred_at >= {} AND e.transferred_at < {} AND {condition}",
+        db.qualified(Catalog::get().table("transfer_events")),
+        db.qualified(Catalog::get().table("ddm_endpoint")),
+        at(from),
+        at(to)
+    );
+    (
+        scalar(db, &format!("SELECT COUNT(*) {source}")).await,
+        scalar(db, &format!("SELECT {} {source}", whole(db, "e.bytes"))).await,
+    )
+}
+
+/// Transfer rollups against SQL over the events: per destination site and outcome, in minute
+/// and hour bins; older than the minute retention only hours are kept; a rebuild changes
+/// nothing.
+async fn transfer_rollups_match_sql(test: &TestDb) {
+    let (db, store) = setup(test).await;
+    let events = db.qualified(Catalog::get().table("transfer_events"));
+    let all = scalar(&db, &format!("SELECT COUNT(*) FROM {events}")).await;
+    let failed = scalar(
+        &db,
+        &format!("SELECT COUNT(*) FROM {events} WHERE event_type = 'transfer-failed'"),
+    )
+    .await;
+    assert!(all > 100 && failed > 0, "{all} events, {failed} failed");
+    // Every job transfer belongs to a job of the job tables.
+    let orphans = scalar(
+        &db,
+        &format!(
+            "SELECT COUNT(*) FROM {events} e WHERE e.pandaid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {} j WHERE j.pandaid = e.pandaid)",
+            completed_or_not(&db)
+        ),
+    )
+    .await;
+    assert_eq!(orphans, 0);
+
+    let sites = transfers::rse_sites(&db).await;
+    let counted = transfers::rebuild(&db, &store, &sites, NOW - 4 * DAY, NOW + HOUR, NOW)
+        .await
+        .unwrap();
+    assert_eq!(counted as i64, all);
+    let from = NOW - 2 * DAY - (NOW - 2 * DAY).rem_euclid(HOUR);
+    let to = from + DAY;
+    let (all_files, all_bytes) = transfers_by_sql(&db, from, to, "1 = 1").await;
+    assert!(all_files > 0);
+    for bin in [600, HOUR] {
+        let q = TransferQuery {
+            metric: TransferMetric::Files,
+            groupby: TransferDimension::DstSite,
+            bin,
+            from,
+            to,
+            filters: Vec::new(),
+            top: None,
+        };
+        let rows = transfers::rows(&store, &Topology::default(), &q)
+            .await
+            .unwrap();
+        let mut got = std::collections::BTreeMap::new();
+        for row in &rows {
+            let e = got
+                .entry((row.dims[1].clone(), row.dims[3].clone()))
+                .or_insert((0, 0));
+            e.0 += row.metrics[0];
+            e.1 += row.metrics[1];
+        }
+        for ((site, state), sums) in &got {
+            let event = if state == "failed" {
+                "transfer-failed"
+            } else {
+                "transfer-done"
+            };
+            let condition = format!("d.site_name = '{site}' AND e.event_type = '{event}'");
+            assert_eq!(
+                *sums,
+                transfers_by_sql(&db, from, to, &condition).await,
+                "{site} {state}, bin {bin}"
+            );
+        }
+        let (files, bytes) = got.values().fold((0, 0), |a, s| (a.0 + s.0, a.1 + s.1));
+        assert_eq!((files, bytes), (all_files, all_bytes), "bin {bin}");
+        let done = transfers_by_sql(&db, from, to, "e.event_type = 'transfer-done'").await;
+        let series = transfers::series(&rows, &Topology::default(), &q);
+        assert_eq!(series.total as i64, done.0);
+    }
+    let before = store
+        .rows(&TRANSFER_ROLLUPS, 60, NOW - 4 * DAY, NOW + HOUR)
+        .await
+        .unwrap();
+    transfers::rebuild(&db, &store, &sites, NOW - 4 * DAY, NOW + HOUR, NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .rows(&TRANSFER_ROLLUPS, 60, NOW - 4 * DAY, NOW + HOUR)
+            .await
+            .unwrap(),
+        before
+    );
+    // Forty days on, the same days keep their hours and lose their minutes.
+    let later = NOW + 40 * DAY;
+    let hours = store
+        .rows(&TRANSFER_ROLLUPS, HOUR, NOW - 4 * DAY, NOW + HOUR)
+        .await
+        .unwrap();
+    transfers::prune(&store, later).await.unwrap();
+    transfers::rebuild(&db, &store, &sites, NOW - 4 * DAY, NOW + HOUR, later)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .rows(&TRANSFER_ROLLUPS, 60, NOW - 4 * DAY, NOW + HOUR)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .rows(&TRANSFER_ROLLUPS, HOUR, NOW - 4 * DAY, NOW + HOUR)
+            .await
+            .unwrap(),
+        hours
+    );
+}
+on_every_backend!(transfer_rollups_match_sql);
+
+/// Every job of the job tables, as one SQL `FROM` source.
+fn completed_or_not(db: &Db) -> String {
+    let parts: Vec<String> = [
+        "jobsdefined4",
+        "jobsactive4",
+        "jobsarchived4",
+        "jobsarchived",
+    ]
+    .iter()
+    .map(|t| {
+        format!(
+            "SELECT pandaid FROM {}",
+            db.qualified(Catalog::get().table(t))
+        )
+    })
+    .collect();
+    format!("({})", parts.join(" UNION ALL "))
+}
