@@ -6,26 +6,28 @@
 
 use crate::kit::error::{AppError, AppResult};
 use crate::kit::format;
-use crate::kit::links::{jobs_url, url};
+use crate::kit::links::url;
 use crate::kit::module::{
     BackgroundTask, ConfigKey, Module, NavEntry, Param, ParamType, Route, RouteDoc,
     positive_integer, schema,
 };
 use crate::kit::plot;
-use crate::kit::respond::PageRequest;
+use crate::kit::respond::{PageRequest, Reply};
 use crate::kit::state::AppState;
-use askama::Template;
-use axum::response::Response;
 use axum::routing::get;
-use chrono::{DateTime, NaiveDate};
-use pandamon_accounting::rollup::{self, COMPLETED, ceil, floor};
-use pandamon_accounting::series::{self, BINS, SeriesQuery, resolution_for};
-use pandamon_accounting::{Dimension, Metric};
+use chrono::DateTime;
+use pandamon_accounting::rollup::{self, ceil, floor};
+use pandamon_accounting::series::{BINS, Line};
+use pandamon_accounting::{SiteFacts, Topology};
+use pandamon_store::StateStore;
 use schemars::JsonSchema;
 use serde::Serialize;
 
+mod hs06;
+mod jobs;
 mod site;
 mod ssb;
+mod transfers;
 
 pub struct Accounting;
 
@@ -50,9 +52,6 @@ const PAGE_PARAMS: &[&str] = &[
 /// Parameters any page takes that change nothing here.
 const IGNORED_PARAMS: &[&str] = &["json", "_", "timestamp"];
 
-/// Series the page draws when the URL names no `top` (JSON gives every series).
-const PAGE_TOP: usize = 10;
-
 impl Module for Accounting {
     fn name(&self) -> &'static str {
         NAME
@@ -64,7 +63,7 @@ impl Module for Accounting {
         vec![
             Route {
                 path: "/accounting/jobs/",
-                handler: get(jobs_page),
+                handler: get(jobs::jobs_page),
                 doc: RouteDoc {
                     summary: "job accounting: a metric of completed jobs (counted in the bin of their end time) over time, grouped by one dimension, filtered on any (`computingsite=A|B`, `jobstatus=failed`, ...)",
                     vocabulary: None,
@@ -78,7 +77,7 @@ impl Module for Accounting {
                             Param::query(
                                 "groupby",
                                 ParamType::Text,
-                                "computingsite (default), cloud, resource_type, prodsourcelabel, activity, processingtype, gshare, workinggroup, inputdatatype, jobstatus, errorcategory",
+                                "computingsite (default), cloud, tier, federation, country, resource_type, prodsourcelabel, activity, processingtype, gshare, workinggroup, campaign, inputdatatype, jobstatus, errorcategory (tier, federation and country from the queue's site in CRIC)",
                             ),
                             Param::query(
                                 "bin",
@@ -117,13 +116,13 @@ impl Module for Accounting {
                             ),
                         ]
                     },
-                    response: schema::<AccountingJson>,
+                    response: schema::<jobs::AccountingJson>,
                     html: true,
                 },
             },
             Route {
                 path: "/accounting/hs06/",
-                handler: get(hs06_page),
+                handler: get(hs06::hs06_page),
                 doc: RouteDoc {
                     summary: "the HS06 report: HS06-hours, wall-clock core-hours, CPU hours, jobs and CPU efficiency of the completed jobs of a month or range, per site, federation, tier, country, cloud or queue, with pledges when configured",
                     vocabulary: None,
@@ -157,7 +156,58 @@ impl Module for Accounting {
                             ),
                         ]
                     },
-                    response: schema::<Hs06Json>,
+                    response: schema::<hs06::Hs06Json>,
+                    html: true,
+                },
+            },
+            Route {
+                path: "/accounting/transfers/",
+                handler: get(transfers::transfers_page),
+                doc: RouteDoc {
+                    summary: "file transfers (Rucio's transfer events): volume, throughput, files, failed attempts or efficiency over time by source or destination site, cloud, tier or country, activity, outcome or failure reason, filtered on any (`dst_site=A|B`, `state=failed`, ...); the efficiency of every group and the top failure reasons",
+                    vocabulary: None,
+                    params: const {
+                        &[
+                            Param::query(
+                                "metric",
+                                ParamType::Text,
+                                "volume (default), throughput, files, failures, efficiency",
+                            ),
+                            Param::query(
+                                "groupby",
+                                ParamType::Text,
+                                "dst_site (default), src_site, src_cloud, dst_cloud, src_tier, dst_tier, src_country, dst_country, activity, state, reason",
+                            ),
+                            Param::query(
+                                "bin",
+                                ParamType::Text,
+                                "10m (within the last 30 days), 1h (default), 6h, 12h, 1d",
+                            ),
+                            Param::query(
+                                "top",
+                                ParamType::Integer,
+                                "keep this many series, the rest summed into \"other\" (JSON default: all; page: 10)",
+                            ),
+                            Param::query("date_from", ParamType::Text, "window start (UTC)"),
+                            Param::query("date_to", ParamType::Text, "window end, exclusive"),
+                            Param::query(
+                                "hours",
+                                ParamType::Integer,
+                                "a window of this many hours ending now",
+                            ),
+                            Param::query(
+                                "days",
+                                ParamType::Integer,
+                                "a window of this many days ending now (default 2)",
+                            ),
+                            Param::query(
+                                "format",
+                                ParamType::Text,
+                                "csv: the plotted numbers; png or svg: the chart drawn on the server",
+                            ),
+                        ]
+                    },
+                    response: schema::<transfers::TransfersJson>,
                     html: true,
                 },
             },
@@ -204,6 +254,15 @@ impl Module for Accounting {
                     html: true,
                 },
             },
+        ]
+    }
+    fn tables(&self) -> &'static [&'static str] {
+        &[
+            "schedconfig_json",
+            "jedi_tasks",
+            "error_descriptions",
+            "ddm_endpoint",
+            "transfer_events",
         ]
     }
     fn nav(&self) -> Vec<NavEntry> {
@@ -269,9 +328,9 @@ pub struct SeriesJson {
     pub values: Vec<f64>,
 }
 
-/// `/accounting/jobs/?json`.
+/// A series over time as the accounting pages answer it (JSON, CSV, the charts).
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct AccountingJson {
+pub struct SeriesBody {
     pub metric: String,
     pub groupby: String,
     pub bin: String,
@@ -279,19 +338,56 @@ pub struct AccountingJson {
     pub bins: Vec<String>,
     /// Largest first, "other" last.
     pub series: Vec<SeriesJson>,
-    /// Over the whole window (for an efficiency, of all the jobs).
+    /// Over the whole window (for an efficiency, of everything counted).
     pub total: f64,
     /// What the numbers are.
     pub unit: String,
     pub date_from: String,
     /// Exclusive.
     pub date_to: String,
-    /// Completed jobs without a core count (counted as one core).
-    pub unknown_cores: i64,
-    /// Completed jobs without a known core power (no HS06 counted for them).
-    pub unknown_power: i64,
-    /// What the page adjusted or could not do (window aligned to the bins, backfill running).
-    pub notes: Vec<String>,
+    /// The bin size in seconds (not in JSON: `bin` names it).
+    #[serde(skip)]
+    pub bin_seconds: i64,
+}
+
+impl SeriesBody {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        metric: &str,
+        groupby: &str,
+        bin: i64,
+        (from, to): (i64, i64),
+        bins: &[i64],
+        lines: &[Line],
+        total: f64,
+        unit: &str,
+    ) -> SeriesBody {
+        SeriesBody {
+            metric: metric.to_string(),
+            groupby: groupby.to_string(),
+            bin: bin_name(bin).to_string(),
+            bins: bins.iter().map(|b| iso(*b)).collect(),
+            series: lines
+                .iter()
+                .map(|l| SeriesJson {
+                    name: l.name.clone(),
+                    values: l.values.iter().map(|v| round(*v)).collect(),
+                })
+                .collect(),
+            total: round(total),
+            unit: unit.to_string(),
+            date_from: iso(from),
+            date_to: iso(to),
+            bin_seconds: bin,
+        }
+    }
+}
+
+/// A bin size's name (`1h`, `1d`, ...).
+fn bin_name(bin: i64) -> &'static str {
+    BINS.iter()
+        .find(|(_, s)| *s == bin)
+        .map_or("1h", |(n, _)| *n)
 }
 
 /// Unix seconds as JSON carries times.
@@ -317,33 +413,22 @@ fn named(
     request.choice(name, &values, default)
 }
 
-/// The URL's question, checked: the query and the notes on what was adjusted.
-fn read_query(request: &PageRequest, now: i64) -> AppResult<(SeriesQuery, Vec<String>)> {
-    let metric_names: Vec<&'static str> = Metric::ALL.iter().map(|m| m.name()).collect();
-    let metric =
-        Metric::parse(named(request, "metric", &metric_names, "jobs")?).unwrap_or(Metric::Jobs);
-    let dimension_names: Vec<&'static str> = Dimension::ALL.iter().map(|d| d.name()).collect();
-    let mut groupings: Vec<(&str, &'static str)> =
-        dimension_names.iter().map(|n| (*n, *n)).collect();
-    groupings.extend([("site", "computingsite"), ("jobtype", "prodsourcelabel")]);
-    let groupby = Dimension::parse(request.choice("groupby", &groupings, "computingsite")?)
-        .unwrap_or(Dimension::Site);
-    let bin_names: Vec<&'static str> = BINS.iter().map(|(n, _)| *n).collect();
-    let bin_name = named(request, "bin", &bin_names, "1h")?;
-    let bin = BINS
-        .iter()
-        .find(|(n, _)| *n == bin_name)
-        .map_or(3_600, |(_, s)| *s);
-    let top = request.whole_number("top", 1_000)?.map(|n| n as usize);
+/// The dimension filters of a series page: every parameter that is not one of the page's own
+/// (`A|B` or `A,B` for several values); a 400 naming an unknown one.
+fn read_filters<D>(
+    request: &PageRequest,
+    parse: impl Fn(&str) -> Option<D>,
+    names: &[&'static str],
+) -> AppResult<Vec<(D, Vec<String>)>> {
     let mut filters = Vec::new();
     for (key, value) in &request.params {
         if PAGE_PARAMS.contains(&key.as_str()) || IGNORED_PARAMS.contains(&key.as_str()) {
             continue;
         }
-        let Some(dimension) = Dimension::parse(key) else {
+        let Some(dimension) = parse(key) else {
             return Err(AppError::BadRequest(format!(
                 "unknown parameter '{key}': filter on {} or set {}",
-                dimension_names.join(", "),
+                names.join(", "),
                 PAGE_PARAMS.join(", ")
             )));
         };
@@ -356,9 +441,17 @@ fn read_query(request: &PageRequest, now: i64) -> AppResult<(SeriesQuery, Vec<St
             filters.push((dimension, values));
         }
     }
-    // The window, aligned to the stored bins it is summed from.
-    let resolution = resolution_for(bin);
-    let mut notes = Vec::new();
+    Ok(filters)
+}
+
+/// The window of a series page, aligned to the `resolution` it is summed from: `date_from`
+/// (and `date_to`, default now), or `date_to` alone (the 2 days before it), or `hours` or
+/// `days` ending now (default 2 days). Notes say when the window was widened.
+fn read_window(
+    request: &PageRequest,
+    now: i64,
+    resolution: i64,
+) -> AppResult<(i64, i64, Vec<String>)> {
     let (from, to) = match (request.param("date_from"), request.param("date_to")) {
         (Some(f), t) => {
             let from = parse_time("date_from", f)?;
@@ -379,6 +472,7 @@ fn read_query(request: &PageRequest, now: i64) -> AppResult<(SeriesQuery, Vec<St
         }
     };
     let (aligned_from, aligned_to) = (floor(from, resolution), ceil(to, resolution));
+    let mut notes = Vec::new();
     if (aligned_from, aligned_to) != (from, to) {
         notes.push(format!(
             "the window is widened to whole bins: {} to {}",
@@ -386,94 +480,24 @@ fn read_query(request: &PageRequest, now: i64) -> AppResult<(SeriesQuery, Vec<St
             iso(aligned_to)
         ));
     }
-    let query = SeriesQuery {
-        metric,
-        groupby,
-        bin,
-        from: aligned_from,
-        to: aligned_to,
-        filters,
-        top: top.or(if request.json { None } else { Some(PAGE_TOP) }),
-    };
-    query
-        .check(now)
-        .map_err(|e| AppError::BadRequest(e.to_string()))?;
-    Ok((query, notes))
+    Ok((aligned_from, aligned_to, notes))
 }
 
-fn bin_name(bin: i64) -> &'static str {
-    BINS.iter()
-        .find(|(_, s)| *s == bin)
-        .map_or("1h", |(n, _)| *n)
+/// A note on the server's own backfill while it runs.
+async fn backfill_note(store: &StateStore) -> AppResult<Option<String>> {
+    Ok(rollup::serve_backfill(store).await?.map(|p| {
+        let days = (p.to - p.from) / 86_400;
+        let done = (p.to - p.done_from) / 86_400;
+        format!(
+            "the rollups are being built: {done} of {days} days done (back to {}); older bins are still empty",
+            iso(p.done_from)
+        )
+    }))
 }
 
 /// Rounds for display and JSON: whole numbers stay whole, others keep three decimals.
 fn round(v: f64) -> f64 {
     (v * 1_000.0).round() / 1_000.0
-}
-
-async fn answer(
-    request: &PageRequest,
-    query: &SeriesQuery,
-    mut notes: Vec<String>,
-) -> AppResult<AccountingJson> {
-    let state = &request.state;
-    let data = match &state.state {
-        Some(store) => {
-            if let Some(p) = rollup::serve_backfill(store).await? {
-                let days = (p.to - p.from) / 86_400;
-                let done = (p.to - p.done_from) / 86_400;
-                notes.push(format!(
-                    "the rollups are being built: {done} of {days} days done (back to {}); older bins are still empty",
-                    iso(p.done_from)
-                ));
-            }
-            series::series(store, query).await?
-        }
-        None => {
-            notes.push(NO_STATE.into());
-            series::Series {
-                bins: Vec::new(),
-                lines: Vec::new(),
-                total: 0.0,
-                unknown_cores: 0,
-                unknown_power: 0,
-            }
-        }
-    };
-    if data.unknown_cores > 0 {
-        notes.push(format!(
-            "{} jobs had no core count: each is counted as one core",
-            data.unknown_cores
-        ));
-    }
-    if data.unknown_power > 0 && query.metric == Metric::Hs06Hours {
-        notes.push(format!(
-            "{} jobs had no known core power: no HS06 is counted for them",
-            data.unknown_power
-        ));
-    }
-    Ok(AccountingJson {
-        metric: query.metric.name().to_string(),
-        groupby: query.groupby.name().to_string(),
-        bin: bin_name(query.bin).to_string(),
-        bins: data.bins.iter().map(|b| iso(*b)).collect(),
-        series: data
-            .lines
-            .iter()
-            .map(|l| SeriesJson {
-                name: l.name.clone(),
-                values: l.values.iter().map(|v| round(*v)).collect(),
-            })
-            .collect(),
-        total: round(data.total),
-        unit: query.metric.label().to_string(),
-        date_from: iso(query.from),
-        date_to: iso(query.to),
-        unknown_cores: data.unknown_cores,
-        unknown_power: data.unknown_power,
-        notes,
-    })
 }
 
 /// A CSV field (RFC 4180): quoted when it holds a comma, quote or line break.
@@ -486,7 +510,7 @@ fn csv_field(text: &str) -> String {
 }
 
 /// The plotted numbers: a row per bin, a column per series (RFC 4180, CRLF line ends).
-fn csv(data: &AccountingJson) -> String {
+fn csv(data: &SeriesBody) -> String {
     let mut out = String::from("bin");
     for s in &data.series {
         out.push(',');
@@ -502,33 +526,6 @@ fn csv(data: &AccountingJson) -> String {
         out.push_str("\r\n");
     }
     out
-}
-
-#[derive(Template)]
-#[template(path = "accounting_jobs.html")]
-struct JobsPage<'a> {
-    data: &'a AccountingJson,
-    chart: String,
-    /// The bins as the table heads them.
-    bin_labels: Vec<String>,
-    /// Whether the table has a total column (not for an efficiency).
-    show_total: bool,
-    /// Per series: its total and the jobs page of its value, when the dimension is a job field.
-    rows: Vec<(String, f64, Option<String>)>,
-    metrics: Vec<(&'static str, &'static str)>,
-    dimensions: Vec<&'static str>,
-    bins: Vec<&'static str>,
-    csv_url: String,
-    json_url: String,
-    filters: Vec<(String, String)>,
-}
-
-/// The dimensions that are job fields of the jobs page.
-fn job_field(d: Dimension) -> bool {
-    !matches!(
-        d,
-        Dimension::Activity | Dimension::ErrorCategory | Dimension::InputDataType
-    )
 }
 
 /// `format=csv|json|html|png|svg` (default html); JSON also by `?json`.
@@ -570,124 +567,136 @@ fn short_bin(bin: &str, size: i64) -> String {
     label.replace('T', " ")
 }
 
+/// A series as `format=csv`, `png` or `svg` asks (`None` for the other formats): exactly the
+/// numbers the page plots. A ratio's series are drawn side by side, others stacked.
+fn series_file(
+    request: &PageRequest,
+    format: &str,
+    data: &SeriesBody,
+    ratio: bool,
+) -> Option<AppResult<Reply>> {
+    if format == "csv" {
+        return Some(request.reply_csv(csv(data)));
+    }
+    let image = image_format(format)?;
+    let series: Vec<(String, Vec<f64>)> = data
+        .series
+        .iter()
+        .map(|s| (s.name.clone(), s.values.clone()))
+        .collect();
+    let categories: Vec<String> = data
+        .bins
+        .iter()
+        .map(|b| short_bin(b, data.bin_seconds))
+        .collect();
+    let title = format!(
+        "{} by {}, {} to {}",
+        data.unit, data.groupby, data.date_from, data.date_to
+    );
+    let chart = plot::BarChart {
+        title: &title,
+        categories: &categories,
+        series: &series,
+        stacked: !ratio,
+    };
+    Some(
+        plot::draw(&chart, image)
+            .map_err(AppError::from)
+            .and_then(|bytes| request.reply_file(bytes, image.content_type())),
+    )
+}
+
+/// What a series page shows of its series besides the numbers: the interactive chart, the
+/// table's heads and totals, and the links to the same numbers as files.
+struct ChartView {
+    chart: String,
+    bin_labels: Vec<String>,
+    /// Per series: its total over the window, none for a ratio.
+    totals: Vec<Option<f64>>,
+    show_total: bool,
+    csv_url: String,
+    json_url: String,
+    png_url: String,
+    svg_url: String,
+}
+
+impl ChartView {
+    fn new(request: &PageRequest, path: &str, data: &SeriesBody, ratio: bool) -> ChartView {
+        let short = |b: &String| short_bin(b, data.bin_seconds);
+        let chart = serde_json::json!({
+            "type": "bar",
+            "title": format!("{} by {}", data.unit, data.groupby),
+            "categories": data.bins.iter().map(short).collect::<Vec<_>>(),
+            "series": data.series.iter().map(|s| {
+                let mut serie = serde_json::json!({"name": s.name, "data": s.values});
+                if s.name == "other" {
+                    serie["colour"] = "#b0b7c0".into();
+                }
+                serie
+            }).collect::<Vec<_>>(),
+            "wide": true,
+            "grouped": ratio,
+        });
+        let mut base: Vec<(&str, &str)> = request
+            .params
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "format" | "json"))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        base.sort();
+        let link = |extra: (&'static str, &'static str)| {
+            let mut p = base.clone();
+            p.push(extra);
+            url(path, &p)
+        };
+        ChartView {
+            chart: chart.to_string(),
+            bin_labels: data.bins.iter().map(|b| b.replace('T', " ")).collect(),
+            totals: data
+                .series
+                .iter()
+                .map(|s| (!ratio).then(|| round(s.values.iter().sum())))
+                .collect(),
+            show_total: !ratio,
+            csv_url: link(("format", "csv")),
+            json_url: link(("json", "1")),
+            png_url: link(("format", "png")),
+            svg_url: link(("format", "svg")),
+        }
+    }
+}
+
+/// The grid's topology from the queues' CRIC documents (none when they cannot be read: the
+/// dimensions derived from it are then empty).
+async fn topology(request: &PageRequest) -> Topology {
+    let state = &request.state;
+    let Ok(queues) = state.reference.queues(&state.db).await else {
+        return Topology::default();
+    };
+    Topology::new(queues.values().map(|q| {
+        let field = |key: &str| {
+            q.data
+                .get(key)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string()
+        };
+        (
+            q.queue.clone(),
+            SiteFacts {
+                site: q.attributes.site.clone(),
+                cloud: q.attributes.cloud.clone(),
+                tier: q.attributes.tier.clone(),
+                federation: field("federation"),
+                country: field("country"),
+            },
+        )
+    }))
+}
+
 /// Said on every accounting page when there is no state store to keep rollups in.
 const NO_STATE: &str =
     "accounting needs pandamon's state store, which is not open: see [state] in the README";
-
-async fn jobs_page(request: PageRequest) -> AppResult<Response> {
-    let now = chrono::Utc::now().timestamp();
-    let (query, notes) = read_query(&request, now)?;
-    let (request, format) = with_format(request)?;
-    request
-        .answer(None, || async {
-            let data = answer(&request, &query, notes).await?;
-            if format == "csv" {
-                return request.reply_csv(csv(&data));
-            }
-            if let Some(image) = image_format(format) {
-                let series: Vec<(String, Vec<f64>)> = data
-                    .series
-                    .iter()
-                    .map(|s| (s.name.clone(), s.values.clone()))
-                    .collect();
-                let categories: Vec<String> =
-                    data.bins.iter().map(|b| short_bin(b, query.bin)).collect();
-                let title = format!(
-                    "{} by {}, {} to {}",
-                    data.unit, data.groupby, data.date_from, data.date_to
-                );
-                let chart = plot::BarChart {
-                    title: &title,
-                    categories: &categories,
-                    series: &series,
-                    stacked: !query.metric.is_ratio(),
-                };
-                return request.reply_file(plot::draw(&chart, image)?, image.content_type());
-            }
-            request.reply(&data, false, || {
-                let short = |b: &String| short_bin(b, query.bin);
-                let bin_labels: Vec<String> =
-                    data.bins.iter().map(|b| b.replace('T', " ")).collect();
-                let chart = serde_json::json!({
-                    "type": "bar",
-                    "title": format!("{} by {}", data.unit, data.groupby),
-                    "categories": data.bins.iter().map(short).collect::<Vec<_>>(),
-                    "series": data.series.iter().map(|s| {
-                        let mut serie = serde_json::json!({"name": s.name, "data": s.values});
-                        if s.name == "other" {
-                            serie["colour"] = "#b0b7c0".into();
-                        }
-                        serie
-                    }).collect::<Vec<_>>(),
-                    "wide": true,
-                    "grouped": query.metric.is_ratio(),
-                });
-                let statuses = COMPLETED.join("|");
-                let rows = data
-                    .series
-                    .iter()
-                    .map(|s| {
-                        let total = if query.metric.is_ratio() {
-                            0.0
-                        } else {
-                            round(s.values.iter().sum())
-                        };
-                        let link =
-                            (job_field(query.groupby) && s.name != "other" && s.name != "(none)")
-                                .then(|| {
-                                    let status = if query.groupby == Dimension::JobStatus {
-                                        s.name.as_str()
-                                    } else {
-                                        statuses.as_str()
-                                    };
-                                    let mut pairs = vec![
-                                        ("date_from", data.date_from.as_str()),
-                                        ("date_to", data.date_to.as_str()),
-                                        ("jobstatus", status),
-                                    ];
-                                    if query.groupby != Dimension::JobStatus {
-                                        pairs.push((query.groupby.name(), s.name.as_str()));
-                                    }
-                                    jobs_url(&pairs)
-                                });
-                        (s.name.clone(), total, link)
-                    })
-                    .collect();
-                let mut base: Vec<(&str, String)> = request
-                    .params
-                    .iter()
-                    .filter(|(k, _)| !matches!(k.as_str(), "format" | "json"))
-                    .map(|(k, v)| (k.as_str(), v.clone()))
-                    .collect();
-                base.sort();
-                let pairs = |extra: (&'static str, &'static str)| {
-                    let mut p: Vec<(&str, &str)> =
-                        base.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                    p.push(extra);
-                    url("/accounting/jobs/", &p)
-                };
-                Ok(JobsPage {
-                    chart: chart.to_string(),
-                    bin_labels,
-                    show_total: !query.metric.is_ratio(),
-                    rows,
-                    metrics: Metric::ALL.iter().map(|m| (m.name(), m.label())).collect(),
-                    dimensions: Dimension::ALL.iter().map(|d| d.name()).collect(),
-                    bins: BINS.iter().map(|(n, _)| *n).collect(),
-                    csv_url: pairs(("format", "csv")),
-                    json_url: pairs(("json", "1")),
-                    filters: query
-                        .filters
-                        .iter()
-                        .map(|(d, v)| (d.name().to_string(), v.join("|")))
-                        .collect(),
-                    data: &data,
-                }
-                .render()?)
-            })
-        })
-        .await
-}
 
 #[cfg(test)]
 mod tests {
@@ -710,263 +719,4 @@ mod tests {
         assert_eq!(parse_time("date_from", "1970-01-01T01:00").unwrap(), 3_600);
         assert!(parse_time("date_from", "yesterday").is_err());
     }
-}
-
-/// One row of the HS06 report.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct Hs06Row {
-    pub name: String,
-    pub hs06_hours: f64,
-    pub core_hours: f64,
-    pub cpu_hours: f64,
-    pub jobs: i64,
-    /// CPU time over wall-clock core time of all completed jobs, in %.
-    pub cpu_efficiency: f64,
-    /// Jobs without a known core power (no HS06 counted).
-    pub unknown_power: i64,
-    /// The pledged HS06 (`[modules.accounting] pledges`), when configured.
-    pub pledge: Option<f64>,
-    /// HS06-hours delivered over the pledge's HS06-hours in the window, in %.
-    pub pledge_percent: Option<f64>,
-}
-
-/// `/accounting/hs06/?json`.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct Hs06Json {
-    pub by: String,
-    pub date_from: String,
-    /// Exclusive.
-    pub date_to: String,
-    pub rows: Vec<Hs06Row>,
-    pub total: Hs06Row,
-    pub notes: Vec<String>,
-}
-
-/// What the report groups by: the queue's own name or an attribute of its site.
-const HS06_BY: [(&str, &str); 6] = [
-    ("site", "site"),
-    ("federation", "federation"),
-    ("tier", "tier"),
-    ("country", "country"),
-    ("cloud", "cloud"),
-    ("queue", "queue"),
-];
-
-fn hs06_row(name: String, m: &[i64; 10], pledge: Option<f64>, hours: f64) -> Hs06Row {
-    let hs06_hours = round(m[5] as f64 / 3_600.0);
-    Hs06Row {
-        name,
-        hs06_hours,
-        core_hours: round(m[3] as f64 / 3_600.0),
-        cpu_hours: round(m[4] as f64 / 3_600.0),
-        jobs: m[0],
-        cpu_efficiency: if m[3] > 0 {
-            round(100.0 * m[4] as f64 / m[3] as f64)
-        } else {
-            0.0
-        },
-        unknown_power: m[6],
-        pledge,
-        pledge_percent: pledge.map(|p| round(100.0 * hs06_hours / (p * hours))),
-    }
-}
-
-/// The report's window: a month, a range of days, or the last days; whole days.
-fn hs06_window(request: &PageRequest, now: i64) -> AppResult<(i64, i64)> {
-    const DAY: i64 = 86_400;
-    if let Some(month) = request.param("month") {
-        let first = NaiveDate::parse_from_str(&format!("{}-01", month.trim()), "%Y-%m-%d")
-            .map_err(|_| {
-                AppError::BadRequest("invalid value for parameter 'month': use 2026-11".into())
-            })?;
-        let next = first
-            .checked_add_months(chrono::Months::new(1))
-            .unwrap_or(first);
-        let at = |d: NaiveDate| d.and_time(Default::default()).and_utc().timestamp();
-        return Ok((at(first), at(next)));
-    }
-    let to = match request.param("date_to") {
-        Some(t) => ceil(parse_time("date_to", t)?, DAY),
-        None => ceil(now + 1, DAY),
-    };
-    let from = match request.param("date_from") {
-        Some(f) => floor(parse_time("date_from", f)?, DAY),
-        None => to - request.whole_number("days", 3_660)?.unwrap_or(30) * DAY,
-    };
-    if to <= from {
-        return Err(AppError::BadRequest(
-            "invalid value for parameter 'date_to': the window must end after it starts".into(),
-        ));
-    }
-    if (to - from) / DAY > 3_660 {
-        return Err(AppError::BadRequest(
-            "invalid value for parameter 'date_from': at most 10 years at once".into(),
-        ));
-    }
-    Ok((from, to))
-}
-
-async fn hs06(request: &PageRequest, by: &'static str, from: i64, to: i64) -> AppResult<Hs06Json> {
-    let state = &request.state;
-    let mut notes = Vec::new();
-    let Some(store) = &state.state else {
-        notes.push(NO_STATE.into());
-        return Ok(Hs06Json {
-            by: by.to_string(),
-            date_from: iso(from),
-            date_to: iso(to),
-            rows: Vec::new(),
-            total: hs06_row("total".into(), &[0; 10], None, 0.0),
-            notes,
-        });
-    };
-    if let Some(p) = rollup::serve_backfill(store).await? {
-        notes.push(format!(
-            "the rollups are being built: back to {} so far; earlier days are still empty",
-            iso(p.done_from)
-        ));
-    }
-    let queues = state.reference.queues(&state.db).await.ok();
-    let attribute = |queue: &str| -> String {
-        let info = queues.as_ref().and_then(|q| q.get(queue));
-        let value = match (by, info) {
-            ("queue", _) => queue.to_string(),
-            ("site", Some(i)) => i.attributes.site.clone(),
-            ("tier", Some(i)) => i.attributes.tier.clone(),
-            ("cloud", Some(i)) => i.attributes.cloud.clone(),
-            (key, Some(i)) => i
-                .data
-                .get(key)
-                .and_then(|v| v.as_str())
-                .unwrap_or("")
-                .to_string(),
-            (_, None) => String::new(),
-        };
-        if value.is_empty() {
-            format!("(queue {queue} without a {by})")
-        } else {
-            value
-        }
-    };
-    let sums = series::totals(store, from, to, |_| true, |row| attribute(&row.dims[0])).await?;
-    let pledges = state
-        .settings
-        .module_config
-        .get(NAME)
-        .and_then(|c| c.get("pledges"))
-        .and_then(|p| p.as_object())
-        .cloned()
-        .unwrap_or_default();
-    let hours = (to - from) as f64 / 3_600.0;
-    let mut all = [0i64; 10];
-    let mut rows: Vec<Hs06Row> = sums
-        .into_iter()
-        .map(|(name, m)| {
-            for (a, v) in all.iter_mut().zip(m) {
-                *a += v;
-            }
-            let pledge = pledges.get(&name).and_then(|p| p.as_f64());
-            hs06_row(name, &m, pledge, hours)
-        })
-        .collect();
-    rows.sort_by(|a, b| {
-        b.hs06_hours
-            .total_cmp(&a.hs06_hours)
-            .then_with(|| a.name.cmp(&b.name))
-    });
-    if all[6] > 0 {
-        notes.push(format!(
-            "{} jobs had no known core power: no HS06 is counted for them",
-            all[6]
-        ));
-    }
-    Ok(Hs06Json {
-        by: by.to_string(),
-        date_from: iso(from),
-        date_to: iso(to),
-        rows,
-        total: hs06_row("total".into(), &all, None, hours),
-        notes,
-    })
-}
-
-/// The HS06 table as CSV: the page's columns, a row per group and the total.
-fn hs06_csv(data: &Hs06Json) -> String {
-    let mut out = format!(
-        "{},hs06_hours,core_hours,cpu_hours,jobs,cpu_efficiency_percent,unknown_power_jobs,pledge_hs06,pledge_percent\r\n",
-        data.by
-    );
-    let opt = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
-    for r in data.rows.iter().chain([&data.total]) {
-        out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{}\r\n",
-            csv_field(&r.name),
-            r.hs06_hours,
-            r.core_hours,
-            r.cpu_hours,
-            r.jobs,
-            r.cpu_efficiency,
-            r.unknown_power,
-            opt(r.pledge),
-            opt(r.pledge_percent)
-        ));
-    }
-    out
-}
-
-#[derive(Template)]
-#[template(path = "accounting_hs06.html")]
-struct Hs06Page<'a> {
-    data: &'a Hs06Json,
-    by_choices: Vec<(&'static str, String)>,
-    csv_url: String,
-    json_url: String,
-    pledges: bool,
-}
-
-async fn hs06_page(request: PageRequest) -> AppResult<Response> {
-    let now = chrono::Utc::now().timestamp();
-    let (from, to) = hs06_window(&request, now)?;
-    let by = request.choice("by", &HS06_BY, "site")?;
-    let (request, format) = with_format(request)?;
-    if image_format(format).is_some() {
-        return Err(AppError::BadRequest(
-            "invalid value for parameter 'format': the HS06 report is a table, use csv or json"
-                .into(),
-        ));
-    }
-    request
-        .answer(None, || async {
-            let data = hs06(&request, by, from, to).await?;
-            if format == "csv" {
-                return request.reply_csv(hs06_csv(&data));
-            }
-            request.reply(&data, false, || {
-                let window = [("date_from", iso(from)), ("date_to", iso(to))];
-                let link = |extra: (&str, &str)| {
-                    let mut p: Vec<(&str, &str)> =
-                        window.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                    p.push(("by", by));
-                    p.push(extra);
-                    url("/accounting/hs06/", &p)
-                };
-                Ok(Hs06Page {
-                    by_choices: HS06_BY
-                        .iter()
-                        .map(|(b, _)| {
-                            let mut p: Vec<(&str, &str)> =
-                                window.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                            p.push(("by", b));
-                            (*b, url("/accounting/hs06/", &p))
-                        })
-                        .collect(),
-                    csv_url: link(("format", "csv")),
-                    json_url: link(("json", "1")),
-                    pledges: data.rows.iter().any(|r| r.pledge.is_some()),
-                    data: &data,
-                }
-                .render()?)
-            })
-        })
-        .await
 }

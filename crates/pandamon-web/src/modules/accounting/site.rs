@@ -3,9 +3,10 @@
 //! job and CPU efficiency and wall time, the failed jobs by error category with the wall time
 //! they lost, completed jobs per day by final status, and its running and pending jobs now.
 
-use super::{NO_STATE, hs06_window, image_format, iso, round, short_bin, with_format};
+use super::hs06::hs06_window;
+use super::{NO_STATE, image_format, iso, round, short_bin, with_format};
 use crate::kit::error::{AppError, AppResult};
-use crate::kit::format::human_count;
+use crate::kit::format::{human_bytes, human_count};
 use crate::kit::links::{jobs_url, url};
 use crate::kit::plot;
 use crate::kit::respond::PageRequest;
@@ -14,9 +15,10 @@ use askama::Template;
 use axum::extract::Path;
 use axum::response::Response;
 use pandamon_accounting::series::{self, SeriesQuery};
+use pandamon_accounting::transfers::{self, TransferDimension, TransferMetric, TransferQuery};
 use pandamon_accounting::{Dimension, Metric, RESOLUTIONS, RollupStore};
 use pandamon_query::fields;
-use pandamon_store::accounting::RollupRow;
+use pandamon_store::accounting::{JOB_ROLLUPS, RollupRow, TransferRow};
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -34,6 +36,29 @@ pub struct SiteGroup {
     pub cpu_efficiency: Option<f64>,
 }
 
+/// The file transfers of one activity into or out of the site.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SiteTransfers {
+    /// `in`: into the site; `out`: out of it.
+    pub direction: String,
+    pub activity: String,
+    pub done: i64,
+    /// Failed attempts.
+    pub failed: i64,
+    /// Done over done and failed attempts, in %.
+    pub efficiency: Option<f64>,
+    pub bytes: i64,
+}
+
+impl SiteTransfers {
+    fn efficiency_text(&self) -> String {
+        text(&self.efficiency)
+    }
+    fn volume_text(&self) -> String {
+        human_bytes(self.bytes)
+    }
+}
+
 /// `/accounting/site/<site>/?json`.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct SiteJson {
@@ -45,6 +70,8 @@ pub struct SiteJson {
     pub by_activity: Vec<SiteGroup>,
     /// Failed jobs by the category of their first error.
     pub errors: Vec<SiteGroup>,
+    /// File transfers into or out of the site, by activity.
+    pub transfers: Vec<SiteTransfers>,
     /// Jobs running and pending now (modified in the last 12 hours).
     pub running: i64,
     pub pending: i64,
@@ -72,6 +99,8 @@ struct SitePage<'a> {
     pending_link: String,
     over_time: String,
     hs06: String,
+    /// Per transfer row: its page on the transfer dashboard.
+    transfer_links: Vec<String>,
 }
 
 fn text(v: &Option<f64>) -> String {
@@ -117,18 +146,21 @@ pub async fn site_page(Path(name): Path<String>, request: PageRequest) -> AppRes
             let joined = names.join("|");
             let mut notes = Vec::new();
             let (mut by_activity, mut errors, mut chart_series) = (Vec::new(), Vec::new(), None);
+            let mut transfer_groups = Vec::new();
             if let Some(store) = &state.state {
+                let topology = super::topology(&request).await;
                 // The site's day rows, read once for every table.
                 let rows: Vec<RollupRow> = store
-                    .rows(RESOLUTIONS[2], from, to)
+                    .rows(&JOB_ROLLUPS, RESOLUTIONS[2], from, to)
                     .await?
                     .into_iter()
                     .filter(|row| names.contains(&row.dims[0]))
                     .collect();
                 let status_is = |status: &'static str| {
-                    move |row: &RollupRow| Dimension::JobStatus.value(row) == status
+                    move |row: &RollupRow| row.dims[8] == status
                 };
-                let activity = |row: &RollupRow| Dimension::Activity.value(row).into_owned();
+                let activity =
+                    |row: &RollupRow| Dimension::Activity.value(row, &topology).into_owned();
                 let finished = series::sum_by(&rows, status_is("finished"), activity);
                 let failed = series::sum_by(&rows, status_is("failed"), activity);
                 let jobs = |sums: &std::collections::BTreeMap<String, [i64; 10]>, name: &str| {
@@ -143,7 +175,7 @@ pub async fn site_page(Path(name): Path<String>, request: PageRequest) -> AppRes
                     .collect();
                 by_activity.sort_by(|a, b| b.wall_hours.total_cmp(&a.wall_hours));
                 errors = series::sum_by(&rows, status_is("failed"), |row| {
-                    Dimension::ErrorCategory.value(row).into_owned()
+                    Dimension::ErrorCategory.value(row, &topology).into_owned()
                 })
                 .into_iter()
                 .map(|(name, m)| group(name, &m, 0, m[0]))
@@ -159,7 +191,37 @@ pub async fn site_page(Path(name): Path<String>, request: PageRequest) -> AppRes
                     top: None,
                 };
                 if q.check(now).is_ok() {
-                    chart_series = Some(series::series(store, &q).await?);
+                    chart_series = Some(series::series(store, &topology, &q).await?);
+                }
+                // Transfers into and out of the site, by activity.
+                let tq = TransferQuery {
+                    metric: TransferMetric::Efficiency,
+                    groupby: TransferDimension::Activity,
+                    bin: 86_400,
+                    from,
+                    to,
+                    filters: Vec::new(),
+                    top: None,
+                };
+                let moved: Vec<TransferRow> = transfers::rows(store, &topology, &tq).await?;
+                for (direction, end) in [("in", 1), ("out", 0)] {
+                    let mine: Vec<TransferRow> = moved
+                        .iter()
+                        .filter(|r| r.dims[end] == site)
+                        .cloned()
+                        .collect();
+                    transfer_groups.extend(
+                        transfers::totals_by(&mine, |r| r.dims[2].clone())
+                            .into_iter()
+                            .map(|(activity, t)| SiteTransfers {
+                                direction: direction.to_string(),
+                                activity,
+                                done: t.done,
+                                failed: t.failed,
+                                efficiency: t.efficiency().map(round),
+                                bytes: t.bytes,
+                            }),
+                    );
                 }
             } else {
                 notes.push(NO_STATE.into());
@@ -190,6 +252,7 @@ pub async fn site_page(Path(name): Path<String>, request: PageRequest) -> AppRes
                 date_to: iso(to),
                 by_activity,
                 errors,
+                transfers: transfer_groups,
                 running,
                 pending,
                 notes,
@@ -237,6 +300,23 @@ pub async fn site_page(Path(name): Path<String>, request: PageRequest) -> AppRes
                             ("date_to", &data.date_to),
                         ],
                     ),
+                    transfer_links: data
+                        .transfers
+                        .iter()
+                        .map(|t| {
+                            let end = if t.direction == "in" { "dst_site" } else { "src_site" };
+                            url(
+                                "/accounting/transfers/",
+                                &[
+                                    (end, site.as_str()),
+                                    ("activity", t.activity.as_str()),
+                                    ("groupby", if end == "dst_site" { "src_site" } else { "dst_site" }),
+                                    ("date_from", &data.date_from),
+                                    ("date_to", &data.date_to),
+                                ],
+                            )
+                        })
+                        .collect(),
                     hs06: url(
                         "/accounting/hs06/",
                         &[("by", "queue"), ("date_from", &data.date_from[..10]), ("date_to", &data.date_to[..10])],

@@ -1,7 +1,8 @@
 //! The Site Status Board (`/ssb/`): every site with its PanDA queues and their states (from
-//! `schedconfig_json`), its running and pending jobs, and the job efficiency of the last hours,
-//! colour-coded, worst first; every number links to the jobs it counts.
+//! `schedconfig_json`), its running and pending jobs, and the job and transfer efficiency of
+//! the last hours, colour-coded, worst first; every number links to what it counts.
 
+use super::iso;
 use crate::kit::error::AppResult;
 use crate::kit::format::{describe_window, human_count, percent_text};
 use crate::kit::links::{jobs_with, url};
@@ -9,6 +10,11 @@ use crate::kit::respond::PageRequest;
 use crate::kit::source::keyed_groups;
 use askama::Template;
 use axum::response::Response;
+use pandamon_accounting::Topology;
+use pandamon_accounting::rollup::{ceil, floor};
+use pandamon_accounting::transfers::{
+    self, TransferDimension, TransferMetric, TransferQuery, TransferTotals,
+};
 use pandamon_query::fields;
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -43,6 +49,11 @@ pub struct SsbSite {
     pub failed: i64,
     /// Finished over finished and failed, in %; none without completed jobs.
     pub job_efficiency: Option<f64>,
+    /// File transfers into or out of the site in the window: done, failed attempts.
+    pub transfers_done: i64,
+    pub transfers_failed: i64,
+    /// Done over done and failed attempts, in %; none without transfers.
+    pub transfer_efficiency: Option<f64>,
 }
 
 /// One line of the page: the site and its links.
@@ -52,6 +63,10 @@ struct SsbLine {
     cells: Vec<(String, String)>,
     efficiency: String,
     efficiency_class: &'static str,
+    transfer_efficiency: String,
+    transfer_class: &'static str,
+    /// The transfer dashboard of the site's incoming transfers.
+    transfers: String,
     accounting: String,
 }
 
@@ -97,6 +112,7 @@ pub async fn ssb_page(request: PageRequest) -> AppResult<Response> {
                     .or_default()
                     .push(q);
             }
+            let moved = transfer_totals(&request, selection.window).await?;
             let mut sites: Vec<SsbSite> = by_site
                 .into_iter()
                 .map(|(site, qs)| {
@@ -107,6 +123,7 @@ pub async fn ssb_page(request: PageRequest) -> AppResult<Response> {
                             .sum()
                     };
                     let (finished, failed) = (count(&["finished"]), count(&["failed"]));
+                    let t = moved.get(site).copied().unwrap_or_default();
                     SsbSite {
                         site: site.to_string(),
                         tier: qs[0].attributes.tier.clone(),
@@ -124,6 +141,9 @@ pub async fn ssb_page(request: PageRequest) -> AppResult<Response> {
                         failed,
                         job_efficiency: (finished + failed > 0)
                             .then(|| 100.0 * finished as f64 / (finished + failed) as f64),
+                        transfers_done: t.done,
+                        transfers_failed: t.failed,
+                        transfer_efficiency: t.efficiency(),
                     }
                 })
                 .collect();
@@ -145,6 +165,22 @@ pub async fn ssb_page(request: PageRequest) -> AppResult<Response> {
                             jobs_with(params, &[("computingsite", &queues), ("jobstatus", status)])
                         };
                         let pending = PENDING.join("|");
+                        let transfers_url = match selection.window {
+                            Some((from, to)) => url(
+                                "/accounting/transfers/",
+                                &[
+                                    ("dst_site", s.site.as_str()),
+                                    ("groupby", "src_site"),
+                                    ("metric", "efficiency"),
+                                    ("date_from", &iso(from)),
+                                    ("date_to", &iso(to)),
+                                ],
+                            ),
+                            None => url(
+                                "/accounting/transfers/",
+                                &[("dst_site", s.site.as_str()), ("metric", "efficiency")],
+                            ),
+                        };
                         let cells = [
                             (s.running, link("running")),
                             (s.pending, link(&pending)),
@@ -158,6 +194,9 @@ pub async fn ssb_page(request: PageRequest) -> AppResult<Response> {
                             cells,
                             efficiency: percent_text(s.job_efficiency),
                             efficiency_class: efficiency_class(s.job_efficiency),
+                            transfer_efficiency: percent_text(s.transfer_efficiency),
+                            transfer_class: efficiency_class(s.transfer_efficiency),
+                            transfers: transfers_url,
                             accounting: url(
                                 "/accounting/jobs/",
                                 &[
@@ -180,6 +219,37 @@ pub async fn ssb_page(request: PageRequest) -> AppResult<Response> {
             })
         })
         .await
+}
+
+/// Each site's file transfers (as source or destination) in `window`, from the minute
+/// rollups; none without a state store or a window.
+async fn transfer_totals(
+    request: &PageRequest,
+    window: Option<(i64, i64)>,
+) -> AppResult<HashMap<String, TransferTotals>> {
+    let mut out: HashMap<String, TransferTotals> = HashMap::new();
+    let (Some(store), Some((from, to))) = (&request.state.state, window) else {
+        return Ok(out);
+    };
+    let query = TransferQuery {
+        metric: TransferMetric::Efficiency,
+        groupby: TransferDimension::DstSite,
+        bin: 600,
+        from: floor(from, 60),
+        to: ceil(to, 60),
+        filters: Vec::new(),
+        top: None,
+    };
+    let rows = transfers::rows(store, &Topology::default(), &query).await?;
+    for end in [0, 1] {
+        for (site, t) in transfers::totals_by(&rows, |r| r.dims[end].clone()) {
+            let sum = out.entry(site).or_default();
+            sum.done += t.done;
+            sum.failed += t.failed;
+            sum.bytes += t.bytes;
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

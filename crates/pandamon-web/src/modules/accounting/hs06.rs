@@ -1,0 +1,267 @@
+//! The HS06 report (`/accounting/hs06/`): HS06-hours, wall-clock core-hours, CPU hours, jobs
+//! and CPU efficiency of the completed jobs of a month or range, per site, federation, tier,
+//! country, cloud or queue, with pledges when configured, and as CSV.
+
+use super::{
+    NAME, NO_STATE, backfill_note, csv_field, image_format, iso, parse_time, round, topology,
+    with_format,
+};
+use crate::kit::error::{AppError, AppResult};
+use crate::kit::links::url;
+use crate::kit::respond::PageRequest;
+use askama::Template;
+use axum::response::Response;
+use chrono::NaiveDate;
+use pandamon_accounting::rollup::{ceil, floor};
+use pandamon_accounting::series;
+use schemars::JsonSchema;
+use serde::Serialize;
+
+/// One row of the HS06 report.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Hs06Row {
+    pub name: String,
+    pub hs06_hours: f64,
+    pub core_hours: f64,
+    pub cpu_hours: f64,
+    pub jobs: i64,
+    /// CPU time over wall-clock core time of all completed jobs, in %.
+    pub cpu_efficiency: f64,
+    /// Jobs without a known core power (no HS06 counted).
+    pub unknown_power: i64,
+    /// The pledged HS06 (`[modules.accounting] pledges`), when configured.
+    pub pledge: Option<f64>,
+    /// HS06-hours delivered over the pledge's HS06-hours in the window, in %.
+    pub pledge_percent: Option<f64>,
+}
+
+/// `/accounting/hs06/?json`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Hs06Json {
+    pub by: String,
+    pub date_from: String,
+    /// Exclusive.
+    pub date_to: String,
+    pub rows: Vec<Hs06Row>,
+    pub total: Hs06Row,
+    pub notes: Vec<String>,
+}
+
+/// What the report groups by: the queue's own name or an attribute of its site.
+const HS06_BY: [(&str, &str); 6] = [
+    ("site", "site"),
+    ("federation", "federation"),
+    ("tier", "tier"),
+    ("country", "country"),
+    ("cloud", "cloud"),
+    ("queue", "queue"),
+];
+
+fn hs06_row(name: String, m: &[i64; 10], pledge: Option<f64>, hours: f64) -> Hs06Row {
+    let hs06_hours = round(m[5] as f64 / 3_600.0);
+    Hs06Row {
+        name,
+        hs06_hours,
+        core_hours: round(m[3] as f64 / 3_600.0),
+        cpu_hours: round(m[4] as f64 / 3_600.0),
+        jobs: m[0],
+        cpu_efficiency: if m[3] > 0 {
+            round(100.0 * m[4] as f64 / m[3] as f64)
+        } else {
+            0.0
+        },
+        unknown_power: m[6],
+        pledge,
+        pledge_percent: pledge.map(|p| round(100.0 * hs06_hours / (p * hours))),
+    }
+}
+
+/// The report's window: a month, a range of days, or the last days; whole days.
+pub(super) fn hs06_window(request: &PageRequest, now: i64) -> AppResult<(i64, i64)> {
+    const DAY: i64 = 86_400;
+    if let Some(month) = request.param("month") {
+        let first = NaiveDate::parse_from_str(&format!("{}-01", month.trim()), "%Y-%m-%d")
+            .map_err(|_| {
+                AppError::BadRequest("invalid value for parameter 'month': use 2026-11".into())
+            })?;
+        let next = first
+            .checked_add_months(chrono::Months::new(1))
+            .unwrap_or(first);
+        let at = |d: NaiveDate| d.and_time(Default::default()).and_utc().timestamp();
+        return Ok((at(first), at(next)));
+    }
+    let to = match request.param("date_to") {
+        Some(t) => ceil(parse_time("date_to", t)?, DAY),
+        None => ceil(now + 1, DAY),
+    };
+    let from = match request.param("date_from") {
+        Some(f) => floor(parse_time("date_from", f)?, DAY),
+        None => to - request.whole_number("days", 3_660)?.unwrap_or(30) * DAY,
+    };
+    if to <= from {
+        return Err(AppError::BadRequest(
+            "invalid value for parameter 'date_to': the window must end after it starts".into(),
+        ));
+    }
+    if (to - from) / DAY > 3_660 {
+        return Err(AppError::BadRequest(
+            "invalid value for parameter 'date_from': at most 10 years at once".into(),
+        ));
+    }
+    Ok((from, to))
+}
+
+async fn hs06(request: &PageRequest, by: &'static str, from: i64, to: i64) -> AppResult<Hs06Json> {
+    let state = &request.state;
+    let mut notes = Vec::new();
+    let Some(store) = &state.state else {
+        notes.push(NO_STATE.into());
+        return Ok(Hs06Json {
+            by: by.to_string(),
+            date_from: iso(from),
+            date_to: iso(to),
+            rows: Vec::new(),
+            total: hs06_row("total".into(), &[0; 10], None, 0.0),
+            notes,
+        });
+    };
+    notes.extend(backfill_note(store).await?);
+    let topology = topology(request).await;
+    let attribute = |queue: &str| -> String {
+        let value = match (by, topology.queue(queue)) {
+            ("queue", _) => queue,
+            ("site", Some(f)) => f.site.as_str(),
+            ("tier", Some(f)) => f.tier.as_str(),
+            ("cloud", Some(f)) => f.cloud.as_str(),
+            ("federation", Some(f)) => f.federation.as_str(),
+            ("country", Some(f)) => f.country.as_str(),
+            _ => "",
+        };
+        if value.is_empty() {
+            format!("(queue {queue} without a {by})")
+        } else {
+            value.to_string()
+        }
+    };
+    let sums = series::totals(store, from, to, |_| true, |row| attribute(&row.dims[0])).await?;
+    let pledges = state
+        .settings
+        .module_config
+        .get(NAME)
+        .and_then(|c| c.get("pledges"))
+        .and_then(|p| p.as_object())
+        .cloned()
+        .unwrap_or_default();
+    let hours = (to - from) as f64 / 3_600.0;
+    let mut all = [0i64; 10];
+    let mut rows: Vec<Hs06Row> = sums
+        .into_iter()
+        .map(|(name, m)| {
+            for (a, v) in all.iter_mut().zip(m) {
+                *a += v;
+            }
+            let pledge = pledges.get(&name).and_then(|p| p.as_f64());
+            hs06_row(name, &m, pledge, hours)
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.hs06_hours
+            .total_cmp(&a.hs06_hours)
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    if all[6] > 0 {
+        notes.push(format!(
+            "{} jobs had no known core power: no HS06 is counted for them",
+            all[6]
+        ));
+    }
+    Ok(Hs06Json {
+        by: by.to_string(),
+        date_from: iso(from),
+        date_to: iso(to),
+        rows,
+        total: hs06_row("total".into(), &all, None, hours),
+        notes,
+    })
+}
+
+/// The HS06 table as CSV: the page's columns, a row per group and the total.
+fn hs06_csv(data: &Hs06Json) -> String {
+    let mut out = format!(
+        "{},hs06_hours,core_hours,cpu_hours,jobs,cpu_efficiency_percent,unknown_power_jobs,pledge_hs06,pledge_percent\r\n",
+        data.by
+    );
+    let opt = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+    for r in data.rows.iter().chain([&data.total]) {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{}\r\n",
+            csv_field(&r.name),
+            r.hs06_hours,
+            r.core_hours,
+            r.cpu_hours,
+            r.jobs,
+            r.cpu_efficiency,
+            r.unknown_power,
+            opt(r.pledge),
+            opt(r.pledge_percent)
+        ));
+    }
+    out
+}
+
+#[derive(Template)]
+#[template(path = "accounting_hs06.html")]
+struct Hs06Page<'a> {
+    data: &'a Hs06Json,
+    by_choices: Vec<(&'static str, String)>,
+    csv_url: String,
+    json_url: String,
+    pledges: bool,
+}
+
+pub async fn hs06_page(request: PageRequest) -> AppResult<Response> {
+    let now = chrono::Utc::now().timestamp();
+    let (from, to) = hs06_window(&request, now)?;
+    let by = request.choice("by", &HS06_BY, "site")?;
+    let (request, format) = with_format(request)?;
+    if image_format(format).is_some() {
+        return Err(AppError::BadRequest(
+            "invalid value for parameter 'format': the HS06 report is a table, use csv or json"
+                .into(),
+        ));
+    }
+    request
+        .answer(None, || async {
+            let data = hs06(&request, by, from, to).await?;
+            if format == "csv" {
+                return request.reply_csv(hs06_csv(&data));
+            }
+            request.reply(&data, false, || {
+                let window = [("date_from", iso(from)), ("date_to", iso(to))];
+                let link = |extra: (&str, &str)| {
+                    let mut p: Vec<(&str, &str)> =
+                        window.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                    p.push(("by", by));
+                    p.push(extra);
+                    url("/accounting/hs06/", &p)
+                };
+                Ok(Hs06Page {
+                    by_choices: HS06_BY
+                        .iter()
+                        .map(|(b, _)| {
+                            let mut p: Vec<(&str, &str)> =
+                                window.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                            p.push(("by", b));
+                            (*b, url("/accounting/hs06/", &p))
+                        })
+                        .collect(),
+                    csv_url: link(("format", "csv")),
+                    json_url: link(("json", "1")),
+                    pledges: data.rows.iter().any(|r| r.pledge.is_some()),
+                    data: &data,
+                }
+                .render()?)
+            })
+        })
+        .await
+}
