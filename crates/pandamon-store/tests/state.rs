@@ -1,6 +1,7 @@
 //! pandamon's own state store: where it lives, its migrations, and that it never touches a
 //! PanDA table; on SQLite, PostgreSQL and MariaDB.
 
+use pandamon_store::accounting::{JOB_ROLLUPS, RollupRow};
 use pandamon_store::schema;
 use pandamon_store::state::{MIGRATIONS, STATE_PREFIX, STATE_SCHEMA};
 use pandamon_store::{Db, Dialect, Purpose, Schemas, StateConfig, StateStore, StoreError};
@@ -103,6 +104,59 @@ async fn a_store_migrated_by_a_newer_pandamon_is_refused(test: &TestDb) {
     db.close().await;
 }
 on_every_backend!(a_store_migrated_by_a_newer_pandamon_is_refused);
+
+/// A store of the release before migration 6 (job rollups without a campaign, holding rows)
+/// gains the column and loses its rows, which the server then rolls up again.
+async fn job_rollups_gain_a_campaign_column(test: &TestDb) {
+    let db = test.connect().await;
+    let store = StateStore::open(&StateConfig::default(), &db)
+        .await
+        .unwrap();
+    let table = |name: &str| match db.dialect() {
+        Dialect::Postgres => format!("{STATE_SCHEMA}.{name}"),
+        _ => format!("{STATE_PREFIX}{name}"),
+    };
+    let row = RollupRow {
+        resolution: 600,
+        bin: 600,
+        dims: std::array::from_fn(|i| format!("d{i}")),
+        metrics: [1; 10],
+    };
+    store
+        .replace_rollups(&JOB_ROLLUPS, 600, 0, 1_200, std::slice::from_ref(&row))
+        .await
+        .unwrap();
+    // Back to version 5: no campaign column, migration 6 not recorded.
+    db.execute(&format!(
+        "ALTER TABLE {} DROP COLUMN campaign",
+        table("job_rollups")
+    ))
+    .await
+    .unwrap();
+    db.execute(&format!(
+        "DELETE FROM {} WHERE version = 6",
+        table("migrations")
+    ))
+    .await
+    .unwrap();
+    let count = format!("SELECT COUNT(*) FROM {}", table("job_rollups"));
+    assert_eq!(db.scalar_i64(&count).await.unwrap(), 1);
+    let store = StateStore::open(&StateConfig::default(), &db)
+        .await
+        .unwrap();
+    assert_eq!(store.location().version, newest());
+    assert_eq!(db.scalar_i64(&count).await.unwrap(), 0, "rows cleared");
+    store
+        .replace_rollups(&JOB_ROLLUPS, 600, 0, 1_200, std::slice::from_ref(&row))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.rollups(&JOB_ROLLUPS, 600, 0, 1_200).await.unwrap(),
+        vec![row]
+    );
+    db.close().await;
+}
+on_every_backend!(job_rollups_gain_a_campaign_column);
 
 async fn a_read_only_panda_account_keeps_state_in_a_sqlite_file(test: &TestDb) {
     let owner = test.connect().await;

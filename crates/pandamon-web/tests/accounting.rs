@@ -435,3 +435,225 @@ async fn site_status_board_matches_sql(test: &TestDb) {
     assert!(html.contains("href=\"/site/"), "queues link to their pages");
 }
 on_every_backend!(site_status_board_matches_sql);
+
+/// Transfer events of `[from, to)` matching `condition` (on the events `e`, the source
+/// endpoint `s` and the destination endpoint `d`), counted by SQL.
+fn transfer_count(from: i64, to: i64, condition: &str) -> String {
+    format!(
+        "SELECT COUNT(*) FROM {{transfer_events}} e JOIN {{ddm_endpoint}} s ON s.ddm_endpoint_name = e.src_rse \
+         JOIN {{ddm_endpoint}} d ON d.ddm_endpoint_name = e.dst_rse \
+         WHERE e.transferred_at >= '{}' AND e.transferred_at < '{}' AND {condition}",
+        sql_time(from),
+        sql_time(to)
+    )
+}
+
+/// The transfer dashboard, the site page's transfers and the SSB's transfer efficiency against
+/// SQL over the events; CSV, images and bad input.
+async fn transfer_dashboard_matches_sql(test: &TestDb) {
+    let (db, now) = simulated_recently(test, 4_000, 23).await;
+    let store = StateStore::open(&StateConfig::default(), &db)
+        .await
+        .unwrap();
+    let sites = pandamon_accounting::transfers::rse_sites(&db).await;
+    pandamon_accounting::transfers::rebuild(&db, &store, &sites, now - 4 * 86_400, now + HOUR, now)
+        .await
+        .unwrap();
+    let state = AppState::new(db.clone(), None).with_state(store);
+    let from = now - 86_400 - (now - 86_400).rem_euclid(HOUR);
+    let to = from + 86_400;
+    let window = format!("date_from={}&date_to={}", iso(from), iso(to));
+
+    let json = get_json(
+        &state,
+        &format!("/accounting/transfers/?json&metric=files&groupby=dst_site&bin=1h&{window}"),
+    )
+    .await;
+    assert_eq!(json["bins"].as_array().unwrap().len(), 24);
+    let series = json["series"].as_array().unwrap();
+    assert!(series.len() > 2, "several destinations");
+    for s in series {
+        let site = s["name"].as_str().unwrap();
+        let expected = count(
+            &db,
+            &transfer_count(
+                from,
+                to,
+                &format!("e.event_type = 'transfer-done' AND d.site_name = '{site}'"),
+            ),
+        )
+        .await;
+        assert_eq!(total(s) as i64, expected, "{site}");
+    }
+    let done = count(
+        &db,
+        &transfer_count(from, to, "e.event_type = 'transfer-done'"),
+    )
+    .await;
+    let failed = count(
+        &db,
+        &transfer_count(from, to, "e.event_type = 'transfer-failed'"),
+    )
+    .await;
+    assert!(failed > 0, "some attempts failed");
+    assert_eq!(json["total"].as_f64(), Some(done as f64));
+    assert_eq!(json["all"]["done"].as_i64(), Some(done));
+    assert_eq!(json["all"]["failed"].as_i64(), Some(failed));
+    let reasons: i64 = json["failure_reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["failures"].as_i64().unwrap())
+        .sum();
+    assert_eq!(reasons, failed, "every failure has its reason");
+    let groups: i64 = json["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["done"].as_i64().unwrap())
+        .sum();
+    assert_eq!(groups, done);
+
+    // Efficiency over the window, and 10-minute bins from the minute rollups.
+    let eff = get_json(
+        &state,
+        &format!("/accounting/transfers/?json&metric=efficiency&groupby=activity&bin=10m&{window}"),
+    )
+    .await;
+    assert_eq!(eff["bins"].as_array().unwrap().len(), 144);
+    let expected = 100.0 * done as f64 / (done + failed) as f64;
+    assert!((eff["total"].as_f64().unwrap() - expected).abs() < 0.001);
+    let activities: Vec<&str> = eff["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert!(activities.contains(&"Production Input"), "{activities:?}");
+
+    // The CSV is the plotted numbers; the images carry the series.
+    let (status, csv) = get(
+        &state,
+        &format!("/accounting/transfers/?format=csv&metric=files&groupby=dst_site&top=3&{window}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 25, "a header and a row per bin");
+    let csv_total: f64 = lines[1..]
+        .iter()
+        .flat_map(|l| l.split(',').skip(1))
+        .map(|v| v.parse::<f64>().unwrap())
+        .sum();
+    assert_eq!(csv_total as i64, done);
+    let svg = image(
+        &state,
+        &format!("/accounting/transfers/?format=svg&groupby=activity&{window}"),
+        "image/svg+xml",
+    )
+    .await;
+    assert!(String::from_utf8(svg).unwrap().contains("Production"));
+    let png = image(
+        &state,
+        &format!("/accounting/transfers/?format=png&{window}"),
+        "image/png",
+    )
+    .await;
+    assert_eq!(&png[1..4], b"PNG");
+    let (status, html) = get(&state, &format!("/accounting/transfers/?{window}")).await;
+    assert_eq!(status, StatusCode::OK);
+    for id in [
+        "transfer-summary",
+        "accounting-chart",
+        "transfer-groups",
+        "transfer-reasons",
+    ] {
+        assert!(html.contains(&format!("id=\"{id}\"")), "{id}");
+    }
+
+    // The site page: transfers into the site by activity, over whole days.
+    let site = series[0]["name"].as_str().unwrap().to_string();
+    let day = now - now.rem_euclid(86_400) - 86_400;
+    let days = format!(
+        "date_from={}&date_to={}",
+        &iso(day)[..10],
+        &iso(day + 86_400)[..10]
+    );
+    let page = get_json(&state, &format!("/accounting/site/{site}/?json&{days}")).await;
+    let into: i64 = page["transfers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["direction"] == "in")
+        .map(|t| t["done"].as_i64().unwrap())
+        .sum();
+    assert_eq!(
+        into,
+        count(
+            &db,
+            &transfer_count(
+                day,
+                day + 86_400,
+                &format!("e.event_type = 'transfer-done' AND d.site_name = '{site}'")
+            )
+        )
+        .await
+    );
+
+    // The SSB: each site's transfers at either end in its window.
+    let board = get_json(
+        &state,
+        &format!(
+            "/ssb/?json&date_from={}&date_to={}",
+            iso(now - 6 * HOUR),
+            iso(now)
+        ),
+    )
+    .await;
+    let row = board
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["site"] == site.as_str())
+        .expect("the site on the board");
+    let (a, b) = (now - 6 * HOUR, now);
+    let (a, b) = (a - a.rem_euclid(60), b - b.rem_euclid(60) + 60);
+    for (key, event) in [
+        ("transfers_done", "transfer-done"),
+        ("transfers_failed", "transfer-failed"),
+    ] {
+        let ends = count(
+            &db,
+            &transfer_count(
+                a,
+                b,
+                &format!("e.event_type = '{event}' AND s.site_name = '{site}'"),
+            ),
+        )
+        .await
+            + count(
+                &db,
+                &transfer_count(
+                    a,
+                    b,
+                    &format!("e.event_type = '{event}' AND d.site_name = '{site}'"),
+                ),
+            )
+            .await;
+        assert_eq!(row[key].as_i64(), Some(ends), "{site} {key}");
+    }
+
+    // Bad input: 400 naming the parameter.
+    for (query, needle) in [
+        ("metric=bogus", "'metric'"),
+        ("groupby=bogus", "dst_site"),
+        ("bin=30m", "'bin'"),
+        ("bin=10m&days=60", "'bin'"),
+        ("computingsite=X", "unknown parameter 'computingsite'"),
+    ] {
+        let (status, body) = get(&state, &format!("/accounting/transfers/?json&{query}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert!(body.contains(needle), "{query}: {body}");
+    }
+}
+on_every_backend!(transfer_dashboard_matches_sql);
