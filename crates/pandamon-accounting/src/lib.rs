@@ -11,6 +11,7 @@
 
 pub mod rollup;
 pub mod series;
+pub mod snapshots;
 pub mod transfers;
 
 use pandamon_store::accounting::{ROLLUP_DIMS, RollupRow, RollupTable};
@@ -269,10 +270,14 @@ pub enum Metric {
     Events,
     InputBytes,
     OutputBytes,
+    RunningJobs,
+    RunningCores,
+    RunningHs06,
+    PendingJobs,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 12] = [
+    pub const ALL: [Metric; 16] = [
         Metric::Jobs,
         Metric::Cores,
         Metric::WallHours,
@@ -285,6 +290,10 @@ impl Metric {
         Metric::Events,
         Metric::InputBytes,
         Metric::OutputBytes,
+        Metric::RunningJobs,
+        Metric::RunningCores,
+        Metric::RunningHs06,
+        Metric::PendingJobs,
     ];
 
     pub fn name(self) -> &'static str {
@@ -301,6 +310,10 @@ impl Metric {
             Metric::Events => "events",
             Metric::InputBytes => "input_bytes",
             Metric::OutputBytes => "output_bytes",
+            Metric::RunningJobs => "running_jobs",
+            Metric::RunningCores => "running_cores",
+            Metric::RunningHs06 => "running_hs06",
+            Metric::PendingJobs => "pending_jobs",
         }
     }
 
@@ -319,11 +332,24 @@ impl Metric {
             Metric::Events => "events",
             Metric::InputBytes => "input bytes",
             Metric::OutputBytes => "output bytes",
+            Metric::RunningJobs => "running jobs (mean)",
+            Metric::RunningCores => "cores of running jobs (mean)",
+            Metric::RunningHs06 => "HS06 of running jobs' cores (mean)",
+            Metric::PendingJobs => "pending jobs (mean)",
         }
     }
 
     pub fn parse(name: &str) -> Option<Metric> {
         Metric::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// Counted in the 10-minute snapshots of running and pending jobs (a bin's value is the
+    /// mean of its snapshots), not over completed jobs.
+    pub fn is_snapshot(self) -> bool {
+        matches!(
+            self,
+            Metric::RunningJobs | Metric::RunningCores | Metric::RunningHs06 | Metric::PendingJobs
+        )
     }
 
     /// A ratio (its value over several rows is the ratio of the sums), not a sum.
@@ -357,6 +383,14 @@ impl Metric {
             Metric::Events => (m("events"), 0.0),
             Metric::InputBytes => (m("input_bytes"), 0.0),
             Metric::OutputBytes => (m("output_bytes"), 0.0),
+            Metric::RunningJobs if status == "running" => (m("jobs"), 0.0),
+            Metric::RunningCores if status == "running" => (m("cores"), 0.0),
+            Metric::RunningHs06 if status == "running" => (m("hs06_s"), 0.0),
+            Metric::PendingJobs if snapshots::PENDING.contains(&status) => (m("jobs"), 0.0),
+            Metric::RunningJobs
+            | Metric::RunningCores
+            | Metric::RunningHs06
+            | Metric::PendingJobs => (0.0, 0.0),
         }
     }
 

@@ -7,7 +7,7 @@
 //! by end time, a job that crosses a bin edge counts in the bin it ended in; each retry is a
 //! job of its own.
 
-use crate::{RESOLUTIONS, RollupStore, transfers};
+use crate::{RESOLUTIONS, RollupStore, snapshots, transfers};
 use pandamon_model::{FIRST_ERROR_ORDER, JobTable, error_category_name};
 use pandamon_store::accounting::{JOB_ROLLUPS, ROLLUP_DIMS, ROLLUP_METRICS, RollupRow};
 use pandamon_store::catalog::ColType;
@@ -22,11 +22,11 @@ pub const COMPLETED: [&str; 4] = ["finished", "failed", "cancelled", "closed"];
 const TABLES: [JobTable; 3] = [JobTable::Active, JobTable::Archived, JobTable::Archive];
 
 /// A rollup row's dimension values and sums.
-type Dims = [String; ROLLUP_DIMS.len()];
-type Sums = [i64; ROLLUP_METRICS.len()];
+pub(crate) type Dims = [String; ROLLUP_DIMS.len()];
+pub(crate) type Sums = [i64; ROLLUP_METRICS.len()];
 
 /// The job columns read, in the order [`Job::read`] expects them.
-const COLUMNS: [(&str, ColType); 30] = [
+pub(crate) const COLUMNS: [(&str, ColType); 30] = [
     ("pandaid", ColType::BigInt),
     ("modificationtime", ColType::Timestamp),
     ("endtime", ColType::Timestamp),
@@ -90,7 +90,7 @@ struct Job {
     metrics: Sums,
 }
 
-fn int(f: &Field<'_>) -> Option<i64> {
+pub(crate) fn int(f: &Field<'_>) -> Option<i64> {
     match f {
         Field::Int(v) => Some(*v),
         Field::Text(t) => t.trim().parse::<f64>().ok().map(|v| v as i64),
@@ -98,19 +98,55 @@ fn int(f: &Field<'_>) -> Option<i64> {
     }
 }
 
-fn time(f: &Field<'_>) -> Option<i64> {
+pub(crate) fn time(f: &Field<'_>) -> Option<i64> {
     match f {
         Field::Time(t) => Some(*t),
         _ => None,
     }
 }
 
-fn text(f: &Field<'_>) -> String {
+pub(crate) fn text(f: &Field<'_>) -> String {
     match f {
         Field::Text(t) => t.trim().to_string(),
         Field::Int(v) => v.to_string(),
         _ => String::new(),
     }
+}
+
+/// A job row's dimension values (the campaign filled in later, from its task).
+pub(crate) fn dims(f: &[Field<'_>], status: String, category: String) -> Dims {
+    [
+        text(&f[5]),
+        text(&f[6]),
+        text(&f[7]),
+        text(&f[8]),
+        text(&f[9]),
+        text(&f[10]),
+        text(&f[11]),
+        text(&f[12]),
+        status,
+        category,
+        String::new(),
+    ]
+}
+
+/// Fills the last dimension of each `(task, dims)` with the task's campaign.
+pub(crate) async fn fill_campaigns<'a>(
+    db: &Db,
+    jobs: impl Iterator<Item = (Option<i64>, &'a mut Dims)>,
+) -> Result<()> {
+    let jobs: Vec<(Option<i64>, &mut Dims)> = jobs.collect();
+    let mut tasks: Vec<i64> = jobs.iter().filter_map(|(t, _)| *t).collect();
+    tasks.sort_unstable();
+    tasks.dedup();
+    let campaigns = db.task_campaigns(&tasks).await?;
+    let campaign = ROLLUP_DIMS.len() - 1;
+    for (task, dims) in jobs {
+        if let Some(c) = task.and_then(|t| campaigns.get(&t)) {
+            dims[campaign] = c.clone();
+        }
+    }
+    Ok(())
 }
 
 impl Job {
@@ -153,19 +189,7 @@ impl Job {
                 None => "No error code".to_string(),
             }
         };
-        let dims = [
-            text(&f[5]),
-            text(&f[6]),
-            text(&f[7]),
-            text(&f[8]),
-            text(&f[9]),
-            text(&f[10]),
-            text(&f[11]),
-            text(&f[12]),
-            status,
-            category,
-            String::new(),
-        ];
+        let dims = dims(f, status, category);
         let metrics = [
             1,
             cores,
@@ -227,21 +251,12 @@ async fn completed_jobs(
         .await?;
     }
     // Each job's campaign is its task's.
-    let mut tasks: Vec<i64> = jobs.values().filter_map(|j| j.task).collect();
-    tasks.sort_unstable();
-    tasks.dedup();
-    let campaigns = db.task_campaigns(&tasks).await?;
-    let campaign = ROLLUP_DIMS.len() - 1;
-    for job in jobs.values_mut() {
-        if let Some(c) = job.task.and_then(|t| campaigns.get(&t)) {
-            job.dims[campaign] = c.clone();
-        }
-    }
+    fill_campaigns(db, jobs.values_mut().map(|j| (j.task, &mut j.dims))).await?;
     Ok(jobs)
 }
 
 /// Sums rows (or jobs) into bins of `resolution`.
-fn sum_into(
+pub(crate) fn sum_into(
     out: &mut HashMap<(i64, Dims), Sums>,
     resolution: i64,
     at: i64,
@@ -257,7 +272,7 @@ fn sum_into(
     }
 }
 
-fn rows_of(resolution: i64, sums: HashMap<(i64, Dims), Sums>) -> Vec<RollupRow> {
+pub(crate) fn rows_of(resolution: i64, sums: HashMap<(i64, Dims), Sums>) -> Vec<RollupRow> {
     let mut rows: Vec<RollupRow> = sums
         .into_iter()
         .map(|((bin, dims), metrics)| RollupRow {
@@ -526,10 +541,21 @@ pub async fn run_forever(db: Db, store: StateStore, backfill_days: i64) {
     // the previous round.
     let mut transfers_from = mark;
     let mut rounds = 0u64;
+    let mut snapshot_at = None;
     loop {
         rounds += 1;
         let now = unix_now();
+        // A snapshot of the running and pending jobs in every 10 minutes.
+        if snapshot_at != Some(floor(now, RESOLUTIONS[0])) {
+            match snapshots::take(&db, &store, now).await {
+                Ok(_) => snapshot_at = Some(floor(now, RESOLUTIONS[0])),
+                Err(e) => tracing::warn!(error = %e, "job snapshot failed; retried next round"),
+            }
+        }
         if rounds.is_multiple_of(120) {
+            if let Err(e) = snapshots::prune(&store, now).await {
+                tracing::warn!(error = %e, "old job snapshots not pruned");
+            }
             categories = self::categories(&db).await;
             sites = transfers::rse_sites(&db).await;
             if let Err(e) = transfers::prune(&store, now).await {

@@ -1,8 +1,9 @@
 //! A metric over time, grouped by one dimension, from the rollups.
 
+use crate::snapshots::snapshots_in;
 use crate::{Dimension, FINE_RETENTION_DAYS, Metric, RESOLUTIONS, RollupStore, Topology};
-use pandamon_store::accounting::{JOB_ROLLUPS, RollupRow};
-use std::collections::{BTreeMap, HashMap};
+use pandamon_store::accounting::{JOB_ROLLUPS, JOB_SNAPSHOTS, RollupRow};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The bin sizes a series can have, by name.
 pub const BINS: [(&str, i64); 9] = [
@@ -190,9 +191,15 @@ pub async fn series(
 ) -> pandamon_store::Result<Series> {
     let resolution = resolution_for(q.bin);
     let bins = bin_starts(q.from, q.to, q.bin);
-    let rows = store.rows(&JOB_ROLLUPS, resolution, q.from, q.to).await?;
+    let table = if q.metric.is_snapshot() {
+        &JOB_SNAPSHOTS
+    } else {
+        &JOB_ROLLUPS
+    };
+    let rows = store.rows(table, resolution, q.from, q.to).await?;
     let kept: Vec<&RollupRow> = rows
         .iter()
+        .filter(|row| snapshots_in(row).is_none())
         .filter(|row| {
             q.filters.iter().all(|(d, values)| {
                 let v = d.value(row, topology);
@@ -200,8 +207,8 @@ pub async fn series(
             })
         })
         .collect();
-    let unknown_cores = kept.iter().map(|r| r.metrics[2]).sum();
-    let unknown_power = kept.iter().map(|r| r.metrics[6]).sum();
+    let mut unknown_cores: i64 = kept.iter().map(|r| r.metrics[2]).sum();
+    let mut unknown_power: i64 = kept.iter().map(|r| r.metrics[6]).sum();
     let metric = q.metric;
     let (lines, total) = bin_lines(
         kept,
@@ -214,6 +221,14 @@ pub async fn series(
         |row| metric.contribution(row),
         |sums| metric.value(sums),
     );
+    let (lines, total) = if q.metric.is_snapshot() {
+        let (lines, total, taken) = snapshot_means(&rows, q.from, q.bin, lines);
+        unknown_cores /= taken;
+        unknown_power /= taken;
+        (lines, total)
+    } else {
+        (lines, total)
+    };
     Ok(Series {
         bins,
         lines,
@@ -221,6 +236,44 @@ pub async fn series(
         unknown_cores,
         unknown_power,
     })
+}
+
+/// Snapshot sums turned into means: each bin's sum over the snapshots taken in it (10-minute
+/// rows count one each, hours and days say how many they hold), the total over every snapshot
+/// of the window, and how many snapshots that is.
+fn snapshot_means(
+    rows: &[RollupRow],
+    from: i64,
+    bin: i64,
+    mut lines: Vec<Line>,
+) -> (Vec<Line>, f64, i64) {
+    let mut per_bin: HashMap<i64, f64> = HashMap::new();
+    let fine: BTreeSet<i64> = rows
+        .iter()
+        .filter(|r| r.resolution == RESOLUTIONS[0])
+        .map(|r| r.bin)
+        .collect();
+    for t in fine {
+        *per_bin.entry((t - from) / bin).or_default() += 1.0;
+    }
+    for row in rows {
+        if let Some(n) = snapshots_in(row) {
+            *per_bin.entry((row.bin - from) / bin).or_default() += n as f64;
+        }
+    }
+    let taken: f64 = per_bin.values().sum::<f64>().max(1.0);
+    let mut sum = 0.0;
+    for line in &mut lines {
+        let line_sum: f64 = line.values.iter().sum();
+        for (i, v) in line.values.iter_mut().enumerate() {
+            if let Some(n) = per_bin.get(&(i as i64)) {
+                *v /= n;
+            }
+        }
+        line.total = line_sum / taken;
+        sum += line_sum;
+    }
+    (lines, sum / taken, taken as i64)
 }
 
 /// Every stored sum (in [`pandamon_store::accounting::ROLLUP_METRICS`] order) per group, over

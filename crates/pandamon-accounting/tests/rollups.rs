@@ -4,6 +4,7 @@
 
 use pandamon_accounting::rollup::{self, COMPLETED};
 use pandamon_accounting::series::{SeriesQuery, series};
+use pandamon_accounting::snapshots;
 use pandamon_accounting::transfers::{self, TransferDimension, TransferMetric, TransferQuery};
 use pandamon_accounting::{Dimension, Metric, RollupStore, Topology};
 use pandamon_sim::{Silent, SimConfig};
@@ -549,3 +550,87 @@ fn completed_or_not(db: &Db) -> String {
     .collect();
     format!("({})", parts.join(" UNION ALL "))
 }
+
+/// The 10-minute snapshots against SQL over the active job tables: running jobs per site,
+/// pending jobs, and an hour's value as the mean of its snapshots.
+async fn snapshots_count_running_and_pending_jobs(test: &TestDb) {
+    let (db, store) = setup(test).await;
+    let at = NOW - NOW.rem_euclid(600);
+    snapshots::take(&db, &store, at).await.unwrap();
+    let active = |statuses: &str, extra: &str| {
+        let parts: Vec<String> = ["jobsdefined4", "jobsactive4"]
+            .iter()
+            .map(|t| {
+                format!(
+                    "SELECT pandaid FROM {} WHERE jobstatus IN ({statuses}){extra}",
+                    db.qualified(Catalog::get().table(t))
+                )
+            })
+            .collect();
+        format!(
+            "SELECT COUNT(DISTINCT pandaid) FROM ({}) jobs",
+            parts.join(" UNION ALL ")
+        )
+    };
+    let running = series(
+        &store,
+        &Topology::default(),
+        &query(Metric::RunningJobs, Dimension::Site, 600, at, at + 600),
+    )
+    .await
+    .unwrap();
+    assert!(running.lines.len() > 2, "running jobs at several sites");
+    for line in &running.lines {
+        let sql = active(
+            "'running'",
+            &format!(" AND computingsite = '{}'", line.name),
+        );
+        assert_eq!(line.total as i64, scalar(&db, &sql).await, "{}", line.name);
+    }
+    let pending = series(
+        &store,
+        &Topology::default(),
+        &query(Metric::PendingJobs, Dimension::JobStatus, 600, at, at + 600),
+    )
+    .await
+    .unwrap();
+    let sql = active("'defined', 'waiting', 'assigned', 'activated'", "");
+    assert_eq!(pending.total as i64, scalar(&db, &sql).await);
+
+    // Half the running jobs of one site finish; the hour holds the mean of both snapshots.
+    let site = running.lines[0].name.clone();
+    let before = running.lines[0].total as i64;
+    let table = db.qualified(Catalog::get().table("jobsactive4"));
+    let ids = scalar(
+        &db,
+        &format!(
+            "SELECT COUNT(*) FROM {table} WHERE jobstatus = 'running' AND computingsite = '{site}'"
+        ),
+    )
+    .await;
+    assert_eq!(ids, before);
+    db.execute(&format!(
+        "UPDATE {table} SET jobstatus = 'holding' WHERE jobstatus = 'running' AND computingsite = '{site}'"
+    ))
+    .await
+    .unwrap();
+    snapshots::take(&db, &store, at + 600).await.unwrap();
+    let hour = at - at.rem_euclid(HOUR);
+    let hourly = series(
+        &store,
+        &Topology::default(),
+        &query(
+            Metric::RunningJobs,
+            Dimension::Site,
+            HOUR,
+            hour,
+            hour + HOUR,
+        ),
+    )
+    .await
+    .unwrap();
+    let line = hourly.lines.iter().find(|l| l.name == site);
+    let mean = line.map_or(0.0, |l| l.values[0]);
+    assert_eq!(mean, before as f64 / 2.0);
+}
+on_every_backend!(snapshots_count_running_and_pending_jobs);

@@ -107,6 +107,8 @@ pub const TOKENS_TABLE: &str = "api_tokens";
 pub const VISITS_TABLE: &str = "page_visits";
 /// The accounting rollups (`accounting.rs`).
 pub const ROLLUPS_TABLE: &str = "job_rollups";
+/// The running and pending jobs every 10 minutes (`accounting.rs`).
+pub const SNAPSHOTS_TABLE: &str = "job_snapshots";
 /// The transfer rollups (`accounting.rs`).
 pub const TRANSFER_ROLLUPS_TABLE: &str = "transfer_rollups";
 
@@ -273,6 +275,40 @@ pub const MIGRATIONS: &[Migration] = &[
                 table: ROLLUPS_TABLE,
             },
         ],
+    },
+    Migration {
+        version: 7,
+        name: "running and pending jobs every 10 minutes",
+        steps: &[Step::Table {
+            name: SNAPSHOTS_TABLE,
+            columns: &[
+                col("resolution", ColType::BigInt),
+                col("bin", ColType::BigInt),
+                col("dims_key", ColType::Varchar(16)),
+                col("computingsite", ColType::Varchar(128)),
+                col("cloud", ColType::Varchar(128)),
+                col("resource_type", ColType::Varchar(128)),
+                col("prodsourcelabel", ColType::Varchar(128)),
+                col("processingtype", ColType::Varchar(128)),
+                col("gshare", ColType::Varchar(128)),
+                col("workinggroup", ColType::Varchar(128)),
+                col("inputdatatype", ColType::Varchar(128)),
+                col("jobstatus", ColType::Varchar(128)),
+                col("errorcategory", ColType::Varchar(128)),
+                col("jobs", ColType::BigInt),
+                col("cores", ColType::BigInt),
+                col("unknown_cores", ColType::BigInt),
+                col("wall_core_s", ColType::BigInt),
+                col("cpu_s", ColType::BigInt),
+                col("hs06_s", ColType::BigInt),
+                col("unknown_power", ColType::BigInt),
+                col("events", ColType::BigInt),
+                col("input_bytes", ColType::BigInt),
+                col("output_bytes", ColType::BigInt),
+                col("campaign", ColType::Varchar(128)),
+            ],
+            key: &["resolution", "bin", "dims_key"],
+        }],
     },
 ];
 

@@ -134,7 +134,11 @@ struct JobsPage<'a> {
 }
 
 /// The charts of seed 004's job accounting dashboard: (title, the page's parameters).
-const PRESETS: [(&str, &[(&str, &str)]); 7] = [
+const PRESETS: [(&str, &[(&str, &str)]); 8] = [
+    (
+        "running cores in HS06 by ADC activity",
+        &[("metric", "running_hs06"), ("groupby", "activity")],
+    ),
     (
         "completed jobs by final status",
         &[("metric", "jobs"), ("groupby", "jobstatus")],
