@@ -6,7 +6,7 @@ use crate::catalog::ColType;
 use crate::db::live_pool;
 use crate::error::Result;
 use crate::load::Value;
-use crate::state::{ROLLUPS_TABLE, StateStore, TRANSFER_ROLLUPS_TABLE};
+use crate::state::{ROLLUPS_TABLE, SNAPSHOTS_TABLE, StateStore, TRANSFER_ROLLUPS_TABLE};
 use sqlx::{AssertSqlSafe, Row};
 
 /// The dimensions a rollup row is keyed by, in column order.
@@ -51,6 +51,15 @@ pub struct RollupTable<const D: usize, const M: usize> {
 /// The completed jobs' rollups.
 pub const JOB_ROLLUPS: RollupTable<11, 10> = RollupTable {
     name: ROLLUPS_TABLE,
+    dims: ROLLUP_DIMS,
+    metrics: ROLLUP_METRICS,
+};
+
+/// The running and pending jobs of every 10 minutes (and their means per hour and day), keyed
+/// like the completed jobs; the sums are jobs, cores, jobs of unknown core count and, in
+/// `hs06_s`, the HS06 power of the jobs' cores (no time: a snapshot is an instant).
+pub const JOB_SNAPSHOTS: RollupTable<11, 10> = RollupTable {
+    name: SNAPSHOTS_TABLE,
     dims: ROLLUP_DIMS,
     metrics: ROLLUP_METRICS,
 };
@@ -242,6 +251,47 @@ impl StateStore {
 }
 
 impl crate::Db {
+    /// Completed jobs (finished, failed, cancelled, closed) that ended in `[from, to)` per site
+    /// and UTC day, straight from the three job tables (each job once) — what the rollups
+    /// answer, for comparison: (site, day as `YYYY-MM-DD`, jobs).
+    pub async fn completed_by_site_and_day(
+        &self,
+        from: chrono::NaiveDateTime,
+        to: chrono::NaiveDateTime,
+    ) -> Result<Vec<(String, String, i64)>> {
+        use crate::Dialect;
+        let d = self.dialect();
+        let day = match d {
+            Dialect::Postgres => "to_char(endtime, 'YYYY-MM-DD')",
+            Dialect::MySql => "DATE_FORMAT(endtime, '%Y-%m-%d')",
+            Dialect::Sqlite => "strftime('%Y-%m-%d', endtime)",
+        };
+        let parts: Vec<String> = ["jobsactive4", "jobsarchived4", "jobsarchived"]
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                format!(
+                    "SELECT pandaid, computingsite, endtime FROM {} WHERE jobstatus IN ('finished', 'failed', 'cancelled', 'closed') AND endtime >= {} AND endtime < {}",
+                    self.qualified(crate::Catalog::get().table(t)),
+                    d.placeholder(2 * i + 1),
+                    d.placeholder(2 * i + 2)
+                )
+            })
+            .collect();
+        let sql = format!(
+            "SELECT COALESCE(computingsite, ''), {day}, COUNT(DISTINCT pandaid) FROM ({}) jobs GROUP BY 1, 2",
+            parts.join(" UNION ALL ")
+        );
+        let rows: Vec<(String, String, i64)> = live_pool!(self, pool => {
+            let mut query = sqlx::query_as(AssertSqlSafe(sql.as_str()));
+            for _ in 0..3 {
+                query = query.bind(from).bind(to);
+            }
+            query.fetch_all(pool).await?
+        });
+        Ok(rows)
+    }
+
     /// The campaign of each of these JEDI tasks that has one.
     pub async fn task_campaigns(
         &self,

@@ -1,6 +1,7 @@
 //! `pandamon bench`: loads a simulated workload and measures, in one run, the live index against
 //! the same summary pushed down to SQL, the index's sync lag and memory, HTTP throughput of
-//! `/jobs/?json`, and a mix of distinct, uncached selections across the main pages. Timings belong here and in BENCHMARKS.md, never in tests.
+//! `/jobs/?json`, a mix of distinct, uncached selections across the main pages, and the
+//! accounting rollups (`accounting_bench.rs`). Timings belong here and in BENCHMARKS.md, never in tests.
 
 use anyhow::{Context, bail};
 use chrono::{Timelike, Utc};
@@ -54,6 +55,8 @@ pub struct BenchResult {
     /// uncached.
     pub job_page_p50_ms: f64,
     pub task_page_p50_ms: f64,
+    #[serde(flatten)]
+    pub accounting: crate::accounting_bench::AccountingBench,
 }
 
 /// The values the mixed workload narrows by: sites, users and tasks of the indexed jobs.
@@ -664,6 +667,8 @@ pub async fn run(db: Db, jobs: u64, seed: u64, keep: bool) -> anyhow::Result<Ben
     let _ = stop.send(true);
     let _ = poller.await;
 
+    let accounting = crate::accounting_bench::run(&db).await?;
+
     Ok(BenchResult {
         jobs: simulated_jobs,
         index_summary_p50_ms: round(index_p50),
@@ -690,6 +695,7 @@ pub async fn run(db: Db, jobs: u64, seed: u64, keep: bool) -> anyhow::Result<Ben
         region_p50_ms: round(region_p50),
         job_page_p50_ms: round(job_page_p50),
         task_page_p50_ms: round(task_page_p50),
+        accounting,
     })
 }
 

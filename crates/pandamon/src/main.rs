@@ -1,6 +1,7 @@
 //! `pandamon`: the PanDA monitor. Subcommands create a PanDA schema, simulate a workload, run the
 //! one-command demo and serve the monitor.
 
+mod accounting_bench;
 mod bench;
 mod config;
 mod logging;
