@@ -72,7 +72,7 @@ impl Module for Accounting {
                             Param::query(
                                 "metric",
                                 ParamType::Text,
-                                "jobs (default), cores, walltime, walltime_ok, walltime_failed, cputime, hs06, cpueff, cpueff_ok, events, input_bytes, output_bytes",
+                                "jobs (default), cores, walltime, walltime_ok, walltime_failed, cputime, hs06, cpueff, cpueff_ok, events, input_bytes, output_bytes of completed jobs; running_jobs, running_cores, running_hs06, pending_jobs from the 10-minute snapshots (means per bin)",
                             ),
                             Param::query(
                                 "groupby",

@@ -6,7 +6,7 @@
 use super::hs06::hs06_window;
 use super::{NO_STATE, image_format, iso, round, short_bin, with_format};
 use crate::kit::error::{AppError, AppResult};
-use crate::kit::format::{human_bytes, human_count};
+use crate::kit::format::{human_bytes, human_count, percent_text};
 use crate::kit::links::{jobs_url, url};
 use crate::kit::plot;
 use crate::kit::respond::PageRequest;
@@ -52,7 +52,7 @@ pub struct SiteTransfers {
 
 impl SiteTransfers {
     fn efficiency_text(&self) -> String {
-        text(&self.efficiency)
+        percent_text(self.efficiency)
     }
     fn volume_text(&self) -> String {
         human_bytes(self.bytes)
@@ -101,10 +101,9 @@ struct SitePage<'a> {
     hs06: String,
     /// Per transfer row: its page on the transfer dashboard.
     transfer_links: Vec<String>,
-}
-
-fn text(v: &Option<f64>) -> String {
-    v.map_or(String::new(), |p| format!("{p:.1} %"))
+    /// Per activity and per error category: the site's jobs of it over time, by final status.
+    activity_links: Vec<String>,
+    error_links: Vec<String>,
 }
 
 pub async fn site_page(Path(name): Path<String>, request: PageRequest) -> AppResult<Response> {
@@ -287,6 +286,19 @@ pub async fn site_page(Path(name): Path<String>, request: PageRequest) -> AppRes
                 let window = |status: &str| {
                     jobs_url(&[("computingsite", joined.as_str()), ("jobstatus", status), ("hours", "12")])
                 };
+                let over_time = |dimension: &str, value: &str| {
+                    url(
+                        "/accounting/jobs/",
+                        &[
+                            ("computingsite", joined.as_str()),
+                            (dimension, value),
+                            ("groupby", "jobstatus"),
+                            ("bin", "1d"),
+                            ("date_from", &data.date_from),
+                            ("date_to", &data.date_to),
+                        ],
+                    )
+                };
                 Ok(SitePage {
                     chart,
                     running_link: window("running"),
@@ -300,6 +312,16 @@ pub async fn site_page(Path(name): Path<String>, request: PageRequest) -> AppRes
                             ("date_to", &data.date_to),
                         ],
                     ),
+                    activity_links: data
+                        .by_activity
+                        .iter()
+                        .map(|g| over_time("activity", &g.name))
+                        .collect(),
+                    error_links: data
+                        .errors
+                        .iter()
+                        .map(|g| over_time("errorcategory", &g.name))
+                        .collect(),
                     transfer_links: data
                         .transfers
                         .iter()
@@ -331,10 +353,10 @@ pub async fn site_page(Path(name): Path<String>, request: PageRequest) -> AppRes
 
 impl SiteGroup {
     fn job_efficiency_text(&self) -> String {
-        text(&self.job_efficiency)
+        percent_text(self.job_efficiency)
     }
     fn cpu_efficiency_text(&self) -> String {
-        text(&self.cpu_efficiency)
+        percent_text(self.cpu_efficiency)
     }
     fn finished_text(&self) -> String {
         human_count(self.finished)
