@@ -14,7 +14,7 @@ pub mod series;
 pub mod snapshots;
 pub mod transfers;
 
-use pandamon_store::accounting::{ROLLUP_DIMS, RollupRow, RollupTable};
+use pandamon_store::accounting::{Encoded, ROLLUP_DIMS, RollupRow, RollupTable};
 use pandamon_store::{Result, StateStore};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -45,6 +45,17 @@ pub trait RollupStore: Send + Sync {
         table: &RollupTable<D, M>,
         resolution: i64,
     ) -> impl Future<Output = Result<Option<(i64, i64)>>> + Send;
+    /// Calls `read` with the day rollups of completed jobs of `[from, to)` held in memory, when
+    /// the store holds them so; `None` when it does not (the rows are then read with `rows`).
+    fn with_day_rollups<R: Send>(
+        &self,
+        from: i64,
+        to: i64,
+        read: impl FnOnce(&Encoded) -> R + Send,
+    ) -> impl Future<Output = Result<Option<R>>> + Send {
+        let _ = (from, to, read);
+        async { Ok(None) }
+    }
 }
 
 impl RollupStore for StateStore {
@@ -74,6 +85,14 @@ impl RollupStore for StateStore {
         resolution: i64,
     ) -> Result<Option<(i64, i64)>> {
         self.rollup_extent(table, resolution).await
+    }
+    async fn with_day_rollups<R: Send>(
+        &self,
+        from: i64,
+        to: i64,
+        read: impl FnOnce(&Encoded) -> R + Send,
+    ) -> Result<Option<R>> {
+        Ok(Some(self.day_rollups(from, to, read).await?))
     }
 }
 
@@ -226,8 +245,20 @@ impl Dimension {
     }
 }
 
+/// Positions in `ROLLUP_METRICS` (checked by a test).
+const JOBS: usize = 0;
+const CORES: usize = 1;
+const WALL: usize = 3;
+const CPU: usize = 4;
+const HS06: usize = 5;
+const EVENTS: usize = 7;
+const INPUT_BYTES: usize = 8;
+const OUTPUT_BYTES: usize = 9;
+/// The position of the final status in [`ROLLUP_DIMS`] (checked by a test).
+pub(crate) const STATUS: usize = 8;
+
 /// The position of a stored dimension in [`ROLLUP_DIMS`].
-fn stored(name: &str) -> usize {
+pub(crate) fn stored(name: &str) -> usize {
     ROLLUP_DIMS
         .iter()
         .position(|d| *d == name)
@@ -359,34 +390,32 @@ impl Metric {
 
     /// What one rollup row adds: the numerator, and the denominator of a ratio.
     pub fn contribution(self, row: &RollupRow) -> (f64, f64) {
-        let m = |name: &str| {
-            let i = pandamon_store::accounting::ROLLUP_METRICS
-                .iter()
-                .position(|c| *c == name)
-                .expect("a stored metric");
-            row.metrics[i] as f64
-        };
-        let status = row.dims[stored("jobstatus")].as_str();
+        self.contribution_of(&row.metrics, &row.dims[STATUS])
+    }
+
+    /// What a row of these sums (in `ROLLUP_METRICS` order) and final status adds.
+    pub fn contribution_of(self, metrics: &[i64], status: &str) -> (f64, f64) {
+        let m = |i: usize| metrics[i] as f64;
         let hours = |s: f64| s / 3_600.0;
         match self {
-            Metric::Jobs => (m("jobs"), 0.0),
-            Metric::Cores => (m("cores"), 0.0),
-            Metric::WallHours => (hours(m("wall_core_s")), 0.0),
-            Metric::WallHoursOk if status == "finished" => (hours(m("wall_core_s")), 0.0),
-            Metric::WallHoursFailed if status == "failed" => (hours(m("wall_core_s")), 0.0),
+            Metric::Jobs => (m(JOBS), 0.0),
+            Metric::Cores => (m(CORES), 0.0),
+            Metric::WallHours => (hours(m(WALL)), 0.0),
+            Metric::WallHoursOk if status == "finished" => (hours(m(WALL)), 0.0),
+            Metric::WallHoursFailed if status == "failed" => (hours(m(WALL)), 0.0),
             Metric::WallHoursOk | Metric::WallHoursFailed => (0.0, 0.0),
-            Metric::CpuHours => (hours(m("cpu_s")), 0.0),
-            Metric::Hs06Hours => (hours(m("hs06_s")), 0.0),
-            Metric::CpuEff => (m("cpu_s"), m("wall_core_s")),
-            Metric::CpuEffOk if status == "finished" => (m("cpu_s"), m("wall_core_s")),
+            Metric::CpuHours => (hours(m(CPU)), 0.0),
+            Metric::Hs06Hours => (hours(m(HS06)), 0.0),
+            Metric::CpuEff => (m(CPU), m(WALL)),
+            Metric::CpuEffOk if status == "finished" => (m(CPU), m(WALL)),
             Metric::CpuEffOk => (0.0, 0.0),
-            Metric::Events => (m("events"), 0.0),
-            Metric::InputBytes => (m("input_bytes"), 0.0),
-            Metric::OutputBytes => (m("output_bytes"), 0.0),
-            Metric::RunningJobs if status == "running" => (m("jobs"), 0.0),
-            Metric::RunningCores if status == "running" => (m("cores"), 0.0),
-            Metric::RunningHs06 if status == "running" => (m("hs06_s"), 0.0),
-            Metric::PendingJobs if snapshots::PENDING.contains(&status) => (m("jobs"), 0.0),
+            Metric::Events => (m(EVENTS), 0.0),
+            Metric::InputBytes => (m(INPUT_BYTES), 0.0),
+            Metric::OutputBytes => (m(OUTPUT_BYTES), 0.0),
+            Metric::RunningJobs if status == "running" => (m(JOBS), 0.0),
+            Metric::RunningCores if status == "running" => (m(CORES), 0.0),
+            Metric::RunningHs06 if status == "running" => (m(HS06), 0.0),
+            Metric::PendingJobs if snapshots::PENDING.contains(&status) => (m(JOBS), 0.0),
             Metric::RunningJobs
             | Metric::RunningCores
             | Metric::RunningHs06
@@ -424,6 +453,21 @@ mod tests {
         for m in Metric::ALL {
             assert_eq!(Metric::parse(m.name()), Some(m));
         }
+    }
+
+    #[test]
+    fn stored_positions_are_the_columns() {
+        use pandamon_store::accounting::ROLLUP_METRICS;
+        let at = |name: &str| ROLLUP_METRICS.iter().position(|m| *m == name);
+        assert_eq!(at("jobs"), Some(JOBS));
+        assert_eq!(at("cores"), Some(CORES));
+        assert_eq!(at("wall_core_s"), Some(WALL));
+        assert_eq!(at("cpu_s"), Some(CPU));
+        assert_eq!(at("hs06_s"), Some(HS06));
+        assert_eq!(at("events"), Some(EVENTS));
+        assert_eq!(at("input_bytes"), Some(INPUT_BYTES));
+        assert_eq!(at("output_bytes"), Some(OUTPUT_BYTES));
+        assert_eq!(stored("jobstatus"), STATUS);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 use crate::{RESOLUTIONS, RollupStore, snapshots, transfers};
 use pandamon_model::{FIRST_ERROR_ORDER, JobTable, error_category_name};
-use pandamon_store::accounting::{JOB_ROLLUPS, ROLLUP_DIMS, ROLLUP_METRICS, RollupRow};
+use pandamon_store::accounting::{GENERATION, JOB_ROLLUPS, ROLLUP_DIMS, ROLLUP_METRICS, RollupRow};
 use pandamon_store::catalog::ColType;
 use pandamon_store::scan::{Field, TimeRange};
 use pandamon_store::{Db, Result, StateStore};
@@ -427,10 +427,22 @@ pub async fn backfill(
         store
             .put(PROGRESS_MODULE, &key, Some(&next.to_string()))
             .await?;
+        // Servers holding day rollups in memory read them again.
+        let (module, name) = GENERATION;
+        store
+            .put(module, name, Some(&format!("{key} {next}")))
+            .await?;
         progress(((to - next) / day) as u64, total, jobs);
     }
     store.put(PROGRESS_MODULE, &key, None).await?;
     Ok(jobs)
+}
+
+/// Forgets how far an interrupted backfill of `[from, to)` came: the next one starts over.
+pub async fn forget_backfill(store: &StateStore, from: i64, to: i64) -> Result<()> {
+    let day = RESOLUTIONS[2];
+    let key = format!("backfill {} {}", floor(from, day), ceil(to, day));
+    store.put(PROGRESS_MODULE, &key, None).await
 }
 
 /// The update watermark kept in the state store (unix seconds), if any.

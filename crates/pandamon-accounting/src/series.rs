@@ -1,8 +1,11 @@
 //! A metric over time, grouped by one dimension, from the rollups.
 
 use crate::snapshots::snapshots_in;
-use crate::{Dimension, FINE_RETENTION_DAYS, Metric, RESOLUTIONS, RollupStore, Topology};
-use pandamon_store::accounting::{JOB_ROLLUPS, JOB_SNAPSHOTS, RollupRow};
+use crate::{
+    Dimension, FINE_RETENTION_DAYS, Metric, RESOLUTIONS, RollupStore, STATUS, Topology, activity,
+    stored,
+};
+use pandamon_store::accounting::{Encoded, JOB_ROLLUPS, JOB_SNAPSHOTS, RollupRow};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The bin sizes a series can have, by name.
@@ -117,18 +120,19 @@ fn add(a: &mut Sums, b: Sums) {
 /// `contribution` (a numerator and, for a ratio, a denominator) to the bin its `bin_of` falls
 /// in; `value` turns accumulated contributions into the number shown.
 #[allow(clippy::too_many_arguments)]
-pub fn bin_lines<R>(
+pub fn bin_lines<R, K: std::hash::Hash + Eq>(
     rows: impl IntoIterator<Item = R>,
     from: i64,
     bin: i64,
     n: usize,
     top: Option<usize>,
     bin_of: impl Fn(&R) -> i64,
-    group: impl Fn(&R) -> String,
+    group: impl Fn(&R) -> K,
+    name: impl Fn(K) -> String,
     contribution: impl Fn(&R) -> Sums,
     value: impl Fn(Sums) -> f64,
 ) -> (Vec<Line>, f64) {
-    let mut groups: HashMap<String, (Vec<Sums>, Sums)> = HashMap::new();
+    let mut groups: HashMap<K, (Vec<Sums>, Sums)> = HashMap::new();
     let mut total: Sums = (0.0, 0.0);
     for row in rows {
         let at = bin_of(&row) - from;
@@ -143,7 +147,8 @@ pub fn bin_lines<R>(
         add(sum, c);
         add(&mut total, c);
     }
-    let mut named: Vec<(String, (Vec<Sums>, Sums))> = groups.into_iter().collect();
+    let mut named: Vec<(String, (Vec<Sums>, Sums))> =
+        groups.into_iter().map(|(k, v)| (name(k), v)).collect();
     named.sort_by(|a, b| {
         value(b.1.1)
             .total_cmp(&value(a.1.1))
@@ -190,6 +195,14 @@ pub async fn series(
     q: &SeriesQuery,
 ) -> pandamon_store::Result<Series> {
     let resolution = resolution_for(q.bin);
+    if resolution == RESOLUTIONS[2]
+        && !q.metric.is_snapshot()
+        && let Some(series) = store
+            .with_day_rollups(q.from, q.to, |days| encoded_series(days, topology, q))
+            .await?
+    {
+        return Ok(series);
+    }
     let bins = bin_starts(q.from, q.to, q.bin);
     let table = if q.metric.is_snapshot() {
         &JOB_SNAPSHOTS
@@ -217,7 +230,8 @@ pub async fn series(
         bins.len(),
         q.top,
         |row| row.bin,
-        |row| q.groupby.value(row, topology).into_owned(),
+        |row| q.groupby.value(row, topology),
+        |v| v.into_owned(),
         |row| metric.contribution(row),
         |sums| metric.value(sums),
     );
@@ -236,6 +250,130 @@ pub async fn series(
         unknown_cores,
         unknown_power,
     })
+}
+
+/// How a dimension's value is found from a row's codes: the index of a name in a table built
+/// once per question from the dictionaries.
+struct Lookup {
+    /// The stored dimensions the key is made of, and the size of the second one's dictionary.
+    parts: (usize, Option<(usize, usize)>),
+    /// The value of every key.
+    names: Vec<String>,
+}
+
+impl Lookup {
+    fn new(d: Dimension, days: &Encoded, topology: &Topology) -> Lookup {
+        let values = |i: usize| days.values.get(i).map_or(&[][..], |v| v.as_slice());
+        match d {
+            Dimension::Activity => {
+                let (label, ptype) = (stored("prodsourcelabel"), stored("processingtype"));
+                let (labels, ptypes) = (values(label), values(ptype));
+                let names = labels
+                    .iter()
+                    .flat_map(|l| ptypes.iter().map(move |p| activity(l, p).to_string()))
+                    .collect();
+                Lookup {
+                    parts: (label, Some((ptype, ptypes.len()))),
+                    names,
+                }
+            }
+            Dimension::Tier | Dimension::Federation | Dimension::Country => {
+                let site = stored("computingsite");
+                let names = values(site)
+                    .iter()
+                    .map(|q| {
+                        let facts = topology.queue(q);
+                        facts
+                            .map_or("", |f| match d {
+                                Dimension::Tier => f.tier.as_str(),
+                                Dimension::Federation => f.federation.as_str(),
+                                _ => f.country.as_str(),
+                            })
+                            .to_string()
+                    })
+                    .collect();
+                Lookup {
+                    parts: (site, None),
+                    names,
+                }
+            }
+            other => {
+                let i = stored(other.name());
+                Lookup {
+                    parts: (i, None),
+                    names: values(i).to_vec(),
+                }
+            }
+        }
+    }
+
+    fn key(&self, codes: &[u32]) -> usize {
+        match self.parts {
+            (i, None) => codes[i] as usize,
+            (i, Some((j, n))) => codes[i] as usize * n + codes[j] as usize,
+        }
+    }
+}
+
+/// A series from the day rollups held in memory: the same numbers as from the rows, found by
+/// codes instead of names.
+fn encoded_series(days: &Encoded, topology: &Topology, q: &SeriesQuery) -> Series {
+    let bins = bin_starts(q.from, q.to, q.bin);
+    let filters: Vec<(Lookup, Vec<bool>)> = q
+        .filters
+        .iter()
+        .map(|(d, wanted)| {
+            let lookup = Lookup::new(*d, days, topology);
+            let pass = lookup.names.iter().map(|n| wanted.contains(n)).collect();
+            (lookup, pass)
+        })
+        .collect();
+    let group = Lookup::new(q.groupby, days, topology);
+    // Keys naming the same value share a group.
+    let mut ids: HashMap<&str, u32> = HashMap::new();
+    let group_of: Vec<u32> = group
+        .names
+        .iter()
+        .map(|n| {
+            let next = ids.len() as u32;
+            *ids.entry(n.as_str()).or_insert(next)
+        })
+        .collect();
+    let mut names = vec![String::new(); ids.len()];
+    for (n, id) in &ids {
+        names[*id as usize] = n.to_string();
+    }
+    let statuses = days.values.get(STATUS).map_or(&[][..], |v| v.as_slice());
+    let (mut unknown_cores, mut unknown_power) = (0, 0);
+    let rows = days
+        .bins
+        .range(q.from..q.to)
+        .flat_map(|(bin, rows)| rows.rows().map(move |(codes, sums)| (*bin, codes, sums)))
+        .filter(|(_, codes, _)| filters.iter().all(|(lookup, pass)| pass[lookup.key(codes)]))
+        .inspect(|(_, _, sums)| {
+            unknown_cores += sums[2];
+            unknown_power += sums[6];
+        });
+    let metric = q.metric;
+    let (lines, total) = bin_lines(
+        rows,
+        q.from,
+        q.bin,
+        bins.len(),
+        q.top,
+        |(bin, _, _)| *bin,
+        |(_, codes, _)| group_of[group.key(codes)],
+        |id| names[id as usize].clone(),
+        |(_, codes, sums)| metric.contribution_of(sums, &statuses[codes[STATUS] as usize]),
+        |sums| metric.value(sums),
+    );
+    Series {
+        bins,
+        lines,
+        total,
+        unknown_cores,
+        unknown_power,
+    }
 }
 
 /// Snapshot sums turned into means: each bin's sum over the snapshots taken in it (10-minute

@@ -303,9 +303,9 @@ pub enum TransferMetric {
     Files,
     /// Failed attempts.
     Failures,
-    /// Bytes transferred.
+    /// Gigabytes (10⁹ bytes) transferred.
     Volume,
-    /// Bytes per second over each bin.
+    /// Megabytes (10⁶ bytes) per second over each bin.
     Throughput,
     /// Done over done and failed, in %.
     Efficiency,
@@ -334,8 +334,8 @@ impl TransferMetric {
         match self {
             TransferMetric::Files => "files transferred",
             TransferMetric::Failures => "failed transfer attempts",
-            TransferMetric::Volume => "bytes transferred",
-            TransferMetric::Throughput => "throughput (bytes/s)",
+            TransferMetric::Volume => "volume transferred (GB)",
+            TransferMetric::Throughput => "throughput (MB/s)",
             TransferMetric::Efficiency => "transfer efficiency (%)",
         }
     }
@@ -366,7 +366,8 @@ impl TransferMetric {
         match self {
             TransferMetric::Efficiency if den > 0.0 => 100.0 * num / den,
             TransferMetric::Efficiency => 0.0,
-            TransferMetric::Throughput => num / seconds.max(1.0),
+            TransferMetric::Volume => num / 1e9,
+            TransferMetric::Throughput => num / 1e6 / seconds.max(1.0),
             _ => num,
         }
     }
@@ -456,7 +457,8 @@ pub fn series(rows: &[TransferRow], topology: &Topology, q: &TransferQuery) -> T
         bins.len(),
         q.top,
         |row| row.bin,
-        |row| q.groupby.value(row, topology).to_string(),
+        |row| q.groupby.value(row, topology),
+        |v| v.to_string(),
         |row| metric.contribution(row),
         |sums| metric.value(sums, q.bin as f64),
     );
@@ -564,7 +566,7 @@ mod tests {
             ],
             metrics: [files, bytes],
         };
-        let rows = [row("done", 3, 600), row("failed", 1, 0)];
+        let rows = [row("done", 3, 600_000_000), row("failed", 1, 0)];
         let q = TransferQuery {
             metric: TransferMetric::Efficiency,
             groupby: TransferDimension::DstSite,

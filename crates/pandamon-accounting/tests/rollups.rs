@@ -291,6 +291,25 @@ async fn rollups_match_sql(test: &TestDb) {
         );
     }
 
+    // The day series (from the day rollups held in memory) before the late update below.
+    let days = |store: StateStore| async move {
+        let (a, b) = (from - from.rem_euclid(DAY), to - to.rem_euclid(DAY) + DAY);
+        series(
+            &store,
+            &Topology::default(),
+            &query(Metric::Jobs, Dimension::JobStatus, DAY, a, b),
+        )
+        .await
+        .unwrap()
+    };
+    let failed_days = |s: &pandamon_accounting::series::Series| {
+        s.lines
+            .iter()
+            .find(|l| l.name == "failed")
+            .map_or(0.0, |l| l.total)
+    };
+    let days_before = days(store.clone()).await;
+
     // A late update: a finished job of the window is found failed later; `update` moves it.
     let table = db.qualified(Catalog::get().table("jobsarchived4"));
     let victim = scalar(
@@ -314,6 +333,10 @@ async fn rollups_match_sql(test: &TestDb) {
         .await
         .unwrap();
     assert_eq!(after.total, failed.total + 1.0);
+    // The days held in memory follow the store's own writes.
+    let days_after = days(store.clone()).await;
+    assert_eq!(failed_days(&days_after), failed_days(&days_before) + 1.0);
+    assert_eq!(days_after.total, days_before.total);
 }
 on_every_backend!(rollups_match_sql);
 

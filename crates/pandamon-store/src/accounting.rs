@@ -93,6 +93,92 @@ pub struct RollupRow<const D: usize = 11, const M: usize = 10> {
 /// A transfer rollup row.
 pub type TransferRow = RollupRow<5, 2>;
 
+/// The resolution held in memory: days.
+const DAY: i64 = 86_400;
+
+/// How often a store holding day rollups in memory looks for another process's writes.
+const GENERATION_CHECK: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Where writers of the job rollups other than the server (a `pandamon accounting backfill`)
+/// record that they wrote: the module and name of a state value.
+pub const GENERATION: (&str, &str) = ("accounting", "generation");
+
+/// The day rollups of completed jobs held in memory, dictionary-encoded: each dimension's values
+/// once, each row as codes and sums. A store loads the days a question needs on first use and
+/// keeps them current as it replaces rows itself; another process's writes (a backfill) are
+/// noticed through [`GENERATION`] and drop what was held.
+#[derive(Debug, Default)]
+pub struct Encoded {
+    /// Per dimension (in [`ROLLUP_DIMS`] order), its values by code.
+    pub values: Vec<Vec<String>>,
+    codes: Vec<std::collections::HashMap<String, u32>>,
+    /// Each day's rows.
+    pub bins: std::collections::BTreeMap<i64, EncodedBin>,
+    /// The days `[from, to)` held.
+    loaded: Option<(i64, i64)>,
+    /// When [`GENERATION`] was last read, and its value when the days were loaded.
+    checked: Option<std::time::Instant>,
+    generation: Option<String>,
+}
+
+/// The rows of one bin: `dims` holds [`ROLLUP_DIMS`]`.len()` codes per row, `metrics`
+/// [`ROLLUP_METRICS`]`.len()` sums per row.
+#[derive(Debug, Default)]
+pub struct EncodedBin {
+    pub dims: Vec<u32>,
+    pub metrics: Vec<i64>,
+}
+
+impl EncodedBin {
+    /// The rows: codes and sums.
+    pub fn rows(&self) -> impl Iterator<Item = (&[u32], &[i64])> {
+        self.dims
+            .chunks_exact(ROLLUP_DIMS.len())
+            .zip(self.metrics.chunks_exact(ROLLUP_METRICS.len()))
+    }
+}
+
+impl Encoded {
+    fn code(&mut self, dim: usize, value: &str) -> u32 {
+        if self.values.len() < ROLLUP_DIMS.len() {
+            self.values.resize_with(ROLLUP_DIMS.len(), Vec::new);
+            self.codes.resize_with(ROLLUP_DIMS.len(), Default::default);
+        }
+        if let Some(&c) = self.codes[dim].get(value) {
+            return c;
+        }
+        let c = self.values[dim].len() as u32;
+        self.values[dim].push(value.to_string());
+        self.codes[dim].insert(value.to_string(), c);
+        c
+    }
+
+    /// Adds rows (of bins already emptied).
+    fn add<const D: usize, const M: usize>(&mut self, rows: &[RollupRow<D, M>]) {
+        for row in rows {
+            let codes: Vec<u32> = row
+                .dims
+                .iter()
+                .enumerate()
+                .map(|(i, v)| self.code(i, v))
+                .collect();
+            let bin = self.bins.entry(row.bin).or_default();
+            bin.dims.extend(codes);
+            bin.metrics.extend(row.metrics);
+        }
+    }
+
+    /// Whether `[from, to)` is held.
+    fn holds(&self, from: i64, to: i64) -> bool {
+        self.loaded.is_some_and(|(a, b)| a <= from && to <= b)
+    }
+
+    /// The days held.
+    pub fn days(&self) -> usize {
+        self.bins.len()
+    }
+}
+
 /// A stable 64-bit key of a row's dimension values (FNV-1a), part of the table's primary key.
 fn dims_key(dims: &[String]) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -121,28 +207,101 @@ impl StateStore {
     ) -> Result<()> {
         let d = self.dialect();
         let table = self.table(kind.name);
+        let delete = format!(
+            "DELETE FROM {table} WHERE {} = {} AND {} >= {} AND {} < {}",
+            d.quote("resolution"),
+            d.placeholder(1),
+            d.quote("bin"),
+            d.placeholder(2),
+            d.quote("bin"),
+            d.placeholder(3)
+        );
+        let mut columns = vec!["resolution", "bin", "dims_key"];
+        columns.extend(kind.dims);
+        columns.extend(kind.metrics);
+        let column_list: Vec<String> = columns.iter().map(|c| d.quote(c)).collect();
+        if let crate::Pool::Pg(pool) = &self.db().pool {
+            // PostgreSQL takes the rows by COPY, in the transaction that deletes the old ones.
+            let mut text = Vec::with_capacity(rows.len() * columns.len() * 8);
+            for row in rows {
+                for v in [row.resolution, row.bin] {
+                    crate::load::push_int(&mut text, v);
+                    text.push(b'\t');
+                }
+                text.extend_from_slice(dims_key(&row.dims).as_bytes());
+                for v in &row.dims {
+                    text.push(b'\t');
+                    crate::load::copy_escape(&mut text, v);
+                }
+                for v in row.metrics {
+                    text.push(b'\t');
+                    crate::load::push_int(&mut text, v);
+                }
+                text.push(b'\n');
+            }
+            let mut tx = pool.begin().await?;
+            sqlx::query(AssertSqlSafe(delete.as_str()))
+                .bind(resolution)
+                .bind(from)
+                .bind(to)
+                .execute(&mut *tx)
+                .await?;
+            if !rows.is_empty() {
+                let mut copy = tx
+                    .copy_in_raw(&format!(
+                        "COPY {table} ({}) FROM STDIN",
+                        column_list.join(", ")
+                    ))
+                    .await?;
+                copy.send(text).await?;
+                copy.finish().await?;
+            }
+            tx.commit().await?;
+        } else {
+            self.insert_rollups(&table, &delete, &column_list, (resolution, from, to), rows)
+                .await?;
+        }
+        if kind.name == ROLLUPS_TABLE && resolution == DAY {
+            let mut days = self.days.write().await;
+            if let Some((a, b)) = days.loaded {
+                let (from, to) = (from.max(a), to.min(b));
+                if from < to {
+                    let held: Vec<i64> = days.bins.range(from..to).map(|(k, _)| *k).collect();
+                    for k in held {
+                        days.bins.remove(&k);
+                    }
+                    let kept: Vec<RollupRow<D, M>> = rows
+                        .iter()
+                        .filter(|r| (from..to).contains(&r.bin))
+                        .cloned()
+                        .collect();
+                    days.add(&kept);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces rows with `DELETE` and multi-row `INSERT`s in one transaction (MariaDB, SQLite).
+    async fn insert_rollups<const D: usize, const M: usize>(
+        &self,
+        table: &str,
+        delete: &str,
+        column_list: &[String],
+        (resolution, from, to): (i64, i64, i64),
+        rows: &[RollupRow<D, M>],
+    ) -> Result<()> {
+        let d = self.dialect();
         let mut statements = vec![self.statement(
-            &format!(
-                "DELETE FROM {table} WHERE {} = {} AND {} >= {} AND {} < {}",
-                d.quote("resolution"),
-                d.placeholder(1),
-                d.quote("bin"),
-                d.placeholder(2),
-                d.quote("bin"),
-                d.placeholder(3)
-            ),
+            delete,
             vec![
                 (Value::Int(resolution), ColType::BigInt),
                 (Value::Int(from), ColType::BigInt),
                 (Value::Int(to), ColType::BigInt),
             ],
         )];
-        let mut columns = vec!["resolution", "bin", "dims_key"];
-        columns.extend(kind.dims);
-        columns.extend(kind.metrics);
-        let column_list: Vec<String> = columns.iter().map(|c| d.quote(c)).collect();
-        for chunk in rows.chunks(PARAMS_PER_INSERT / columns.len()) {
-            let mut params = Vec::with_capacity(chunk.len() * columns.len());
+        for chunk in rows.chunks(PARAMS_PER_INSERT / column_list.len()) {
+            let mut params = Vec::with_capacity(chunk.len() * column_list.len());
             let mut tuples = Vec::with_capacity(chunk.len());
             for row in chunk {
                 let first = params.len();
@@ -174,6 +333,56 @@ impl StateStore {
         }
         self.db().transaction(&statements).await?;
         Ok(())
+    }
+
+    /// Calls `read` with the day rollups of completed jobs of `[from, to)` (whole days) held in
+    /// memory, loading what is not held yet. Rows of days outside `[from, to)` may be there
+    /// too: `read` picks its days from [`Encoded::bins`].
+    pub async fn day_rollups<R>(
+        &self,
+        from: i64,
+        to: i64,
+        read: impl FnOnce(&Encoded) -> R,
+    ) -> Result<R> {
+        // Another process's writes drop what is held.
+        let stale = {
+            let days = self.days.read().await;
+            days.checked
+                .is_none_or(|at| at.elapsed() >= GENERATION_CHECK)
+        };
+        if stale {
+            let generation = self.get(GENERATION.0, GENERATION.1).await?;
+            let mut days = self.days.write().await;
+            if days.generation != generation {
+                *days = Encoded {
+                    generation,
+                    ..Encoded::default()
+                };
+            }
+            days.checked = Some(std::time::Instant::now());
+        }
+        if !self.days.read().await.holds(from, to) {
+            let mut days = self.days.write().await;
+            if days.holds(from, to) {
+                // Another question loaded them meanwhile.
+                return Ok(read(&days));
+            }
+            // Held days stay one contiguous range: what is missing on either side is read.
+            let (a, b) = days
+                .loaded
+                .map_or((from, to), |(a, b)| (a.min(from), b.max(to)));
+            let missing = match days.loaded {
+                None => vec![(a, b)],
+                Some((x, y)) => vec![(a, x), (y, b)],
+            };
+            for (p, q) in missing.into_iter().filter(|(p, q)| p < q) {
+                let rows = self.rollups(&JOB_ROLLUPS, DAY, p, q).await?;
+                days.add(&rows);
+            }
+            days.loaded = Some((a, b));
+        }
+        let days = self.days.read().await;
+        Ok(read(&days))
     }
 
     /// The rollup rows of `resolution` with bins in `[from, to)`.

@@ -68,7 +68,7 @@ fn used_columns(batch: &Batch) -> Vec<usize> {
         .collect()
 }
 
-fn copy_escape(out: &mut Vec<u8>, text: &str) {
+pub(crate) fn copy_escape(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
     if !bytes
         .iter()
@@ -89,7 +89,7 @@ fn copy_escape(out: &mut Vec<u8>, text: &str) {
 }
 
 /// Appends a decimal integer without going through `fmt`.
-fn push_int(out: &mut Vec<u8>, v: i64) {
+pub(crate) fn push_int(out: &mut Vec<u8>, v: i64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     let mut n = v.unsigned_abs();

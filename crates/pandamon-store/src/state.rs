@@ -347,6 +347,9 @@ pub struct StateStore {
     db: Db,
     namespace: Namespace,
     location: StateLocation,
+    /// The day rollups of completed jobs held in memory, shared by every clone of the store
+    /// (`accounting.rs`).
+    pub(crate) days: std::sync::Arc<tokio::sync::RwLock<crate::accounting::Encoded>>,
 }
 
 impl StateStore {
@@ -404,6 +407,7 @@ impl StateStore {
                 note,
                 version: 0,
             },
+            days: Default::default(),
         };
         if let Namespace::Schema(schema) = store.namespace {
             store

@@ -95,7 +95,12 @@ async fn answer(
             data.unknown_cores
         ));
     }
-    if data.unknown_power > 0 && query.metric == Metric::Hs06Hours {
+    if query.metric.is_snapshot() {
+        notes.push(
+            "running and pending jobs are counted every 10 minutes while the server runs: bins before its first snapshot are empty".into(),
+        );
+    }
+    if data.unknown_power > 0 && matches!(query.metric, Metric::Hs06Hours | Metric::RunningHs06) {
         notes.push(format!(
             "{} jobs had no known core power: no HS06 is counted for them",
             data.unknown_power
@@ -123,6 +128,8 @@ async fn answer(
 struct JobsPage<'a> {
     data: &'a AccountingJson,
     view: ChartView,
+    /// How the numbers are counted.
+    counted: &'static str,
     /// Per series: the jobs page of its value, when the dimension is a job field.
     links: Vec<Option<String>>,
     metrics: Vec<(&'static str, &'static str)>,
@@ -220,7 +227,22 @@ pub async fn jobs_page(request: PageRequest) -> AppResult<Response> {
                     })
                     .collect();
                 Ok(JobsPage {
-                    view: ChartView::new(&request, "/accounting/jobs/", &data.series, ratio),
+                    view: ChartView::new(
+                        &request,
+                        "/accounting/jobs/",
+                        &data.series,
+                        ratio,
+                        match query.metric {
+                            m if m.is_snapshot() => "mean",
+                            m if m.is_ratio() => "overall",
+                            _ => "total",
+                        },
+                    ),
+                    counted: if query.metric.is_snapshot() {
+                        "each bin is the mean of the snapshots of running and pending jobs taken every 10 minutes in it"
+                    } else {
+                        "completed jobs count in the bin of their end time"
+                    },
                     links,
                     metrics: Metric::ALL.iter().map(|m| (m.name(), m.label())).collect(),
                     dimensions: Dimension::ALL.iter().map(|d| d.name()).collect(),

@@ -171,7 +171,7 @@ impl Module for Accounting {
                             Param::query(
                                 "metric",
                                 ParamType::Text,
-                                "volume (default), throughput, files, failures, efficiency",
+                                "volume (default, GB), throughput (MB/s), files, failures, efficiency (%)",
                             ),
                             Param::query(
                                 "groupby",
@@ -326,6 +326,9 @@ pub struct SeriesJson {
     pub name: String,
     /// One number per bin.
     pub values: Vec<f64>,
+    /// Over the whole window: the sum, or for an efficiency the ratio of the sums, or for a
+    /// snapshot metric the mean.
+    pub total: f64,
 }
 
 /// A series over time as the accounting pages answer it (JSON, CSV, the charts).
@@ -372,6 +375,7 @@ impl SeriesBody {
                 .map(|l| SeriesJson {
                     name: l.name.clone(),
                     values: l.values.iter().map(|v| round(*v)).collect(),
+                    total: round(l.total),
                 })
                 .collect(),
             total: round(total),
@@ -609,11 +613,12 @@ fn series_file(
 /// What a series page shows of its series besides the numbers: the interactive chart, the
 /// table's heads and totals, and the links to the same numbers as files.
 struct ChartView {
+    /// The page's own path, where its form asks again.
+    path: String,
     chart: String,
     bin_labels: Vec<String>,
-    /// Per series: its total over the window, none for a ratio.
-    totals: Vec<Option<f64>>,
-    show_total: bool,
+    /// What the table's column of each series' value over the window is called.
+    total_label: &'static str,
     csv_url: String,
     json_url: String,
     png_url: String,
@@ -621,7 +626,14 @@ struct ChartView {
 }
 
 impl ChartView {
-    fn new(request: &PageRequest, path: &str, data: &SeriesBody, ratio: bool) -> ChartView {
+    /// `total_label` names the value over the window: "total", "overall" for a ratio, "mean".
+    fn new(
+        request: &PageRequest,
+        path: &str,
+        data: &SeriesBody,
+        ratio: bool,
+        total_label: &'static str,
+    ) -> ChartView {
         let short = |b: &String| short_bin(b, data.bin_seconds);
         let chart = serde_json::json!({
             "type": "bar",
@@ -650,14 +662,10 @@ impl ChartView {
             url(path, &p)
         };
         ChartView {
+            path: path.to_string(),
             chart: chart.to_string(),
             bin_labels: data.bins.iter().map(|b| b.replace('T', " ")).collect(),
-            totals: data
-                .series
-                .iter()
-                .map(|s| (!ratio).then(|| round(s.values.iter().sum())))
-                .collect(),
-            show_total: !ratio,
+            total_label: total_label,
             csv_url: link(("format", "csv")),
             json_url: link(("json", "1")),
             png_url: link(("format", "png")),

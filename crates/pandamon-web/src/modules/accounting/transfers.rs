@@ -284,7 +284,17 @@ pub async fn transfers_page(request: PageRequest) -> AppResult<Response> {
                     ),
                 ];
                 Ok(TransfersPage {
-                    view: ChartView::new(&request, "/accounting/transfers/", &data.series, ratio),
+                    view: ChartView::new(
+                        &request,
+                        "/accounting/transfers/",
+                        &data.series,
+                        ratio,
+                        match query.metric {
+                            TransferMetric::Efficiency => "overall",
+                            TransferMetric::Throughput => "mean",
+                            _ => "total",
+                        },
+                    ),
                     links,
                     group_links,
                     reason_links,
