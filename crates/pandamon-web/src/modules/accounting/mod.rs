@@ -665,7 +665,7 @@ impl ChartView {
             path: path.to_string(),
             chart: chart.to_string(),
             bin_labels: data.bins.iter().map(|b| b.replace('T', " ")).collect(),
-            total_label: total_label,
+            total_label,
             csv_url: link(("format", "csv")),
             json_url: link(("json", "1")),
             png_url: link(("format", "png")),
