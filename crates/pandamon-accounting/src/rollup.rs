@@ -549,9 +549,14 @@ pub async fn run_forever(db: Db, store: StateStore, backfill_days: i64) {
     // The last month's days held in memory before the first page asks for them.
     let day = RESOLUTIONS[2];
     let today = ceil(unix_now(), day);
-    match store.day_rollups(today - 31 * day, today, |days| days.days()).await {
+    match store
+        .day_rollups(today - 31 * day, today, |days| days.days())
+        .await
+    {
         Ok(days) => tracing::info!(days, "accounting day rollups held in memory"),
-        Err(e) => tracing::warn!(error = %e, "accounting day rollups not loaded; loaded on first use"),
+        Err(e) => {
+            tracing::warn!(error = %e, "accounting day rollups not loaded; loaded on first use")
+        }
     }
     let mut categories = categories(&db).await;
     let mut sites = transfers::rse_sites(&db).await;
