@@ -99,8 +99,9 @@ async fn setup(test: &TestDb, required: bool) -> (AppState, Arc<Auth>, StateStor
     let state = AppState::new(db, None)
         .with_state(store.clone())
         .with_auth(auth.clone());
-    // The busiest analysis user of the last day: a login with a page of their own.
-    let users = send(&state, "GET", "/user/?json", &[], "").await;
+    // The busiest analysis user of the workload: a login with a page of their own. The list's
+    // default window (the last 24 hours) can miss a workload that ended up to a day ago.
+    let users = send(&state, "GET", "/user/?json&days=2", &[], "").await;
     let users: Vec<String> = serde_json::from_str(&users.body).unwrap();
     let login = users[0].rsplit_once(" (").unwrap().0.to_string();
     (state, auth, store, login)

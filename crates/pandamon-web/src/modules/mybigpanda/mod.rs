@@ -75,9 +75,18 @@ impl Module for MyBigPanda {
                 path: "/user/",
                 handler: get(ask_user),
                 doc: RouteDoc {
-                    summary: "MyBigPanDA: the logged-in user's page; for others a form asking whose overview to show (JSON: the users with the most analysis jobs of the last day); `?name=` goes to that user's page",
+                    summary: "MyBigPanDA: the logged-in user's page; for others a form asking whose overview to show (JSON: the users with the most analysis jobs of the window, \"name (jobs)\"); `?name=` goes to that user's page",
                     vocabulary: None,
-                    params: &[],
+                    params: const {
+                        &[
+                            Param::query(
+                                "hours",
+                                ParamType::Integer,
+                                "the users' jobs of this many hours back (default 24)",
+                            ),
+                            Param::query("days", ParamType::Integer, "the same in days"),
+                        ]
+                    },
                     response: schema::<Vec<String>>,
                     html: true,
                 },
@@ -732,7 +741,7 @@ struct AskPage {
 }
 
 /// `/user/`: the logged-in user's page; for anyone else the page asks whose overview to show,
-/// and lists the users with the most jobs of the last day.
+/// and lists the users with the most jobs of the last day (or of the last `hours` or `days`).
 async fn ask_user(request: PageRequest) -> AppResult<Response> {
     if request.param("name").is_none()
         && let Some(user) = &request.user
@@ -752,12 +761,16 @@ async fn ask_user(request: PageRequest) -> AppResult<Response> {
         return Ok(Redirect::to(&format!("/user/{}/", encode_segment(name))).into_response());
     }
     let state = &request.state;
-    let selection = parse_selection(
-        &[("prodsourcelabel".to_string(), "user".to_string())],
-        &[],
-        &fields::JOBS,
-        24,
-    )?;
+    // The window is the last day unless `hours` or `days` says otherwise.
+    let mut params = vec![("prodsourcelabel".to_string(), "user".to_string())];
+    params.extend(
+        request
+            .params
+            .iter()
+            .filter(|(k, _)| k == "hours" || k == "days")
+            .cloned(),
+    );
+    let selection = parse_selection(&params, &[], &fields::JOBS, 24)?;
     let (rows, _) = source::keyed_groups(state, &selection, &["produsername"]).await?;
     let mut users: Vec<(String, i64)> = rows.into_iter().map(|(k, n)| (k[0].clone(), n)).collect();
     users.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
