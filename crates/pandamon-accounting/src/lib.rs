@@ -228,6 +228,17 @@ impl Dimension {
         )
     }
 
+    /// The positions in [`ROLLUP_DIMS`] of the stored dimensions its value is read from.
+    pub(crate) fn sources(self) -> Vec<usize> {
+        match self {
+            Dimension::Activity => vec![stored("prodsourcelabel"), stored("processingtype")],
+            Dimension::Tier | Dimension::Federation | Dimension::Country => {
+                vec![stored("computingsite")]
+            }
+            other => vec![stored(other.name())],
+        }
+    }
+
     /// This dimension's value in a rollup row ("" when the job had none); tier, federation and
     /// country come from the queue's site in `topology`.
     pub fn value<'a>(self, row: &'a RollupRow, topology: &'a Topology) -> Cow<'a, str> {

@@ -5,7 +5,9 @@ use crate::{
     Dimension, FINE_RETENTION_DAYS, Metric, RESOLUTIONS, RollupStore, STATUS, Topology, activity,
     stored,
 };
-use pandamon_store::accounting::{Encoded, JOB_ROLLUPS, JOB_SNAPSHOTS, RollupRow};
+use pandamon_store::accounting::{
+    Encoded, JOB_ROLLUPS, JOB_SNAPSHOTS, ROLLUP_DIMS, ROLLUP_METRICS, RollupRow,
+};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The bin sizes a series can have, by name.
@@ -414,33 +416,112 @@ fn snapshot_means(
     (lines, sum / taken, taken as i64)
 }
 
-/// Every stored sum (in [`pandamon_store::accounting::ROLLUP_METRICS`] order) per group, over
-/// the `rows` that pass `keep`; `group` names a row's group.
+/// Every stored sum (in [`ROLLUP_METRICS`] order) per group, over the `rows` that pass
+/// `keep`; `group` names a row's group.
 pub fn sum_by(
     rows: &[RollupRow],
     keep: impl Fn(&RollupRow) -> bool,
     group: impl Fn(&RollupRow) -> String,
-) -> BTreeMap<String, [i64; 10]> {
+) -> BTreeMap<String, RowSums> {
     let mut out = BTreeMap::new();
     for row in rows.iter().filter(|r| keep(r)) {
-        let sums: &mut [i64; 10] = out.entry(group(row)).or_insert([0; 10]);
-        for (s, m) in sums.iter_mut().zip(row.metrics) {
-            *s += m;
-        }
+        add_row(
+            out.entry(group(row)).or_insert([0; ROLLUP_METRICS.len()]),
+            &row.metrics,
+        );
     }
     out
 }
 
-/// [`sum_by`] over the day bins of `[from, to)` (whole days).
+/// The sums of a rollup row, in [`ROLLUP_METRICS`] order.
+pub type RowSums = [i64; ROLLUP_METRICS.len()];
+
+fn add_row(sums: &mut RowSums, metrics: &[i64]) {
+    for (s, m) in sums.iter_mut().zip(metrics) {
+        *s += m;
+    }
+}
+
+/// The day rollups of `[from, to)` (whole days) summed over the whole window, one row per
+/// combination of the stored dimensions that the dimensions `needed` are read from. The
+/// other dimensions of those rows are empty and their bin is `from`. The rows come from the
+/// day rollups in memory when the store holds them, so a month's report sums codes instead of
+/// reading its rows from the database.
+pub async fn window_rows(
+    store: &impl RollupStore,
+    from: i64,
+    to: i64,
+    needed: &[Dimension],
+) -> pandamon_store::Result<Vec<RollupRow>> {
+    const DIMS: usize = ROLLUP_DIMS.len();
+    let mut used = [false; DIMS];
+    for i in needed.iter().flat_map(|d| d.sources()) {
+        used[i] = true;
+    }
+    let row = |dims: [String; DIMS], metrics: RowSums| RollupRow {
+        resolution: RESOLUTIONS[2],
+        bin: from,
+        dims,
+        metrics,
+    };
+    let held = store
+        .with_day_rollups(from, to, |days| {
+            let mut sums: HashMap<[u32; DIMS], RowSums> = HashMap::new();
+            for bin in days.bins.range(from..to).map(|(_, b)| b) {
+                for (codes, metrics) in bin.rows() {
+                    let key = std::array::from_fn(|i| if used[i] { codes[i] } else { u32::MAX });
+                    add_row(
+                        sums.entry(key).or_insert([0; ROLLUP_METRICS.len()]),
+                        metrics,
+                    );
+                }
+            }
+            sums.into_iter()
+                .map(|(key, metrics)| {
+                    let dims = std::array::from_fn(|i| match key[i] {
+                        u32::MAX => String::new(),
+                        code => days.values[i][code as usize].clone(),
+                    });
+                    row(dims, metrics)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await?;
+    if let Some(rows) = held {
+        return Ok(rows);
+    }
+    let mut sums: HashMap<[String; DIMS], RowSums> = HashMap::new();
+    for mut stored in store.rows(&JOB_ROLLUPS, RESOLUTIONS[2], from, to).await? {
+        let key = std::array::from_fn(|i| {
+            if used[i] {
+                std::mem::take(&mut stored.dims[i])
+            } else {
+                String::new()
+            }
+        });
+        add_row(
+            sums.entry(key).or_insert([0; ROLLUP_METRICS.len()]),
+            &stored.metrics,
+        );
+    }
+    Ok(sums
+        .into_iter()
+        .map(|(dims, metrics)| row(dims, metrics))
+        .collect())
+}
+
+/// [`sum_by`] over the day rollups of `[from, to)` (whole days); `keep` and `group` read only
+/// the dimensions `needed` (see [`window_rows`]).
 pub async fn totals(
     store: &impl RollupStore,
     from: i64,
     to: i64,
+    needed: &[Dimension],
     keep: impl Fn(&RollupRow) -> bool,
     group: impl Fn(&RollupRow) -> String,
-) -> pandamon_store::Result<BTreeMap<String, [i64; 10]>> {
+) -> pandamon_store::Result<BTreeMap<String, RowSums>> {
     Ok(sum_by(
-        &store.rows(&JOB_ROLLUPS, RESOLUTIONS[2], from, to).await?,
+        &window_rows(store, from, to, needed).await?,
         keep,
         group,
     ))

@@ -1,14 +1,15 @@
 //! The rollups against direct SQL over the job tables, on every backend: per-site and per-bin
 //! job counts, CPU time and cores, the day bins against the hours, a rebuild that changes
-//! nothing, and a late update picked up by `update`.
+//! nothing, a late update picked up by `update`, window totals from memory and from rows, and
+//! the memory budget of the day rollups.
 
 use pandamon_accounting::rollup::{self, COMPLETED};
-use pandamon_accounting::series::{SeriesQuery, series};
+use pandamon_accounting::series::{SeriesQuery, series, totals};
 use pandamon_accounting::snapshots;
 use pandamon_accounting::transfers::{self, TransferDimension, TransferMetric, TransferQuery};
 use pandamon_accounting::{Dimension, Metric, RollupStore, Topology};
 use pandamon_sim::{Silent, SimConfig};
-use pandamon_store::accounting::{JOB_ROLLUPS, TRANSFER_ROLLUPS};
+use pandamon_store::accounting::{JOB_ROLLUPS, RollupRow, RollupTable, TRANSFER_ROLLUPS};
 use pandamon_store::{Catalog, Db, StateConfig, StateStore, schema};
 use pandamon_testkit::{TestDb, on_every_backend};
 
@@ -206,32 +207,19 @@ async fn rollups_match_sql(test: &TestDb) {
     }
 
     // A day bin holds its hours; a filter keeps only its rows.
-    let daily = series(
-        &store,
-        &Topology::default(),
-        &query(
+    let day_start = from - from.rem_euclid(DAY);
+    let mut per_bin = Vec::new();
+    for bin in [DAY, HOUR] {
+        let q = query(
             Metric::Jobs,
             Dimension::Site,
-            DAY,
-            from - from.rem_euclid(DAY),
-            from - from.rem_euclid(DAY) + DAY,
-        ),
-    )
-    .await
-    .unwrap();
-    let hourly = series(
-        &store,
-        &Topology::default(),
-        &query(
-            Metric::Jobs,
-            Dimension::Site,
-            HOUR,
-            from - from.rem_euclid(DAY),
-            from - from.rem_euclid(DAY) + DAY,
-        ),
-    )
-    .await
-    .unwrap();
+            bin,
+            day_start,
+            day_start + DAY,
+        );
+        per_bin.push(series(&store, &Topology::default(), &q).await.unwrap());
+    }
+    let (daily, hourly) = (&per_bin[0], &per_bin[1]);
     assert_eq!(daily.total, hourly.total);
     assert!(daily.total > 0.0);
     let mut failed_only = query(Metric::Jobs, Dimension::Site, HOUR, from, to);
@@ -339,6 +327,134 @@ async fn rollups_match_sql(test: &TestDb) {
     assert_eq!(days_after.total, days_before.total);
 }
 on_every_backend!(rollups_match_sql);
+
+/// The state store without its day rollups in memory: every question reads the stored rows.
+struct RowsOnly<'a>(&'a StateStore);
+
+impl RollupStore for RowsOnly<'_> {
+    async fn replace<const D: usize, const M: usize>(
+        &self,
+        table: &RollupTable<D, M>,
+        resolution: i64,
+        from: i64,
+        to: i64,
+        rows: &[RollupRow<D, M>],
+    ) -> pandamon_store::Result<()> {
+        self.0.replace(table, resolution, from, to, rows).await
+    }
+    async fn rows<const D: usize, const M: usize>(
+        &self,
+        table: &RollupTable<D, M>,
+        resolution: i64,
+        from: i64,
+        to: i64,
+    ) -> pandamon_store::Result<Vec<RollupRow<D, M>>> {
+        self.0.rows(table, resolution, from, to).await
+    }
+    async fn extent<const D: usize, const M: usize>(
+        &self,
+        table: &RollupTable<D, M>,
+        resolution: i64,
+    ) -> pandamon_store::Result<Option<(i64, i64)>> {
+        self.0.extent(table, resolution).await
+    }
+}
+
+/// Window totals (the HS06 report's and the site page's) from the day rollups in memory and
+/// from the stored rows, against SQL; and the days held in memory within their budget.
+async fn window_totals_match_sql_and_memory_keeps_its_budget(test: &TestDb) {
+    let (db, store) = setup(test).await;
+    let categories = rollup::categories(&db).await;
+    rollup::rebuild(&db, &store, &categories, NOW - 4 * DAY, NOW + HOUR)
+        .await
+        .unwrap();
+    let first = NOW - NOW.rem_euclid(DAY) - 2 * DAY;
+    let day = |i: i64| (first + i * DAY, first + (i + 1) * DAY);
+    // Jobs and failed jobs per site over [from, to), checked against SQL for the window and its
+    // busiest site; the same from memory and from the rows.
+    let check = |from: i64, to: i64| {
+        let (db, store) = (db.clone(), store.clone());
+        async move {
+            let by_site = |r: &RollupRow| r.dims[0].clone();
+            let failed = |r: &RollupRow| r.dims[8] == "failed";
+            let all = totals(&store, from, to, &[Dimension::Site], |_| true, by_site)
+                .await
+                .unwrap();
+            let bad = totals(
+                &store,
+                from,
+                to,
+                &[Dimension::Site, Dimension::JobStatus],
+                failed,
+                by_site,
+            )
+            .await
+            .unwrap();
+            let rows_only = RowsOnly(&store);
+            assert_eq!(
+                totals(&rows_only, from, to, &[Dimension::Site], |_| true, by_site)
+                    .await
+                    .unwrap(),
+                all
+            );
+            assert_eq!(
+                totals(
+                    &rows_only,
+                    from,
+                    to,
+                    &[Dimension::Site, Dimension::JobStatus],
+                    failed,
+                    by_site
+                )
+                .await
+                .unwrap(),
+                bad
+            );
+            let jobs = |extra: &str| {
+                let sql = format!(
+                    "SELECT COUNT(DISTINCT pandaid) FROM {}",
+                    completed(&db, from, to, extra)
+                );
+                let db = db.clone();
+                async move { scalar(&db, &sql).await }
+            };
+            assert_eq!(all.values().map(|m| m[0]).sum::<i64>(), jobs("").await);
+            assert_eq!(
+                bad.values().map(|m| m[0]).sum::<i64>(),
+                jobs(" AND jobstatus = 'failed'").await
+            );
+            let (site, sums) = all.iter().max_by_key(|(_, m)| m[0]).unwrap();
+            assert!(sums[0] > 0, "jobs in {from}..{to}");
+            assert_eq!(
+                sums[0],
+                jobs(&format!(" AND computingsite = '{site}'")).await
+            );
+        }
+    };
+    let held = || store.day_rollups_held();
+
+    // Days asked one after the other are held together.
+    check(day(0).0, day(0).1).await;
+    let (range, one) = held().await;
+    assert_eq!(range, Some(day(0)));
+    assert!(one > 0);
+    check(day(1).0, day(1).1).await;
+    let (range, two) = held().await;
+    assert_eq!(range, Some((day(0).0, day(1).1)));
+    assert!(two > one);
+    // Over the budget, only the last question's days stay; or none when they alone are over it.
+    store.limit_day_rollups(two - 1).await;
+    check(day(2).0, day(2).1).await;
+    let (range, three) = held().await;
+    assert_eq!(range, Some(day(2)));
+    assert!(three > 0 && three < two, "one day of {three} bytes");
+    check(day(0).0, day(2).1).await;
+    assert_eq!(held().await, (None, 0));
+    // Answers stay the same.
+    check(day(1).0, day(1).1).await;
+    assert_eq!(held().await.0, Some(day(1)));
+}
+on_every_backend!(window_totals_match_sql_and_memory_keeps_its_budget);
 
 /// A job moved from `jobsarchived4` into the archive schema, seen in both tables for a moment,
 /// counts once before, during and after the move; and jobs count under their task's campaign.

@@ -103,10 +103,19 @@ const GENERATION_CHECK: std::time::Duration = std::time::Duration::from_secs(30)
 /// record that they wrote: the module and name of a state value.
 pub const GENERATION: (&str, &str) = ("accounting", "generation");
 
+/// Bytes a day rollup row takes in memory: its codes and its sums.
+pub const HELD_ROW_BYTES: usize = ROLLUP_DIMS.len() * 4 + ROLLUP_METRICS.len() * 8;
+
+/// How many bytes of day rollups a store holds in memory unless told otherwise
+/// ([`StateStore::limit_day_rollups`]): 1 GiB, about 8 M rows.
+pub const DAY_ROLLUP_BUDGET: usize = 1 << 30;
+
 /// The day rollups of completed jobs held in memory, dictionary-encoded: each dimension's values
 /// once, each row as codes and sums. A store loads the days a question needs on first use and
 /// keeps them current as it replaces rows itself; another process's writes (a backfill) are
-/// noticed through [`GENERATION`] and drop what was held.
+/// noticed through [`GENERATION`] and drop what was held. What is held stays within a budget:
+/// after a question that brought it over, only that question's days are kept, or none when
+/// they alone are over it.
 #[derive(Debug, Default)]
 pub struct Encoded {
     /// Per dimension (in [`ROLLUP_DIMS`] order), its values by code.
@@ -119,6 +128,8 @@ pub struct Encoded {
     /// When [`GENERATION`] was last read, and its value when the days were loaded.
     checked: Option<std::time::Instant>,
     generation: Option<String>,
+    /// The most bytes held ([`DAY_ROLLUP_BUDGET`] when `None`).
+    budget: Option<usize>,
 }
 
 /// The rows of one bin: `dims` holds [`ROLLUP_DIMS`]`.len()` codes per row, `metrics`
@@ -176,6 +187,44 @@ impl Encoded {
     /// The days held.
     pub fn days(&self) -> usize {
         self.bins.len()
+    }
+
+    /// The bytes the held rows take.
+    pub fn held_bytes(&self) -> usize {
+        let values: usize = self.bins.values().map(|b| b.metrics.len()).sum();
+        values / ROLLUP_METRICS.len() * HELD_ROW_BYTES
+    }
+
+    /// What is held emptied, keeping what says where it came from and the budget.
+    fn emptied(&mut self) -> Encoded {
+        Encoded {
+            checked: self.checked,
+            generation: self.generation.take(),
+            budget: self.budget,
+            ..Encoded::default()
+        }
+    }
+
+    /// Brings what is held within the budget after a question on `[from, to)`: keeps only
+    /// that question's days when more is held, and nothing when they alone are over it.
+    fn fit(&mut self, from: i64, to: i64) {
+        let budget = self.budget.unwrap_or(DAY_ROLLUP_BUDGET);
+        if self.held_bytes() <= budget {
+            return;
+        }
+        let mut kept = std::mem::take(&mut self.bins);
+        kept.retain(|day, _| (from..to).contains(day));
+        self.bins = kept;
+        self.loaded = Some((from, to));
+        if self.held_bytes() > budget {
+            *self = self.emptied();
+        }
+        tracing::info!(
+            held_days = self.bins.len(),
+            held_bytes = self.held_bytes(),
+            budget,
+            "day rollups in memory trimmed to their budget"
+        );
     }
 }
 
@@ -354,19 +403,19 @@ impl StateStore {
             let generation = self.get(GENERATION.0, GENERATION.1).await?;
             let mut days = self.days.write().await;
             if days.generation != generation {
-                *days = Encoded {
-                    generation,
-                    ..Encoded::default()
-                };
+                *days = days.emptied();
+                days.generation = generation;
             }
             days.checked = Some(std::time::Instant::now());
         }
-        if !self.days.read().await.holds(from, to) {
-            let mut days = self.days.write().await;
+        {
+            let days = self.days.read().await;
             if days.holds(from, to) {
-                // Another question loaded them meanwhile.
                 return Ok(read(&days));
             }
+        }
+        let mut days = self.days.write().await;
+        if !days.holds(from, to) {
             // Held days stay one contiguous range: what is missing on either side is read.
             let (a, b) = days
                 .loaded
@@ -381,8 +430,21 @@ impl StateStore {
             }
             days.loaded = Some((a, b));
         }
+        let answer = read(&days);
+        days.fit(from, to);
+        Ok(answer)
+    }
+
+    /// Sets how many bytes of day rollups this store (and its clones) hold in memory at most;
+    /// what is held already is trimmed on the next question that loads days.
+    pub async fn limit_day_rollups(&self, bytes: usize) {
+        self.days.write().await.budget = Some(bytes);
+    }
+
+    /// The days `[from, to)` held in memory and the bytes their rows take.
+    pub async fn day_rollups_held(&self) -> (Option<(i64, i64)>, usize) {
         let days = self.days.read().await;
-        Ok(read(&days))
+        (days.loaded, days.held_bytes())
     }
 
     /// The rollup rows of `resolution` with bins in `[from, to)`.
