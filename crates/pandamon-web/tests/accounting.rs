@@ -63,19 +63,54 @@ fn total(series: &Json) -> f64 {
         .sum()
 }
 
-async fn accounting_answers_match_sql(test: &TestDb) {
-    let (db, now) = simulated_recently(test, 4_000, 17).await;
+/// A workload of the last day (see [`simulated_recently`]), its job and transfer rollups built,
+/// served from a state store; and the day before the workload's end as the window asked.
+struct RolledUp {
+    db: pandamon_store::Db,
+    state: AppState,
+    now: i64,
+    /// The window, whole hours, and its URL parameters.
+    from: i64,
+    to: i64,
+    window: String,
+}
+
+async fn rolled_up(test: &TestDb, jobs: u64, seed: u64) -> RolledUp {
+    use pandamon_accounting::{rollup, transfers};
+    let (db, now) = simulated_recently(test, jobs, seed).await;
     let store = StateStore::open(&StateConfig::default(), &db)
         .await
         .unwrap();
-    let categories = pandamon_accounting::rollup::categories(&db).await;
-    pandamon_accounting::rollup::rebuild(&db, &store, &categories, now - 4 * 86_400, now + HOUR)
+    let (from, to) = (now - 4 * 86_400, now + HOUR);
+    let categories = rollup::categories(&db).await;
+    rollup::rebuild(&db, &store, &categories, from, to)
         .await
         .unwrap();
-    let state = AppState::new(db.clone(), None).with_state(store);
+    let sites = transfers::rse_sites(&db).await;
+    transfers::rebuild(&db, &store, &sites, from, to, now)
+        .await
+        .unwrap();
     let from = now - 86_400 - (now - 86_400).rem_euclid(HOUR);
     let to = from + 86_400;
-    let window = format!("date_from={}&date_to={}", iso(from), iso(to));
+    RolledUp {
+        state: AppState::new(db.clone(), None).with_state(store),
+        db,
+        now,
+        from,
+        to,
+        window: format!("date_from={}&date_to={}", iso(from), iso(to)),
+    }
+}
+
+async fn accounting_answers_match_sql(test: &TestDb) {
+    let RolledUp {
+        db,
+        state,
+        now,
+        from,
+        to,
+        window,
+    } = rolled_up(test, 4_000, 17).await;
 
     // The contract: one day at 1 h is 24 bins; every site's series adds up to its SQL count.
     let json = get_json(
@@ -285,6 +320,17 @@ async fn accounting_answers_match_sql(test: &TestDb) {
     let (status, html) = get(&state, &format!("/accounting/hs06/?by=federation&{days}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("id=\"hs06-table\""));
+    // `hours` asks for the whole days that hold them, up to the end of today.
+    let real = chrono::Utc::now().timestamp();
+    let today = real - real.rem_euclid(86_400);
+    let recent = get_json(&state, "/accounting/hs06/?json&hours=30").await;
+    let first = real - 30 * HOUR;
+    assert_eq!(
+        recent["date_from"],
+        iso(first - first.rem_euclid(86_400)).as_str(),
+        "{recent}"
+    );
+    assert_eq!(recent["date_to"], iso(today + 86_400).as_str());
 
     // The site dashboard of the busiest queue's site over one day: finished and failed jobs by
     // activity, and failed by error category, as SQL counts them on the site's queues.
@@ -451,18 +497,14 @@ fn transfer_count(from: i64, to: i64, condition: &str) -> String {
 /// The transfer dashboard, the site page's transfers and the SSB's transfer efficiency against
 /// SQL over the events; CSV, images and bad input.
 async fn transfer_dashboard_matches_sql(test: &TestDb) {
-    let (db, now) = simulated_recently(test, 4_000, 23).await;
-    let store = StateStore::open(&StateConfig::default(), &db)
-        .await
-        .unwrap();
-    let sites = pandamon_accounting::transfers::rse_sites(&db).await;
-    pandamon_accounting::transfers::rebuild(&db, &store, &sites, now - 4 * 86_400, now + HOUR, now)
-        .await
-        .unwrap();
-    let state = AppState::new(db.clone(), None).with_state(store);
-    let from = now - 86_400 - (now - 86_400).rem_euclid(HOUR);
-    let to = from + 86_400;
-    let window = format!("date_from={}&date_to={}", iso(from), iso(to));
+    let RolledUp {
+        db,
+        state,
+        now,
+        from,
+        to,
+        window,
+    } = rolled_up(test, 4_000, 23).await;
 
     let json = get_json(
         &state,

@@ -90,6 +90,22 @@ impl Param {
     }
 }
 
+/// The parameters `a` and then `b` as one list: routes sharing some document them once
+/// (`const { &joined::<2, 3, 5>(OWN, SHARED) }`).
+pub const fn joined<const A: usize, const B: usize, const N: usize>(
+    a: [Param; A],
+    b: [Param; B],
+) -> [Param; N] {
+    assert!(A + B == N, "N must be A + B");
+    let mut out = [Param::query("", ParamType::Text, ""); N];
+    let mut i = 0;
+    while i < N {
+        out[i] = if i < A { a[i] } else { b[i - A] };
+        i += 1;
+    }
+    out
+}
+
 /// What the API document says of a route.
 #[derive(Clone, Copy)]
 pub struct RouteDoc {

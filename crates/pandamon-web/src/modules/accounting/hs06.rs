@@ -13,7 +13,7 @@ use askama::Template;
 use axum::response::Response;
 use chrono::NaiveDate;
 use pandamon_accounting::rollup::{ceil, floor};
-use pandamon_accounting::series;
+use pandamon_accounting::{Dimension, series};
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -76,8 +76,13 @@ fn hs06_row(name: String, m: &[i64; 10], pledge: Option<f64>, hours: f64) -> Hs0
     }
 }
 
-/// The report's window: a month, a range of days, or the last days; whole days.
-pub(super) fn hs06_window(request: &PageRequest, now: i64) -> AppResult<(i64, i64)> {
+/// A window of whole days: a month, a range of days, or the last `days` (`default_days`
+/// unless given) or the whole days holding the last `hours`, up to the end of today.
+pub(super) fn day_window(
+    request: &PageRequest,
+    now: i64,
+    default_days: i64,
+) -> AppResult<(i64, i64)> {
     const DAY: i64 = 86_400;
     if let Some(month) = request.param("month") {
         let first = NaiveDate::parse_from_str(&format!("{}-01", month.trim()), "%Y-%m-%d")
@@ -96,7 +101,10 @@ pub(super) fn hs06_window(request: &PageRequest, now: i64) -> AppResult<(i64, i6
     };
     let from = match request.param("date_from") {
         Some(f) => floor(parse_time("date_from", f)?, DAY),
-        None => to - request.whole_number("days", 3_660)?.unwrap_or(30) * DAY,
+        None => match request.whole_number("hours", 3_660 * 24)? {
+            Some(hours) if request.param("days").is_none() => floor(now - hours * 3_600, DAY),
+            _ => to - request.whole_number("days", 3_660)?.unwrap_or(default_days) * DAY,
+        },
     };
     if to <= from {
         return Err(AppError::BadRequest(
@@ -143,7 +151,15 @@ async fn hs06(request: &PageRequest, by: &'static str, from: i64, to: i64) -> Ap
             value.to_string()
         }
     };
-    let sums = series::totals(store, from, to, |_| true, |row| attribute(&row.dims[0])).await?;
+    let sums = series::totals(
+        store,
+        from,
+        to,
+        &[Dimension::Site],
+        |_| true,
+        |row| attribute(&row.dims[0]),
+    )
+    .await?;
     let pledges = state
         .settings
         .module_config
@@ -221,7 +237,7 @@ struct Hs06Page<'a> {
 
 pub async fn hs06_page(request: PageRequest) -> AppResult<Response> {
     let now = chrono::Utc::now().timestamp();
-    let (from, to) = hs06_window(&request, now)?;
+    let (from, to) = day_window(&request, now, 30)?;
     let by = request.choice("by", &HS06_BY, "site")?;
     let (request, format) = with_format(request)?;
     if image_format(format).is_some() {

@@ -3,8 +3,8 @@
 //! days, with its table, CSV, JSON and server-drawn PNG and SVG.
 
 use super::{
-    ChartView, NO_STATE, SeriesBody, backfill_note, named, read_filters, read_window, series_file,
-    topology, with_format,
+    ChartView, NO_STATE, SeriesAnswer, SeriesBody, backfill_note, named, read_filters, read_window,
+    series_page, topology,
 };
 use crate::kit::error::{AppError, AppResult};
 use crate::kit::links::{jobs_url, url};
@@ -28,6 +28,12 @@ pub struct AccountingJson {
     pub unknown_power: i64,
     /// What the page adjusted or could not do (window aligned to the bins, backfill running).
     pub notes: Vec<String>,
+}
+
+impl SeriesAnswer for AccountingJson {
+    fn series(&self) -> &SeriesBody {
+        &self.series
+    }
 }
 
 /// Series the page draws when the URL names no `top` (JSON gives every series).
@@ -177,86 +183,75 @@ const PRESETS: [(&str, &[(&str, &str)]); 8] = [
 ];
 
 pub async fn jobs_page(request: PageRequest) -> AppResult<Response> {
-    let now = chrono::Utc::now().timestamp();
-    let (query, notes) = read_query(&request, now)?;
-    let (request, format) = with_format(request)?;
-    request
-        .answer(None, || async {
-            let data = answer(&request, &query, notes).await?;
-            let ratio = query.metric.is_ratio();
-            if let Some(file) = series_file(&request, format, &data.series, ratio) {
-                return file;
-            }
-            request.reply(&data, false, || {
-                let statuses = COMPLETED.join("|");
-                let links = data
-                    .series
-                    .series
-                    .iter()
-                    .map(|s| {
-                        let linkable =
-                            query.groupby.is_job_field() && s.name != "other" && s.name != "(none)";
-                        linkable.then(|| {
-                            let status = if query.groupby == Dimension::JobStatus {
-                                s.name.as_str()
-                            } else {
-                                statuses.as_str()
-                            };
-                            let mut pairs = vec![
-                                ("date_from", data.series.date_from.as_str()),
-                                ("date_to", data.series.date_to.as_str()),
-                                ("jobstatus", status),
-                            ];
-                            if query.groupby != Dimension::JobStatus {
-                                pairs.push((query.groupby.name(), s.name.as_str()));
-                            }
-                            jobs_url(&pairs)
-                        })
-                    })
-                    .collect();
-                let window = [
+    series_page(request, read_query, |q| q.metric.is_ratio(), answer, render).await
+}
+
+fn render(request: &PageRequest, query: &SeriesQuery, data: &AccountingJson) -> AppResult<String> {
+    let statuses = COMPLETED.join("|");
+    let links = data
+        .series
+        .series
+        .iter()
+        .map(|s| {
+            let linkable = query.groupby.is_job_field() && s.name != "other" && s.name != "(none)";
+            linkable.then(|| {
+                let status = if query.groupby == Dimension::JobStatus {
+                    s.name.as_str()
+                } else {
+                    statuses.as_str()
+                };
+                let mut pairs = vec![
                     ("date_from", data.series.date_from.as_str()),
                     ("date_to", data.series.date_to.as_str()),
+                    ("jobstatus", status),
                 ];
-                let presets = PRESETS
-                    .iter()
-                    .map(|(title, params)| {
-                        let mut p: Vec<(&str, &str)> = params.to_vec();
-                        p.extend(window);
-                        (*title, url("/accounting/jobs/", &p))
-                    })
-                    .collect();
-                Ok(JobsPage {
-                    view: ChartView::new(
-                        &request,
-                        "/accounting/jobs/",
-                        &data.series,
-                        ratio,
-                        match query.metric {
-                            m if m.is_snapshot() => "mean",
-                            m if m.is_ratio() => "overall",
-                            _ => "total",
-                        },
-                    ),
-                    counted: if query.metric.is_snapshot() {
-                        "each bin is the mean of the snapshots of running and pending jobs taken every 10 minutes in it"
-                    } else {
-                        "completed jobs count in the bin of their end time"
-                    },
-                    links,
-                    metrics: Metric::ALL.iter().map(|m| (m.name(), m.label())).collect(),
-                    dimensions: Dimension::ALL.iter().map(|d| d.name()).collect(),
-                    bins: BINS.iter().map(|(n, _)| *n).collect(),
-                    filters: query
-                        .filters
-                        .iter()
-                        .map(|(d, v)| (d.name().to_string(), v.join("|")))
-                        .collect(),
-                    presets,
-                    data: &data,
+                if query.groupby != Dimension::JobStatus {
+                    pairs.push((query.groupby.name(), s.name.as_str()));
                 }
-                .render()?)
+                jobs_url(&pairs)
             })
         })
-        .await
+        .collect();
+    let window = [
+        ("date_from", data.series.date_from.as_str()),
+        ("date_to", data.series.date_to.as_str()),
+    ];
+    let presets = PRESETS
+        .iter()
+        .map(|(title, params)| {
+            let mut p: Vec<(&str, &str)> = params.to_vec();
+            p.extend(window);
+            (*title, url("/accounting/jobs/", &p))
+        })
+        .collect();
+    Ok(JobsPage {
+        view: ChartView::new(
+            request,
+            "/accounting/jobs/",
+            &data.series,
+            query.metric.is_ratio(),
+            match query.metric {
+                m if m.is_snapshot() => "mean",
+                m if m.is_ratio() => "overall",
+                _ => "total",
+            },
+        ),
+        counted: if query.metric.is_snapshot() {
+            "each bin is the mean of the snapshots of running and pending jobs taken every 10 minutes in it"
+        } else {
+            "completed jobs count in the bin of their end time"
+        },
+        links,
+        metrics: Metric::ALL.iter().map(|m| (m.name(), m.label())).collect(),
+        dimensions: Dimension::ALL.iter().map(|d| d.name()).collect(),
+        bins: BINS.iter().map(|(n, _)| *n).collect(),
+        filters: query
+            .filters
+            .iter()
+            .map(|(d, v)| (d.name().to_string(), v.join("|")))
+            .collect(),
+        presets,
+        data,
+    }
+    .render()?)
 }

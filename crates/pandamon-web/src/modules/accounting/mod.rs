@@ -8,18 +8,20 @@ use crate::kit::error::{AppError, AppResult};
 use crate::kit::format;
 use crate::kit::links::url;
 use crate::kit::module::{
-    BackgroundTask, ConfigKey, Module, NavEntry, Param, ParamType, Route, RouteDoc,
+    BackgroundTask, ConfigKey, Module, NavEntry, Param, ParamType, Route, RouteDoc, joined,
     positive_integer, schema,
 };
 use crate::kit::plot;
 use crate::kit::respond::{PageRequest, Reply};
 use crate::kit::state::AppState;
+use axum::response::Response;
 use axum::routing::get;
 use chrono::DateTime;
 use pandamon_accounting::rollup::{self, ceil, floor};
 use pandamon_accounting::series::{BINS, Line};
 use pandamon_accounting::{SiteFacts, Topology};
 use pandamon_store::StateStore;
+use pandamon_store::accounting::DAY_ROLLUP_BUDGET;
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -49,6 +51,57 @@ const PAGE_PARAMS: &[&str] = &[
     "format",
 ];
 
+/// The parameters the series pages share: how many series, the window, the format.
+const SERIES_WINDOW: [Param; 6] = [
+    Param::query(
+        "top",
+        ParamType::Integer,
+        "keep this many series, the rest summed into \"other\" (JSON default: all; page: 10)",
+    ),
+    Param::query(
+        "date_from",
+        ParamType::Text,
+        "window start, 2026-11-30 or 2026-11-30T00:00:00 (UTC)",
+    ),
+    Param::query(
+        "date_to",
+        ParamType::Text,
+        "window end, exclusive, same format",
+    ),
+    Param::query(
+        "hours",
+        ParamType::Integer,
+        "a window of this many hours ending now",
+    ),
+    Param::query(
+        "days",
+        ParamType::Integer,
+        "a window of this many days ending now (default 2)",
+    ),
+    Param::query(
+        "format",
+        ParamType::Text,
+        "csv: the plotted numbers as CSV (a row per bin, a column per series); png or svg: the chart drawn on the server",
+    ),
+];
+
+/// The window of the pages counting whole days (the HS06 report, the site dashboard).
+const DAY_WINDOW: [Param; 5] = [
+    Param::query("month", ParamType::Text, "a calendar month, 2026-11 (UTC)"),
+    Param::query("date_from", ParamType::Text, "first day, 2026-11-01"),
+    Param::query("date_to", ParamType::Text, "day after the last, 2026-12-01"),
+    Param::query(
+        "days",
+        ParamType::Integer,
+        "the last days up to the end of today (default: 30 for the HS06 report, 7 for a site)",
+    ),
+    Param::query(
+        "hours",
+        ParamType::Integer,
+        "the whole days holding the last hours",
+    ),
+];
+
 /// Parameters any page takes that change nothing here.
 const IGNORED_PARAMS: &[&str] = &["json", "_", "timestamp"];
 
@@ -68,53 +121,26 @@ impl Module for Accounting {
                     summary: "job accounting: a metric of completed jobs (counted in the bin of their end time) over time, grouped by one dimension, filtered on any (`computingsite=A|B`, `jobstatus=failed`, ...)",
                     vocabulary: None,
                     params: const {
-                        &[
-                            Param::query(
-                                "metric",
-                                ParamType::Text,
-                                "jobs (default), cores, walltime, walltime_ok, walltime_failed, cputime, hs06, cpueff, cpueff_ok, events, input_bytes, output_bytes of completed jobs; running_jobs, running_cores, running_hs06, pending_jobs from the 10-minute snapshots (means per bin)",
-                            ),
-                            Param::query(
-                                "groupby",
-                                ParamType::Text,
-                                "computingsite (default), cloud, tier, federation, country, resource_type, prodsourcelabel, activity, processingtype, gshare, workinggroup, campaign, inputdatatype, jobstatus, errorcategory (tier, federation and country from the queue's site in CRIC)",
-                            ),
-                            Param::query(
-                                "bin",
-                                ParamType::Text,
-                                "10m, 30m, 1h (default), 6h, 12h, 1d, 7d, 14d, 30d; under 1h only within the last 62 days",
-                            ),
-                            Param::query(
-                                "top",
-                                ParamType::Integer,
-                                "keep this many series, the rest summed into \"other\" (JSON default: all; page: 10)",
-                            ),
-                            Param::query(
-                                "date_from",
-                                ParamType::Text,
-                                "window start, 2026-11-30 or 2026-11-30T00:00:00 (UTC)",
-                            ),
-                            Param::query(
-                                "date_to",
-                                ParamType::Text,
-                                "window end, exclusive, same format",
-                            ),
-                            Param::query(
-                                "hours",
-                                ParamType::Integer,
-                                "a window of this many hours ending now",
-                            ),
-                            Param::query(
-                                "days",
-                                ParamType::Integer,
-                                "a window of this many days ending now (default 2)",
-                            ),
-                            Param::query(
-                                "format",
-                                ParamType::Text,
-                                "csv: the plotted numbers as CSV (a row per bin, a column per series); png or svg: the chart drawn on the server",
-                            ),
-                        ]
+                        &joined::<3, 6, 9>(
+                            [
+                                Param::query(
+                                    "metric",
+                                    ParamType::Text,
+                                    "jobs (default), cores, walltime, walltime_ok, walltime_failed, cputime, hs06, cpueff, cpueff_ok, events, input_bytes, output_bytes of completed jobs; running_jobs, running_cores, running_hs06, pending_jobs from the 10-minute snapshots (means per bin)",
+                                ),
+                                Param::query(
+                                    "groupby",
+                                    ParamType::Text,
+                                    "computingsite (default), cloud, tier, federation, country, resource_type, prodsourcelabel, activity, processingtype, gshare, workinggroup, campaign, inputdatatype, jobstatus, errorcategory (tier, federation and country from the queue's site in CRIC)",
+                                ),
+                                Param::query(
+                                    "bin",
+                                    ParamType::Text,
+                                    "10m, 30m, 1h (default), 6h, 12h, 1d, 7d, 14d, 30d; under 1h only within the last 62 days",
+                                ),
+                            ],
+                            SERIES_WINDOW,
+                        )
                     },
                     response: schema::<jobs::AccountingJson>,
                     html: true,
@@ -127,34 +153,21 @@ impl Module for Accounting {
                     summary: "the HS06 report: HS06-hours, wall-clock core-hours, CPU hours, jobs and CPU efficiency of the completed jobs of a month or range, per site, federation, tier, country, cloud or queue, with pledges when configured",
                     vocabulary: None,
                     params: const {
-                        &[
-                            Param::query(
-                                "month",
-                                ParamType::Text,
-                                "a calendar month, 2026-11 (UTC)",
-                            ),
-                            Param::query("date_from", ParamType::Text, "first day, 2026-11-01"),
-                            Param::query(
-                                "date_to",
-                                ParamType::Text,
-                                "day after the last, 2026-12-01",
-                            ),
-                            Param::query(
-                                "days",
-                                ParamType::Integer,
-                                "the last days up to today (default 30)",
-                            ),
-                            Param::query(
-                                "by",
-                                ParamType::Text,
-                                "site (default), federation, tier, country, cloud, queue",
-                            ),
-                            Param::query(
-                                "format",
-                                ParamType::Text,
-                                "csv: the table as CSV (RFC 4180)",
-                            ),
-                        ]
+                        &joined::<2, 5, 7>(
+                            [
+                                Param::query(
+                                    "by",
+                                    ParamType::Text,
+                                    "site (default), federation, tier, country, cloud, queue",
+                                ),
+                                Param::query(
+                                    "format",
+                                    ParamType::Text,
+                                    "csv: the table as CSV (RFC 4180)",
+                                ),
+                            ],
+                            DAY_WINDOW,
+                        )
                     },
                     response: schema::<hs06::Hs06Json>,
                     html: true,
@@ -167,45 +180,26 @@ impl Module for Accounting {
                     summary: "file transfers (Rucio's transfer events): volume, throughput, files, failed attempts or efficiency over time by source or destination site, cloud, tier or country, activity, outcome or failure reason, filtered on any (`dst_site=A|B`, `state=failed`, ...); the efficiency of every group and the top failure reasons",
                     vocabulary: None,
                     params: const {
-                        &[
-                            Param::query(
-                                "metric",
-                                ParamType::Text,
-                                "volume (default, GB), throughput (MB/s), files, failures, efficiency (%)",
-                            ),
-                            Param::query(
-                                "groupby",
-                                ParamType::Text,
-                                "dst_site (default), src_site, src_cloud, dst_cloud, src_tier, dst_tier, src_country, dst_country, activity, state, reason",
-                            ),
-                            Param::query(
-                                "bin",
-                                ParamType::Text,
-                                "10m (within the last 30 days), 1h (default), 6h, 12h, 1d",
-                            ),
-                            Param::query(
-                                "top",
-                                ParamType::Integer,
-                                "keep this many series, the rest summed into \"other\" (JSON default: all; page: 10)",
-                            ),
-                            Param::query("date_from", ParamType::Text, "window start (UTC)"),
-                            Param::query("date_to", ParamType::Text, "window end, exclusive"),
-                            Param::query(
-                                "hours",
-                                ParamType::Integer,
-                                "a window of this many hours ending now",
-                            ),
-                            Param::query(
-                                "days",
-                                ParamType::Integer,
-                                "a window of this many days ending now (default 2)",
-                            ),
-                            Param::query(
-                                "format",
-                                ParamType::Text,
-                                "csv: the plotted numbers; png or svg: the chart drawn on the server",
-                            ),
-                        ]
+                        &joined::<3, 6, 9>(
+                            [
+                                Param::query(
+                                    "metric",
+                                    ParamType::Text,
+                                    "volume (default, GB), throughput (MB/s), files, failures, efficiency (%)",
+                                ),
+                                Param::query(
+                                    "groupby",
+                                    ParamType::Text,
+                                    "dst_site (default), src_site, src_cloud, dst_cloud, src_tier, dst_tier, src_country, dst_country, activity, state, reason",
+                                ),
+                                Param::query(
+                                    "bin",
+                                    ParamType::Text,
+                                    "10m (within the last 30 days), 1h (default), 6h, 12h, 1d",
+                                ),
+                            ],
+                            SERIES_WINDOW,
+                        )
                     },
                     response: schema::<transfers::TransfersJson>,
                     html: true,
@@ -218,26 +212,21 @@ impl Module for Accounting {
                     summary: "the site-oriented dashboard: one site's (or a queue's site's) completed jobs by activity with job and CPU efficiency and wall time, failed jobs by error category, jobs per day by status, running and pending now",
                     vocabulary: None,
                     params: const {
-                        &[
-                            Param::path(
-                                "name",
-                                ParamType::Text,
-                                "the site (atlas_site), or one of its queues",
-                            ),
-                            Param::query(
-                                "days",
-                                ParamType::Integer,
-                                "the last days up to today (default 7)",
-                            ),
-                            Param::query("month", ParamType::Text, "a calendar month, 2026-11"),
-                            Param::query("date_from", ParamType::Text, "first day, 2026-11-01"),
-                            Param::query("date_to", ParamType::Text, "day after the last"),
-                            Param::query(
-                                "format",
-                                ParamType::Text,
-                                "png or svg: the chart of jobs by status drawn on the server",
-                            ),
-                        ]
+                        &joined::<2, 5, 7>(
+                            [
+                                Param::path(
+                                    "name",
+                                    ParamType::Text,
+                                    "the site (atlas_site), or one of its queues",
+                                ),
+                                Param::query(
+                                    "format",
+                                    ParamType::Text,
+                                    "png or svg: the chart of jobs by status drawn on the server",
+                                ),
+                            ],
+                            DAY_WINDOW,
+                        )
                     },
                     response: schema::<site::SiteJson>,
                     html: true,
@@ -283,6 +272,11 @@ impl Module for Accounting {
                 check: positive_integer,
             },
             ConfigKey {
+                name: "memory_mb",
+                description: "megabytes of day rollups the server holds in memory for day bins and reports (default 1024, about 8 M rows); longer windows are answered, then let go",
+                check: positive_integer,
+            },
+            ConfigKey {
                 name: "pledges",
                 description: "HS06 pledged per site or federation, { \"CERN-PROD\" = 250000, ... }: the HS06 report compares with them",
                 check: pledges_table,
@@ -300,6 +294,17 @@ impl Module for Accounting {
                         );
                         return;
                     };
+                    let megabytes = state.settings.module_int(
+                        NAME,
+                        "memory_mb",
+                        (DAY_ROLLUP_BUDGET >> 20) as i64,
+                    );
+                    store
+                        .limit_day_rollups(
+                            usize::try_from(megabytes)
+                                .map_or(usize::MAX, |m| m.saturating_mul(1 << 20)),
+                        )
+                        .await;
                     let days = state
                         .settings
                         .module_int(NAME, "backfill_days", BACKFILL_DAYS);
@@ -550,6 +555,39 @@ fn with_format(request: PageRequest) -> AppResult<(PageRequest, &'static str)> {
     } else {
         (request, format)
     })
+}
+
+/// The answer of a series page, which holds the series its files are made of.
+trait SeriesAnswer: Serialize {
+    fn series(&self) -> &SeriesBody;
+}
+
+/// A page's question read from its URL, and the notes on what was adjusted in it.
+type Question<Q> = (Q, Vec<String>);
+
+/// A series page (`/accounting/jobs/`, `/accounting/transfers/`): the question is read first, so
+/// that a bad parameter answers 400 before anything is computed; the answer is computed once
+/// per question (and cached as every page is) and given as CSV, PNG or SVG when `format=`
+/// names one, else as JSON or as the page `render` draws.
+async fn series_page<Q, A: SeriesAnswer>(
+    request: PageRequest,
+    read: fn(&PageRequest, i64) -> AppResult<Question<Q>>,
+    ratio: fn(&Q) -> bool,
+    answer: impl AsyncFnOnce(&PageRequest, &Q, Vec<String>) -> AppResult<A>,
+    render: fn(&PageRequest, &Q, &A) -> AppResult<String>,
+) -> AppResult<Response> {
+    let now = chrono::Utc::now().timestamp();
+    let (query, notes) = read(&request, now)?;
+    let (request, format) = with_format(request)?;
+    request
+        .answer(None, || async {
+            let data = answer(&request, &query, notes).await?;
+            if let Some(file) = series_file(&request, format, data.series(), ratio(&query)) {
+                return file;
+            }
+            request.reply(&data, false, || render(&request, &query, &data))
+        })
+        .await
 }
 
 /// The image format `format` names, if it names one.

@@ -3,7 +3,7 @@
 //! job and CPU efficiency and wall time, the failed jobs by error category with the wall time
 //! they lost, completed jobs per day by final status, and its running and pending jobs now.
 
-use super::hs06::hs06_window;
+use super::hs06::day_window;
 use super::{NO_STATE, image_format, iso, round, short_bin, with_format};
 use crate::kit::error::{AppError, AppResult};
 use crate::kit::format::{human_bytes, human_count, percent_text};
@@ -16,9 +16,9 @@ use axum::extract::Path;
 use axum::response::Response;
 use pandamon_accounting::series::{self, SeriesQuery};
 use pandamon_accounting::transfers::{self, TransferDimension, TransferMetric, TransferQuery};
-use pandamon_accounting::{Dimension, Metric, RESOLUTIONS, RollupStore};
+use pandamon_accounting::{Dimension, Metric};
 use pandamon_query::fields;
-use pandamon_store::accounting::{JOB_ROLLUPS, RollupRow, TransferRow};
+use pandamon_store::accounting::{RollupRow, TransferRow};
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -108,13 +108,7 @@ struct SitePage<'a> {
 
 pub async fn site_page(Path(name): Path<String>, request: PageRequest) -> AppResult<Response> {
     let now = chrono::Utc::now().timestamp();
-    let (from, to) = match request.param("days") {
-        None if request.param("date_from").is_none() && request.param("month").is_none() => {
-            let to = now - now.rem_euclid(86_400) + 86_400;
-            (to - 7 * 86_400, to)
-        }
-        _ => hs06_window(&request, now)?,
-    };
+    let (from, to) = day_window(&request, now, 7)?;
     let (request, format) = with_format(request)?;
     if format == "csv" {
         return Err(AppError::BadRequest(
@@ -148,9 +142,14 @@ pub async fn site_page(Path(name): Path<String>, request: PageRequest) -> AppRes
             let mut transfer_groups = Vec::new();
             if let Some(store) = &state.state {
                 let topology = super::topology(&request).await;
-                // The site's day rows, read once for every table.
-                let rows: Vec<RollupRow> = store
-                    .rows(&JOB_ROLLUPS, RESOLUTIONS[2], from, to)
+                // The site's rows of the window, read once for every table.
+                let needed = [
+                    Dimension::Site,
+                    Dimension::JobStatus,
+                    Dimension::Activity,
+                    Dimension::ErrorCategory,
+                ];
+                let rows: Vec<RollupRow> = series::window_rows(store, from, to, &needed)
                     .await?
                     .into_iter()
                     .filter(|row| names.contains(&row.dims[0]))
@@ -162,7 +161,7 @@ pub async fn site_page(Path(name): Path<String>, request: PageRequest) -> AppRes
                     |row: &RollupRow| Dimension::Activity.value(row, &topology).into_owned();
                 let finished = series::sum_by(&rows, status_is("finished"), activity);
                 let failed = series::sum_by(&rows, status_is("failed"), activity);
-                let jobs = |sums: &std::collections::BTreeMap<String, [i64; 10]>, name: &str| {
+                let jobs = |sums: &std::collections::BTreeMap<String, series::RowSums>, name: &str| {
                     sums.get(name).map_or(0, |m| m[0])
                 };
                 by_activity = series::sum_by(&rows, |_| true, activity)

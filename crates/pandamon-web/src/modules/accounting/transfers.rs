@@ -4,8 +4,8 @@
 //! the efficiency of every group and the top failure reasons of the window.
 
 use super::{
-    ChartView, NO_STATE, SeriesBody, backfill_note, named, read_filters, read_window, round,
-    series_file, topology, with_format,
+    ChartView, NO_STATE, SeriesAnswer, SeriesBody, backfill_note, named, read_filters, read_window,
+    round, series_page, topology,
 };
 use crate::kit::error::{AppError, AppResult};
 use crate::kit::format::{human_bytes, human_count, percent_text};
@@ -51,6 +51,12 @@ pub struct TransfersJson {
     /// The most frequent failure reasons, at most 10.
     pub failure_reasons: Vec<FailureReason>,
     pub notes: Vec<String>,
+}
+
+impl SeriesAnswer for TransfersJson {
+    fn series(&self) -> &SeriesBody {
+        &self.series
+    }
 }
 
 /// Series the page draws when the URL names no `top`.
@@ -197,125 +203,115 @@ fn next_groupby(d: TransferDimension) -> TransferDimension {
 }
 
 pub async fn transfers_page(request: PageRequest) -> AppResult<Response> {
-    let now = chrono::Utc::now().timestamp();
-    let (query, notes) = read_query(&request, now)?;
-    let (request, format) = with_format(request)?;
-    request
-        .answer(None, || async {
-            let data = answer(&request, &query, notes).await?;
-            let ratio = query.metric.is_ratio();
-            if let Some(file) = series_file(&request, format, &data.series, ratio) {
-                return file;
-            }
-            request.reply(&data, false, || {
-                // The page narrowed to one more value, keeping its other parameters.
-                let narrowed = |extra: &[(&str, &str)]| {
-                    let mut p: Vec<(&str, &str)> = request
-                        .params
-                        .iter()
-                        .filter(|(k, _)| {
-                            !matches!(k.as_str(), "format" | "json" | "groupby")
-                                && !extra.iter().any(|(e, _)| e == k)
-                        })
-                        .map(|(k, v)| (k.as_str(), v.as_str()))
-                        .collect();
-                    p.extend_from_slice(extra);
-                    p.sort();
-                    url("/accounting/transfers/", &p)
-                };
-                let drill = |name: &str| {
-                    let next = next_groupby(query.groupby).name();
-                    narrowed(&[(query.groupby.name(), name), ("groupby", next)])
-                };
-                let real = |name: &str| name != "other" && name != "(none)";
-                let links = data
-                    .series
-                    .series
-                    .iter()
-                    .map(|s| real(&s.name).then(|| drill(&s.name)))
-                    .collect();
-                let site_dimension = matches!(
-                    query.groupby,
-                    TransferDimension::SrcSite | TransferDimension::DstSite
-                );
-                let group_links = data
-                    .groups
-                    .iter()
-                    .map(|g| {
-                        let site = (site_dimension && real(&g.name))
-                            .then(|| format!("/accounting/site/{}/", g.name));
-                        (drill(&g.name), site)
-                    })
-                    .collect();
-                let reason_links = data
-                    .failure_reasons
-                    .iter()
-                    .map(|r| {
-                        narrowed(&[
-                            ("state", "failed"),
-                            ("reason", r.reason.as_str()),
-                            ("groupby", "dst_site"),
-                        ])
-                    })
-                    .collect();
-                let all = &data.all;
-                let seconds = (query.to - query.from).max(1);
-                let here = narrowed(&[("groupby", query.groupby.name())]);
-                let cards = vec![
-                    (
-                        "files transferred",
-                        human_count(all.done),
-                        "st-finished",
-                        narrowed(&[("state", "done"), ("groupby", query.groupby.name())]),
-                    ),
-                    (
-                        "failed attempts",
-                        human_count(all.failed),
-                        "st-failed",
-                        narrowed(&[("state", "failed"), ("groupby", "reason")]),
-                    ),
-                    ("efficiency", percent_text(all.efficiency), "", here.clone()),
-                    ("volume", human_bytes(all.bytes), "", here.clone()),
-                    (
-                        "mean throughput",
-                        format!("{}/s", human_bytes(all.bytes / seconds)),
-                        "",
-                        here,
-                    ),
-                ];
-                Ok(TransfersPage {
-                    view: ChartView::new(
-                        &request,
-                        "/accounting/transfers/",
-                        &data.series,
-                        ratio,
-                        match query.metric {
-                            TransferMetric::Efficiency => "overall",
-                            TransferMetric::Throughput => "mean",
-                            _ => "total",
-                        },
-                    ),
-                    links,
-                    group_links,
-                    reason_links,
-                    cards,
-                    metrics: TransferMetric::ALL
-                        .iter()
-                        .map(|m| (m.name(), m.label()))
-                        .collect(),
-                    dimensions: TransferDimension::ALL.iter().map(|d| d.name()).collect(),
-                    bins: TRANSFER_BINS.iter().map(|(n, _)| *n).collect(),
-                    filters: query
-                        .filters
-                        .iter()
-                        .map(|(d, v)| (d.name().to_string(), v.join("|")))
-                        .collect(),
-                    data: &data,
-                }
-                .render()?)
+    series_page(request, read_query, |q| q.metric.is_ratio(), answer, render).await
+}
+
+fn render(request: &PageRequest, query: &TransferQuery, data: &TransfersJson) -> AppResult<String> {
+    // The page narrowed to one more value, keeping its other parameters.
+    let narrowed = |extra: &[(&str, &str)]| {
+        let mut p: Vec<(&str, &str)> = request
+            .params
+            .iter()
+            .filter(|(k, _)| {
+                !matches!(k.as_str(), "format" | "json" | "groupby")
+                    && !extra.iter().any(|(e, _)| e == k)
             })
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        p.extend_from_slice(extra);
+        p.sort();
+        url("/accounting/transfers/", &p)
+    };
+    let drill = |name: &str| {
+        let next = next_groupby(query.groupby).name();
+        narrowed(&[(query.groupby.name(), name), ("groupby", next)])
+    };
+    let real = |name: &str| name != "other" && name != "(none)";
+    let links = data
+        .series
+        .series
+        .iter()
+        .map(|s| real(&s.name).then(|| drill(&s.name)))
+        .collect();
+    let site_dimension = matches!(
+        query.groupby,
+        TransferDimension::SrcSite | TransferDimension::DstSite
+    );
+    let group_links = data
+        .groups
+        .iter()
+        .map(|g| {
+            let site =
+                (site_dimension && real(&g.name)).then(|| format!("/accounting/site/{}/", g.name));
+            (drill(&g.name), site)
         })
-        .await
+        .collect();
+    let reason_links = data
+        .failure_reasons
+        .iter()
+        .map(|r| {
+            narrowed(&[
+                ("state", "failed"),
+                ("reason", r.reason.as_str()),
+                ("groupby", "dst_site"),
+            ])
+        })
+        .collect();
+    let all = &data.all;
+    let seconds = (query.to - query.from).max(1);
+    let here = narrowed(&[("groupby", query.groupby.name())]);
+    let cards = vec![
+        (
+            "files transferred",
+            human_count(all.done),
+            "st-finished",
+            narrowed(&[("state", "done"), ("groupby", query.groupby.name())]),
+        ),
+        (
+            "failed attempts",
+            human_count(all.failed),
+            "st-failed",
+            narrowed(&[("state", "failed"), ("groupby", "reason")]),
+        ),
+        ("efficiency", percent_text(all.efficiency), "", here.clone()),
+        ("volume", human_bytes(all.bytes), "", here.clone()),
+        (
+            "mean throughput",
+            format!("{}/s", human_bytes(all.bytes / seconds)),
+            "",
+            here,
+        ),
+    ];
+    Ok(TransfersPage {
+        view: ChartView::new(
+            request,
+            "/accounting/transfers/",
+            &data.series,
+            query.metric.is_ratio(),
+            match query.metric {
+                TransferMetric::Efficiency => "overall",
+                TransferMetric::Throughput => "mean",
+                _ => "total",
+            },
+        ),
+        links,
+        group_links,
+        reason_links,
+        cards,
+        metrics: TransferMetric::ALL
+            .iter()
+            .map(|m| (m.name(), m.label()))
+            .collect(),
+        dimensions: TransferDimension::ALL.iter().map(|d| d.name()).collect(),
+        bins: TRANSFER_BINS.iter().map(|(n, _)| *n).collect(),
+        filters: query
+            .filters
+            .iter()
+            .map(|(d, v)| (d.name().to_string(), v.join("|")))
+            .collect(),
+        data,
+    }
+    .render()?)
 }
 
 impl TransferGroup {
