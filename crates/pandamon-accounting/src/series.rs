@@ -510,23 +510,6 @@ pub async fn window_rows(
         .collect())
 }
 
-/// [`sum_by`] over the day rollups of `[from, to)` (whole days); `keep` and `group` read only
-/// the dimensions `needed` (see [`window_rows`]).
-pub async fn totals(
-    store: &impl RollupStore,
-    from: i64,
-    to: i64,
-    needed: &[Dimension],
-    keep: impl Fn(&RollupRow) -> bool,
-    group: impl Fn(&RollupRow) -> String,
-) -> pandamon_store::Result<BTreeMap<String, RowSums>> {
-    Ok(sum_by(
-        &window_rows(store, from, to, needed).await?,
-        keep,
-        group,
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

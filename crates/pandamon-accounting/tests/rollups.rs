@@ -4,7 +4,7 @@
 //! the memory budget of the day rollups.
 
 use pandamon_accounting::rollup::{self, COMPLETED};
-use pandamon_accounting::series::{SeriesQuery, series, totals};
+use pandamon_accounting::series::{RowSums, SeriesQuery, series, sum_by, window_rows};
 use pandamon_accounting::snapshots;
 use pandamon_accounting::transfers::{self, TransferDimension, TransferMetric, TransferQuery};
 use pandamon_accounting::{Dimension, Metric, RollupStore, Topology};
@@ -360,6 +360,18 @@ impl RollupStore for RowsOnly<'_> {
     }
 }
 
+/// [`sum_by`] over [`window_rows`]: what the HS06 report and the site page do.
+async fn totals(
+    store: &impl RollupStore,
+    (from, to): (i64, i64),
+    needed: &[Dimension],
+    keep: impl Fn(&RollupRow) -> bool,
+    group: impl Fn(&RollupRow) -> String,
+) -> std::collections::BTreeMap<String, RowSums> {
+    let rows = window_rows(store, from, to, needed).await.unwrap();
+    sum_by(&rows, keep, group)
+}
+
 /// Window totals (the HS06 report's and the site page's) from the day rollups in memory and
 /// from the stored rows, against SQL; and the days held in memory within their budget.
 async fn window_totals_match_sql_and_memory_keeps_its_budget(test: &TestDb) {
@@ -377,37 +389,19 @@ async fn window_totals_match_sql_and_memory_keeps_its_budget(test: &TestDb) {
         async move {
             let by_site = |r: &RollupRow| r.dims[0].clone();
             let failed = |r: &RollupRow| r.dims[8] == "failed";
-            let all = totals(&store, from, to, &[Dimension::Site], |_| true, by_site)
-                .await
-                .unwrap();
-            let bad = totals(
-                &store,
-                from,
-                to,
-                &[Dimension::Site, Dimension::JobStatus],
-                failed,
-                by_site,
-            )
-            .await
-            .unwrap();
+            let (site, status) = (
+                &[Dimension::Site][..],
+                &[Dimension::Site, Dimension::JobStatus][..],
+            );
+            let all = totals(&store, (from, to), site, |_| true, by_site).await;
+            let bad = totals(&store, (from, to), status, failed, by_site).await;
             let rows_only = RowsOnly(&store);
             assert_eq!(
-                totals(&rows_only, from, to, &[Dimension::Site], |_| true, by_site)
-                    .await
-                    .unwrap(),
+                totals(&rows_only, (from, to), site, |_| true, by_site).await,
                 all
             );
             assert_eq!(
-                totals(
-                    &rows_only,
-                    from,
-                    to,
-                    &[Dimension::Site, Dimension::JobStatus],
-                    failed,
-                    by_site
-                )
-                .await
-                .unwrap(),
+                totals(&rows_only, (from, to), status, failed, by_site).await,
                 bad
             );
             let jobs = |extra: &str| {

@@ -320,6 +320,14 @@ async fn accounting_answers_match_sql(test: &TestDb) {
     let (status, html) = get(&state, &format!("/accounting/hs06/?by=federation&{days}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("id=\"hs06-table\""));
+    // A queue's row leads to its site's dashboard, and its jobs count to those jobs.
+    let (_, html) = get(&state, &format!("/accounting/hs06/?by=queue&{days}")).await;
+    let queue = rows[0]["name"].as_str().unwrap();
+    assert!(
+        html.contains(&format!("href=\"/accounting/site/{queue}/?date_from=")),
+        "{queue}"
+    );
+    assert!(html.contains(&format!("href=\"/jobs/?computingsite={queue}&#38;jobstatus=finished|failed|cancelled|closed&#38;date_from=")), "{queue}");
     // `hours` asks for the whole days that hold them, up to the end of today.
     let real = chrono::Utc::now().timestamp();
     let today = real - real.rem_euclid(86_400);

@@ -7,15 +7,17 @@ use super::{
     with_format,
 };
 use crate::kit::error::{AppError, AppResult};
-use crate::kit::links::url;
+use crate::kit::format::{human_count, percent_text};
+use crate::kit::links::{encode_segment, jobs_url, url};
 use crate::kit::respond::PageRequest;
 use askama::Template;
 use axum::response::Response;
 use chrono::NaiveDate;
-use pandamon_accounting::rollup::{ceil, floor};
+use pandamon_accounting::rollup::{COMPLETED, ceil, floor};
 use pandamon_accounting::{Dimension, series};
 use schemars::JsonSchema;
 use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One row of the HS06 report.
 #[derive(Debug, Serialize, JsonSchema)]
@@ -33,6 +35,32 @@ pub struct Hs06Row {
     pub pledge: Option<f64>,
     /// HS06-hours delivered over the pledge's HS06-hours in the window, in %.
     pub pledge_percent: Option<f64>,
+    /// The queues of the row (for the page's links).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub queues: Vec<String>,
+}
+
+impl Hs06Row {
+    /// A number of hours as the page shows it: whole, in groups of three digits.
+    fn hours_text(hours: f64) -> String {
+        human_count(hours.round() as i64)
+    }
+    fn hs06_text(&self) -> String {
+        Self::hours_text(self.hs06_hours)
+    }
+    fn core_text(&self) -> String {
+        Self::hours_text(self.core_hours)
+    }
+    fn cpu_text(&self) -> String {
+        Self::hours_text(self.cpu_hours)
+    }
+    fn jobs_text(&self) -> String {
+        human_count(self.jobs)
+    }
+    fn efficiency_text(&self) -> String {
+        percent_text(Some(self.cpu_efficiency))
+    }
 }
 
 /// `/accounting/hs06/?json`.
@@ -73,6 +101,7 @@ fn hs06_row(name: String, m: &[i64; 10], pledge: Option<f64>, hours: f64) -> Hs0
         unknown_power: m[6],
         pledge,
         pledge_percent: pledge.map(|p| round(100.0 * hs06_hours / (p * hours))),
+        queues: Vec::new(),
     }
 }
 
@@ -151,15 +180,15 @@ async fn hs06(request: &PageRequest, by: &'static str, from: i64, to: i64) -> Ap
             value.to_string()
         }
     };
-    let sums = series::totals(
-        store,
-        from,
-        to,
-        &[Dimension::Site],
-        |_| true,
-        |row| attribute(&row.dims[0]),
-    )
-    .await?;
+    let queue_rows = series::window_rows(store, from, to, &[Dimension::Site]).await?;
+    let mut members: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for row in &queue_rows {
+        members
+            .entry(attribute(&row.dims[0]))
+            .or_default()
+            .insert(row.dims[0].clone());
+    }
+    let sums = series::sum_by(&queue_rows, |_| true, |row| attribute(&row.dims[0]));
     let pledges = state
         .settings
         .module_config
@@ -177,7 +206,15 @@ async fn hs06(request: &PageRequest, by: &'static str, from: i64, to: i64) -> Ap
                 *a += v;
             }
             let pledge = pledges.get(&name).and_then(|p| p.as_f64());
-            hs06_row(name, &m, pledge, hours)
+            let queues = members
+                .remove(&name)
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
+            Hs06Row {
+                queues,
+                ..hs06_row(name, &m, pledge, hours)
+            }
         })
         .collect();
     rows.sort_by(|a, b| {
@@ -199,6 +236,47 @@ async fn hs06(request: &PageRequest, by: &'static str, from: i64, to: i64) -> Ap
         total: hs06_row("total".into(), &all, None, hours),
         notes,
     })
+}
+
+/// The pages a report row leads to: what it names (a site's or queue's dashboard, else the
+/// group's HS06 over time) and the jobs it counts (on the jobs page when its queues are few,
+/// else by final status over time).
+fn row_links(
+    row: &Hs06Row,
+    by: &str,
+    window: &[(&str, &str); 2],
+    statuses: &str,
+) -> (String, String) {
+    let over_time = |metric: &str, groupby: &str| {
+        let mut p = vec![
+            ("metric", metric),
+            ("groupby", groupby),
+            ("bin", "1d"),
+            (by, row.name.as_str()),
+        ];
+        p.extend_from_slice(window);
+        url("/accounting/jobs/", &p)
+    };
+    let queues = row.queues.join("|");
+    let jobs = || {
+        let mut p = vec![("computingsite", queues.as_str()), ("jobstatus", statuses)];
+        p.extend_from_slice(window);
+        jobs_url(&p)
+    };
+    match by {
+        "site" | "queue" => (
+            url(
+                &format!("/accounting/site/{}/", encode_segment(&row.name)),
+                window,
+            ),
+            jobs(),
+        ),
+        _ if row.queues.len() <= 20 => (over_time("hs06", "computingsite"), jobs()),
+        _ => (
+            over_time("hs06", "computingsite"),
+            over_time("jobs", "jobstatus"),
+        ),
+    }
 }
 
 /// The HS06 table as CSV: the page's columns, a row per group and the total.
@@ -229,6 +307,8 @@ fn hs06_csv(data: &Hs06Json) -> String {
 #[template(path = "accounting_hs06.html")]
 struct Hs06Page<'a> {
     data: &'a Hs06Json,
+    /// Per row: the page of what it names, and the page of the jobs it counts.
+    links: Vec<(String, String)>,
     by_choices: Vec<(&'static str, String)>,
     csv_url: String,
     json_url: String,
@@ -253,23 +333,27 @@ pub async fn hs06_page(request: PageRequest) -> AppResult<Response> {
                 return request.reply_csv(hs06_csv(&data));
             }
             request.reply(&data, false, || {
-                let window = [("date_from", iso(from)), ("date_to", iso(to))];
-                let link = |extra: (&str, &str)| {
-                    let mut p: Vec<(&str, &str)> =
-                        window.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                    p.push(("by", by));
-                    p.push(extra);
+                let (date_from, date_to) = (iso(from), iso(to));
+                let window = [
+                    ("date_from", date_from.as_str()),
+                    ("date_to", date_to.as_str()),
+                ];
+                let report = |pairs: &[(&str, &str)]| {
+                    let mut p = window.to_vec();
+                    p.extend_from_slice(pairs);
                     url("/accounting/hs06/", &p)
                 };
+                let link = |extra: (&str, &str)| report(&[("by", by), extra]);
+                let statuses = COMPLETED.join("|");
                 Ok(Hs06Page {
+                    links: data
+                        .rows
+                        .iter()
+                        .map(|r| row_links(r, by, &window, &statuses))
+                        .collect(),
                     by_choices: HS06_BY
                         .iter()
-                        .map(|(b, _)| {
-                            let mut p: Vec<(&str, &str)> =
-                                window.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                            p.push(("by", b));
-                            (*b, url("/accounting/hs06/", &p))
-                        })
+                        .map(|(b, _)| (*b, report(&[("by", b)])))
                         .collect(),
                     csv_url: link(("format", "csv")),
                     json_url: link(("json", "1")),

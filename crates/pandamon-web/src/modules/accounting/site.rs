@@ -51,6 +51,12 @@ pub struct SiteTransfers {
 }
 
 impl SiteTransfers {
+    fn done_text(&self) -> String {
+        human_count(self.done)
+    }
+    fn failed_text(&self) -> String {
+        human_count(self.failed)
+    }
     fn efficiency_text(&self) -> String {
         percent_text(self.efficiency)
     }
@@ -362,5 +368,8 @@ impl SiteGroup {
     }
     fn failed_text(&self) -> String {
         human_count(self.failed)
+    }
+    fn wall_text(&self) -> String {
+        human_count(self.wall_hours.round() as i64)
     }
 }

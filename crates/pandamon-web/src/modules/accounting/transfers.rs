@@ -179,8 +179,9 @@ struct TransfersPage<'a> {
     view: ChartView,
     /// Per series: the page narrowed to its value.
     links: Vec<Option<String>>,
-    /// Per group: (the page narrowed to it, the site dashboard when it is a site).
-    group_links: Vec<(String, Option<String>)>,
+    /// Per group: the page narrowed to it, its failed attempts by reason, and the site
+    /// dashboard when it is a site.
+    group_links: Vec<(String, String, Option<String>)>,
     /// Per failure reason: the failed attempts with it, by destination.
     reason_links: Vec<String>,
     /// Label, value, status class and the page of what it counts.
@@ -243,7 +244,12 @@ fn render(request: &PageRequest, query: &TransferQuery, data: &TransfersJson) ->
         .map(|g| {
             let site =
                 (site_dimension && real(&g.name)).then(|| format!("/accounting/site/{}/", g.name));
-            (drill(&g.name), site)
+            let failed = narrowed(&[
+                (query.groupby.name(), g.name.as_str()),
+                ("state", "failed"),
+                ("groupby", "reason"),
+            ]);
+            (drill(&g.name), failed, site)
         })
         .collect();
     let reason_links = data
@@ -314,7 +320,19 @@ fn render(request: &PageRequest, query: &TransferQuery, data: &TransfersJson) ->
     .render()?)
 }
 
+impl FailureReason {
+    fn failures_text(&self) -> String {
+        human_count(self.failures)
+    }
+}
+
 impl TransferGroup {
+    fn done_text(&self) -> String {
+        human_count(self.done)
+    }
+    fn failed_text(&self) -> String {
+        human_count(self.failed)
+    }
     fn efficiency_text(&self) -> String {
         percent_text(self.efficiency)
     }
