@@ -391,18 +391,9 @@ pub async fn update(
 /// The module name under which progress is kept in the state store's values.
 const PROGRESS_MODULE: &str = "accounting";
 
-/// Jobs a backfill aims to count per scan of the job tables. A scan reads every job modified
-/// since its first day (a job can be modified long after it ended), so a backfill scanning
-/// day by day reads the newest days again for each older one; scanning several days at once
-/// divides that by their number. The days per scan follow the jobs per day seen so far, from
-/// one up to [`MAX_DAYS_PER_SCAN`], which bounds the jobs held in memory at a time.
-const JOBS_PER_SCAN: u64 = 500_000;
-const MAX_DAYS_PER_SCAN: u64 = 31;
-
 /// Rebuilds the rollups (the jobs' and the transfers') of every day in `[from, to)` (widened
-/// to whole days), newest first, several days per scan when days are small (see
-/// [`JOBS_PER_SCAN`]). The days finished are recorded in the state store, so a run that stops
-/// resumes after the last days it finished; running it again over finished days rebuilds them
+/// to whole days), one day at a time, newest first. Each finished day is recorded in the state store, so a run that stops
+/// resumes after the last day it finished; running it again over finished days rebuilds them
 /// to the same rows. `progress` hears (days done, days in all, jobs counted so far).
 pub async fn backfill(
     db: &Db,
@@ -426,13 +417,9 @@ pub async fn backfill(
     let now = unix_now();
     let mut jobs = 0;
     progress(((to - next) / day) as u64, total, jobs);
-    let mut span = 1;
     while next > from {
-        let start = (next - span * day).max(from);
-        let counted = rebuild(db, store, &categories, start, next).await?;
-        jobs += counted;
-        let per_day = counted / ((next - start) / day) as u64;
-        span = (JOBS_PER_SCAN / per_day.max(1)).clamp(1, MAX_DAYS_PER_SCAN) as i64;
+        let start = next - day;
+        jobs += rebuild(db, store, &categories, start, next).await?;
         if with_transfers {
             transfers::rebuild(db, store, &sites, start, next, now).await?;
         }
