@@ -446,68 +446,55 @@ fn add_row(sums: &mut RowSums, metrics: &[i64]) {
 /// combination of the stored dimensions that the dimensions `needed` are read from. The
 /// other dimensions of those rows are empty and their bin is `from`. The rows come from the
 /// day rollups in memory when the store holds them, so a month's report sums codes instead of
-/// reading its rows from the database.
+/// reading its rows from the database; else the stored rows are encoded the same way.
 pub async fn window_rows(
     store: &impl RollupStore,
     from: i64,
     to: i64,
     needed: &[Dimension],
 ) -> pandamon_store::Result<Vec<RollupRow>> {
-    const DIMS: usize = ROLLUP_DIMS.len();
-    let mut used = [false; DIMS];
+    let mut used = [false; ROLLUP_DIMS.len()];
     for i in needed.iter().flat_map(|d| d.sources()) {
         used[i] = true;
     }
-    let row = |dims: [String; DIMS], metrics: RowSums| RollupRow {
-        resolution: RESOLUTIONS[2],
-        bin: from,
-        dims,
-        metrics,
-    };
-    let held = store
-        .with_day_rollups(from, to, |days| {
-            let mut sums: HashMap<[u32; DIMS], RowSums> = HashMap::new();
-            for bin in days.bins.range(from..to).map(|(_, b)| b) {
-                for (codes, metrics) in bin.rows() {
-                    let key = std::array::from_fn(|i| if used[i] { codes[i] } else { u32::MAX });
-                    add_row(
-                        sums.entry(key).or_insert([0; ROLLUP_METRICS.len()]),
-                        metrics,
-                    );
-                }
-            }
-            sums.into_iter()
-                .map(|(key, metrics)| {
-                    let dims = std::array::from_fn(|i| match key[i] {
-                        u32::MAX => String::new(),
-                        code => days.values[i][code as usize].clone(),
-                    });
-                    row(dims, metrics)
-                })
-                .collect::<Vec<_>>()
-        })
-        .await?;
-    if let Some(rows) = held {
+    if let Some(rows) = store
+        .with_day_rollups(from, to, |days| sum_window(days, from, to, &used))
+        .await?
+    {
         return Ok(rows);
     }
-    let mut sums: HashMap<[String; DIMS], RowSums> = HashMap::new();
-    for mut stored in store.rows(&JOB_ROLLUPS, RESOLUTIONS[2], from, to).await? {
-        let key = std::array::from_fn(|i| {
-            if used[i] {
-                std::mem::take(&mut stored.dims[i])
-            } else {
-                String::new()
-            }
-        });
-        add_row(
-            sums.entry(key).or_insert([0; ROLLUP_METRICS.len()]),
-            &stored.metrics,
-        );
+    let stored = store.rows(&JOB_ROLLUPS, RESOLUTIONS[2], from, to).await?;
+    Ok(sum_window(&Encoded::from_rows(&stored), from, to, &used))
+}
+
+/// The day rows of `[from, to)` summed per combination of the `used` dimensions' codes.
+fn sum_window(
+    days: &Encoded,
+    from: i64,
+    to: i64,
+    used: &[bool; ROLLUP_DIMS.len()],
+) -> Vec<RollupRow> {
+    let mut sums: HashMap<[u32; ROLLUP_DIMS.len()], RowSums> = HashMap::new();
+    for bin in days.bins.range(from..to).map(|(_, b)| b) {
+        for (codes, metrics) in bin.rows() {
+            let key = std::array::from_fn(|i| if used[i] { codes[i] } else { u32::MAX });
+            add_row(
+                sums.entry(key).or_insert([0; ROLLUP_METRICS.len()]),
+                metrics,
+            );
+        }
     }
-    Ok(sums
-        .into_iter()
-        .map(|(dims, metrics)| row(dims, metrics))
-        .collect())
+    sums.into_iter()
+        .map(|(key, metrics)| RollupRow {
+            resolution: RESOLUTIONS[2],
+            bin: from,
+            dims: std::array::from_fn(|i| match key[i] {
+                u32::MAX => String::new(),
+                code => days.values[i][code as usize].clone(),
+            }),
+            metrics,
+        })
+        .collect()
 }
 
 #[cfg(test)]

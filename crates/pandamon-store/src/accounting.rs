@@ -179,6 +179,13 @@ impl Encoded {
         }
     }
 
+    /// Rows encoded as they would be held (the days held are not recorded).
+    pub fn from_rows<const D: usize, const M: usize>(rows: &[RollupRow<D, M>]) -> Encoded {
+        let mut encoded = Encoded::default();
+        encoded.add(rows);
+        encoded
+    }
+
     /// Whether `[from, to)` is held.
     fn holds(&self, from: i64, to: i64) -> bool {
         self.loaded.is_some_and(|(a, b)| a <= from && to <= b)
