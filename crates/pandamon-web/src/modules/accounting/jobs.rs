@@ -3,8 +3,8 @@
 //! days, with its table, CSV, JSON and server-drawn PNG and SVG.
 
 use super::{
-    ChartView, NO_STATE, SeriesAnswer, SeriesBody, backfill_note, named, read_filters, read_window,
-    series_page, topology,
+    ChartView, NO_STATE, SeriesAnswer, SeriesBody, backfill_note, filter_chips, named,
+    read_filters, read_window, series_page, topology,
 };
 use crate::kit::error::{AppError, AppResult};
 use crate::kit::links::{jobs_url, url};
@@ -245,11 +245,7 @@ fn render(request: &PageRequest, query: &SeriesQuery, data: &AccountingJson) -> 
         metrics: Metric::ALL.iter().map(|m| (m.name(), m.label())).collect(),
         dimensions: Dimension::ALL.iter().map(|d| d.name()).collect(),
         bins: BINS.iter().map(|(n, _)| *n).collect(),
-        filters: query
-            .filters
-            .iter()
-            .map(|(d, v)| (d.name().to_string(), v.join("|")))
-            .collect(),
+        filters: filter_chips(&query.filters, Dimension::name),
         presets,
         data,
     }

@@ -422,6 +422,17 @@ fn named(
     request.choice(name, &values, default)
 }
 
+/// A series page's filters as the page shows them: (dimension, its values joined by `|`).
+fn filter_chips<D: Copy>(
+    filters: &[(D, Vec<String>)],
+    name: fn(D) -> &'static str,
+) -> Vec<(String, String)> {
+    filters
+        .iter()
+        .map(|(d, values)| (name(*d).to_string(), values.join("|")))
+        .collect()
+}
+
 /// The dimension filters of a series page: every parameter that is not one of the page's own
 /// (`A|B` or `A,B` for several values); a 400 naming an unknown one.
 fn read_filters<D>(

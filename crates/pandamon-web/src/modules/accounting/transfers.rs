@@ -4,8 +4,8 @@
 //! the efficiency of every group and the top failure reasons of the window.
 
 use super::{
-    ChartView, NO_STATE, SeriesAnswer, SeriesBody, backfill_note, named, read_filters, read_window,
-    round, series_page, topology,
+    ChartView, NO_STATE, SeriesAnswer, SeriesBody, backfill_note, filter_chips, named,
+    read_filters, read_window, round, series_page, topology,
 };
 use crate::kit::error::{AppError, AppResult};
 use crate::kit::format::{human_bytes, human_count, percent_text};
@@ -310,11 +310,7 @@ fn render(request: &PageRequest, query: &TransferQuery, data: &TransfersJson) ->
             .collect(),
         dimensions: TransferDimension::ALL.iter().map(|d| d.name()).collect(),
         bins: TRANSFER_BINS.iter().map(|(n, _)| *n).collect(),
-        filters: query
-            .filters
-            .iter()
-            .map(|(d, v)| (d.name().to_string(), v.join("|")))
-            .collect(),
+        filters: filter_chips(&query.filters, TransferDimension::name),
         data,
     }
     .render()?)
