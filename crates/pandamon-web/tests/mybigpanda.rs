@@ -179,6 +179,18 @@ async fn user_overview_matches_sql(test: &TestDb) {
     let (status, html) = get(&state, "/user/").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("name=\"name\""));
+    // The busiest users of the window asked, which the page names; a bad window is a 400.
+    let (status, html) = get(&state, "/user/?days=2").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Users with the most analysis jobs"),
+        "users listed"
+    );
+    assert!(html.contains("modificationtime from"), "the window named");
+    assert_eq!(
+        get(&state, "/user/?days=two").await.0,
+        StatusCode::BAD_REQUEST
+    );
     let (status, location) = get_redirect(&state, "/user/?name=Zoe%20Tanaka").await;
     assert!(status.is_redirection());
     assert_eq!(location.as_deref(), Some("/user/Zoe%20Tanaka/"));

@@ -8,7 +8,7 @@ use crate::kit::auth;
 use crate::kit::error::{AppError, AppResult};
 use crate::kit::facets::{JobStatusCount, job_summary};
 use crate::kit::format::{
-    compact_duration, failure_percent, field_text, human_count, percent_text,
+    compact_duration, describe_window, failure_percent, field_text, human_count, percent_text,
 };
 use crate::kit::joberrors::{
     ErrorCount, describe, described_summary, error_columns, error_jobs_link, job_tables,
@@ -738,6 +738,8 @@ fn render(params: &[(String, String)], data: &UserJson) -> AppResult<String> {
 #[template(path = "mybigpanda_ask.html")]
 struct AskPage {
     users: Vec<(String, String)>,
+    /// The window the users' jobs are counted in, in words.
+    window: String,
 }
 
 /// `/user/`: the logged-in user's page; for anyone else the page asks whose overview to show,
@@ -775,6 +777,7 @@ async fn ask_user(request: PageRequest) -> AppResult<Response> {
     let mut users: Vec<(String, i64)> = rows.into_iter().map(|(k, n)| (k[0].clone(), n)).collect();
     users.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let page = AskPage {
+        window: describe_window(&selection),
         users: users
             .into_iter()
             .take(30)
